@@ -1,0 +1,63 @@
+/**
+ * The configuration after loading: Distribution's YAML (version 0.1) merged with REGISTRY_*
+ * environment overrides, validated, with defaults filled in and durations in milliseconds.
+ * Everything else in Berth depends on this shape only, never on the YAML.
+ */
+export interface Config {
+  version: '0.1';
+  log: LogConfig;
+  storage: StorageConfig;
+  http: HttpConfig;
+  validation: ValidationConfig;
+  /** Sections accepted but handled by features added later (auth, notifications, redis, health, proxy, …): kept raw. */
+  auth?: Record<string, Record<string, unknown>>;
+  notifications?: Record<string, unknown>;
+  redis?: Record<string, unknown>;
+  health?: Record<string, unknown>;
+  proxy?: Record<string, unknown>;
+  /** Berth-specific extensions; Distribution ignores this key. */
+  berth?: Record<string, unknown>;
+}
+
+export interface LogConfig {
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  formatter: 'json' | 'text';
+  fields: Record<string, unknown>;
+  accesslog: { disabled: boolean };
+}
+
+export interface StorageConfig {
+  /** The driver chosen (the one key under `storage` that is not a setting below), e.g. "filesystem". */
+  driver: string;
+  /** The driver's own parameters (the map under `storage.<driver>`), keys lower-cased. */
+  parameters: Record<string, unknown>;
+  delete: { enabled: boolean };
+  redirect: { disable: boolean };
+  cache: { blobdescriptor?: 'inmemory' | 'redis'; blobdescriptorsize: number };
+  maintenance: {
+    uploadpurging: { enabled: boolean; ageMs: number; intervalMs: number; dryrun: boolean };
+    readonly: { enabled: boolean };
+  };
+}
+
+export interface HttpConfig {
+  /** host:port for tcp, a socket path for unix. */
+  addr: string;
+  net: 'tcp' | 'unix';
+  /** URL path prefix, "" or "/something" (no trailing slash). */
+  prefix: string;
+  /** Externally visible base URL (scheme://host[:port]) used in Location headers, when set. */
+  host?: string;
+  secret?: string;
+  relativeurls: boolean;
+  drainTimeoutMs: number;
+  /** Extra response headers, each with one or more values. */
+  headers: Record<string, string[]>;
+  tls?: { certificate: string; key: string; minimumtls?: 'tls1.0' | 'tls1.1' | 'tls1.2' | 'tls1.3'; clientcas?: string[]; ciphersuites?: string[] };
+  debug?: { addr: string; prometheus?: { enabled: boolean; path: string } };
+}
+
+export interface ValidationConfig {
+  disabled: boolean;
+  manifests: { urls: { allow: string[]; deny: string[] } };
+}

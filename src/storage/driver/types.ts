@@ -1,0 +1,99 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The storage driver: the one seam between Berth and where bytes live. Its operations mirror
+ * Distribution's driver (GetContent, PutContent, Reader, Writer, Stat, List, Move, Delete,
+ * RedirectURL, Walk) so that every backend Distribution supports can be written against it.
+ *
+ * Paths are absolute, slash-separated, and match PATH_PATTERN; the base wrapper (base.ts) checks
+ * them before a driver sees them, so drivers may trust their input. Drivers throw the errors in
+ * errors.ts (PathNotFoundError, InvalidOffsetError, …) and nothing else for expected conditions.
+ */
+export interface StorageDriver {
+  /** The name it is registered under, e.g. "filesystem". */
+  readonly name: string;
+
+  /** The whole content of a file. PathNotFoundError when absent. Meant for small files. */
+  getContent(path: string): Promise<Buffer>;
+
+  /** Stores content at path atomically: readers see the old content or the new, never a part. */
+  putContent(path: string, content: Uint8Array): Promise<void>;
+
+  /**
+   * A stream of the file from `offset` (and at most `length` bytes when given).
+   * PathNotFoundError when absent; InvalidOffsetError when offset is negative or past the end.
+   */
+  reader(path: string, offset?: number, length?: number): Promise<Readable>;
+
+  /**
+   * A writer for path. append=false starts a new file (replacing any old one); append=true
+   * continues an existing one (PathNotFoundError when absent). Content written but not yet
+   * committed may be visible at path: callers that need atomic visibility write elsewhere and move.
+   */
+  writer(path: string, append: boolean): Promise<FileWriter>;
+
+  /** Size, modification time and kind. PathNotFoundError when absent. Directories are implicit. */
+  stat(path: string): Promise<FileInfo>;
+
+  /** Full paths of the direct children of a directory, sorted. PathNotFoundError when absent. */
+  list(path: string): Promise<string[]>;
+
+  /** Moves a file, replacing dest. PathNotFoundError when source is absent. */
+  move(sourcePath: string, destPath: string): Promise<void>;
+
+  /** Deletes a file or a whole directory tree. PathNotFoundError when nothing is there. */
+  delete(path: string): Promise<void>;
+
+  /** A URL a client may fetch the content from directly, or undefined when not supported. */
+  redirectURL(path: string, options: RedirectOptions): Promise<string | undefined>;
+
+  /**
+   * Visits every file and directory under path, depth-first, in lexical order of full path, each
+   * directory before its contents. The visitor may return 'skip' (for a directory: do not descend)
+   * or 'stop' (end the walk). PathNotFoundError when path is absent.
+   */
+  walk(path: string, visit: WalkFn, options?: WalkOptions): Promise<void>;
+
+  /** Releases resources (connections, timers). Optional. */
+  close?(): Promise<void>;
+}
+
+export interface FileInfo {
+  readonly path: string;
+  /** Bytes for a file; 0 for a directory. */
+  readonly size: number;
+  readonly modTime: Date;
+  readonly isDir: boolean;
+}
+
+export interface FileWriter {
+  /** Bytes in the file so far, including content from before an append. */
+  readonly size: number;
+  write(chunk: Uint8Array): Promise<void>;
+  /** Flushes and releases the writer; the content stays at path and may be appended to later. */
+  close(): Promise<void>;
+  /** Discards the file. */
+  cancel(): Promise<void>;
+  /** Flushes; after commit the content is complete at path. The writer is closed by it. */
+  commit(): Promise<void>;
+}
+
+export interface RedirectOptions {
+  method: 'GET' | 'HEAD';
+  /** Seconds the URL stays valid. */
+  expiresIn?: number;
+}
+
+export type WalkResult = void | 'skip' | 'stop';
+export type WalkFn = (info: FileInfo) => WalkResult | Promise<WalkResult>;
+
+export interface WalkOptions {
+  /** Entries whose path sorts at or before this may be skipped (a hint, for resuming listings). */
+  startAfter?: string;
+}
+
+/** Every driver is built from its config section (the map under `storage.<name>`). */
+export type DriverFactory = (parameters: Record<string, unknown>) => StorageDriver | Promise<StorageDriver>;
+
+/** Distribution's path grammar: one or more `/component`, components of [A-Za-z0-9._-]. */
+export const PATH_PATTERN = /^(\/[A-Za-z0-9._-]+)+$/;
