@@ -1,0 +1,208 @@
+import type { Readable } from 'node:stream';
+import { InvalidOffsetError, InvalidPathError, StorageDriverError } from './errors.js';
+import {
+  PATH_PATTERN,
+  type FileInfo,
+  type FileWriter,
+  type RedirectOptions,
+  type StorageDriver,
+  type WalkFn,
+  type WalkOptions,
+} from './types.js';
+
+/**
+ * The wrapper applied once to every driver (Distribution's driver/base): it checks every path
+ * and offset before the driver sees them, turns unexpected errors into StorageDriverError naming
+ * the driver (driver errors such as PathNotFoundError pass through unchanged), and reports the
+ * duration of each operation to an optional callback for metrics.
+ */
+
+/** One finished driver operation, for metrics. */
+export interface OperationEvent {
+  driver: string;
+  /** "getContent", "putContent", "reader", "writer", "writer.write", "writer.commit", … */
+  operation: string;
+  path: string;
+  durationMs: number;
+  /** The error thrown, when the operation failed. */
+  error?: unknown;
+}
+
+export interface BaseOptions {
+  onOperation?: (event: OperationEvent) => void;
+}
+
+/**
+ * True when path is a valid driver path: PATH_PATTERN, and no "." or ".." component (the pattern
+ * lets them through, but on a filesystem they would name a different place, even outside the
+ * root). `allowRoot` also admits "/" (list, stat and walk accept the root, as in Distribution).
+ */
+export function isValidPath(path: unknown, allowRoot = false): path is string {
+  if (typeof path !== 'string') return false;
+  if (allowRoot && path === '/') return true;
+  if (!PATH_PATTERN.test(path)) return false;
+  for (const part of path.split('/')) {
+    if (part === '.' || part === '..') return false;
+  }
+  return true;
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+/** Wraps a driver. Wrapping an already wrapped driver returns it unchanged. */
+export function wrapDriver(driver: StorageDriver, options: BaseOptions = {}): StorageDriver {
+  if (driver instanceof BaseDriver) return driver;
+  return new BaseDriver(driver, options);
+}
+
+/** Errors thrown by a walk visitor: passed through untouched, never normalised. */
+const visitorErrors = new WeakSet<object>();
+
+class BaseDriver implements StorageDriver {
+  readonly name: string;
+
+  constructor(
+    private readonly inner: StorageDriver,
+    private readonly options: BaseOptions,
+  ) {
+    this.name = inner.name;
+  }
+
+  private checkPath(path: unknown, allowRoot = false): string {
+    if (!isValidPath(path, allowRoot)) throw new InvalidPathError(this.name, String(path));
+    return path;
+  }
+
+  /** Runs one operation: timing, and error normalisation. */
+  private async run<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let error: unknown;
+    try {
+      return await fn();
+    } catch (err) {
+      error = this.normalise(operation, path, err);
+      throw error;
+    } finally {
+      this.report(operation, path, started, error);
+    }
+  }
+
+  private report(operation: string, path: string, started: number, error: unknown): void {
+    const hook = this.options.onOperation;
+    if (!hook) return;
+    const event: OperationEvent = { driver: this.name, operation, path, durationMs: performance.now() - started };
+    if (error !== undefined) event.error = error;
+    try {
+      hook(event);
+    } catch {
+      // A metrics callback must never break storage.
+    }
+  }
+
+  normalise(operation: string, path: string, err: unknown): unknown {
+    if (err instanceof StorageDriverError) return err;
+    if (typeof err === 'object' && err !== null && visitorErrors.has(err)) return err;
+    const detail = err instanceof Error ? err.message : String(err);
+    return new StorageDriverError(this.name, `${this.name}: ${operation} ${path}: ${detail}`, { cause: err });
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    const p = this.checkPath(path);
+    return this.run('getContent', p, () => this.inner.getContent(p));
+  }
+
+  async putContent(path: string, content: Uint8Array): Promise<void> {
+    const p = this.checkPath(path);
+    return this.run('putContent', p, () => this.inner.putContent(p, content));
+  }
+
+  async reader(path: string, offset = 0, length?: number): Promise<Readable> {
+    const p = this.checkPath(path);
+    if (!isCount(offset)) throw new InvalidOffsetError(this.name, p, offset);
+    if (length !== undefined && !isCount(length)) throw new InvalidOffsetError(this.name, p, length);
+    return this.run('reader', p, () => this.inner.reader(p, offset, length));
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    const p = this.checkPath(path);
+    return this.run('writer', p, async () => new BaseWriter(this, p, await this.inner.writer(p, append === true)));
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    const p = this.checkPath(path, true);
+    return this.run('stat', p, () => this.inner.stat(p));
+  }
+
+  async list(path: string): Promise<string[]> {
+    const p = this.checkPath(path, true);
+    return this.run('list', p, () => this.inner.list(p));
+  }
+
+  async move(sourcePath: string, destPath: string): Promise<void> {
+    const s = this.checkPath(sourcePath);
+    const d = this.checkPath(destPath);
+    return this.run('move', s, () => this.inner.move(s, d));
+  }
+
+  async delete(path: string): Promise<void> {
+    const p = this.checkPath(path);
+    return this.run('delete', p, () => this.inner.delete(p));
+  }
+
+  async redirectURL(path: string, options: RedirectOptions): Promise<string | undefined> {
+    const p = this.checkPath(path);
+    return this.run('redirectURL', p, () => this.inner.redirectURL(p, options));
+  }
+
+  async walk(path: string, visit: WalkFn, options?: WalkOptions): Promise<void> {
+    const p = this.checkPath(path, true);
+    const guarded: WalkFn = async (info) => {
+      try {
+        return await visit(info);
+      } catch (err) {
+        if (typeof err === 'object' && err !== null) visitorErrors.add(err);
+        throw err;
+      }
+    };
+    return this.run('walk', p, () => this.inner.walk(p, guarded, options));
+  }
+
+  async close(): Promise<void> {
+    if (this.inner.close) await this.run('close', '/', () => this.inner.close!());
+  }
+
+  /** For BaseWriter: same timing and normalisation as the driver's own operations. */
+  runFor<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
+    return this.run(operation, path, fn);
+  }
+}
+
+class BaseWriter implements FileWriter {
+  constructor(
+    private readonly base: BaseDriver,
+    private readonly path: string,
+    private readonly inner: FileWriter,
+  ) {}
+
+  get size(): number {
+    return this.inner.size;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    return this.base.runFor('writer.write', this.path, () => this.inner.write(chunk));
+  }
+
+  close(): Promise<void> {
+    return this.base.runFor('writer.close', this.path, () => this.inner.close());
+  }
+
+  cancel(): Promise<void> {
+    return this.base.runFor('writer.cancel', this.path, () => this.inner.cancel());
+  }
+
+  commit(): Promise<void> {
+    return this.base.runFor('writer.commit', this.path, () => this.inner.commit());
+  }
+}

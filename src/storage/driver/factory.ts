@@ -1,0 +1,42 @@
+import { wrapDriver, type BaseOptions } from './base.js';
+import { createFilesystemDriver } from './filesystem.js';
+import { createInMemoryDriver } from './inmemory.js';
+import type { DriverFactory, StorageDriver } from './types.js';
+
+/**
+ * Drivers by name (Distribution's factory.Register / factory.Create). The built-in drivers are
+ * registered here when this module loads; other drivers call registerDriver from their own
+ * module, which must be imported before createDriver is called for them.
+ */
+const factories = new Map<string, DriverFactory>();
+
+/** Registers a driver factory under a name. Registering the same name twice is an error. */
+export function registerDriver(name: string, factory: DriverFactory): void {
+  if (!name) throw new Error('storage driver name must not be empty');
+  if (factories.has(name)) throw new Error(`storage driver "${name}" is already registered`);
+  factories.set(name, factory);
+}
+
+/** Names of every registered driver, sorted. */
+export function registeredDrivers(): string[] {
+  return [...factories.keys()].sort();
+}
+
+/**
+ * Builds the driver registered under `name` from its parameters (the map under
+ * `storage.<name>`) and returns it wrapped by the base wrapper.
+ */
+export async function createDriver(
+  name: string,
+  parameters: Record<string, unknown> = {},
+  options: BaseOptions = {},
+): Promise<StorageDriver> {
+  const factory = factories.get(name);
+  if (!factory) {
+    throw new Error(`storage driver "${name}" is not known; known drivers: ${registeredDrivers().join(', ')}`);
+  }
+  return wrapDriver(await factory(parameters ?? {}), options);
+}
+
+registerDriver('filesystem', createFilesystemDriver);
+registerDriver('inmemory', createInMemoryDriver);

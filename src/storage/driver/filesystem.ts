@@ -1,0 +1,368 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import nodePath from 'node:path';
+import { Readable } from 'node:stream';
+import { InvalidOffsetError, InvalidPathError, PathNotFoundError } from './errors.js';
+import { FilesystemWriter } from './filesystem-writer.js';
+import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from './types.js';
+import { childPath, walkTree } from './walk.js';
+
+/**
+ * The `filesystem` driver (Distribution's semantics): driver path P lives at rootdirectory + P.
+ *
+ * Parameters: `rootdirectory` (default /var/lib/registry); `maxthreads` (default 100, at least
+ * 25: the most file operations in flight at once); Berth's own `fsync` (default true: putContent
+ * and writer.commit fdatasync before they return, so content that was acknowledged survives a
+ * crash; set false to trade that for speed, as Distribution does).
+ *
+ * putContent writes a temporary file under `<root>/.berth-tmp/` (same filesystem, so the rename
+ * is atomic) and renames it into place; that folder is hidden from list and walk, its driver
+ * path is refused, and temp files older than a day are removed when the driver starts.
+ *
+ * Nothing outside the root is ever reached: paths have no "." or ".." components (base wrapper),
+ * and symbolic links inside the root are followed only while they resolve inside the root; one
+ * that leads out is treated as absent.
+ */
+
+const NAME = 'filesystem';
+export const TEMP_DIR = '.berth-tmp';
+const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
+const READ_HIGH_WATER_MARK = 1024 * 1024;
+const WRITE_BLOCK = 1024 * 1024;
+
+export interface FilesystemOptions {
+  rootDirectory: string;
+  maxThreads: number;
+  fsync: boolean;
+}
+
+export function parseFilesystemParameters(parameters: Record<string, unknown>): FilesystemOptions {
+  const root = parameters['rootdirectory'] ?? '/var/lib/registry';
+  if (typeof root !== 'string' || root === '') throw new Error('storage.filesystem.rootdirectory must be a path');
+  const rawThreads = parameters['maxthreads'] ?? 100;
+  const threads = typeof rawThreads === 'string' ? Number(rawThreads.trim()) : rawThreads;
+  if (typeof threads !== 'number' || !Number.isInteger(threads)) {
+    throw new Error(`storage.filesystem.maxthreads must be an integer, got ${String(rawThreads)}`);
+  }
+  const rawSync = parameters['fsync'] ?? true;
+  const fsync = rawSync === true || rawSync === 'true' ? true : rawSync === false || rawSync === 'false' ? false : undefined;
+  if (fsync === undefined) throw new Error(`storage.filesystem.fsync must be true or false, got ${String(rawSync)}`);
+  return { rootDirectory: nodePath.resolve(root), maxThreads: Math.max(25, threads), fsync };
+}
+
+export async function createFilesystemDriver(parameters: Record<string, unknown> = {}): Promise<StorageDriver> {
+  const driver = new FilesystemDriver(parseFilesystemParameters(parameters));
+  await driver.removeStaleTemps();
+  return driver;
+}
+
+/** Bounds how many operations run at once. */
+class Limiter {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+
+  async run<T>(op: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    try {
+      return await op();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+function code(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+/** ENOENT and ENOTDIR mean nothing is there (a file in the way of a directory is not one). */
+function isMissing(err: unknown): boolean {
+  const c = code(err);
+  return c === 'ENOENT' || c === 'ENOTDIR';
+}
+
+export class FilesystemDriver implements StorageDriver {
+  readonly name = NAME;
+  readonly root: string;
+  private realRoot: string | undefined;
+  private readonly limiter: Limiter;
+  readonly io = <T>(op: () => Promise<T>): Promise<T> => this.limiter.run(op);
+
+  constructor(readonly options: FilesystemOptions) {
+    this.root = options.rootDirectory;
+    this.limiter = new Limiter(options.maxThreads);
+  }
+
+  get tempDir(): string {
+    return nodePath.join(this.root, TEMP_DIR);
+  }
+
+  /** Deletes temp files left over (older than a day) by a process that died mid-write. */
+  async removeStaleTemps(now = Date.now()): Promise<number> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.tempDir);
+    } catch (err) {
+      if (isMissing(err)) return 0;
+      throw err;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const file = nodePath.join(this.tempDir, name);
+      const st = await fsp.lstat(file).catch(() => undefined);
+      if (st && now - st.mtimeMs > STALE_TEMP_MS) {
+        await fsp.rm(file, { recursive: true, force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** rootdirectory + path, refusing the temp folder. */
+  private full(path: string): string {
+    if (path === '/') return this.root;
+    if (path === `/${TEMP_DIR}` || path.startsWith(`/${TEMP_DIR}/`)) throw new InvalidPathError(NAME, path);
+    return this.root + path;
+  }
+
+  private async getRealRoot(): Promise<string | undefined> {
+    if (this.realRoot === undefined) {
+      try {
+        this.realRoot = await fsp.realpath(this.root);
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
+    }
+    return this.realRoot;
+  }
+
+  private async isInside(real: string): Promise<boolean> {
+    const root = await this.getRealRoot();
+    return root !== undefined && (real === root || real.startsWith(root + nodePath.sep));
+  }
+
+  /**
+   * The place to operate on for path, after checking that what exists of it resolves inside the
+   * root. With followLast the final component is resolved too (reads); without it the final
+   * component is used as it is, so a symbolic link itself is moved or deleted (writes).
+   * PathNotFoundError when a link leads outside.
+   */
+  private async resolve(path: string, followLast: boolean): Promise<string> {
+    const full = this.full(path);
+    if (followLast) {
+      try {
+        const real = await this.io(() => fsp.realpath(full));
+        if (!(await this.isInside(real))) throw new PathNotFoundError(NAME, path);
+        return real;
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
+    }
+    if (path === '/') return full;
+    let dir = nodePath.dirname(full);
+    const rest = [nodePath.basename(full)];
+    while (dir.length >= this.root.length) {
+      try {
+        const real = await this.io(() => fsp.realpath(dir));
+        if (!(await this.isInside(real))) throw new PathNotFoundError(NAME, path);
+        return nodePath.join(real, ...rest);
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
+      rest.unshift(nodePath.basename(dir));
+      dir = nodePath.dirname(dir);
+    }
+    return full; // the root itself does not exist yet: nothing can lead outside
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    const real = await this.resolve(path, true);
+    try {
+      return await this.io(() => fsp.readFile(real));
+    } catch (err) {
+      if (isMissing(err) || code(err) === 'EISDIR') throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
+  }
+
+  async putContent(path: string, content: Uint8Array): Promise<void> {
+    const dest = await this.resolve(path, false);
+    const temp = nodePath.join(this.tempDir, `${randomBytes(12).toString('hex')}.tmp`);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await this.io(() => fsp.open(temp, 'wx', 0o644));
+    } catch (err) {
+      if (code(err) !== 'ENOENT') throw err;
+      await fsp.mkdir(this.tempDir, { recursive: true });
+      fh = await this.io(() => fsp.open(temp, 'wx', 0o644));
+    }
+    try {
+      try {
+        await this.io(() => fh.writeFile(content));
+        if (this.options.fsync) await this.io(() => fh.datasync());
+      } finally {
+        await fh.close();
+      }
+      await this.io(() => fsp.mkdir(nodePath.dirname(dest), { recursive: true }));
+      await this.io(() => fsp.rename(temp, dest));
+    } catch (err) {
+      await fsp.rm(temp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async reader(path: string, offset = 0, length?: number): Promise<Readable> {
+    const real = await this.resolve(path, true);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await this.io(() => fsp.open(real, fsc.O_RDONLY));
+    } catch (err) {
+      if (isMissing(err)) throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new PathNotFoundError(NAME, path);
+      if (offset > st.size) throw new InvalidOffsetError(NAME, path, offset);
+      if (offset === st.size || length === 0) {
+        await fh.close();
+        return Readable.from([], { objectMode: false });
+      }
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
+    return fh.createReadStream({
+      start: offset,
+      ...(length !== undefined ? { end: offset + length - 1 } : {}),
+      highWaterMark: READ_HIGH_WATER_MARK,
+    });
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    const real = await this.resolve(path, append);
+    let fh: fsp.FileHandle;
+    let size = 0;
+    if (append) {
+      try {
+        fh = await this.io(() => fsp.open(real, 'r+'));
+      } catch (err) {
+        if (isMissing(err) || code(err) === 'EISDIR') throw new PathNotFoundError(NAME, path);
+        throw err;
+      }
+      size = (await fh.stat()).size;
+    } else {
+      await this.io(() => fsp.mkdir(nodePath.dirname(real), { recursive: true }));
+      // Never write through a symbolic link: a link at path is replaced by the new file.
+      const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW;
+      try {
+        fh = await this.io(() => fsp.open(real, flags, 0o644));
+      } catch (err) {
+        if (code(err) !== 'ELOOP') throw err;
+        await fsp.rm(real, { force: true });
+        fh = await this.io(() => fsp.open(real, flags | fsc.O_EXCL, 0o644));
+      }
+    }
+    return new FilesystemWriter(fh, path, size, {
+      blockSize: WRITE_BLOCK,
+      sync: this.options.fsync,
+      io: this.io,
+      remove: async () => {
+        await fsp.rm(real, { force: true });
+      },
+    });
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    const real = await this.resolve(path, true);
+    try {
+      const st = await this.io(() => fsp.stat(real));
+      const isDir = st.isDirectory();
+      return { path, size: isDir ? 0 : st.size, modTime: st.mtime, isDir };
+    } catch (err) {
+      if (isMissing(err)) throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
+  }
+
+  async list(path: string): Promise<string[]> {
+    const entries = await this.entries(path);
+    return entries.map((e) => childPath(path, e.name)).sort();
+  }
+
+  /** The children of a directory that may be shown: not the temp folder, no link leading out. */
+  private async entries(path: string): Promise<Array<{ name: string; real: string; link: boolean }>> {
+    const real = await this.resolve(path, true);
+    let dirents: import('node:fs').Dirent[];
+    try {
+      dirents = await this.io(() => fsp.readdir(real, { withFileTypes: true }));
+    } catch (err) {
+      if (isMissing(err)) throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
+    const out: Array<{ name: string; real: string; link: boolean }> = [];
+    for (const d of dirents) {
+      if (path === '/' && d.name === TEMP_DIR) continue;
+      const entry = nodePath.join(real, d.name);
+      if (d.isSymbolicLink()) {
+        const target = await this.io(() => fsp.realpath(entry)).catch(() => undefined);
+        if (target === undefined || !(await this.isInside(target))) continue;
+        out.push({ name: d.name, real: target, link: true });
+      } else {
+        out.push({ name: d.name, real: entry, link: false });
+      }
+    }
+    return out;
+  }
+
+  async move(sourcePath: string, destPath: string): Promise<void> {
+    const source = await this.resolve(sourcePath, false);
+    try {
+      await this.io(() => fsp.lstat(source));
+    } catch (err) {
+      if (isMissing(err)) throw new PathNotFoundError(NAME, sourcePath);
+      throw err;
+    }
+    if (sourcePath === destPath) return;
+    const dest = await this.resolve(destPath, false);
+    await this.io(() => fsp.mkdir(nodePath.dirname(dest), { recursive: true }));
+    await this.io(() => fsp.rename(source, dest));
+  }
+
+  async delete(path: string): Promise<void> {
+    const real = await this.resolve(path, false);
+    try {
+      await this.io(() => fsp.lstat(real));
+    } catch (err) {
+      if (isMissing(err)) throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
+    await this.io(() => fsp.rm(real, { recursive: true, force: true }));
+  }
+
+  async redirectURL(_path: string, _options: RedirectOptions): Promise<string | undefined> {
+    return undefined;
+  }
+
+  async walk(path: string, visit: WalkFn, options?: WalkOptions): Promise<void> {
+    const children = async (dir: string): Promise<FileInfo[]> => {
+      const entries = await this.entries(dir);
+      const infos = await Promise.all(
+        entries.map(async (e): Promise<FileInfo | undefined> => {
+          const st = await this.io(() => fsp.stat(e.real)).catch(() => undefined);
+          if (!st) return undefined; // removed meanwhile
+          const isDir = st.isDirectory();
+          return { path: childPath(dir, e.name), size: isDir ? 0 : st.size, modTime: st.mtime, isDir };
+        }),
+      );
+      return infos.filter((i): i is FileInfo => i !== undefined);
+    };
+    await walkTree(path, children, visit, options);
+  }
+}

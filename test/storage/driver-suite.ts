@@ -1,0 +1,373 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import {
+  InvalidOffsetError,
+  InvalidPathError,
+  PathNotFoundError,
+  StorageDriverError,
+} from '../../src/storage/driver/errors.js';
+import type { FileInfo, StorageDriver, WalkResult } from '../../src/storage/driver/types.js';
+
+/**
+ * The one behaviour suite every storage driver must pass (filesystem, inmemory, and later S3,
+ * Azure, …). Each driver's test file runs it in a few lines. `setup` must return a driver as
+ * createDriver does (wrapped by the base wrapper). Every test works under its own folder, which
+ * is deleted after it; at the end the suite checks that the driver's root holds exactly what it
+ * held before, so a driver that leaves files behind (or writes outside the asked path) fails.
+ */
+export interface DriverSetup {
+  driver: StorageDriver;
+  cleanup(): Promise<void>;
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(parts);
+}
+
+async function rejectsWith(promise: Promise<unknown>, type: new (...args: never[]) => Error, what = ''): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof type, `${what}: expected ${type.name}, got ${String(err)}`);
+    return true;
+  });
+}
+
+async function listOrEmpty(driver: StorageDriver, path: string): Promise<string[]> {
+  try {
+    return await driver.list(path);
+  } catch (err) {
+    if (err instanceof PathNotFoundError) return [];
+    throw err;
+  }
+}
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>): void {
+  describe(`storage driver suite: ${name}`, () => {
+    let driver: StorageDriver;
+    let cleanup: () => Promise<void>;
+    let rootBefore: string[];
+    const base = `/berth-suite-${randomBytes(6).toString('hex')}`;
+    let count = 0;
+    let dir = '';
+
+    before(async () => {
+      ({ driver, cleanup } = await setup());
+      rootBefore = await listOrEmpty(driver, '/');
+    });
+    beforeEach(() => {
+      dir = `${base}/t${++count}`;
+    });
+    afterEach(async () => {
+      await driver.delete(dir).catch((err: unknown) => {
+        if (!(err instanceof PathNotFoundError)) throw err;
+      });
+      await rejectsWith(driver.stat(dir), PathNotFoundError, 'test folder after delete');
+    });
+    after(async () => {
+      try {
+        await driver.delete(base).catch((err: unknown) => {
+          if (!(err instanceof PathNotFoundError)) throw err;
+        });
+        assert.deepEqual(await listOrEmpty(driver, '/'), rootBefore, 'leftover files at the root after the suite');
+      } finally {
+        await cleanup();
+      }
+    });
+
+    const put = (p: string, s: string | Uint8Array) => driver.putContent(p, typeof s === 'string' ? Buffer.from(s) : s);
+    const text = async (p: string) => (await driver.getContent(p)).toString();
+
+    it('puts and gets content', async () => {
+      const data = randomBytes(4096);
+      await driver.putContent(`${dir}/file`, data);
+      assert.ok((await driver.getContent(`${dir}/file`)).equals(data));
+      const info = await driver.stat(`${dir}/file`);
+      assert.equal(info.size, 4096);
+      assert.equal(info.isDir, false);
+      assert.equal(info.path, `${dir}/file`);
+    });
+
+    it('overwrites content, shorter and longer', async () => {
+      await put(`${dir}/f`, 'a long first value');
+      await put(`${dir}/f`, 'short');
+      assert.equal(await text(`${dir}/f`), 'short');
+      await put(`${dir}/f`, 'a longer third value');
+      assert.equal(await text(`${dir}/f`), 'a longer third value');
+      assert.equal((await driver.stat(`${dir}/f`)).size, 20);
+    });
+
+    it('keeps its own copy of what it was given', async () => {
+      const data = new Uint8Array([1, 2, 3]);
+      await driver.putContent(`${dir}/copy`, data);
+      data[0] = 9;
+      assert.deepEqual([...(await driver.getContent(`${dir}/copy`))], [1, 2, 3]);
+      const w = await driver.writer(`${dir}/w`, false);
+      const chunk = Buffer.from('abc');
+      await w.write(chunk);
+      chunk.write('xyz');
+      await w.write(chunk);
+      await w.commit();
+      assert.equal(await text(`${dir}/w`), 'abcxyz');
+    });
+
+    it('stores empty files', async () => {
+      await put(`${dir}/empty`, '');
+      assert.equal((await driver.getContent(`${dir}/empty`)).length, 0);
+      assert.equal((await driver.stat(`${dir}/empty`)).size, 0);
+      assert.equal((await readAll(await driver.reader(`${dir}/empty`))).length, 0);
+      const w = await driver.writer(`${dir}/empty2`, false);
+      assert.equal(w.size, 0);
+      await w.commit();
+      assert.equal((await driver.stat(`${dir}/empty2`)).size, 0);
+    });
+
+    it('streams a 32 MiB file through a writer and back', async () => {
+      const block = randomBytes(8 * 1024 * 1024);
+      const sizes = [1, 65536, 1024 * 1024 + 7, 333_333, 2 * 1024 * 1024, 4093];
+      const total = 32 * 1024 * 1024;
+      const hash = createHash('sha256');
+      const w = await driver.writer(`${dir}/big/data`, false);
+      let written = 0;
+      for (let i = 0; written < total; i++) {
+        const n = Math.min(sizes[i % sizes.length]!, total - written);
+        const start = (written * 7) % (block.length - n);
+        const chunk = block.subarray(start, start + n);
+        hash.update(chunk);
+        await w.write(chunk);
+        written += n;
+        assert.equal(w.size, written);
+      }
+      await w.commit();
+      assert.equal((await driver.stat(`${dir}/big/data`)).size, total);
+      const back = createHash('sha256');
+      let got = 0;
+      for await (const chunk of await driver.reader(`${dir}/big/data`)) {
+        back.update(chunk as Buffer);
+        got += (chunk as Buffer).length;
+      }
+      assert.equal(got, total);
+      assert.equal(back.digest('hex'), hash.digest('hex'));
+    });
+
+    it('accepts every allowed character, long names and deep trees', async () => {
+      const names = ['.hidden', '..double', '...', 'a.b', 'under_score', '-dash', 'a-b', '0123456789', 'MiXeD', 'z'.repeat(200)];
+      for (const n of names) await put(`${dir}/${n}`, n);
+      for (const n of names) assert.equal(await text(`${dir}/${n}`), n);
+      assert.deepEqual(await driver.list(dir), names.map((n) => `${dir}/${n}`).sort());
+      const deep = `${dir}/${Array.from({ length: 24 }, (_, i) => `d${i}`).join('/')}/leaf.txt`;
+      await put(deep, 'deep');
+      assert.equal(await text(deep), 'deep');
+      assert.equal((await driver.stat(`${dir}/d0/d1/d2`)).isDir, true);
+    });
+
+    it('rejects invalid paths on every operation', async () => {
+      const bad = ['', 'relative', `${dir}/trailing/`, '//double', `${dir}//x`, `${dir}/./x`, `${dir}/../x`, '/..', '/.',
+        `${dir}/..`, `${dir}/sp ace`, `${dir}/colon:x`, `${dir}/\u00fc`, `${dir}/back\\slash`, `${dir}/nul\0`];
+      for (const p of bad) {
+        const ops: Array<[string, () => Promise<unknown>]> = [
+          ['getContent', () => driver.getContent(p)],
+          ['putContent', () => driver.putContent(p, Buffer.from('x'))],
+          ['reader', () => driver.reader(p)],
+          ['writer', () => driver.writer(p, false)],
+          ['stat', () => driver.stat(p)],
+          ['list', () => driver.list(p)],
+          ['move from', () => driver.move(p, `${dir}/ok`)],
+          ['move to', () => driver.move(`${dir}/ok`, p)],
+          ['delete', () => driver.delete(p)],
+          ['walk', () => driver.walk(p, () => undefined)],
+          ['redirectURL', () => driver.redirectURL(p, { method: 'GET' })],
+        ];
+        for (const [op, call] of ops) await rejectsWith(call(), InvalidPathError, `${op}(${JSON.stringify(p)})`);
+      }
+      for (const call of [() => driver.getContent('/'), () => driver.putContent('/', Buffer.alloc(0)),
+        () => driver.delete('/'), () => driver.writer('/', false), () => driver.reader('/')]) {
+        await rejectsWith(call(), InvalidPathError, 'root as a file');
+      }
+      assert.equal((await driver.stat('/')).isDir, true);
+      assert.equal((await listOrEmpty(driver, `${dir}/ok`)).length, 0);
+    });
+
+    it('reads from offsets, with and without length', async () => {
+      const data = randomBytes(1000);
+      await driver.putContent(`${dir}/r`, data);
+      const read = async (offset?: number, length?: number) => readAll(await driver.reader(`${dir}/r`, offset, length));
+      assert.ok((await read()).equals(data));
+      assert.ok((await read(0)).equals(data));
+      assert.ok((await read(500)).equals(data.subarray(500)));
+      assert.equal((await read(1000)).length, 0);
+      assert.ok((await read(100, 50)).equals(data.subarray(100, 150)));
+      assert.ok((await read(990, 50)).equals(data.subarray(990)));
+      assert.equal((await read(10, 0)).length, 0);
+      for (const [offset, length] of [[1001, undefined], [-1, undefined], [1.5, undefined], [0, -1], [0, 0.5]] as const) {
+        await rejectsWith(driver.reader(`${dir}/r`, offset, length), InvalidOffsetError, `reader(${offset}, ${length})`);
+      }
+    });
+
+    it('appends across several writers', async () => {
+      const w1 = await driver.writer(`${dir}/a/log`, false);
+      await w1.write(Buffer.from('abc'));
+      assert.equal(w1.size, 3);
+      await w1.close();
+      const w2 = await driver.writer(`${dir}/a/log`, true);
+      assert.equal(w2.size, 3);
+      await w2.write(Buffer.from('def'));
+      assert.equal(w2.size, 6);
+      await w2.close();
+      assert.equal(await text(`${dir}/a/log`), 'abcdef');
+      const w3 = await driver.writer(`${dir}/a/log`, true);
+      await w3.write(Buffer.from('ghi'));
+      await w3.commit();
+      await w3.close(); // closing after commit is harmless
+      assert.equal(await text(`${dir}/a/log`), 'abcdefghi');
+      assert.equal((await driver.stat(`${dir}/a/log`)).size, 9);
+      await rejectsWith(w3.write(Buffer.from('x')), StorageDriverError, 'write after commit');
+      await rejectsWith(w3.commit(), StorageDriverError, 'commit after commit');
+    });
+
+    it('starts afresh with append=false, and cancels', async () => {
+      await put(`${dir}/f`, 'old content here');
+      const w = await driver.writer(`${dir}/f`, false);
+      await w.write(Buffer.from('new'));
+      await w.commit();
+      assert.equal(await text(`${dir}/f`), 'new');
+      const c = await driver.writer(`${dir}/c`, false);
+      await c.write(Buffer.from('doomed'));
+      await c.cancel();
+      await rejectsWith(driver.stat(`${dir}/c`), PathNotFoundError, 'cancelled file');
+      await rejectsWith(c.write(Buffer.from('x')), StorageDriverError, 'write after cancel');
+      const a = await driver.writer(`${dir}/f`, true);
+      await a.write(Buffer.from('more'));
+      await a.cancel();
+      await rejectsWith(driver.stat(`${dir}/f`), PathNotFoundError, 'cancelled append');
+    });
+
+    it('runs concurrent writers on different paths', async () => {
+      const datas = Array.from({ length: 6 }, () => randomBytes(300_000));
+      const writers = await Promise.all(datas.map((_, i) => driver.writer(`${dir}/c${i}/data`, false)));
+      for (let off = 0; off < 300_000; off += 50_000) {
+        await Promise.all(writers.map((w, i) => w.write(datas[i]!.subarray(off, off + 50_000))));
+      }
+      await Promise.all(writers.map((w) => w.commit()));
+      for (const [i, d] of datas.entries()) assert.ok((await driver.getContent(`${dir}/c${i}/data`)).equals(d));
+    });
+
+    it('leaves one whole value after concurrent putContent to one path', async () => {
+      const values = Array.from({ length: 8 }, () => randomBytes(256 * 1024));
+      await Promise.all(values.map((v) => driver.putContent(`${dir}/same`, v)));
+      const got = sha256(await driver.getContent(`${dir}/same`));
+      assert.ok(values.some((v) => sha256(v) === got), 'content is one of the values written');
+      assert.deepEqual(await driver.list(dir), [`${dir}/same`]);
+    });
+
+    it('stats files and implicit directories', async () => {
+      await put(`${dir}/x/y/z`, '12345');
+      const file = await driver.stat(`${dir}/x/y/z`);
+      assert.deepEqual([file.path, file.size, file.isDir], [`${dir}/x/y/z`, 5, false]);
+      assert.ok(file.modTime instanceof Date && !Number.isNaN(file.modTime.getTime()));
+      for (const p of [`${dir}/x`, `${dir}/x/y`]) {
+        const d = await driver.stat(p);
+        assert.deepEqual([d.path, d.size, d.isDir], [p, 0, true]);
+      }
+      await rejectsWith(driver.stat(`${dir}/x/y/nope`), PathNotFoundError, 'missing');
+      await rejectsWith(driver.stat(`${dir}/x/y/z/under-file`), PathNotFoundError, 'under a file');
+    });
+
+    it('lists direct children sorted', async () => {
+      for (const n of ['b', 'a', 'c/x', 'c/y/z', 'a-b', 'a.b', 'B']) await put(`${dir}/${n}`, n);
+      assert.deepEqual(await driver.list(dir), ['B', 'a', 'a-b', 'a.b', 'b', 'c'].map((n) => `${dir}/${n}`));
+      assert.deepEqual(await driver.list(`${dir}/c`), [`${dir}/c/x`, `${dir}/c/y`]);
+      assert.ok((await driver.list(base)).includes(dir));
+      assert.ok((await driver.list('/')).includes(base));
+      await rejectsWith(driver.list(`${dir}/nope`), PathNotFoundError, 'missing dir');
+      await rejectsWith(driver.list(`${dir}/a`), PathNotFoundError, 'a file');
+      await rejectsWith(driver.list(`${dir}/c/x/under-file`), PathNotFoundError, 'under a file');
+    });
+
+    it('moves files, creating folders and replacing the destination', async () => {
+      await put(`${dir}/src`, 'payload');
+      await driver.move(`${dir}/src`, `${dir}/new/deep/dest`);
+      assert.equal(await text(`${dir}/new/deep/dest`), 'payload');
+      await rejectsWith(driver.stat(`${dir}/src`), PathNotFoundError, 'moved source');
+      await put(`${dir}/other`, 'replacement');
+      await driver.move(`${dir}/other`, `${dir}/new/deep/dest`);
+      assert.equal(await text(`${dir}/new/deep/dest`), 'replacement');
+      await rejectsWith(driver.move(`${dir}/missing`, `${dir}/x`), PathNotFoundError, 'missing source');
+      await rejectsWith(driver.stat(`${dir}/x`), PathNotFoundError, 'no dest from a failed move');
+    });
+
+    it('deletes files and trees, and only them', async () => {
+      for (const n of ['f', 't/1', 't/2/3', 't/2/4', 'tt/keep', 't-keep', 't.keep']) await put(`${dir}/${n}`, n);
+      await driver.delete(`${dir}/f`);
+      await rejectsWith(driver.getContent(`${dir}/f`), PathNotFoundError, 'deleted file');
+      await driver.delete(`${dir}/t`);
+      for (const p of ['t', 't/1', 't/2', 't/2/3']) await rejectsWith(driver.stat(`${dir}/${p}`), PathNotFoundError, p);
+      assert.deepEqual(await driver.list(dir), [`${dir}/t-keep`, `${dir}/t.keep`, `${dir}/tt`]);
+      assert.equal(await text(`${dir}/tt/keep`), 'tt/keep');
+      await rejectsWith(driver.delete(`${dir}/t`), PathNotFoundError, 'deleted twice');
+      await rejectsWith(driver.delete(`${dir}/nothing/here`), PathNotFoundError, 'never there');
+    });
+
+    it('walks depth-first in lexical order, with skip, stop and startAfter', async () => {
+      for (const n of ['b', 'a/c', 'a/b/1', 'a/b/2', 'a-z', 'a.y/q']) await put(`${dir}/${n}`, n);
+      const order = ['a', 'a/b', 'a/b/1', 'a/b/2', 'a/c', 'a-z', 'a.y', 'a.y/q', 'b'];
+      const dirs = new Set(['a', 'a/b', 'a.y']);
+      const walk = async (fn: (rel: string) => WalkResult = () => undefined, startAfter?: string) => {
+        const seen: FileInfo[] = [];
+        const visit = (info: FileInfo): WalkResult => {
+          seen.push(info);
+          return fn(info.path.slice(dir.length + 1));
+        };
+        await driver.walk(dir, visit, startAfter === undefined ? {} : { startAfter: `${dir}/${startAfter}` });
+        return seen;
+      };
+      const all = await walk();
+      assert.deepEqual(all.map((i) => i.path), order.map((n) => `${dir}/${n}`));
+      for (const i of all) assert.equal(i.isDir, dirs.has(i.path.slice(dir.length + 1)), i.path);
+      assert.equal(all.find((i) => i.path === `${dir}/a/b/1`)?.size, 5);
+      const skipped = await walk((rel) => (rel === 'a' || rel === 'a.y' ? 'skip' : undefined));
+      assert.deepEqual(skipped.map((i) => i.path), ['a', 'a-z', 'a.y', 'b'].map((n) => `${dir}/${n}`));
+      const stopped = await walk((rel) => (rel === 'a/b/1' ? 'stop' : undefined));
+      assert.deepEqual(stopped.map((i) => i.path), ['a', 'a/b', 'a/b/1'].map((n) => `${dir}/${n}`));
+      // startAfter is a hint: every entry after it must come, in order; earlier ones may.
+      const resumed = (await walk(undefined, 'a/b/2')).map((i) => i.path.slice(dir.length + 1));
+      assert.deepEqual(resumed.filter((r) => order.indexOf(r) > order.indexOf('a/b/2')), ['a/c', 'a-z', 'a.y', 'a.y/q', 'b']);
+      assert.deepEqual(resumed, order.filter((r) => resumed.includes(r)));
+      const boom = new Error('visitor failed');
+      await assert.rejects(driver.walk(dir, () => { throw boom; }), (err) => err === boom);
+      await rejectsWith(driver.walk(`${dir}/missing`, () => undefined), PathNotFoundError, 'walk missing');
+      await rejectsWith(driver.walk(`${dir}/b`, () => undefined), PathNotFoundError, 'walk a file');
+    });
+
+    it('reports PathNotFoundError for missing paths on every operation', async () => {
+      await put(`${dir}/file`, 'x');
+      for (const p of [`${dir}/missing`, `${dir}/file/child`, `${dir}/no/such/dir/file`]) {
+        const ops: Array<[string, () => Promise<unknown>]> = [
+          ['getContent', () => driver.getContent(p)],
+          ['reader', () => driver.reader(p)],
+          ['reader at offset', () => driver.reader(p, 10)],
+          ['writer append', () => driver.writer(p, true)],
+          ['stat', () => driver.stat(p)],
+          ['list', () => driver.list(p)],
+          ['move', () => driver.move(p, `${dir}/dest`)],
+          ['delete', () => driver.delete(p)],
+          ['walk', () => driver.walk(p, () => undefined)],
+        ];
+        for (const [op, call] of ops) await rejectsWith(call(), PathNotFoundError, `${op}(${p})`);
+      }
+      await rejectsWith(driver.getContent(dir), PathNotFoundError, 'getContent of a directory');
+      await rejectsWith(driver.reader(dir), PathNotFoundError, 'reader of a directory');
+      assert.deepEqual(await driver.list(dir), [`${dir}/file`]);
+    });
+
+    it('returns a redirect URL or undefined', async () => {
+      await put(`${dir}/r`, 'x');
+      const url = await driver.redirectURL(`${dir}/r`, { method: 'GET', expiresIn: 60 });
+      assert.ok(url === undefined || typeof url === 'string');
+    });
+  });
+}
