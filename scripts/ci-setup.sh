@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite needs (real registry clients, Distribution itself,
+# and the tools the benchmarks use). Idempotent and non-interactive: it does nothing when every
+# package is already installed. Must run as root (CI does).
+#
+# Why each package:
+#   skopeo, umoci, buildah, podman  real clients driven by test/clients/* (pull/push/copy only:
+#                                   as root with the vfs storage driver nothing else is needed;
+#                                   podman's hard dependencies bring conmon, crun, uidmap and
+#                                   containers-common with its default policy.json)
+#   docker-registry                 CNCF Distribution 2.8.2, the reference for the drop-in tests
+#   redis-server                    the redis blob-descriptor cache
+#   wrk, apache2-utils, nginx-light benchmarks and the proxy tests
+#   util-linux                      unshare(1), used to give the clients a private mount namespace
+set -euo pipefail
+
+PACKAGES=(
+  skopeo umoci buildah podman
+  docker-registry
+  redis-server
+  wrk apache2-utils nginx-light
+  util-linux
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ci-setup.sh: must run as root (apt-get install)" >&2
+  exit 1
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  if [ "$status" != "installed" ]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "ci-setup.sh: all system packages present"
+  exit 0
+fi
+
+echo "ci-setup.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  "${missing[@]}" </dev/null
