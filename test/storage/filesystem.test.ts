@@ -1,7 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { InvalidPathError, PathNotFoundError } from '../../src/storage/driver/errors.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
+import { parseFilesystemParameters, TEMP_DIR } from '../../src/storage/driver/filesystem.js';
+import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { runDriverSuite } from './driver-suite.js';
 
 runDriverSuite('filesystem', async () => {
@@ -10,4 +15,123 @@ runDriverSuite('filesystem', async () => {
     driver: await createDriver('filesystem', { rootdirectory: root }),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
+});
+
+describe('filesystem driver: its own matters', () => {
+  let work: string;
+  let root: string;
+  let outside: string;
+  let driver: StorageDriver;
+
+  before(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'berth-fs-own-'));
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+  beforeEach(async () => {
+    const box = await mkdtemp(path.join(work, 'case-'));
+    root = path.join(box, 'root');
+    outside = path.join(box, 'outside');
+    await mkdir(outside, { recursive: true });
+    await writeFile(path.join(outside, 'secret'), 'secret');
+    driver = await createDriver('filesystem', { rootdirectory: root });
+  });
+
+  it('maps driver paths onto rootdirectory + path', async () => {
+    await driver.putContent('/docker/registry/v2/repositories/x/link', Buffer.from('sha256:abc'));
+    assert.equal(await readFile(path.join(root, 'docker/registry/v2/repositories/x/link'), 'utf8'), 'sha256:abc');
+    await mkdir(path.join(root, 'docker/made/outside'), { recursive: true });
+    await writeFile(path.join(root, 'docker/made/outside/f'), 'by hand');
+    assert.equal((await driver.getContent('/docker/made/outside/f')).toString(), 'by hand');
+  });
+
+  it('keeps temp files out of sight and leaves none behind', async () => {
+    for (let i = 0; i < 5; i++) await driver.putContent(`/docker/f${i}`, Buffer.from(`v${i}`));
+    const w = await driver.writer('/docker/w', false);
+    await w.write(Buffer.from('w'));
+    await w.commit();
+    assert.ok((await stat(path.join(root, TEMP_DIR))).isDirectory());
+    assert.deepEqual(await readdir(path.join(root, TEMP_DIR)), [], 'no temp file left');
+    assert.deepEqual(await driver.list('/'), ['/docker']);
+    const seen: string[] = [];
+    await driver.walk('/', (info) => {
+      seen.push(info.path);
+    });
+    assert.ok(seen.length === 7 && seen.every((p) => p.startsWith('/docker')), seen.join(','));
+    for (const p of [`/${TEMP_DIR}`, `/${TEMP_DIR}/x`]) {
+      await assert.rejects(driver.getContent(p), InvalidPathError);
+      await assert.rejects(driver.putContent(p, Buffer.from('x')), InvalidPathError);
+      await assert.rejects(driver.list(p), InvalidPathError);
+      await assert.rejects(driver.delete(p), InvalidPathError);
+    }
+  });
+
+  it('removes stale temp files when it starts', async () => {
+    const temp = path.join(root, TEMP_DIR);
+    await mkdir(temp, { recursive: true });
+    await writeFile(path.join(temp, 'old.tmp'), 'old');
+    await writeFile(path.join(temp, 'fresh.tmp'), 'fresh');
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    await utimes(path.join(temp, 'old.tmp'), twoDaysAgo, twoDaysAgo);
+    await createDriver('filesystem', { rootdirectory: root });
+    assert.deepEqual(await readdir(temp), ['fresh.tmp']);
+  });
+
+  it('never reaches outside the root through symbolic links', async () => {
+    await driver.putContent('/docker/inside/real', Buffer.from('inside'));
+    await symlink(outside, path.join(root, 'docker/out-dir'));
+    await symlink(path.join(outside, 'secret'), path.join(root, 'docker/out-file'));
+    await symlink(path.join(root, 'docker/inside'), path.join(root, 'docker/in-dir'));
+    for (const p of ['/docker/out-dir/secret', '/docker/out-file', '/docker/out-dir']) {
+      await assert.rejects(driver.getContent(p), PathNotFoundError, p);
+      await assert.rejects(driver.reader(p), PathNotFoundError, p);
+      await assert.rejects(driver.stat(p), PathNotFoundError, p);
+      await assert.rejects(driver.writer(p, true), PathNotFoundError, p);
+    }
+    await assert.rejects(driver.list('/docker/out-dir'), PathNotFoundError);
+    await assert.rejects(driver.walk('/docker/out-dir', () => undefined), PathNotFoundError);
+    await assert.rejects(driver.putContent('/docker/out-dir/new', Buffer.from('x')), PathNotFoundError);
+    await assert.rejects(driver.writer('/docker/out-dir/new', false), PathNotFoundError);
+    await assert.rejects(driver.delete('/docker/out-dir/secret'), PathNotFoundError);
+    await assert.rejects(driver.move('/docker/out-dir/secret', '/docker/stolen'), PathNotFoundError);
+    await assert.rejects(driver.move('/docker/inside/real', '/docker/out-dir/planted'), PathNotFoundError);
+    assert.deepEqual(await driver.list('/docker'), ['/docker/in-dir', '/docker/inside']);
+    const walked: string[] = [];
+    await driver.walk('/docker', (i) => {
+      walked.push(i.path);
+    });
+    assert.deepEqual(walked, ['/docker/in-dir', '/docker/in-dir/real', '/docker/inside', '/docker/inside/real']);
+    assert.equal((await driver.getContent('/docker/in-dir/real')).toString(), 'inside');
+    await symlink(path.join(root, 'docker'), path.join(root, 'docker/inside/loop'));
+    const looped: string[] = [];
+    await driver.walk('/docker/inside', (i) => {
+      looped.push(i.path);
+    });
+    assert.deepEqual(looped, ['/docker/inside/real'], 'a link to an ancestor is not walked into');
+    await driver.delete('/docker/inside/loop');
+    // Writing a new file at a link's path replaces the link; the target is untouched.
+    const w = await driver.writer('/docker/out-file', false);
+    await w.write(Buffer.from('mine'));
+    await w.commit();
+    assert.equal((await driver.getContent('/docker/out-file')).toString(), 'mine');
+    await driver.delete('/docker/out-dir'); // removes the link only
+    assert.deepEqual(await readdir(outside), ['secret']);
+    assert.equal(await readFile(path.join(outside, 'secret'), 'utf8'), 'secret');
+  });
+
+  it('reads its parameters as Distribution does', () => {
+    assert.deepEqual(parseFilesystemParameters({}), { rootDirectory: '/var/lib/registry', maxThreads: 100, fsync: true });
+    assert.equal(parseFilesystemParameters({ maxthreads: 5 }).maxThreads, 25);
+    assert.equal(parseFilesystemParameters({ maxthreads: '200' }).maxThreads, 200);
+    assert.equal(parseFilesystemParameters({ fsync: 'false' }).fsync, false);
+    assert.throws(() => parseFilesystemParameters({ maxthreads: 'many' }), /maxthreads/);
+    assert.throws(() => parseFilesystemParameters({ rootdirectory: 42 }), /rootdirectory/);
+    assert.throws(() => parseFilesystemParameters({ fsync: 'maybe' }), /fsync/);
+  });
+
+  it('works without fsync and with the smallest maxthreads', async () => {
+    const fast = await createDriver('filesystem', { rootdirectory: root, fsync: false, maxthreads: 25 });
+    await Promise.all(Array.from({ length: 60 }, (_, i) => fast.putContent(`/docker/n/${i}`, Buffer.from(String(i)))));
+    assert.equal((await fast.list('/docker/n')).length, 60);
+    assert.equal((await fast.getContent('/docker/n/59')).toString(), '59');
+  });
 });

@@ -298,6 +298,12 @@ export class FilesystemDriver implements StorageDriver {
 
   /** The children of a directory that may be shown: not the temp folder, no link leading out. */
   private async entries(path: string): Promise<Array<{ name: string; real: string; link: boolean }>> {
+    return (await this.entriesWithDir(path)).entries;
+  }
+
+  private async entriesWithDir(
+    path: string,
+  ): Promise<{ real: string; entries: Array<{ name: string; real: string; link: boolean }> }> {
     const real = await this.resolve(path, true);
     let dirents: import('node:fs').Dirent[];
     try {
@@ -318,7 +324,7 @@ export class FilesystemDriver implements StorageDriver {
         out.push({ name: d.name, real: entry, link: false });
       }
     }
-    return out;
+    return { real, entries: out };
   }
 
   async move(sourcePath: string, destPath: string): Promise<void> {
@@ -352,9 +358,11 @@ export class FilesystemDriver implements StorageDriver {
 
   async walk(path: string, visit: WalkFn, options?: WalkOptions): Promise<void> {
     const children = async (dir: string): Promise<FileInfo[]> => {
-      const entries = await this.entries(dir);
+      const { real, entries } = await this.entriesWithDir(dir);
       const infos = await Promise.all(
         entries.map(async (e): Promise<FileInfo | undefined> => {
+          // A link back to this directory or one above it would make the walk endless.
+          if (e.link && (real === e.real || real.startsWith(e.real + nodePath.sep))) return undefined;
           const st = await this.io(() => fsp.stat(e.real)).catch(() => undefined);
           if (!st) return undefined; // removed meanwhile
           const isDir = st.isDirectory();
