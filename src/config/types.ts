@@ -38,6 +38,8 @@ export interface StorageConfig {
     uploadpurging: { enabled: boolean; ageMs: number; intervalMs: number; dryrun: boolean };
     readonly: { enabled: boolean };
   };
+  /** storage.tag: concurrency of tag lookups when deleting a manifest; 0 means "pick a default". */
+  tag?: { concurrencylimit: number };
 }
 
 export interface HttpConfig {
@@ -50,14 +52,19 @@ export interface HttpConfig {
   host?: string;
   secret?: string;
   relativeurls: boolean;
+  /** How long close() waits for in-flight requests; 0 (the default) waits without limit, as Distribution. */
   drainTimeoutMs: number;
   /** Extra response headers, each with one or more values. */
   headers: Record<string, string[]>;
-  tls?: { certificate: string; key: string; minimumtls?: 'tls1.0' | 'tls1.1' | 'tls1.2' | 'tls1.3'; clientcas?: string[]; ciphersuites?: string[] };
+  tls?: { certificate: string; key: string; minimumtls?: 'tls1.0' | 'tls1.1' | 'tls1.2' | 'tls1.3'; clientcas?: string[]; ciphersuites?: string[]; clientauth?: string };
   debug?: { addr: string; prometheus?: { enabled: boolean; path: string } };
+  /** http.http2 / http.h2c, present only when the file sets them. */
+  http2?: { disabled: boolean };
+  h2c?: { enabled: boolean };
 }
 
 export interface ValidationConfig {
   disabled: boolean;
-  manifests: { urls: { allow: string[]; deny: string[] } };
+  /** Patterns use Go regexp syntax: compile them with compileGoRegExp (src/config/regexp.ts). */
+  manifests: { urls: { allow: string[]; deny: string[] }; indexes?: Record<string, unknown> };
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { garbageCollect } from './cli/garbage-collect.js';
+import { serve } from './cli/serve.js';
+
+/** The version in package.json (one level above both src/ and dist/). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('berth')
+    .description('An OCI Distribution registry, drop-in compatible with CNCF Distribution')
+    .version(`berth ${packageVersion()}`, '-v, --version', 'print the version and exit')
+    .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('run the registry (configuration: CONFIG, else $REGISTRY_CONFIGURATION_PATH, else the built-in default)')
+    .argument('[CONFIG]', 'path to a Distribution-format YAML configuration file')
+    .action(async (config: string | undefined) => serve(config));
+
+  program
+    .command('garbage-collect')
+    .description('delete blobs no longer referenced by any manifest')
+    .argument('<CONFIG>', 'path to a Distribution-format YAML configuration file')
+    .option('-d, --dry-run', 'only print what would be deleted')
+    .option('-m, --delete-untagged', 'also delete manifests that are not tagged')
+    .option('-q, --quiet', 'print less')
+    .action(async (config: string, options: { dryRun?: boolean; deleteUntagged?: boolean; quiet?: boolean }) => garbageCollect(config, options));
+
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

@@ -1,0 +1,55 @@
+import { pino, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { LogConfig } from './config/types.js';
+
+export type { Logger } from 'pino';
+
+/**
+ * Paths never written to the log: the HTTP secret, passwords and keys wherever they appear in a
+ * logged object (configuration sections, driver parameters), and credentials in request headers.
+ */
+export const REDACTED_PATHS = [
+  'secret',
+  'password',
+  'accesskey',
+  'secretkey',
+  'accountkey',
+  '*.secret',
+  '*.password',
+  '*.secretkey',
+  '*.accesskey',
+  '*.accountkey',
+  '*.*.secret',
+  '*.*.password',
+  'http.secret',
+  'config.http.secret',
+  'headers.authorization',
+  'headers.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'request.headers.authorization',
+  'res.headers["set-cookie"]',
+];
+
+/**
+ * The logger for the configured level, format and static fields. `json` writes one JSON object
+ * per line; `text` writes human-readable lines through pino-pretty running in this thread (not
+ * a worker transport), so nothing is lost on exit. Output goes to stderr unless `destination`
+ * is given, as Distribution's logs do.
+ */
+export function createLogger(log: LogConfig, destination?: DestinationStream): Logger {
+  const options = {
+    level: log.level,
+    base: { ...log.fields },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  };
+  if (log.formatter === 'json') return pino(options, destination ?? pino.destination({ fd: 2, sync: true }));
+  const stream = pretty({
+    destination: destination ?? 2,
+    sync: true,
+    colorize: false,
+    translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+  return pino(options, stream);
+}
