@@ -28,13 +28,17 @@ import { childPath, walkTree } from './walk.js';
 const NAME = 'filesystem';
 export const TEMP_DIR = '.berth-tmp';
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
-const READ_HIGH_WATER_MARK = 1024 * 1024;
+const READ_CHUNK_SIZE = 1024 * 1024;
 const WRITE_BLOCK = 1024 * 1024;
 
 export interface FilesystemOptions {
   rootDirectory: string;
   maxThreads: number;
   fsync: boolean;
+  /** Bytes per read from a reader stream (its highWaterMark); not a config parameter. */
+  readChunkSize?: number;
+  /** Bytes per write a writer issues; not a config parameter. */
+  writeBlockSize?: number;
 }
 
 export function parseFilesystemParameters(parameters: Record<string, unknown>): FilesystemOptions {
@@ -241,7 +245,7 @@ export class FilesystemDriver implements StorageDriver {
     return fh.createReadStream({
       start: offset,
       ...(length !== undefined ? { end: offset + length - 1 } : {}),
-      highWaterMark: READ_HIGH_WATER_MARK,
+      highWaterMark: this.options.readChunkSize ?? READ_CHUNK_SIZE,
     });
   }
 
@@ -270,7 +274,7 @@ export class FilesystemDriver implements StorageDriver {
       }
     }
     return new FilesystemWriter(fh, path, size, {
-      blockSize: WRITE_BLOCK,
+      blockSize: this.options.writeBlockSize ?? WRITE_BLOCK,
       sync: this.options.fsync,
       io: this.io,
       remove: async () => {

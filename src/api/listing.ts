@@ -1,0 +1,58 @@
+import { RegistryError } from '../errors.js';
+import { compareBytes } from '../storage/tags.js';
+import type { Repository } from '../storage/registry.js';
+import { type Context, sendJson } from './context.js';
+
+/** Catalog pages hold at most this many names (Distribution's catalog.maxentries default). */
+export const CATALOG_MAX_ENTRIES = 1000;
+
+interface Page {
+  items: string[];
+  /** The `n` to repeat in the next page's link, when there is a next page. */
+  next?: { last: string; n: number };
+}
+
+/** Applies the spec's `n` and `last` to a sorted list. */
+function paginate(ctx: Context, sorted: string[], defaultN: number | undefined, maxN: number): Page {
+  const nParam = ctx.query.get('n');
+  const last = ctx.query.get('last');
+  let n = defaultN;
+  if (nParam !== null && nParam !== '') {
+    if (!/^\d+$/.test(nParam)) throw new RegistryError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { n: nParam });
+    n = Math.min(Number(nParam), maxN);
+  }
+  let start = 0;
+  if (last !== null && last !== '') {
+    start = sorted.findIndex((item) => compareBytes(item, last) > 0);
+    if (start === -1) start = sorted.length;
+  }
+  if (n === undefined) return { items: sorted.slice(start) };
+  const items = sorted.slice(start, start + n);
+  const more = start + n < sorted.length && items.length > 0;
+  return { items, next: more ? { last: items[items.length - 1]!, n } : undefined };
+}
+
+function linkHeader(ctx: Context, path: string, next: Page['next']): Record<string, string> {
+  if (!next) return {};
+  const query = new URLSearchParams({ last: next.last, n: String(next.n) });
+  return { Link: `<${ctx.url(path)}?${query}>; rel="next"` };
+}
+
+/** GET /v2/<name>/tags/list */
+export async function handleTags(ctx: Context, repo: Repository): Promise<void> {
+  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
+  const tags = await repo.tags.list();
+  if (tags.length === 0 && !(await ctx.registry.repositoryExists(repo.name))) {
+    throw new RegistryError('NAME_UNKNOWN', undefined, { name: repo.name });
+  }
+  const page = paginate(ctx, tags, undefined, Number.MAX_SAFE_INTEGER);
+  sendJson(ctx, 200, { name: repo.name, tags: page.items }, linkHeader(ctx, `/v2/${repo.name}/tags/list`, page.next));
+}
+
+/** GET /v2/_catalog */
+export async function handleCatalog(ctx: Context): Promise<void> {
+  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
+  const names = await ctx.registry.catalog();
+  const page = paginate(ctx, names, CATALOG_MAX_ENTRIES, CATALOG_MAX_ENTRIES);
+  sendJson(ctx, 200, { repositories: page.items }, linkHeader(ctx, '/v2/_catalog', page.next));
+}

@@ -1,0 +1,93 @@
+import { RegistryError } from '../errors.js';
+import { isDigestLike, parseDigest, type Digest } from '../digest.js';
+import { isValidTag } from '../names.js';
+import type { Repository } from '../storage/registry.js';
+import { MAX_MANIFEST_BYTES } from '../storage/manifests/store.js';
+import { type Context, readBody, sendEmpty } from './context.js';
+import { requireDeleteEnabled, requireWritable } from './guards.js';
+
+type Reference = { tag: string; digest?: undefined } | { digest: Digest; tag?: undefined };
+
+function parseReference(reference: string): Reference {
+  if (isDigestLike(reference)) return { digest: parseDigest(reference) };
+  if (!isValidTag(reference)) throw new RegistryError('TAG_INVALID', 'invalid tag', { tag: reference });
+  return { tag: reference };
+}
+
+/** GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference> */
+export async function handleManifest(ctx: Context, repo: Repository, rawReference: string): Promise<void> {
+  const ref = parseReference(rawReference);
+  switch (ctx.method) {
+    case 'GET':
+    case 'HEAD':
+      return getManifest(ctx, repo, ref);
+    case 'PUT':
+      return putManifest(ctx, repo, ref);
+    case 'DELETE':
+      return deleteManifest(ctx, repo, ref);
+    default:
+      throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET, HEAD, PUT, DELETE' } });
+  }
+}
+
+async function resolve(repo: Repository, ref: Reference): Promise<Digest> {
+  if (ref.digest) return ref.digest;
+  const digest = await repo.tags.resolve(ref.tag);
+  if (!digest) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag: ref.tag });
+  return digest;
+}
+
+async function getManifest(ctx: Context, repo: Repository, ref: Reference): Promise<void> {
+  const digest = await resolve(repo, ref);
+  const unknown = () => new RegistryError('MANIFEST_UNKNOWN', undefined, ref.tag ? { tag: ref.tag } : { digest: digest.value });
+  // Stored bytes are returned as they are, with their own media type, whatever Accept says:
+  // Berth never rewrites a manifest (as Distribution does for OCI content).
+  if (ctx.method === 'HEAD') {
+    const info = await repo.manifests.stat(digest);
+    if (!info) throw unknown();
+    ctx.res.writeHead(200, headers(digest, info.mediaType, info.size));
+    ctx.res.end();
+    return;
+  }
+  const manifest = await repo.manifests.get(digest);
+  if (!manifest) throw unknown();
+  if (ctx.req.headers['if-none-match'] === `"${digest.value}"`) {
+    ctx.res.writeHead(304, headers(digest, manifest.info.mediaType, manifest.content.length));
+    ctx.res.end();
+    return;
+  }
+  ctx.res.writeHead(200, headers(digest, manifest.info.mediaType, manifest.content.length));
+  ctx.res.end(manifest.content);
+}
+
+function headers(digest: Digest, mediaType: string, size: number) {
+  return { 'Content-Type': mediaType, 'Content-Length': size, 'Docker-Content-Digest': digest.value, ETag: `"${digest.value}"` };
+}
+
+async function putManifest(ctx: Context, repo: Repository, ref: Reference): Promise<void> {
+  requireWritable(ctx);
+  const declared = Number(ctx.req.headers['content-length'] ?? 0);
+  const body = declared > MAX_MANIFEST_BYTES ? undefined : await readBody(ctx.req, MAX_MANIFEST_BYTES);
+  if (!body) {
+    ctx.res.setHeader('Connection', 'close');
+    throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${MAX_MANIFEST_BYTES} bytes`, undefined, { status: 413 });
+  }
+  const stored = await repo.manifests.put(body, ctx.req.headers['content-type'], ref);
+  const out: Record<string, string> = {
+    Location: ctx.url(`/v2/${repo.name}/manifests/${stored.digest.value}`),
+    'Docker-Content-Digest': stored.digest.value,
+  };
+  if (stored.info.subject) out['OCI-Subject'] = stored.info.subject.digest.value;
+  sendEmpty(ctx, 201, out);
+}
+
+async function deleteManifest(ctx: Context, repo: Repository, ref: Reference): Promise<void> {
+  requireWritable(ctx);
+  requireDeleteEnabled(ctx);
+  if (ref.digest === undefined) {
+    if (!(await repo.tags.untag(ref.tag))) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag: ref.tag });
+  } else if (!(await repo.manifests.delete(ref.digest))) {
+    throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest: ref.digest.value });
+  }
+  sendEmpty(ctx, 202);
+}

@@ -1,0 +1,60 @@
+import { RegistryError } from '../errors.js';
+import { checkName } from '../names.js';
+
+export type Route =
+  | { kind: 'base' }
+  | { kind: 'catalog' }
+  | { kind: 'tags'; name: string }
+  | { kind: 'manifest'; name: string; reference: string }
+  | { kind: 'blob'; name: string; digest: string }
+  | { kind: 'uploads'; name: string }
+  | { kind: 'upload'; name: string; id: string }
+  | { kind: 'referrers'; name: string; digest: string };
+
+// Names may contain slashes (and even words like "manifests"), so each pattern anchors on its
+// tail and the greedy name group takes everything before the last match.
+const patterns: Array<[RegExp, (m: RegExpMatchArray) => Route]> = [
+  [/^\/v2\/?$/, () => ({ kind: 'base' })],
+  [/^\/v2\/_catalog$/, () => ({ kind: 'catalog' })],
+  [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[1]! })],
+  [/^\/v2\/(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: 'manifest', name: m[1]!, reference: m[2]! })],
+  [/^\/v2\/(.+)\/blobs\/uploads\/?$/, (m) => ({ kind: 'uploads', name: m[1]! })],
+  [/^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, (m) => ({ kind: 'upload', name: m[1]!, id: m[2]! })],
+  [/^\/v2\/(.+)\/blobs\/([^/]+)$/, (m) => ({ kind: 'blob', name: m[1]!, digest: m[2]! })],
+  [/^\/v2\/(.+)\/referrers\/([^/]+)$/, (m) => ({ kind: 'referrers', name: m[1]!, digest: m[2]! })],
+];
+
+/**
+ * Maps a decoded request path (prefix removed) to a route; undefined when nothing matches.
+ * A route with a repository name is returned only when the name is valid (NAME_INVALID otherwise).
+ */
+export function matchRoute(path: string): Route | undefined {
+  for (const [re, build] of patterns) {
+    const m = path.match(re);
+    if (!m) continue;
+    const route = build(m);
+    if ('name' in route) checkName(route.name);
+    return route;
+  }
+  return undefined;
+}
+
+/** Splits the raw request target into a decoded path and its query. */
+export function parseTarget(target: string, prefix: string): { path: string; query: URLSearchParams } | undefined {
+  const q = target.indexOf('?');
+  let raw = q === -1 ? target : target.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
+  if (prefix) {
+    if (raw !== prefix && !raw.startsWith(`${prefix}/`)) return undefined;
+    raw = raw.slice(prefix.length) || '/';
+  }
+  let path = raw;
+  if (raw.includes('%')) {
+    try {
+      path = decodeURIComponent(raw);
+    } catch {
+      throw new RegistryError('NAME_INVALID', 'malformed percent-encoding in path');
+    }
+  }
+  return { path, query };
+}

@@ -1,0 +1,123 @@
+import { RegistryError } from '../errors.js';
+import { parseDigest, tryParseDigest } from '../digest.js';
+import { isValidName } from '../names.js';
+import type { Repository } from '../storage/registry.js';
+import { uploadRange, type ChunkExpectation } from '../storage/uploads.js';
+import { type Context, hasBody, sendEmpty } from './context.js';
+import { requireWritable } from './guards.js';
+
+function uploadHeaders(ctx: Context, repo: Repository, id: string, size: number) {
+  return {
+    Location: ctx.url(`/v2/${repo.name}/blobs/uploads/${id}`),
+    Range: uploadRange(size),
+    'Docker-Upload-UUID': id,
+  };
+}
+
+function createdHeaders(ctx: Context, repo: Repository, digest: string) {
+  return { Location: ctx.url(`/v2/${repo.name}/blobs/${digest}`), 'Docker-Content-Digest': digest };
+}
+
+/** POST /v2/<name>/blobs/uploads/ — start a session, upload whole (?digest=), or mount (?mount=&from=). */
+export async function handleUploadStart(ctx: Context, repo: Repository): Promise<void> {
+  if (ctx.method !== 'POST') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'POST' } });
+  requireWritable(ctx);
+
+  const mount = ctx.query.get('mount');
+  if (mount !== null) {
+    // Per the spec, a mount that cannot happen (bad digest, unknown source) falls back to a session.
+    const digest = tryParseDigest(mount);
+    const from = ctx.query.get('from');
+    if (digest && (from === null || isValidName(from))) {
+      const source = from === null ? undefined : ctx.registry.repository(from).blobs;
+      if (await repo.blobs.mountFrom(source, digest)) {
+        ctx.req.resume();
+        return sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
+      }
+    }
+  }
+
+  const digestParam = ctx.query.get('digest');
+  if (digestParam !== null) {
+    const digest = parseDigest(digestParam);
+    const upload = await repo.uploads.create();
+    try {
+      await repo.uploads.commit(upload.id, digest, ctx.req, contentLength(ctx));
+    } catch (err) {
+      await repo.uploads.cancel(upload.id).catch(() => undefined);
+      throw err;
+    }
+    return sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
+  }
+
+  ctx.req.resume();
+  const upload = await repo.uploads.create();
+  sendEmpty(ctx, 202, uploadHeaders(ctx, repo, upload.id, upload.size));
+}
+
+/** GET/PATCH/PUT/DELETE /v2/<name>/blobs/uploads/<id> */
+export async function handleUpload(ctx: Context, repo: Repository, id: string): Promise<void> {
+  switch (ctx.method) {
+    case 'GET': {
+      const status = await repo.uploads.status(id);
+      return sendEmpty(ctx, 204, uploadHeaders(ctx, repo, id, status.size));
+    }
+    case 'PATCH': {
+      requireWritable(ctx);
+      const status = await withUploadState(ctx, repo, id, () => repo.uploads.append(id, ctx.req, chunkExpectation(ctx)));
+      return sendEmpty(ctx, 202, uploadHeaders(ctx, repo, id, status.size));
+    }
+    case 'PUT': {
+      requireWritable(ctx);
+      const digestParam = ctx.query.get('digest');
+      if (digestParam === null) throw new RegistryError('DIGEST_INVALID', 'the digest parameter is required to complete an upload');
+      const digest = parseDigest(digestParam);
+      const body = hasBody(ctx.req) ? ctx.req : undefined;
+      if (!body) ctx.req.resume();
+      await withUploadState(ctx, repo, id, () => repo.uploads.commit(id, digest, body, body ? chunkExpectation(ctx) : {}));
+      return sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
+    }
+    case 'DELETE':
+      requireWritable(ctx);
+      await repo.uploads.cancel(id);
+      return sendEmpty(ctx, 204);
+    default:
+      throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET, PATCH, PUT, DELETE' } });
+  }
+}
+
+/** A 416 tells the client where the upload stands, so it can resume (the spec's Range and Location). */
+async function withUploadState<T>(ctx: Context, repo: Repository, id: string, task: () => Promise<T>): Promise<T> {
+  try {
+    return await task();
+  } catch (err) {
+    if (!(err instanceof RegistryError) || err.code !== 'RANGE_INVALID') throw err;
+    const status = await repo.uploads.status(id);
+    throw new RegistryError(err.code, err.message, err.detail, { headers: { ...err.headers, ...uploadHeaders(ctx, repo, id, status.size) } });
+  }
+}
+
+function contentLength(ctx: Context): ChunkExpectation {
+  const header = ctx.req.headers['content-length'];
+  return header !== undefined && /^\d+$/.test(header) ? { length: Number(header) } : {};
+}
+
+/** Content-Range ("<start>-<end>", inclusive, the spec's grammar) and Content-Length of a chunk. */
+function chunkExpectation(ctx: Context): ChunkExpectation {
+  const header = ctx.req.headers['content-range'];
+  const expect = contentLength(ctx);
+  if (header === undefined) return expect;
+  const m = /^(\d+)-(\d+)$/.exec(header.trim());
+  const start = m ? Number(m[1]) : NaN;
+  const end = m ? Number(m[2]) : NaN;
+  if (!m || end < start || !Number.isSafeInteger(end)) {
+    ctx.req.resume();
+    throw new RegistryError('RANGE_INVALID', 'malformed Content-Range', { contentRange: header });
+  }
+  const length = end - start + 1;
+  if (expect.length !== undefined && expect.length !== length) {
+    ctx.req.resume();
+    throw new RegistryError('SIZE_INVALID', 'Content-Length does not match Content-Range', { contentRange: header, contentLength: expect.length });
+  }
+  return { start, length };
+}

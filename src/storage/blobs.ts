@@ -1,0 +1,96 @@
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../errors.js';
+import type { Digest } from '../digest.js';
+import { InvalidOffsetError, isPathNotFound } from './driver/errors.js';
+import type { StorageDriver } from './driver/types.js';
+import { LruCache } from './cache.js';
+import { blobDataPath, blobDir } from './paths.js';
+
+export interface BlobDescriptor {
+  readonly digest: Digest;
+  readonly size: number;
+}
+
+/**
+ * The global, content-addressed blob store. Having data here grants no access by itself:
+ * repositories see a blob only through their links (linked-blobs.ts).
+ */
+export class BlobStore {
+  private readonly sizes: LruCache<number>;
+
+  constructor(
+    private readonly driver: StorageDriver,
+    cacheSize = 10_000,
+  ) {
+    this.sizes = new LruCache(cacheSize);
+  }
+
+  async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
+    const cached = this.sizes.get(digest.value);
+    if (cached !== undefined) return { digest, size: cached };
+    try {
+      const info = await this.driver.stat(blobDataPath(digest));
+      if (info.isDir) return undefined;
+      this.sizes.set(digest.value, info.size);
+      return { digest, size: info.size };
+    } catch (err) {
+      if (isPathNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** A stream of the blob's bytes; BLOB_UNKNOWN when the data is gone (e.g. swept meanwhile). */
+  async reader(digest: Digest, offset = 0, length?: number): Promise<Readable> {
+    try {
+      return await this.driver.reader(blobDataPath(digest), offset, length);
+    } catch (err) {
+      if (isPathNotFound(err)) {
+        this.sizes.delete(digest.value);
+        throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
+      }
+      if (err instanceof InvalidOffsetError) throw new RegistryError('RANGE_INVALID', 'range not satisfiable');
+      throw err;
+    }
+  }
+
+  async getContent(digest: Digest): Promise<Buffer | undefined> {
+    try {
+      return await this.driver.getContent(blobDataPath(digest));
+    } catch (err) {
+      if (isPathNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Stores small content (a manifest) whose digest the caller has computed. */
+  async putContent(digest: Digest, content: Uint8Array): Promise<void> {
+    if (await this.stat(digest)) return;
+    await this.driver.putContent(blobDataPath(digest), content);
+    this.sizes.set(digest.value, content.length);
+  }
+
+  /** Moves a verified upload into place; when the blob already exists the upload is dropped. */
+  async adopt(digest: Digest, sourcePath: string, size: number): Promise<void> {
+    if (await this.stat(digest)) return;
+    await this.driver.move(sourcePath, blobDataPath(digest));
+    this.sizes.set(digest.value, size);
+  }
+
+  async redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
+    return this.driver.redirectURL(blobDataPath(digest), { method });
+  }
+
+  /** Removes the content itself (garbage collection only). */
+  async delete(digest: Digest): Promise<void> {
+    this.sizes.delete(digest.value);
+    try {
+      await this.driver.delete(blobDir(digest));
+    } catch (err) {
+      if (!isPathNotFound(err)) throw err;
+    }
+  }
+
+  forget(digest: Digest): void {
+    this.sizes.delete(digest.value);
+  }
+}

@@ -1,0 +1,67 @@
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../errors.js';
+import type { Digest } from '../digest.js';
+import type { StorageDriver } from './driver/types.js';
+import type { BlobDescriptor, BlobStore } from './blobs.js';
+import { deleteIfExists, readLink, writeLink } from './links.js';
+import { layerLinkPath, revisionLinkPath } from './paths.js';
+
+/**
+ * A repository's view of the blob store: a blob is reachable through `name` only while the
+ * repository holds a link to it (`_layers` for layers and configs, `_manifests/revisions` for
+ * manifests, which are blobs too).
+ */
+export class LinkedBlobStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+    readonly name: string,
+  ) {}
+
+  async isLinked(digest: Digest): Promise<boolean> {
+    const link = await readLink(this.driver, layerLinkPath(this.name, digest));
+    if (link?.value === digest.value) return true;
+    const revision = await readLink(this.driver, revisionLinkPath(this.name, digest));
+    return revision?.value === digest.value;
+  }
+
+  async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
+    if (!(await this.isLinked(digest))) return undefined;
+    return this.blobs.stat(digest);
+  }
+
+  async statOrThrow(digest: Digest): Promise<BlobDescriptor> {
+    const desc = await this.stat(digest);
+    if (!desc) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
+    return desc;
+  }
+
+  reader(digest: Digest, offset?: number, length?: number): Promise<Readable> {
+    return this.blobs.reader(digest, offset, length);
+  }
+
+  redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
+    return this.blobs.redirectURL(digest, method);
+  }
+
+  async link(digest: Digest): Promise<void> {
+    const path = layerLinkPath(this.name, digest);
+    const current = await readLink(this.driver, path);
+    if (current?.value !== digest.value) await writeLink(this.driver, path, digest);
+  }
+
+  /** Removes the repository's link; the data stays for garbage collection. */
+  async unlink(digest: Digest): Promise<boolean> {
+    const link = await readLink(this.driver, layerLinkPath(this.name, digest));
+    if (link?.value !== digest.value) return false;
+    return deleteIfExists(this.driver, layerLinkPath(this.name, digest).replace(/\/link$/, ''));
+  }
+
+  /** Links a blob that `source` can see; returns its descriptor, or undefined when it cannot. */
+  async mountFrom(source: LinkedBlobStore | undefined, digest: Digest): Promise<BlobDescriptor | undefined> {
+    const desc = source ? await source.stat(digest) : await this.blobs.stat(digest);
+    if (!desc) return undefined;
+    await this.link(digest);
+    return desc;
+  }
+}

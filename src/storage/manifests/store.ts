@@ -1,0 +1,195 @@
+import { RegistryError } from '../../errors.js';
+import { digestOf, type Digest } from '../../digest.js';
+import type { StorageDriver } from '../driver/types.js';
+import type { BlobStore } from '../blobs.js';
+import type { LinkedBlobStore } from '../linked-blobs.js';
+import type { LruCache } from '../cache.js';
+import type { TagStore } from '../tags.js';
+import { deleteIfExists, listNames, readLink, writeLink } from '../links.js';
+import { revisionDir, revisionLinkPath, revisionsDir } from '../paths.js';
+import { DigestAlgorithms, type DigestAlgorithm } from '../../digest.js';
+import { detectMediaType, handlers } from './handlers.js';
+import { MediaTypes, invalid, isObject, type Descriptor, type ManifestInfo } from './types.js';
+
+/** The spec asks registries to accept manifests of at least 4 MiB; we accept exactly that. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export interface ManifestPolicy {
+  /** validation.disabled: skip checking that referenced blobs and manifests exist. */
+  skipReferenceChecks: boolean;
+  /** validation.manifests.urls: which external URLs a descriptor may name. */
+  urlsAllow: RegExp[];
+  urlsDeny: RegExp[];
+}
+
+export interface StoredManifest {
+  digest: Digest;
+  content: Buffer;
+  info: ManifestInfo & { size: number };
+}
+
+export type CachedInfo = ManifestInfo & { size: number };
+
+/** A repository's manifests: content in the blob store, presence as `_manifests/revisions` links. */
+export class ManifestStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+    private readonly linked: LinkedBlobStore,
+    private readonly tags: TagStore,
+    private readonly policy: ManifestPolicy,
+    private readonly infoCache: LruCache<CachedInfo>,
+    readonly name: string,
+  ) {}
+
+  async has(digest: Digest): Promise<boolean> {
+    return (await readLink(this.driver, revisionLinkPath(this.name, digest)))?.value === digest.value;
+  }
+
+  /** Size and format of a revision, read from the cache when possible (for HEAD). */
+  async stat(digest: Digest): Promise<CachedInfo | undefined> {
+    if (!(await this.has(digest))) return undefined;
+    const cached = this.infoCache.get(digest.value);
+    if (cached) return cached;
+    return (await this.get(digest))?.info;
+  }
+
+  async get(digest: Digest): Promise<StoredManifest | undefined> {
+    if (!(await this.has(digest))) return undefined;
+    const content = await this.blobs.getContent(digest);
+    if (!content) return undefined;
+    return { digest, content, info: this.describeStored(digest, content) };
+  }
+
+  async put(content: Buffer, contentType: string | undefined, reference: { tag?: string; digest?: Digest }): Promise<StoredManifest> {
+    if (content.length > MAX_MANIFEST_BYTES) {
+      throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${MAX_MANIFEST_BYTES} bytes`, undefined, { status: 413 });
+    }
+    const algorithm = reference.digest?.algorithm ?? 'sha256';
+    const digest = digestOf(content, algorithm);
+    if (reference.digest && reference.digest.value !== digest.value) {
+      throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match its content', { expected: reference.digest.value, actual: digest.value });
+    }
+    const info = describe(content, contentType);
+    if (!this.policy.skipReferenceChecks) await this.checkReferences(info);
+
+    await this.blobs.putContent(digest, content);
+    await writeLink(this.driver, revisionLinkPath(this.name, digest), digest);
+    if (reference.tag) await this.tags.tag(reference.tag, digest);
+    const cached = { ...info, size: content.length };
+    this.infoCache.set(digest.value, cached);
+    return { digest, content, info: cached };
+  }
+
+  /** Removes the revision and every tag that points at it. False when the repository has no such revision. */
+  async delete(digest: Digest): Promise<boolean> {
+    if (!(await this.has(digest))) return false;
+    for (const tag of await this.tags.lookup(digest)) await this.tags.untag(tag);
+    await deleteIfExists(this.driver, revisionDir(this.name, digest));
+    return true;
+  }
+
+  /** Every revision in the repository. */
+  async revisions(): Promise<Digest[]> {
+    const out: Digest[] = [];
+    for (const algorithm of Object.keys(DigestAlgorithms) as DigestAlgorithm[]) {
+      for (const hex of await listNames(this.driver, `${revisionsDir(this.name)}/${algorithm}`)) {
+        const link = await readLink(this.driver, `${revisionsDir(this.name)}/${algorithm}/${hex}/link`);
+        if (link && link.hex === hex) out.push(link);
+      }
+    }
+    return out;
+  }
+
+  /** Parsed facts about a revision's content (immutable per digest, so cached). */
+  async info(digest: Digest): Promise<CachedInfo | undefined> {
+    const cached = this.infoCache.get(digest.value);
+    if (cached) return cached;
+    const content = await this.blobs.getContent(digest);
+    return content ? this.describeStored(digest, content) : undefined;
+  }
+
+  private describeStored(digest: Digest, content: Buffer): CachedInfo {
+    const cached = this.infoCache.get(digest.value);
+    if (cached) return cached;
+    let info: ManifestInfo;
+    try {
+      info = describe(content, undefined);
+    } catch {
+      // Content written by another registry that we cannot classify is still served as it is.
+      info = { mediaType: guessStoredMediaType(content), blobs: [], manifests: [] };
+    }
+    const result = { ...info, size: content.length };
+    this.infoCache.set(digest.value, result);
+    return result;
+  }
+
+  private async checkReferences(info: ManifestInfo): Promise<void> {
+    for (const blob of info.blobs) {
+      if (blob.urls && blob.urls.length > 0) {
+        for (const url of blob.urls) this.checkUrl(url, blob);
+        continue;
+      }
+      if (!(await this.linked.stat(blob.digest))) {
+        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: blob.digest.value });
+      }
+    }
+    for (const child of info.manifests) {
+      if (!(await this.has(child.digest))) {
+        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a manifest unknown to the repository', { digest: child.digest.value });
+      }
+    }
+  }
+
+  private checkUrl(url: string, blob: Descriptor): void {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    const ok =
+      parsed !== undefined &&
+      (parsed.protocol === 'http:' || parsed.protocol === 'https:') &&
+      parsed.hash === '' &&
+      this.policy.urlsAllow.some((re) => re.test(url)) &&
+      !this.policy.urlsDeny.some((re) => re.test(url));
+    if (!ok) throw invalid('descriptor URL not allowed by validation.manifests.urls', { digest: blob.digest.value, url });
+  }
+}
+
+function describe(content: Buffer, contentType: string | undefined): ManifestInfo {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(content.toString('utf8'));
+  } catch {
+    throw invalid('manifest is not valid JSON');
+  }
+  if (!isObject(doc)) throw invalid('manifest must be a JSON object');
+  const declared = contentType?.split(';')[0]!.trim().toLowerCase() || undefined;
+  // The request's Content-Type must name the format (a bare JSON type is tolerated for old clients),
+  // and must agree with the document's own mediaType.
+  if (declared && declared !== 'application/json' && !handlers.has(declared) && declared !== MediaTypes.dockerSchema1 && declared !== MediaTypes.dockerSchema1Signed) {
+    throw invalid('unsupported manifest media type', { mediaType: declared });
+  }
+  if (declared && handlers.has(declared) && typeof doc.mediaType === 'string' && doc.mediaType !== declared) {
+    throw invalid('manifest mediaType does not match Content-Type', { mediaType: doc.mediaType, contentType: declared });
+  }
+  const mediaType = detectMediaType(doc, declared);
+  if (mediaType === MediaTypes.dockerSchema1 || mediaType === MediaTypes.dockerSchema1Signed) {
+    throw invalid('Docker schema 1 manifests are not supported', { mediaType });
+  }
+  const handler = handlers.get(mediaType);
+  if (!handler) throw invalid('unsupported manifest media type', { mediaType });
+  return handler.describe(doc);
+}
+
+function guessStoredMediaType(content: Buffer): string {
+  try {
+    const doc = JSON.parse(content.toString('utf8'));
+    if (isObject(doc)) return detectMediaType(doc);
+  } catch {
+    // fall through
+  }
+  return 'application/octet-stream';
+}

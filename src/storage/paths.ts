@@ -1,0 +1,84 @@
+import type { Digest } from '../digest.js';
+
+/**
+ * Distribution's storage layout, byte for byte, so that a root written by either registry is
+ * served by the other. Every path Berth touches is built here.
+ *
+ *   /docker/registry/v2/
+ *     blobs/<alg>/<first two hex>/<hex>/data                  content, addressed by digest
+ *     repositories/<name>/
+ *       _layers/<alg>/<hex>/link                              blob linked into the repository
+ *       _manifests/revisions/<alg>/<hex>/link                 manifest revision present in the repository
+ *       _manifests/tags/<tag>/current/link                    the digest the tag points at
+ *       _manifests/tags/<tag>/index/<alg>/<hex>/link          every digest the tag ever pointed at
+ *       _uploads/<id>/data                                    bytes received so far
+ *       _uploads/<id>/startedat                               RFC 3339 start time
+ *       _uploads/<id>/hashstates/<alg>/<offset>               (Distribution's resumable hash state)
+ *
+ * A link file holds the digest string (e.g. "sha256:…") and nothing else. Repository names may
+ * contain slashes, so a repository directory is recognised by its `_layers`, `_manifests` or
+ * `_uploads` child; no repository path component starts with "_".
+ */
+export const ROOT = '/docker/registry/v2';
+export const BLOBS_ROOT = `${ROOT}/blobs`;
+export const REPOSITORIES_ROOT = `${ROOT}/repositories`;
+
+export function blobDir(d: Digest): string {
+  return `${BLOBS_ROOT}/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`;
+}
+export function blobDataPath(d: Digest): string {
+  return `${blobDir(d)}/data`;
+}
+
+export function repositoryPath(name: string): string {
+  return `${REPOSITORIES_ROOT}/${name}`;
+}
+
+export function layersDir(name: string): string {
+  return `${repositoryPath(name)}/_layers`;
+}
+export function layerLinkPath(name: string, d: Digest): string {
+  return `${layersDir(name)}/${d.algorithm}/${d.hex}/link`;
+}
+
+export function manifestsDir(name: string): string {
+  return `${repositoryPath(name)}/_manifests`;
+}
+export function revisionsDir(name: string): string {
+  return `${manifestsDir(name)}/revisions`;
+}
+export function revisionDir(name: string, d: Digest): string {
+  return `${revisionsDir(name)}/${d.algorithm}/${d.hex}`;
+}
+export function revisionLinkPath(name: string, d: Digest): string {
+  return `${revisionDir(name, d)}/link`;
+}
+
+export function tagsDir(name: string): string {
+  return `${manifestsDir(name)}/tags`;
+}
+export function tagDir(name: string, tag: string): string {
+  return `${tagsDir(name)}/${tag}`;
+}
+export function tagCurrentLinkPath(name: string, tag: string): string {
+  return `${tagDir(name, tag)}/current/link`;
+}
+export function tagIndexLinkPath(name: string, tag: string, d: Digest): string {
+  return `${tagDir(name, tag)}/index/${d.algorithm}/${d.hex}/link`;
+}
+
+export function uploadsDir(name: string): string {
+  return `${repositoryPath(name)}/_uploads`;
+}
+export function uploadDir(name: string, id: string): string {
+  return `${uploadsDir(name)}/${id}`;
+}
+export function uploadDataPath(name: string, id: string): string {
+  return `${uploadDir(name, id)}/data`;
+}
+export function uploadStartedAtPath(name: string, id: string): string {
+  return `${uploadDir(name, id)}/startedat`;
+}
+export function uploadHashStatesDir(name: string, id: string): string {
+  return `${uploadDir(name, id)}/hashstates`;
+}

@@ -1,0 +1,92 @@
+import type { Digest } from '../digest.js';
+import type { StorageDriver } from './driver/types.js';
+import { BlobStore } from './blobs.js';
+import { LruCache } from './cache.js';
+import { LinkedBlobStore } from './linked-blobs.js';
+import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
+import type { Descriptor } from './manifests/types.js';
+import { REPOSITORIES_ROOT, repositoryPath } from './paths.js';
+import { TagStore, compareBytes } from './tags.js';
+import { UploadSessions, UploadStore } from './uploads.js';
+import { isPathNotFound } from './driver/errors.js';
+
+export interface RegistryOptions {
+  policy: ManifestPolicy;
+  /** Entries in the blob descriptor cache (storage.cache.blobdescriptorsize); 0 disables it. */
+  blobDescriptorCacheSize: number;
+}
+
+/** The storage services of one registry, built on one driver. */
+export class Registry {
+  readonly blobs: BlobStore;
+  private readonly sessions = new UploadSessions();
+  private readonly manifestInfo = new LruCache<CachedInfo>(10_000);
+
+  constructor(
+    readonly driver: StorageDriver,
+    private readonly options: RegistryOptions,
+  ) {
+    this.blobs = new BlobStore(driver, options.blobDescriptorCacheSize);
+  }
+
+  /** A repository's stores. The name must already be validated (names.ts). */
+  repository(name: string): Repository {
+    const linked = new LinkedBlobStore(this.driver, this.blobs, name);
+    const tags = new TagStore(this.driver, name);
+    return {
+      name,
+      blobs: linked,
+      tags,
+      uploads: new UploadStore(this.driver, this.blobs, linked, this.sessions, name),
+      manifests: new ManifestStore(this.driver, this.blobs, linked, tags, this.options.policy, this.manifestInfo, name),
+    };
+  }
+
+  async repositoryExists(name: string): Promise<boolean> {
+    try {
+      const info = await this.driver.stat(repositoryPath(name));
+      return info.isDir;
+    } catch (err) {
+      if (isPathNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Every repository holding manifests, sorted (a directory with a `_manifests` child, as Distribution counts them). */
+  async catalog(): Promise<string[]> {
+    const names: string[] = [];
+    const prefix = REPOSITORIES_ROOT.length + 1;
+    try {
+      await this.driver.walk(REPOSITORIES_ROOT, (info) => {
+        if (!info.isDir) return;
+        const base = info.path.slice(info.path.lastIndexOf('/') + 1);
+        if (!base.startsWith('_')) return;
+        if (base === '_manifests') names.push(info.path.slice(prefix, info.path.lastIndexOf('/')));
+        return 'skip';
+      });
+    } catch (err) {
+      if (!isPathNotFound(err)) throw err;
+    }
+    return names.sort(compareBytes);
+  }
+
+  /** Manifests in `name` whose subject is `subject`, as descriptors for a referrers index. */
+  async referrers(repo: Repository, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
+    const out: Descriptor[] = [];
+    for (const digest of await repo.manifests.revisions()) {
+      const info = await repo.manifests.info(digest);
+      if (!info || info.subject?.digest.value !== subject.value) continue;
+      if (artifactType !== undefined && info.artifactType !== artifactType) continue;
+      out.push({ mediaType: info.mediaType, digest, size: info.size, artifactType: info.artifactType, annotations: info.annotations });
+    }
+    return out.sort((a, b) => compareBytes(a.digest.value, b.digest.value));
+  }
+}
+
+export interface Repository {
+  readonly name: string;
+  readonly blobs: LinkedBlobStore;
+  readonly tags: TagStore;
+  readonly uploads: UploadStore;
+  readonly manifests: ManifestStore;
+}

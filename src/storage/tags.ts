@@ -1,0 +1,48 @@
+import type { Digest } from '../digest.js';
+import type { StorageDriver } from './driver/types.js';
+import { deleteIfExists, listNames, readLink, writeLink } from './links.js';
+import { tagCurrentLinkPath, tagDir, tagIndexLinkPath, tagsDir } from './paths.js';
+
+/** Tags of one repository: `_manifests/tags/<tag>/current/link` plus the history index. */
+export class TagStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    readonly name: string,
+  ) {}
+
+  resolve(tag: string): Promise<Digest | undefined> {
+    return readLink(this.driver, tagCurrentLinkPath(this.name, tag));
+  }
+
+  /** Points tag at digest. The index entry is written first so `current` never names an unindexed digest. */
+  async tag(tag: string, digest: Digest): Promise<void> {
+    await writeLink(this.driver, tagIndexLinkPath(this.name, tag, digest), digest);
+    await writeLink(this.driver, tagCurrentLinkPath(this.name, tag), digest);
+  }
+
+  untag(tag: string): Promise<boolean> {
+    return deleteIfExists(this.driver, tagDir(this.name, tag));
+  }
+
+  /** Every tag, sorted lexically (byte order, as the spec's pagination requires). */
+  async list(): Promise<string[]> {
+    const names = await listNames(this.driver, tagsDir(this.name));
+    return names.sort(compareBytes);
+  }
+
+  /** Tags whose current link names digest. */
+  async lookup(digest: Digest): Promise<string[]> {
+    const tags = await this.list();
+    const hits: string[] = [];
+    await Promise.all(
+      tags.map(async (tag) => {
+        if ((await this.resolve(tag))?.value === digest.value) hits.push(tag);
+      }),
+    );
+    return hits.sort(compareBytes);
+  }
+}
+
+export function compareBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../errors.js';
+import { Digester, type Digest, type DigestAlgorithm } from '../digest.js';
+import { isPathNotFound } from './driver/errors.js';
+import type { FileWriter, StorageDriver } from './driver/types.js';
+import type { BlobDescriptor, BlobStore } from './blobs.js';
+import type { LinkedBlobStore } from './linked-blobs.js';
+import { deleteIfExists } from './links.js';
+import { uploadDataPath, uploadDir, uploadStartedAtPath } from './paths.js';
+
+export interface UploadStatus {
+  readonly id: string;
+  /** Bytes received so far. */
+  readonly size: number;
+}
+
+/** What a PATCH or final PUT may say about where its bytes belong. */
+export interface ChunkExpectation {
+  /** First byte offset of the chunk (from Content-Range): must equal the current size. */
+  start?: number;
+  /** Number of bytes the chunk must carry (from Content-Range or Content-Length). */
+  length?: number;
+}
+
+const UPLOAD_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const WRITE_BATCH = 1 << 20;
+
+/**
+ * Running hashes of uploads in progress, shared by every repository of one process, so a chunk
+ * is hashed once as it streams in. A session missing here (another process took the earlier
+ * chunks, or this one restarted) is rebuilt by re-reading the data received so far.
+ * Each upload also gets a lock: its chunks are appended strictly one after another.
+ */
+export class UploadSessions {
+  private readonly digesters = new Map<string, Digester>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  take(key: string, size: number, algorithm: DigestAlgorithm): Digester | undefined {
+    const d = this.digesters.get(key);
+    this.digesters.delete(key);
+    return d && d.size === size && d.algorithm === algorithm ? d : undefined;
+  }
+
+  keep(key: string, digester: Digester): void {
+    this.digesters.set(key, digester);
+  }
+
+  forget(key: string): void {
+    this.digesters.delete(key);
+  }
+
+  async exclusive<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(task);
+    this.locks.set(key, run);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === run) this.locks.delete(key);
+    }
+  }
+}
+
+export class UploadStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+    private readonly linked: LinkedBlobStore,
+    private readonly sessions: UploadSessions,
+    readonly name: string,
+  ) {}
+
+  async create(): Promise<UploadStatus> {
+    const id = randomUUID();
+    await this.driver.putContent(uploadStartedAtPath(this.name, id), Buffer.from(new Date().toISOString()));
+    const writer = await this.driver.writer(uploadDataPath(this.name, id), false);
+    await writer.commit();
+    this.sessions.keep(this.key(id), new Digester());
+    return { id, size: 0 };
+  }
+
+  async status(id: string): Promise<UploadStatus> {
+    return { id, size: await this.size(id) };
+  }
+
+  /** Appends a chunk (PATCH). Throws RANGE_INVALID with the current Range when out of order. */
+  append(id: string, body: Readable, expect: ChunkExpectation = {}): Promise<UploadStatus> {
+    return this.sessions.exclusive(this.key(id), async () => {
+      const size = await this.appendLocked(id, body, expect);
+      return { id, size };
+    });
+  }
+
+  /** Completes an upload (PUT ?digest=), with an optional last chunk; the blob is linked into the repository. */
+  commit(id: string, digest: Digest, body?: Readable, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
+    return this.sessions.exclusive(this.key(id), async () => {
+      const size = body ? await this.appendLocked(id, body, expect) : await this.size(id);
+      const digester = this.sessions.take(this.key(id), size, digest.algorithm) ?? (await this.rehash(id, digest.algorithm));
+      const actual = digester.digest();
+      if (actual.value !== digest.value) {
+        await this.remove(id);
+        throw new RegistryError('DIGEST_INVALID', undefined, { digest: digest.value, actual: actual.value });
+      }
+      await this.blobs.adopt(digest, uploadDataPath(this.name, id), size);
+      await this.linked.link(digest);
+      await this.remove(id);
+      return { digest, size };
+    });
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.size(id);
+    await this.sessions.exclusive(this.key(id), () => this.remove(id));
+  }
+
+  private async appendLocked(id: string, body: Readable, expect: ChunkExpectation): Promise<number> {
+    const size = await this.size(id);
+    if (expect.start !== undefined && expect.start !== size) {
+      body.resume();
+      throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', { expected: size, got: expect.start }, { headers: rangeHeaders(size) });
+    }
+    const key = this.key(id);
+    const digester = this.sessions.take(key, size, 'sha256') ?? (await this.rehash(id, 'sha256'));
+    const writer = await this.driver.writer(uploadDataPath(this.name, id), true);
+    try {
+      await pump(body, writer, digester);
+    } catch (err) {
+      // The bytes that did arrive stay (a client resumes from the Range it is told); the running
+      // hash is dropped since it may disagree with them, and rebuilt on the next request.
+      await writer.close().catch(() => undefined);
+      throw err;
+    }
+    await writer.close();
+    const written = digester.size - size;
+    if (expect.length !== undefined && written !== expect.length) {
+      throw new RegistryError('SIZE_INVALID', 'chunk length does not match its Content-Range or Content-Length', { expected: expect.length, got: written });
+    }
+    this.sessions.keep(key, digester);
+    return digester.size;
+  }
+
+  private async rehash(id: string, algorithm: DigestAlgorithm): Promise<Digester> {
+    const digester = new Digester(algorithm);
+    const stream = await this.driver.reader(uploadDataPath(this.name, id), 0);
+    for await (const chunk of stream) digester.update(chunk as Buffer);
+    return digester;
+  }
+
+  private async size(id: string): Promise<number> {
+    if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+    try {
+      return (await this.driver.stat(uploadDataPath(this.name, id))).size;
+    } catch (err) {
+      if (isPathNotFound(err)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+      throw err;
+    }
+  }
+
+  private async remove(id: string): Promise<void> {
+    this.sessions.forget(this.key(id));
+    await deleteIfExists(this.driver, uploadDir(this.name, id));
+  }
+
+  private key(id: string): string {
+    return `${this.name}\u0000${id}`;
+  }
+}
+
+/** The Range header value Distribution sends for an upload holding `size` bytes. */
+export function uploadRange(size: number): string {
+  return `0-${Math.max(size - 1, 0)}`;
+}
+
+function rangeHeaders(size: number): Record<string, string> {
+  return { Range: uploadRange(size) };
+}
+
+/** Streams body into writer, hashing as it goes; one write stays in flight while the next batch is hashed. */
+async function pump(body: Readable, writer: FileWriter, digester: Digester): Promise<void> {
+  let inflight: Promise<void> = Promise.resolve();
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  const flush = async () => {
+    await inflight;
+    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
+    batch = [];
+    batchBytes = 0;
+    inflight = writer.write(data);
+  };
+  try {
+    for await (const chunk of body) {
+      const buf = chunk as Buffer;
+      digester.update(buf);
+      batch.push(buf);
+      batchBytes += buf.length;
+      if (batchBytes >= WRITE_BATCH) await flush();
+    }
+    if (batchBytes > 0) await flush();
+  } finally {
+    await inflight;
+  }
+}
