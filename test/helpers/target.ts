@@ -1,0 +1,55 @@
+/**
+ * Which registry the HTTP suite talks to. Default: Berth, in-process. With
+ * BERTH_TEST_TARGET=distribution the same tests run against Debian's build of CNCF Distribution
+ * 2.8.2 (/usr/bin/docker-registry), so the tests themselves can be checked against a known
+ * implementation.
+ */
+export type Target = 'berth' | 'distribution';
+
+export const target: Target = process.env.BERTH_TEST_TARGET === 'distribution' ? 'distribution' : 'berth';
+
+export const DISTRIBUTION_BINARY = process.env.BERTH_DISTRIBUTION_BINARY ?? '/usr/bin/docker-registry';
+
+/**
+ * Places where Distribution 2.8.2 is known to differ from what the OCI Distribution spec v1.1 (or
+ * Berth's documented choice) requires. Each entry names the behaviour and says why. A test tagged
+ * with one of these keys still runs against Berth; only in distribution-target mode is it skipped,
+ * with the reason shown in the test report. Nothing is ever skipped in the default run.
+ */
+export const distributionDeviations = {
+  sha512: 'Distribution 2.8.2 does not accept sha512 digests for uploads or manifest references',
+  referrers: 'Distribution 2.8.2 predates distribution-spec 1.1 and has no /v2/<name>/referrers/<digest> endpoint',
+  ociSubject: 'Distribution 2.8.2 does not answer a manifest PUT carrying `subject` with the OCI-Subject header',
+  outOfOrderChunk416: 'Distribution 2.8.2 answers an out-of-order PATCH with 400/416 inconsistently; the spec requires 416 with the current Range',
+  malformedDigest500: 'Distribution 2.8.2 answers a malformed digest in a manifest reference (sha256:xyz, md5:…) with 500, treating it as a tag path',
+  tagOrderAndN: 'Distribution 2.8.2 returns tags in directory order (not sorted), applies last/n over that order, and does not validate n',
+  monolithicPost: 'Distribution 2.8.2 ignores ?digest= on POST and opens a session (202) instead of completing a single-POST upload (201)',
+  mountWithoutFrom: 'Distribution 2.8.2 ignores mount= without from= and opens a session (202); Berth mounts the blob (201) when it knows it',
+  manifestSize413: 'Distribution 2.8.2 reads manifests up to its own limit and does not answer 413 for an oversized manifest',
+  manifestMediaTypeCheck: 'Distribution 2.8.2 accepts some manifests whose mediaType/Content-Type disagree',
+  indexChildCheck: 'Distribution 2.8.2 accepts an OCI index/manifest list whose child manifests are not in the repository',
+  artifactManifest: 'Distribution 2.8.2 rejects OCI image manifests whose config is not an image config when layers use non-image media types, or lacks artifactType support',
+  uploadIdWithoutState: 'Distribution 2.8.2 checks its signed _state query parameter first and answers BLOB_UPLOAD_INVALID for an upload id it did not issue',
+  chunkLengthCheck: 'Distribution 2.8.2 accepts a PATCH whose Content-Range length disagrees with the body; Berth refuses it',
+  unsatisfiableRangeFraming: 'Distribution 2.8.2 answers an unsatisfiable blob Range with 416 but a Content-Length of the whole blob and a short body, so the connection breaks',
+  acceptNegotiation: 'Distribution 2.8.2 answers 404 for an OCI manifest fetched with an Accept header that excludes OCI types; Berth returns the stored bytes with their type',
+  emptyTagList: 'Distribution 2.8.2 answers 404 NAME_UNKNOWN for tags/list of a repository that has manifests but no tags; the spec wants 200 with an empty list',
+  tagDelete: 'Distribution 2.8.2 does not implement DELETE by tag (answers 400 DIGEST_INVALID); Berth deletes the tag',
+  schemaVersion500: 'Distribution 2.8.2 answers 500 UNKNOWN for an OCI manifest with a schemaVersion other than 2',
+  cancelledUpload: 'Distribution 2.8.2 returns different codes after an upload is cancelled',
+  contentRangeFormat: 'Distribution 2.8.2 accepts Content-Range values that the spec grammar ^[0-9]+-[0-9]+$ rejects',
+  tagInvalidOnPut: 'Distribution 2.8.2 answers invalid tags on PUT with 404 NAME_UNKNOWN-like routing errors',
+  catalogPagination: 'Distribution 2.8.2 does not validate n on /v2/_catalog (a non-numeric n is not answered with PAGINATION_NUMBER_INVALID)',
+  blobDeleteLinkOnly: 'Distribution 2.8.2 differs in how a deleted blob link behaves',
+} as const;
+
+export type Deviation = keyof typeof distributionDeviations;
+
+/**
+ * Test options for a case Distribution 2.8.2 is known to get wrong: runs always against Berth.
+ * BERTH_TEST_RUN_DEVIATIONS=1 runs them against Distribution too, to confirm each deviation is real.
+ */
+export function deviation(key: Deviation): { skip: string | false } {
+  const skip = target === 'distribution' && process.env.BERTH_TEST_RUN_DEVIATIONS !== '1';
+  return { skip: skip ? `known Distribution 2.8.2 deviation (${key}): ${distributionDeviations[key]}` : false };
+}
