@@ -1,0 +1,187 @@
+/**
+ * Command-line options of `npm run bench` and the two size profiles (full and --quick).
+ */
+
+export type ServerName = 'berth' | 'distribution';
+
+export interface Sizes {
+  /** Scenario 1: one monolithic blob (POST + PUT). */
+  monolithicBytes: number;
+  /** Scenario 2: one blob pushed in PATCH chunks. */
+  chunkedBytes: number;
+  chunkBytes: number;
+  /** Scenario 3: one blob pulled. */
+  pullBytes: number;
+  /** Scenarios 4 and 5: load generator settings. */
+  loadSeconds: number;
+  loadConnections: number;
+  loadThreads: number;
+  /** Scenario 6: concurrent pushers. */
+  pushClients: number;
+  blobsPerClient: number;
+  blobBytes: number;
+  /** Scenario 7. */
+  tags: number;
+  repos: number;
+  pageSize: number;
+  listingSamples: number;
+  /** Timed repetitions per scenario and server. */
+  reps: number;
+}
+
+export const FULL: Sizes = {
+  monolithicBytes: 256 * 2 ** 20,
+  chunkedBytes: 2 ** 30,
+  chunkBytes: 16 * 2 ** 20,
+  pullBytes: 2 ** 30,
+  loadSeconds: 10,
+  loadConnections: 64,
+  loadThreads: 1,
+  pushClients: 64,
+  blobsPerClient: 16,
+  blobBytes: 2 ** 20,
+  tags: 2000,
+  repos: 2000,
+  pageSize: 1000,
+  listingSamples: 15,
+  reps: 3,
+};
+
+export const QUICK: Sizes = {
+  monolithicBytes: 16 * 2 ** 20,
+  chunkedBytes: 32 * 2 ** 20,
+  chunkBytes: 4 * 2 ** 20,
+  pullBytes: 32 * 2 ** 20,
+  loadSeconds: 1,
+  loadConnections: 16,
+  loadThreads: 1,
+  pushClients: 8,
+  blobsPerClient: 4,
+  blobBytes: 256 * 2 ** 10,
+  tags: 60,
+  repos: 60,
+  pageSize: 50,
+  listingSamples: 3,
+  reps: 1,
+};
+
+export interface Options {
+  quick: boolean;
+  out: string;
+  scenarios: string[] | undefined;
+  servers: ServerName[] | undefined;
+  profile: boolean;
+  keep: boolean;
+  /** CPU list for `taskset -c` around wrk/ab, or undefined for no pinning. */
+  pin: string | undefined;
+  logLevel: string;
+  sizes: Sizes;
+}
+
+const USAGE = `Usage: npm run bench -- [options]
+  --out DIR            folder for results JSON, logs and profiles (default ./.bench-results)
+  --quick              smoke mode: small sizes, one repetition, a few seconds; exits non-zero on any error
+  --scenario NAME      run only this scenario (repeatable, or comma-separated)
+  --servers LIST       berth,distribution (default: both; --quick drops distribution when absent)
+  --reps N             timed repetitions per scenario and server (default 3, quick 1)
+  --duration S         seconds per wrk/ab run (default 10, quick 1)
+  --connections N      connections for wrk/ab (default 64, quick 16)
+  --threads N          wrk threads (default 1)
+  --pin CPUS           run wrk/ab under taskset -c CPUS (default: no pinning)
+  --log-level LEVEL    log.level in both servers' config (default info, Distribution's default)
+  --profile            start Berth with --cpu-prof, profiles written into OUT/profile
+  --keep               keep the temporary server roots
+  --list               list the scenarios and exit`;
+
+export function usage(): string {
+  return USAGE;
+}
+
+function positiveInt(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive integer, got ${String(value)}`);
+  return n;
+}
+
+export function parseOptions(argv: string[]): Options | 'help' | 'list' {
+  let quick = false;
+  let out = '.bench-results';
+  const scenarios: string[] = [];
+  let servers: ServerName[] | undefined;
+  let profile = false;
+  let keep = false;
+  let pin: string | undefined;
+  let logLevel = 'info';
+  const overrides: Partial<Sizes> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    switch (arg) {
+      case '--help':
+      case '-h':
+        return 'help';
+      case '--list':
+        return 'list';
+      case '--quick':
+        quick = true;
+        break;
+      case '--out':
+        out = next();
+        break;
+      case '--scenario':
+        scenarios.push(...next().split(',').filter(Boolean));
+        break;
+      case '--servers':
+        servers = next()
+          .split(',')
+          .filter(Boolean)
+          .map((s) => {
+            if (s !== 'berth' && s !== 'distribution') throw new Error(`unknown server ${s} (berth, distribution)`);
+            return s;
+          });
+        break;
+      case '--reps':
+        overrides.reps = positiveInt(arg, next());
+        break;
+      case '--duration':
+        overrides.loadSeconds = positiveInt(arg, next());
+        break;
+      case '--connections':
+        overrides.loadConnections = positiveInt(arg, next());
+        break;
+      case '--threads':
+        overrides.loadThreads = positiveInt(arg, next());
+        break;
+      case '--pin':
+        pin = next();
+        break;
+      case '--log-level':
+        logLevel = next();
+        break;
+      case '--profile':
+        profile = true;
+        break;
+      case '--keep':
+        keep = true;
+        break;
+      default:
+        throw new Error(`unknown option ${arg}\n${USAGE}`);
+    }
+  }
+  const sizes: Sizes = { ...(quick ? QUICK : FULL), ...overrides };
+  return {
+    quick,
+    out,
+    scenarios: scenarios.length ? scenarios : undefined,
+    servers,
+    profile,
+    keep,
+    pin,
+    logLevel,
+    sizes,
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Aggregating repetitions into medians and printing the side-by-side table.
+ */
+import { median, type Metric, type Sample } from './scenario.js';
+import type { ServerName } from './options.js';
+
+export interface MetricSummary {
+  median: number;
+  min: number;
+  max: number;
+  samples: number[];
+}
+
+export interface ScenarioResult {
+  name: string;
+  title: string;
+  metrics: Metric[];
+  servers: Partial<Record<ServerName, { summary: Record<string, MetricSummary>; errors: number; notes: string[] }>>;
+  limit?: { summary: Record<string, MetricSummary>; errors: number; notes: string[] };
+  loadavg: { before: number; after: number };
+  seconds: number;
+}
+
+export function summarize(samples: Sample[], metrics: Metric[]): { summary: Record<string, MetricSummary>; errors: number; notes: string[] } {
+  const summary: Record<string, MetricSummary> = {};
+  for (const m of metrics) {
+    const values = samples.map((s) => s.values[m.key]).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    summary[m.key] = {
+      median: median(values),
+      min: values.length ? Math.min(...values) : NaN,
+      max: values.length ? Math.max(...values) : NaN,
+      samples: values,
+    };
+  }
+  const notes = [...new Set(samples.flatMap((s) => s.notes))];
+  return { summary, errors: samples.reduce((n, s) => n + s.errors, 0), notes };
+}
+
+function fmt(v: number | undefined, digits: number): string {
+  if (v === undefined || !Number.isFinite(v)) return '—';
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** "512 ±4%": median and the half-width of the min–max range relative to it. */
+function cell(s: MetricSummary | undefined, digits: number): string {
+  if (!s || !Number.isFinite(s.median)) return '—';
+  const spread = s.samples.length > 1 && s.median !== 0 ? ((s.max - s.min) / 2 / Math.abs(s.median)) * 100 : 0;
+  return spread >= 1 ? `${fmt(s.median, digits)} ±${spread.toFixed(0)}%` : fmt(s.median, digits);
+}
+
+export interface TargetCheck {
+  text: string;
+  met: boolean | undefined;
+}
+
+export function checkTarget(m: Metric, berth: number | undefined, dist: number | undefined): TargetCheck {
+  const t = m.target;
+  if (!t) return { text: '', met: undefined };
+  if (t.ratio !== undefined) {
+    const text = `${m.better === 'higher' ? '≥' : '≤'} ${t.ratio}×`;
+    if (berth === undefined || dist === undefined || !Number.isFinite(berth) || !Number.isFinite(dist) || dist === 0) {
+      return { text, met: undefined };
+    }
+    const r = berth / dist;
+    return { text, met: m.better === 'higher' ? r >= t.ratio : r <= t.ratio };
+  }
+  if (t.max !== undefined) {
+    const text = `≤ ${t.max}${m.unit ? ' ' + m.unit : ''}`;
+    return { text, met: berth === undefined || !Number.isFinite(berth) ? undefined : berth <= t.max };
+  }
+  return { text: '', met: undefined };
+}
+
+export interface Row {
+  scenario: string;
+  metric: string;
+  berth: string;
+  distribution: string;
+  ratio: string;
+  target: string;
+  limit: string;
+}
+
+export function rows(results: ScenarioResult[], rss: Partial<Record<ServerName, number>>): Row[] {
+  const out: Row[] = [];
+  for (const r of results) {
+    for (const m of r.metrics) {
+      const b = r.servers.berth?.summary[m.key];
+      const d = r.servers.distribution?.summary[m.key];
+      const ratio = b && d && Number.isFinite(b.median) && Number.isFinite(d.median) && d.median !== 0 ? b.median / d.median : NaN;
+      const t = checkTarget(m, b?.median, d?.median);
+      out.push({
+        scenario: r.title,
+        metric: m.unit || m.key,
+        berth: cell(b, m.digits),
+        distribution: cell(d, m.digits),
+        ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—',
+        target: t.text ? `${t.text} ${t.met === undefined ? '?' : t.met ? 'met' : 'MISSED'}` : '',
+        limit: cell(r.limit?.summary[m.key], m.digits),
+      });
+    }
+  }
+  const rb = rss.berth;
+  const rd = rss.distribution;
+  const rt = rb === undefined ? undefined : rb <= 150;
+  out.push({
+    scenario: 'peak RSS over the run',
+    metric: 'MiB',
+    berth: fmt(rb, 0),
+    distribution: fmt(rd, 0),
+    ratio: rb !== undefined && rd ? `${(rb / rd).toFixed(2)}×` : '—',
+    target: `≤ 150 MiB ${rt === undefined ? '?' : rt ? 'met' : 'MISSED'}`,
+    limit: '',
+  });
+  return out;
+}
+
+const HEADER: Row = {
+  scenario: 'scenario',
+  metric: 'unit',
+  berth: 'Berth',
+  distribution: 'Distribution 2.8.2',
+  ratio: 'ratio',
+  target: 'target',
+  limit: 'nginx limit',
+};
+
+export function markdownTable(all: Row[]): string {
+  const cols = Object.keys(HEADER) as (keyof Row)[];
+  const lines = [HEADER, ...all].map((r) => `| ${cols.map((c) => r[c]).join(' | ')} |`);
+  lines.splice(1, 0, `|${cols.map(() => '---').join('|')}|`);
+  return lines.join('\n');
+}
+
+export function textTable(all: Row[]): string {
+  const cols = Object.keys(HEADER) as (keyof Row)[];
+  const width = (c: keyof Row): number => Math.max(...[HEADER, ...all].map((r) => r[c].length));
+  const w = Object.fromEntries(cols.map((c) => [c, width(c)])) as Record<keyof Row, number>;
+  const line = (r: Row): string => cols.map((c) => r[c].padEnd(w[c])).join('  ');
+  return [line(HEADER), cols.map((c) => '-'.repeat(w[c])).join('  '), ...all.map(line)].join('\n');
+}

@@ -1,0 +1,278 @@
+/**
+ * `npm run bench`: Berth and Distribution 2.8.2 side by side, nginx as the physical limit.
+ * Both registries run for the whole bench, each on a fresh root; every scenario alternates them
+ * (A,B then B,A) for each repetition and reports medians. See docs/performance.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateDataFile, type DataFile } from './data.js';
+import { parseOptions, usage, type Options, type ServerName } from './options.js';
+import { markdownTable, rows, summarize, textTable, type ScenarioResult } from './report.js';
+import { errorSample, type Context, type Sample, type Scenario } from './scenario.js';
+import { DISTRIBUTION_BIN, NGINX_BIN, startNginx, startRegistry, type RunningProcess } from './servers.js';
+import { pullScenario, pushChunkedScenario, pushMonolithicScenario } from './scenarios/blobs.js';
+import { blobHeadScenario, manifestGetScenario } from './scenarios/load.js';
+import { pushConcurrentScenario } from './scenarios/concurrent.js';
+import { catalogScenario, tagListScenario } from './scenarios/listing.js';
+import { summarizeProfiles } from './profile.js';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Execution order: listings first, so the catalog sees exactly the seeded repositories. */
+const SCENARIOS: Scenario[] = [
+  tagListScenario,
+  catalogScenario,
+  pushMonolithicScenario,
+  pushChunkedScenario,
+  pullScenario,
+  manifestGetScenario,
+  blobHeadScenario,
+  pushConcurrentScenario,
+];
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+function pickServers(opts: Options): ServerName[] {
+  const haveDistribution = existsSync(DISTRIBUTION_BIN);
+  if (opts.servers) {
+    if (opts.servers.includes('distribution') && !haveDistribution) throw new Error(`${DISTRIBUTION_BIN} is missing`);
+    return opts.servers;
+  }
+  if (haveDistribution) return ['berth', 'distribution'];
+  if (opts.quick) {
+    log(`${DISTRIBUTION_BIN} is absent: --quick runs Berth only`);
+    return ['berth'];
+  }
+  throw new Error(`${DISTRIBUTION_BIN} is missing (apt-get install docker-registry), or pass --servers berth`);
+}
+
+function pickScenarios(opts: Options): Scenario[] {
+  if (!opts.scenarios) return SCENARIOS;
+  return opts.scenarios.map((name) => {
+    const s = SCENARIOS.find((x) => x.name === name);
+    if (!s) throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((x) => x.name).join(', ')}`);
+    return s;
+  });
+}
+
+function tryRun(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machine(): Record<string, unknown> {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    node: process.version,
+    distribution: existsSync(DISTRIBUTION_BIN) ? tryRun(DISTRIBUTION_BIN, ['--version']) : 'absent',
+    wrk: existsSync('/usr/bin/wrk') ? tryRun('wrk', ['-v']).split('\n')[0] : 'absent',
+    berthCommit: tryRun('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']),
+    berthDirty: tryRun('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--', 'src']).length > 0,
+  };
+}
+
+async function runScenario(
+  scenario: Scenario,
+  servers: RunningProcess[],
+  ctx: Context,
+): Promise<ScenarioResult> {
+  const started = performance.now();
+  const before = loadavg()[0]!;
+  const samples = new Map<string, Sample[]>(servers.map((s) => [s.name, []]));
+  const missing = (scenario.tools ?? []).filter((t) => !existsSync(t));
+  const usable = new Set<string>();
+  for (const server of servers) {
+    if (missing.length) {
+      samples.get(server.name)!.push(errorSample(new Error(`missing ${missing.join(', ')}`)));
+      continue;
+    }
+    try {
+      log(`${scenario.name}: preparing ${server.name}`);
+      await scenario.prepare?.(server, ctx);
+      usable.add(server.name);
+    } catch (err) {
+      log(`${scenario.name}: ${server.name} preparation failed: ${String(err)}`);
+      samples.get(server.name)!.push(errorSample(err));
+    }
+  }
+  for (let rep = 0; rep < ctx.sizes.reps; rep++) {
+    const order = rep % 2 === 0 ? servers : [...servers].reverse();
+    for (const server of order) {
+      if (!usable.has(server.name)) continue;
+      let sample: Sample;
+      try {
+        sample = await scenario.run(server, ctx, rep);
+      } catch (err) {
+        sample = errorSample(err);
+      }
+      samples.get(server.name)!.push(sample);
+      const shown = Object.entries(sample.values)
+        .map(([k, v]) => `${v.toFixed(2)} ${k}`)
+        .join(', ');
+      log(`${scenario.name} #${rep + 1} ${server.name}: ${shown}${sample.errors ? `, ${sample.errors} errors: ${sample.notes.join('; ')}` : ''}`);
+    }
+  }
+  let limit: ScenarioResult['limit'];
+  if (scenario.limit && ctx.nginx && !missing.length) {
+    const limitSamples: Sample[] = [];
+    for (let rep = 0; rep < ctx.sizes.reps; rep++) {
+      try {
+        limitSamples.push(await scenario.limit(ctx.nginx, ctx));
+      } catch (err) {
+        limitSamples.push(errorSample(err));
+      }
+    }
+    limit = summarize(limitSamples, scenario.metrics);
+    if (limit.errors) log(`${scenario.name}: nginx limit errors: ${limit.notes.join('; ')}`);
+  }
+  const result: ScenarioResult = {
+    name: scenario.name,
+    title: scenario.title,
+    metrics: scenario.metrics,
+    servers: {},
+    limit,
+    loadavg: { before, after: loadavg()[0]! },
+    seconds: (performance.now() - started) / 1000,
+  };
+  for (const server of servers) {
+    result.servers[server.name as ServerName] = summarize(samples.get(server.name)!, scenario.metrics);
+  }
+  return result;
+}
+
+async function main(): Promise<number> {
+  const parsed = parseOptions(process.argv.slice(2));
+  if (parsed === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  if (parsed === 'list') {
+    for (const s of SCENARIOS) console.log(`${s.name.padEnd(18)} ${s.title}`);
+    return 0;
+  }
+  const opts = parsed;
+  const serverNames = pickServers(opts);
+  const scenarios = pickScenarios(opts);
+  const out = resolve(opts.out);
+  mkdirSync(out, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
+  chmodSync(work, 0o755); // nginx workers run as an unprivileged user and must read www/
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const running: RunningProcess[] = [];
+  let exitCode = 0;
+  const cleanup = async (): Promise<void> => {
+    for (const p of running.splice(0)) await p.stop().catch(() => undefined);
+    if (!opts.keep) rmSync(work, { recursive: true, force: true });
+    else log(`kept ${work}`);
+  };
+  const onSignal = (): void => {
+    void cleanup().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const s = opts.sizes;
+    log(`servers: ${serverNames.join(', ')}; scenarios: ${scenarios.map((x) => x.name).join(', ')}; work dir ${work}`);
+    let data: DataFile | undefined;
+    if (scenarios.some((x) => x.needsData)) {
+      const size = Math.max(s.monolithicBytes, s.chunkedBytes, s.pullBytes);
+      log(`generating ${(size / 2 ** 20).toFixed(0)} MiB of random data`);
+      mkdirSync(join(work, 'www'), { recursive: true });
+      data = generateDataFile(join(work, 'www', 'blob.bin'), size, [s.monolithicBytes, s.chunkedBytes, s.pullBytes]);
+    }
+    let nginx: RunningProcess | undefined;
+    if (existsSync(NGINX_BIN) && scenarios.some((x) => x.limit)) {
+      mkdirSync(join(work, 'www'), { recursive: true });
+      nginx = await startNginx(join(work, 'nginx'), join(work, 'www'));
+      running.push(nginx);
+      log(`nginx on ${nginx.url}`);
+    } else if (scenarios.some((x) => x.limit)) {
+      log(`${NGINX_BIN} is absent: no physical limits measured`);
+    }
+    const servers: RunningProcess[] = [];
+    for (const name of serverNames) {
+      const p = await startRegistry({
+        name,
+        dir: join(work, name),
+        logLevel: opts.logLevel,
+        profileDir: opts.profile && name === 'berth' ? join(out, `profile-${stamp}`) : undefined,
+        repoRoot: REPO_ROOT,
+      });
+      running.push(p);
+      servers.push(p);
+      log(`${name} on ${p.url} (pid ${p.pid})`);
+    }
+    const ctx: Context = { sizes: s, data, nginx, pin: opts.pin, log };
+    const machineInfo = { ...machine(), loadavgStart: loadavg() };
+    const results: ScenarioResult[] = [];
+    for (const scenario of scenarios) results.push(await runScenario(scenario, servers, ctx));
+    const rss: Partial<Record<ServerName, number>> = {};
+    for (const p of servers) rss[p.name as ServerName] = p.peakRssMiB();
+    // Stop the registries now so Berth writes its CPU profile, and keep their logs.
+    for (const p of servers) {
+      await p.stop();
+      running.splice(running.indexOf(p), 1);
+      try {
+        linkSync(p.logFile, join(out, `${p.name}-${stamp}.log`));
+      } catch {
+        /* the log is optional */
+      }
+    }
+    const table = rows(results, rss);
+    const totalErrors = results.reduce(
+      (n, r) => n + Object.values(r.servers).reduce((m, x) => m + (x?.errors ?? 0), 0),
+      0,
+    );
+    const report = {
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      date: new Date().toISOString(),
+      machine: { ...machineInfo, loadavgEnd: loadavg() },
+      settings: { ...s, pin: opts.pin ?? null, logLevel: opts.logLevel, servers: serverNames },
+      results,
+      peakRssMiB: rss,
+      errors: totalErrors,
+      markdown: markdownTable(table),
+    };
+    const file = join(out, `bench-${stamp}.json`);
+    writeFileSync(file, JSON.stringify(report, null, 2));
+    writeFileSync(join(out, 'latest.json'), JSON.stringify(report, null, 2));
+    console.log(textTable(table));
+    console.log('');
+    for (const r of results) {
+      for (const [name, x] of Object.entries(r.servers)) {
+        for (const note of x?.notes ?? []) console.log(`note: ${r.name} ${name}: ${note}`);
+      }
+    }
+    const la = report.machine.loadavgEnd;
+    console.log(`load average at the end: ${la.map((v) => v.toFixed(2)).join(' ')} on ${cpus().length} CPUs`);
+    console.log(`results: ${file}`);
+    if (opts.profile) {
+      const dir = join(out, `profile-${stamp}`);
+      if (existsSync(dir)) console.log(`\nBerth CPU profile (${dir}):\n${summarizeProfiles(dir, 25)}`);
+    }
+    if (totalErrors > 0) {
+      console.error(`${totalErrors} errors`);
+      exitCode = 1;
+    }
+  } finally {
+    await cleanup();
+  }
+  return exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,104 @@
+/**
+ * Scenario 6: N clients at once, each on its own keep-alive connection, each pushing M blobs
+ * (monolithic POST + PUT), a config and a manifest to its own repository. Every blob is unique
+ * (a 32-byte header naming client, blob, server and repetition over shared random bytes); the
+ * digests are computed before the clock starts. Afterwards each manifest is fetched and checked.
+ */
+import { randomFillSync } from 'node:crypto';
+import { Agent } from 'node:http';
+import {
+  OCI_MANIFEST,
+  expectDigest,
+  expectStatus,
+  imageManifest,
+  pushMonolithic,
+  putManifest,
+  send,
+  sha256,
+  type Descriptor,
+} from '../client.js';
+import { uniqueSuffix } from '../data.js';
+import { syncDisks, type Sample, type Scenario } from '../scenario.js';
+
+interface Plan {
+  repo: string;
+  blobs: { header: Buffer; body: Buffer; desc: Descriptor }[];
+  config: { body: Buffer; desc: Descriptor };
+  manifest: Buffer;
+}
+
+let shared: Buffer | undefined;
+
+function plan(clients: number, blobs: number, blobBytes: number, tag: string): Plan[] {
+  const size = blobs * blobBytes;
+  if (!shared || shared.length !== size) shared = randomFillSync(Buffer.allocUnsafe(size));
+  const base = shared;
+  const plans: Plan[] = [];
+  for (let c = 0; c < clients; c++) {
+    const repo = `bench/clients/c${String(c).padStart(3, '0')}`;
+    const list = [];
+    for (let i = 0; i < blobs; i++) {
+      const header = uniqueSuffix(`${tag} c${c} b${i}`);
+      const body = base.subarray(i * blobBytes + header.length, (i + 1) * blobBytes);
+      list.push({
+        header,
+        body,
+        desc: { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(header, body), size: blobBytes },
+      });
+    }
+    const configBody = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', bench: `${tag} ${c}` }));
+    const config = {
+      body: configBody,
+      desc: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(configBody), size: configBody.length },
+    };
+    plans.push({ repo, blobs: list, config, manifest: imageManifest(config.desc, list.map((b) => b.desc)) });
+  }
+  return plans;
+}
+
+export const pushConcurrentScenario: Scenario = {
+  name: 'push-concurrent',
+  title: 'concurrent clients pushing',
+  metrics: [
+    { key: 'seconds', unit: 's', better: 'lower', digits: 2, target: { ratio: 0.6 } },
+    { key: 'errors', unit: '', better: 'lower', digits: 0, target: { max: 0 } },
+  ],
+  async run(server, ctx, rep): Promise<Sample> {
+    const s = ctx.sizes;
+    const tag = `${server.name} r${rep} ${Date.now()}`;
+    const plans = plan(s.pushClients, s.blobsPerClient, s.blobBytes, tag);
+    const notes: string[] = [];
+    let errors = 0;
+    const fail = (err: unknown): void => {
+      errors++;
+      if (notes.length < 5) notes.push(err instanceof Error ? err.message.split('\n')[0]! : String(err));
+    };
+    syncDisks();
+    const t0 = performance.now();
+    await Promise.all(
+      plans.map(async (p) => {
+        const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+        try {
+          for (const b of p.blobs) {
+            await pushMonolithic(server.url, p.repo, b.desc.digest, { kind: 'buffers', parts: [b.header, b.body] }, agent).catch(fail);
+          }
+          await pushMonolithic(server.url, p.repo, p.config.desc.digest, { kind: 'buffers', parts: [p.config.body] }, agent).catch(fail);
+          await putManifest(server.url, p.repo, 'latest', p.manifest, agent).catch(fail);
+        } finally {
+          agent.destroy();
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    for (const p of plans) {
+      try {
+        const r = await send({ method: 'GET', url: `${server.url}/v2/${p.repo}/manifests/latest`, headers: { Accept: OCI_MANIFEST } });
+        expectStatus(r, 200, `GET ${p.repo} manifest after push`);
+        expectDigest(r, sha256(p.manifest), `GET ${p.repo} manifest after push`);
+      } catch (err) {
+        fail(err);
+      }
+    }
+    return { values: { seconds, errors }, errors, notes };
+  },
+};

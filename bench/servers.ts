@@ -1,0 +1,253 @@
+/**
+ * Starting and stopping the servers under test (Berth, Distribution) and nginx (the physical
+ * limit), each on a fresh root and a free loopback port, plus peak-RSS sampling from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import type { ServerName } from './options.js';
+
+export const DISTRIBUTION_BIN = '/usr/bin/docker-registry';
+export const NGINX_BIN = '/usr/sbin/nginx';
+
+export interface RunningProcess {
+  name: string;
+  pid: number;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  port: number;
+  root: string;
+  logFile: string;
+  stop(): Promise<void>;
+  /** Highest resident set seen (MiB): VmHWM of the process and sampled VmRSS of its whole tree. */
+  peakRssMiB(): number;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      if (addr === null || typeof addr === 'string') return reject(new Error('no port'));
+      srv.close(() => resolve(addr.port));
+    });
+  });
+}
+
+/**
+ * The same YAML for both registries: Debian's packaged /etc/docker/registry/config.yml without
+ * auth and health checks, on our root and port.
+ */
+export function registryConfig(root: string, port: number, logLevel: string): string {
+  return [
+    'version: 0.1',
+    'log:',
+    `  level: ${logLevel}`,
+    '  fields:',
+    '    service: registry',
+    'storage:',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    '  filesystem:',
+    `    rootdirectory: ${root}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '  secret: berth-bench-secret',
+    '  headers:',
+    '    X-Content-Type-Options: [nosniff]',
+    '',
+  ].join('\n');
+}
+
+function readStatusKiB(pid: number, field: string): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function descendants(pid: number): number[] {
+  const out: number[] = [pid];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      for (const k of kids ? kids.split(/\s+/) : []) out.push(...descendants(Number(k)));
+    }
+  } catch {
+    /* process gone */
+  }
+  return out;
+}
+
+class RssSampler {
+  private peakKiB = 0;
+  private readonly timer: NodeJS.Timeout;
+  constructor(private readonly pid: number) {
+    this.timer = setInterval(() => this.sample(), 200);
+    this.timer.unref();
+  }
+  sample(): void {
+    const tree = descendants(this.pid);
+    const sum = tree.reduce((acc, p) => acc + readStatusKiB(p, 'VmRSS'), 0);
+    const hwm = readStatusKiB(this.pid, 'VmHWM');
+    this.peakKiB = Math.max(this.peakKiB, sum, hwm);
+  }
+  stop(): void {
+    this.sample();
+    clearInterval(this.timer);
+  }
+  peakMiB(): number {
+    return this.peakKiB / 1024;
+  }
+}
+
+function getStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+async function waitReady(child: ChildProcess, url: string, logFile: string, name: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    const status = await getStatus(url);
+    if (status >= 200 && status < 500) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let tail = '';
+  try {
+    tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    /* no log */
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${name} did not answer ${url} (exit ${String(child.exitCode ?? child.signalCode)}); log tail:\n${tail}`);
+}
+
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export interface StartRegistryOptions {
+  name: ServerName;
+  dir: string;
+  logLevel: string;
+  /** Folder for --cpu-prof output (Berth only), or undefined. */
+  profileDir: string | undefined;
+  repoRoot: string;
+}
+
+export async function startRegistry(opts: StartRegistryOptions): Promise<RunningProcess> {
+  const root = join(opts.dir, 'root');
+  mkdirSync(root, { recursive: true });
+  const port = await freePort();
+  const configPath = join(opts.dir, 'config.yml');
+  writeFileSync(configPath, registryConfig(root, port, opts.logLevel));
+  const logFile = join(opts.dir, `${opts.name}.log`);
+  const log = createWriteStream(logFile);
+  await new Promise((r) => log.once('open', r));
+  let cmd: string;
+  let args: string[];
+  if (opts.name === 'berth') {
+    cmd = process.execPath;
+    const cli = join(opts.repoRoot, 'dist', 'cli.js');
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
+    args = [];
+    if (opts.profileDir) {
+      mkdirSync(opts.profileDir, { recursive: true });
+      args.push('--cpu-prof', '--cpu-prof-dir', opts.profileDir);
+    }
+    args.push(cli, 'serve', configPath);
+  } else {
+    cmd = DISTRIBUTION_BIN;
+    args = ['serve', configPath];
+  }
+  const child = spawn(cmd, args, { cwd: opts.repoRoot, stdio: ['ignore', log, log], env: { ...process.env } });
+  if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(child, `${url}/v2/`, logFile, opts.name);
+  const sampler = new RssSampler(child.pid);
+  return {
+    name: opts.name,
+    pid: child.pid,
+    url,
+    port,
+    root,
+    logFile,
+    async stop() {
+      sampler.stop();
+      await stopChild(child, 15_000);
+      log.end();
+    },
+    peakRssMiB: () => sampler.peakMiB(),
+  };
+}
+
+/** nginx serving `www` with keep-alive and sendfile, one worker, no access log. */
+export async function startNginx(dir: string, www: string): Promise<RunningProcess> {
+  const port = await freePort();
+  for (const d of ['tmp', 'logs']) mkdirSync(join(dir, d), { recursive: true });
+  const conf = join(dir, 'nginx.conf');
+  const logFile = join(dir, 'logs', 'error.log');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${join(dir, 'nginx.pid')};
+error_log ${logFile} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  types { application/octet-stream bin; application/vnd.oci.image.manifest.v1+json json; }
+  client_body_temp_path ${join(dir, 'tmp')};
+  proxy_temp_path ${join(dir, 'tmp')};
+  fastcgi_temp_path ${join(dir, 'tmp')};
+  uwsgi_temp_path ${join(dir, 'tmp')};
+  scgi_temp_path ${join(dir, 'tmp')};
+  server { listen 127.0.0.1:${port}; root ${www}; }
+}
+`,
+  );
+  const child = spawn(NGINX_BIN, ['-e', logFile, '-p', dir, '-c', conf], { stdio: 'ignore' });
+  if (child.pid === undefined) throw new Error('could not start nginx');
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(child, `${url}/`, logFile, 'nginx');
+  return {
+    name: 'nginx',
+    pid: child.pid,
+    url,
+    port,
+    root: www,
+    logFile,
+    stop: () => stopChild(child, 5_000),
+    peakRssMiB: () => 0,
+  };
+}
