@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,6 +144,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}, shown?: 
       else if (code !== 0) reject(new CommandError(command, code, stdout, stderr, 'command failed'));
       else resolvePromise({ stdout, stderr });
     });
+    child.stdin.on('error', () => {}); // a tool that exits without reading its stdin
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -532,4 +534,30 @@ export async function tagList(url: string, repo: string): Promise<string[]> {
   const res = await getJson<{ tags?: string[] | null }>(`${url}/v2/${repo}/tags/list`);
   if (res.status !== 200) throw new Error(`GET /v2/${repo}/tags/list: ${res.status} ${JSON.stringify(res.body)}`);
   return [...(res.body.tags ?? [])].sort();
+}
+
+/** Regular files in a (possibly gzip-compressed) tar archive, by path without a leading "./" or "/". */
+export function tarFiles(archive: Buffer): Map<string, Buffer> {
+  const data = archive[0] === 0x1f && archive[1] === 0x8b ? gunzipSync(archive) : archive;
+  const files = new Map<string, Buffer>();
+  let off = 0;
+  let longName: string | null = null;
+  while (off + 512 <= data.length) {
+    const header = data.subarray(off, off + 512);
+    if (header.every((b) => b === 0)) break;
+    const field = (start: number, len: number) => header.subarray(start, start + len).toString('utf8').replace(/\0.*$/s, '');
+    const size = parseInt(field(124, 12).trim() || '0', 8);
+    const type = field(156, 1) || '0';
+    const prefix = field(345, 155);
+    let name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+    longName = null;
+    const body = data.subarray(off + 512, off + 512 + size);
+    if (type === 'L') longName = body.toString('utf8').replace(/\0.*$/s, '');
+    else if (type === '0' || type === '\0') {
+      name = name.replace(/^\.?\//, '');
+      files.set(name, Buffer.from(body));
+    }
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return files;
 }
