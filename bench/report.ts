@@ -18,6 +18,8 @@ export interface ScenarioResult {
   servers: Partial<Record<ServerName, { summary: Record<string, MetricSummary>; errors: number; notes: string[] }>>;
   limit?: { summary: Record<string, MetricSummary>; errors: number; notes: string[] };
   loadavg: { before: number; after: number };
+  /** Average cores used by processes outside the bench during each timed run. */
+  otherCores: number[];
   seconds: number;
 }
 
@@ -65,7 +67,7 @@ export function checkTarget(m: Metric, berth: number | undefined, dist: number |
     return { text, met: m.better === 'higher' ? r >= t.ratio : r <= t.ratio };
   }
   if (t.max !== undefined) {
-    const text = `≤ ${t.max}${m.unit ? ' ' + m.unit : ''}`;
+    const text = t.max === 0 ? '= 0' : `≤ ${t.max}${m.unit ? ' ' + m.unit : ''}`;
     return { text, met: berth === undefined || !Number.isFinite(berth) ? undefined : berth <= t.max };
   }
   return { text: '', met: undefined };

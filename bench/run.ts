@@ -18,6 +18,7 @@ import { blobHeadScenario, manifestGetScenario } from './scenarios/load.js';
 import { pushConcurrentScenario } from './scenarios/concurrent.js';
 import { catalogScenario, tagListScenario } from './scenarios/listing.js';
 import { summarizeProfiles } from './profile.js';
+import { foreignCores, mark } from './noise.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -88,6 +89,7 @@ async function runScenario(
   const started = performance.now();
   const before = loadavg()[0]!;
   const samples = new Map<string, Sample[]>(servers.map((s) => [s.name, []]));
+  const otherCores: number[] = [];
   const missing = (scenario.tools ?? []).filter((t) => !existsSync(t));
   const usable = new Set<string>();
   for (const server of servers) {
@@ -109,11 +111,13 @@ async function runScenario(
     for (const server of order) {
       if (!usable.has(server.name)) continue;
       let sample: Sample;
+      const m0 = mark();
       try {
         sample = await scenario.run(server, ctx, rep);
       } catch (err) {
         sample = errorSample(err);
       }
+      otherCores.push(foreignCores(m0, mark()));
       samples.get(server.name)!.push(sample);
       const shown = Object.entries(sample.values)
         .map(([k, v]) => `${v.toFixed(2)} ${k}`)
@@ -141,12 +145,20 @@ async function runScenario(
     servers: {},
     limit,
     loadavg: { before, after: loadavg()[0]! },
+    otherCores,
     seconds: (performance.now() - started) / 1000,
   };
   for (const server of servers) {
     result.servers[server.name as ServerName] = summarize(samples.get(server.name)!, scenario.metrics);
   }
   return result;
+}
+
+function noiseLine(results: ScenarioResult[]): string {
+  const all = results.flatMap((r) => r.otherCores);
+  const per = results.map((r) => `${r.name} ${(r.otherCores.reduce((a, b) => a + b, 0) / Math.max(1, r.otherCores.length)).toFixed(2)}`);
+  const mean = all.reduce((a, b) => a + b, 0) / Math.max(1, all.length);
+  return `mean ${mean.toFixed(2)}, max ${Math.max(0, ...all).toFixed(2)} (${per.join(', ')})`;
 }
 
 async function main(): Promise<number> {
@@ -254,6 +266,7 @@ async function main(): Promise<number> {
     }
     const la = report.machine.loadavgEnd;
     console.log(`load average at the end: ${la.map((v) => v.toFixed(2)).join(' ')} on ${cpus().length} CPUs`);
+    console.log(`CPU taken by other processes during timed runs (cores, of ${cpus().length}): ${noiseLine(results)}`);
     console.log(`results: ${file}`);
     if (opts.profile) {
       const dir = join(out, `profile-${stamp}`);
