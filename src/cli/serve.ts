@@ -1,23 +1,9 @@
+import { startServer as defaultStartServer, type RunningServer } from '../api/server.js';
 import type { Config } from '../config/types.js';
 import { ConfigError, defaultConfigText, loadConfigFile, parseConfig, type LoadedConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../log.js';
 
-/** The contract of src/api/server.ts (see docs/team-brief.md). */
-export interface RunningServer {
-  url: string;
-  close(): Promise<void>;
-}
 export type StartServer = (config: Config, logger: Logger) => Promise<RunningServer>;
-
-// Loaded by a computed specifier so the CLI builds while src/api/server.ts is being written.
-// TODO(lead): once server.ts exists, replace with `import { startServer } from '../api/server.js'`.
-const SERVER_MODULE = '../api/server.js';
-
-async function loadStartServer(): Promise<StartServer> {
-  const mod = (await import(SERVER_MODULE)) as { startServer?: StartServer };
-  if (typeof mod.startServer !== 'function') throw new Error(`${SERVER_MODULE} does not export startServer`);
-  return mod.startServer;
-}
 
 /** Distribution reads the file named by REGISTRY_CONFIGURATION_PATH when none is given. */
 export function resolveConfig(file: string | undefined, env: NodeJS.ProcessEnv): LoadedConfig {
@@ -49,7 +35,7 @@ export async function serve(file: string | undefined, startServer?: StartServer)
 
   let server: RunningServer;
   try {
-    server = await (startServer ?? (await loadStartServer()))(config, logger);
+    server = await (startServer ?? defaultStartServer)(config, logger);
   } catch (error) {
     logger.error({ err: error }, `cannot start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import type { LogConfig } from '../../src/config/types.js';
+import { createLogger } from '../../src/log.js';
+
+function sink(): { stream: Writable & { write(chunk: string): boolean }; lines: () => string[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer | string, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return { stream, lines: () => chunks.join('').split('\n').filter(Boolean) };
+}
+
+const base: LogConfig = { level: 'info', formatter: 'json', fields: { service: 'registry' }, accesslog: { disabled: false } };
+
+test('json lines carry the configured fields and respect the level', () => {
+  const out = sink();
+  const logger = createLogger(base, out.stream);
+  logger.debug('hidden');
+  logger.info({ repo: 'a/b' }, 'pushed');
+  const lines = out.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]?.msg, 'pushed');
+  assert.equal(lines[0]?.service, 'registry');
+  assert.equal(lines[0]?.repo, 'a/b');
+});
+
+test('secrets are never written', () => {
+  const out = sink();
+  const logger = createLogger({ ...base, level: 'debug' }, out.stream);
+  logger.info({ http: { secret: 's3cr3t', addr: ':5000' } }, 'config');
+  logger.info({ req: { headers: { authorization: 'Basic c2VjcmV0', accept: '*/*' } } }, 'request');
+  logger.info({ redis: { password: 'hunter2' } }, 'redis');
+  const text = out.lines().join('\n');
+  for (const secret of ['s3cr3t', 'c2VjcmV0', 'hunter2']) assert.ok(!text.includes(secret), secret);
+  assert.ok(text.includes(':5000'));
+  assert.ok(text.includes('[redacted]'));
+});
+
+test('text output is human-readable and written synchronously', () => {
+  const out = sink();
+  const logger = createLogger({ ...base, formatter: 'text', level: 'warn' }, out.stream);
+  logger.info('hidden');
+  logger.warn({ http: { secret: 'topsecret' } }, 'something odd');
+  const lines = out.lines();
+  assert.match(lines[0] ?? '', /WARN.*something odd/);
+  assert.ok(!lines.join('\n').includes('topsecret'));
+  assert.ok(lines.join('\n').includes('service: "registry"'));
+});
