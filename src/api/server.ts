@@ -8,6 +8,14 @@ import { createDriver } from '../storage/driver/factory.js';
 import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
 import { createHandler } from './dispatch.js';
+import { compileGoRegExp } from '../config/regexp.js';
+
+/**
+ * How long tag targets, link presence, blob sizes and the catalog read from storage are trusted
+ * before being read again. This process's own writes are seen at once; another process's writes
+ * to the same storage (a second replica, Distribution itself) within this bound.
+ */
+const METADATA_TTL_MS = 1000;
 
 export interface RunningServer {
   /** Base URL the registry answers on (for a unix socket: "unix:<path>"). */
@@ -21,11 +29,11 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const driver = await createDriver(config.storage.driver, config.storage.parameters);
   const registry = new Registry(driver, {
-    blobDescriptorCacheSize: config.storage.cache.blobdescriptor ? config.storage.cache.blobdescriptorsize : 0,
+    metadataTtlMs: METADATA_TTL_MS,
     policy: {
       skipReferenceChecks: config.validation.disabled,
-      urlsAllow: config.validation.manifests.urls.allow.map((s) => new RegExp(s)),
-      urlsDeny: config.validation.manifests.urls.deny.map((s) => new RegExp(s)),
+      urlsAllow: config.validation.manifests.urls.allow.map(compileGoRegExp),
+      urlsDeny: config.validation.manifests.urls.deny.map(compileGoRegExp),
     },
   });
 
@@ -33,7 +41,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const server = createHttpServer(config, handler);
   const url = await listen(server, config);
   const stopPurging = schedulePurging(config, registry, logger);
-  logger.info({ url, storage: config.storage.driver }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -41,7 +48,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       stopPurging();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const deadline = Date.now() + config.http.drainTimeoutMs;
+      // A draintimeout of 0 waits for every request (a second signal to the CLI still exits at once).
+      const deadline = config.http.drainTimeoutMs > 0 ? Date.now() + config.http.drainTimeoutMs : Infinity;
       while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       server.closeAllConnections();
       await stopped;

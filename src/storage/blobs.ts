@@ -3,7 +3,7 @@ import { RegistryError } from '../errors.js';
 import type { Digest } from '../digest.js';
 import { InvalidOffsetError, isPathNotFound } from './driver/errors.js';
 import type { StorageDriver } from './driver/types.js';
-import { LruCache } from './cache.js';
+import type { MetadataCache } from './cache.js';
 import { blobDataPath, blobDir } from './paths.js';
 
 export interface BlobDescriptor {
@@ -16,22 +16,18 @@ export interface BlobDescriptor {
  * repositories see a blob only through their links (linked-blobs.ts).
  */
 export class BlobStore {
-  private readonly sizes: LruCache<number>;
-
   constructor(
     private readonly driver: StorageDriver,
-    cacheSize = 10_000,
-  ) {
-    this.sizes = new LruCache(cacheSize);
-  }
+    private readonly meta: MetadataCache,
+  ) {}
 
   async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
-    const cached = this.sizes.get(digest.value);
-    if (cached !== undefined) return { digest, size: cached };
+    const cached = this.meta.get(`b:${digest.value}`);
+    if (typeof cached === 'number') return { digest, size: cached };
     try {
       const info = await this.driver.stat(blobDataPath(digest));
       if (info.isDir) return undefined;
-      this.sizes.set(digest.value, info.size);
+      this.meta.set(`b:${digest.value}`, info.size);
       return { digest, size: info.size };
     } catch (err) {
       if (isPathNotFound(err)) return undefined;
@@ -45,7 +41,7 @@ export class BlobStore {
       return await this.driver.reader(blobDataPath(digest), offset, length);
     } catch (err) {
       if (isPathNotFound(err)) {
-        this.sizes.delete(digest.value);
+        this.forget(digest);
         throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
       }
       if (err instanceof InvalidOffsetError) throw new RegistryError('RANGE_INVALID', 'range not satisfiable');
@@ -66,14 +62,14 @@ export class BlobStore {
   async putContent(digest: Digest, content: Uint8Array): Promise<void> {
     if (await this.stat(digest)) return;
     await this.driver.putContent(blobDataPath(digest), content);
-    this.sizes.set(digest.value, content.length);
+    this.meta.set(`b:${digest.value}`, content.length);
   }
 
   /** Moves a verified upload into place; when the blob already exists the upload is dropped. */
   async adopt(digest: Digest, sourcePath: string, size: number): Promise<void> {
     if (await this.stat(digest)) return;
     await this.driver.move(sourcePath, blobDataPath(digest));
-    this.sizes.set(digest.value, size);
+    this.meta.set(`b:${digest.value}`, size);
   }
 
   async redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
@@ -82,7 +78,7 @@ export class BlobStore {
 
   /** Removes the content itself (garbage collection only). */
   async delete(digest: Digest): Promise<void> {
-    this.sizes.delete(digest.value);
+    this.forget(digest);
     try {
       await this.driver.delete(blobDir(digest));
     } catch (err) {
@@ -91,6 +87,6 @@ export class BlobStore {
   }
 
   forget(digest: Digest): void {
-    this.sizes.delete(digest.value);
+    this.meta.delete(`b:${digest.value}`);
   }
 }

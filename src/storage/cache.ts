@@ -40,3 +40,53 @@ export class LruCache<V> {
     return this.map.size;
   }
 }
+
+/**
+ * Small metadata (tag targets, link presence, blob sizes) read on every pull, kept for a short
+ * time. This process's own writes update or drop entries at once; a change made by another
+ * process sharing the storage is seen after at most `ttlMs`. A ttl of 0 disables caching.
+ */
+export class TtlCache<V> {
+  private readonly entries: LruCache<{ value: V; expires: number }>;
+
+  constructor(
+    private readonly ttlMs: number,
+    capacity = 50_000,
+  ) {
+    this.entries = new LruCache(ttlMs > 0 ? capacity : 0);
+  }
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expires < performance.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: V): void {
+    this.entries.set(key, { value, expires: performance.now() + this.ttlMs });
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  deletePrefix(prefix: string): void {
+    this.entries.deletePrefix(prefix);
+  }
+
+  /** The cached value, or `load()`'s, which is cached when it is not undefined. */
+  async through(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+    const hit = this.get(key);
+    if (hit !== undefined) return hit;
+    const value = await load();
+    if (value !== undefined) this.set(key, value);
+    return value;
+  }
+}
+
+/** The registry's one metadata cache; keys are prefixed by kind (b: blob size, l: layer link, r: revision, t: tag, c: catalog). */
+export type MetadataCache = TtlCache<string | number | boolean | string[]>;

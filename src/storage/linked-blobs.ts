@@ -3,6 +3,7 @@ import { RegistryError } from '../errors.js';
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';
+import type { MetadataCache } from './cache.js';
 import { deleteIfExists, readLink, writeLink } from './links.js';
 import { layerLinkPath, revisionLinkPath } from './paths.js';
 
@@ -15,10 +16,19 @@ export class LinkedBlobStore {
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
+    private readonly meta: MetadataCache,
     readonly name: string,
   ) {}
 
   async isLinked(digest: Digest): Promise<boolean> {
+    const key = `l:${this.name}@${digest.value}`;
+    if (this.meta.get(key) === true) return true;
+    const linked = await this.readLinks(digest);
+    if (linked) this.meta.set(key, true);
+    return linked;
+  }
+
+  private async readLinks(digest: Digest): Promise<boolean> {
     const link = await readLink(this.driver, layerLinkPath(this.name, digest));
     if (link?.value === digest.value) return true;
     const revision = await readLink(this.driver, revisionLinkPath(this.name, digest));
@@ -48,11 +58,13 @@ export class LinkedBlobStore {
     const path = layerLinkPath(this.name, digest);
     const current = await readLink(this.driver, path);
     if (current?.value !== digest.value) await writeLink(this.driver, path, digest);
+    this.meta.set(`l:${this.name}@${digest.value}`, true);
   }
 
   /** Removes the repository's link; the data stays for garbage collection. */
   async unlink(digest: Digest): Promise<boolean> {
     const link = await readLink(this.driver, layerLinkPath(this.name, digest));
+    this.meta.delete(`l:${this.name}@${digest.value}`);
     if (link?.value !== digest.value) return false;
     return deleteIfExists(this.driver, layerLinkPath(this.name, digest).replace(/\/link$/, ''));
   }

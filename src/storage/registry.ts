@@ -1,7 +1,7 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
 import { BlobStore } from './blobs.js';
-import { LruCache } from './cache.js';
+import { LruCache, TtlCache, type MetadataCache } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import type { Descriptor } from './manifests/types.js';
@@ -12,8 +12,8 @@ import { isPathNotFound } from './driver/errors.js';
 
 export interface RegistryOptions {
   policy: ManifestPolicy;
-  /** Entries in the blob descriptor cache (storage.cache.blobdescriptorsize); 0 disables it. */
-  blobDescriptorCacheSize: number;
+  /** How long metadata read from storage is trusted (see TtlCache); 0 reads storage every time. */
+  metadataTtlMs: number;
 }
 
 /** The storage services of one registry, built on one driver. */
@@ -21,24 +21,26 @@ export class Registry {
   readonly blobs: BlobStore;
   private readonly sessions = new UploadSessions();
   private readonly manifestInfo = new LruCache<CachedInfo>(10_000);
+  private readonly meta: MetadataCache;
 
   constructor(
     readonly driver: StorageDriver,
     private readonly options: RegistryOptions,
   ) {
-    this.blobs = new BlobStore(driver, options.blobDescriptorCacheSize);
+    this.meta = new TtlCache(options.metadataTtlMs);
+    this.blobs = new BlobStore(driver, this.meta);
   }
 
   /** A repository's stores. The name must already be validated (names.ts). */
   repository(name: string): Repository {
-    const linked = new LinkedBlobStore(this.driver, this.blobs, name);
-    const tags = new TagStore(this.driver, name);
+    const linked = new LinkedBlobStore(this.driver, this.blobs, this.meta, name);
+    const tags = new TagStore(this.driver, this.meta, name);
     return {
       name,
       blobs: linked,
       tags,
       uploads: new UploadStore(this.driver, this.blobs, linked, this.sessions, name),
-      manifests: new ManifestStore(this.driver, this.blobs, linked, tags, this.options.policy, this.manifestInfo, name),
+      manifests: new ManifestStore(this.driver, this.blobs, linked, tags, this.options.policy, this.manifestInfo, this.meta, name),
     };
   }
 
@@ -54,6 +56,14 @@ export class Registry {
 
   /** Every repository holding manifests, sorted (a directory with a `_manifests` child, as Distribution counts them). */
   async catalog(): Promise<string[]> {
+    const cached = this.meta.get('c:');
+    if (Array.isArray(cached)) return cached;
+    const names = await this.walkCatalog();
+    this.meta.set('c:', names);
+    return names;
+  }
+
+  private async walkCatalog(): Promise<string[]> {
     const names: string[] = [];
     const prefix = REPOSITORIES_ROOT.length + 1;
     try {

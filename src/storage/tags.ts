@@ -1,5 +1,7 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
+import type { MetadataCache } from './cache.js';
+import { tryParseDigest } from '../digest.js';
 import { deleteIfExists, listNames, readLink, writeLink } from './links.js';
 import { tagCurrentLinkPath, tagDir, tagIndexLinkPath, tagsDir } from './paths.js';
 
@@ -7,20 +9,32 @@ import { tagCurrentLinkPath, tagDir, tagIndexLinkPath, tagsDir } from './paths.j
 export class TagStore {
   constructor(
     private readonly driver: StorageDriver,
+    private readonly meta: MetadataCache,
     readonly name: string,
   ) {}
 
-  resolve(tag: string): Promise<Digest | undefined> {
-    return readLink(this.driver, tagCurrentLinkPath(this.name, tag));
+  async resolve(tag: string): Promise<Digest | undefined> {
+    const key = this.key(tag);
+    const cached = this.meta.get(key);
+    if (typeof cached === 'string') return tryParseDigest(cached);
+    const digest = await readLink(this.driver, tagCurrentLinkPath(this.name, tag));
+    if (digest) this.meta.set(key, digest.value);
+    return digest;
+  }
+
+  private key(tag: string): string {
+    return `t:${this.name}:${tag}`;
   }
 
   /** Points tag at digest. The index entry is written first so `current` never names an unindexed digest. */
   async tag(tag: string, digest: Digest): Promise<void> {
     await writeLink(this.driver, tagIndexLinkPath(this.name, tag, digest), digest);
     await writeLink(this.driver, tagCurrentLinkPath(this.name, tag), digest);
+    this.meta.set(this.key(tag), digest.value);
   }
 
   untag(tag: string): Promise<boolean> {
+    this.meta.delete(this.key(tag));
     return deleteIfExists(this.driver, tagDir(this.name, tag));
   }
 

@@ -3,7 +3,7 @@ import { digestOf, type Digest } from '../../digest.js';
 import type { StorageDriver } from '../driver/types.js';
 import type { BlobStore } from '../blobs.js';
 import type { LinkedBlobStore } from '../linked-blobs.js';
-import type { LruCache } from '../cache.js';
+import type { LruCache, MetadataCache } from '../cache.js';
 import type { TagStore } from '../tags.js';
 import { deleteIfExists, listNames, readLink, writeLink } from '../links.js';
 import { revisionDir, revisionLinkPath, revisionsDir } from '../paths.js';
@@ -39,11 +39,20 @@ export class ManifestStore {
     private readonly tags: TagStore,
     private readonly policy: ManifestPolicy,
     private readonly infoCache: LruCache<CachedInfo>,
+    private readonly meta: MetadataCache,
     readonly name: string,
   ) {}
 
   async has(digest: Digest): Promise<boolean> {
-    return (await readLink(this.driver, revisionLinkPath(this.name, digest)))?.value === digest.value;
+    const key = this.key(digest);
+    if (this.meta.get(key) === true) return true;
+    const present = (await readLink(this.driver, revisionLinkPath(this.name, digest)))?.value === digest.value;
+    if (present) this.meta.set(key, true);
+    return present;
+  }
+
+  private key(digest: Digest): string {
+    return `r:${this.name}@${digest.value}`;
   }
 
   /** Size and format of a revision, read from the cache when possible (for HEAD). */
@@ -75,6 +84,8 @@ export class ManifestStore {
 
     await this.blobs.putContent(digest, content);
     await writeLink(this.driver, revisionLinkPath(this.name, digest), digest);
+    this.meta.set(this.key(digest), true);
+    this.meta.delete('c:');
     if (reference.tag) await this.tags.tag(reference.tag, digest);
     const cached = { ...info, size: content.length };
     this.infoCache.set(digest.value, cached);
@@ -85,6 +96,7 @@ export class ManifestStore {
   async delete(digest: Digest): Promise<boolean> {
     if (!(await this.has(digest))) return false;
     for (const tag of await this.tags.lookup(digest)) await this.tags.untag(tag);
+    this.meta.delete(this.key(digest));
     await deleteIfExists(this.driver, revisionDir(this.name, digest));
     return true;
   }
