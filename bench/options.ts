@@ -75,6 +75,8 @@ export interface Options {
   /** CPU list for `taskset -c` around wrk/ab, or undefined for no pinning. */
   pin: string | undefined;
   logLevel: string;
+  /** Berth's built CLI (default dist/cli.js). */
+  berthCli: string;
   sizes: Sizes;
 }
 
@@ -89,6 +91,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --threads N          wrk threads (default 1)
   --pin CPUS           run wrk/ab under taskset -c CPUS (default: no pinning)
   --log-level LEVEL    log.level in both servers' config (default info, Distribution's default)
+  --berth PATH         Berth's built cli.js (default dist/cli.js; a private build keeps a run
+                       consistent while others rebuild dist/)
   --profile            start Berth with --cpu-prof, profiles written into OUT/profile
   --keep               keep the temporary server roots
   --list               list the scenarios and exit`;
@@ -112,6 +116,7 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
   let keep = false;
   let pin: string | undefined;
   let logLevel = 'info';
+  let berthCli = 'dist/cli.js';
   const overrides: Partial<Sizes> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -162,6 +167,9 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
       case '--log-level':
         logLevel = next();
         break;
+      case '--berth':
+        berthCli = next();
+        break;
       case '--profile':
         profile = true;
         break;
@@ -182,6 +190,7 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
     keep,
     pin,
     logLevel,
+    berthCli,
     sizes,
   };
 }

@@ -218,6 +218,7 @@ async function main(): Promise<number> {
         logLevel: opts.logLevel,
         profileDir: opts.profile && name === 'berth' ? join(out, `profile-${stamp}`) : undefined,
         repoRoot: REPO_ROOT,
+        berthCli: resolve(opts.berthCli),
       });
       running.push(p);
       servers.push(p);

@@ -159,6 +159,8 @@ export interface StartRegistryOptions {
   /** Folder for --cpu-prof output (Berth only), or undefined. */
   profileDir: string | undefined;
   repoRoot: string;
+  /** Berth's cli.js. */
+  berthCli: string;
 }
 
 export async function startRegistry(opts: StartRegistryOptions): Promise<RunningProcess> {
@@ -174,7 +176,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   let args: string[];
   if (opts.name === 'berth') {
     cmd = process.execPath;
-    const cli = join(opts.repoRoot, 'dist', 'cli.js');
+    const cli = opts.berthCli;
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
     args = [];
     if (opts.profileDir) {
