@@ -108,12 +108,13 @@ export interface RawRes { status: number; head: string; headers: Record<string, 
  */
 export function rawRequest(base: string, raw: Buffer | string, timeoutMs = 5000): Promise<RawRes> {
   const u = new URL(base);
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const sock = net.connect(Number(u.port), u.hostname);
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => sock.destroy(), timeoutMs);
     sock.on('data', (c) => chunks.push(c));
-    sock.on('error', (e) => { if (chunks.length === 0) { clearTimeout(timer); reject(e); } });
+    // A reset (e.g. the server refusing oversized headers) ends the exchange; 'close' follows.
+    sock.on('error', () => undefined);
     sock.on('close', () => {
       clearTimeout(timer);
       const text = Buffer.concat(chunks).toString('latin1');

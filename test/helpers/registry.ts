@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request, type ReqOptions, type Res } from './http.js';
+import { observed, request, type ReqOptions, type Res } from './http.js';
 import { target, DISTRIBUTION_BINARY, type Target } from './target.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -91,8 +91,22 @@ async function makeBase(opts: RegistryOptions): Promise<{ base: string; root: st
   return { base, root: path.join(base, 'storage'), fresh: true };
 }
 
+/**
+ * Wraps stop() with the suite-wide check that this registry never answered a 5xx (raw-socket
+ * requests included, which do not throw on their own).
+ */
 function handle(partial: Omit<Registry, 'req'>): Registry {
-  return { ...partial, req: (method, p, o) => request(partial.url, method, p, o) };
+  const host = new URL(partial.url).host;
+  const stop = partial.stop;
+  return {
+    ...partial,
+    req: (method, p, o) => request(partial.url, method, p, o),
+    async stop(o) {
+      await stop(o);
+      const bad = observed.filter((r) => r.status >= 500 && r.url.startsWith(host));
+      if (bad.length > 0) throw new Error(`registry at ${host} answered server errors: ${bad.map((b) => `${b.status} ${b.method} ${b.url}`).join('; ')}`);
+    },
+  };
 }
 
 /** The registry under test, in the mode chosen by BERTH_TEST_TARGET. */

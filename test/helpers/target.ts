@@ -36,6 +36,7 @@ export const distributionDeviations = {
   emptyTagList: 'Distribution 2.8.2 answers 404 NAME_UNKNOWN for tags/list of a repository that has manifests but no tags; the spec wants 200 with an empty list',
   tagDelete: 'Distribution 2.8.2 does not implement DELETE by tag (answers 400 DIGEST_INVALID); Berth deletes the tag',
   schemaVersion500: 'Distribution 2.8.2 answers 500 UNKNOWN for an OCI manifest with a schemaVersion other than 2',
+  nameValidation: 'Distribution 2.8.2 lets Go\'s router redirect (301) paths with empty or dot segments, accepts some upper-case names (Up/per), and answers 500 for names of 256+ characters',
   cancelledUpload: 'Distribution 2.8.2 returns different codes after an upload is cancelled',
   contentRangeFormat: 'Distribution 2.8.2 accepts Content-Range values that the spec grammar ^[0-9]+-[0-9]+$ rejects',
   tagInvalidOnPut: 'Distribution 2.8.2 answers invalid tags on PUT with 404 NAME_UNKNOWN-like routing errors',
