@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import { accessLogger } from '../log.js';
 import type { Config } from '../config/types.js';
 import { RegistryError } from '../errors.js';
 import type { Registry } from '../storage/registry.js';
@@ -18,7 +19,7 @@ export function createHandler(config: Config, registry: Registry, logger: Logger
   let active = 0;
   const extraHeaders = Object.entries(config.http.headers);
   const prefix = config.http.prefix;
-  const accessLog = !config.log.accesslog.disabled;
+  const access = config.log.accesslog.disabled ? undefined : accessLogger(logger);
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     active++;
@@ -38,9 +39,9 @@ export function createHandler(config: Config, registry: Registry, logger: Logger
     };
     res.once('close', () => {
       active--;
-      if (accessLog) {
+      if (access) {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        logger.info({ method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress }, 'request');
+        access.info({ method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress }, 'request');
       }
     });
     dispatch(ctx, prefix).catch((err) => sendError(ctx, logger, err));

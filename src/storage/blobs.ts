@@ -3,7 +3,7 @@ import { RegistryError } from '../errors.js';
 import type { Digest } from '../digest.js';
 import { InvalidOffsetError, isPathNotFound } from './driver/errors.js';
 import type { StorageDriver } from './driver/types.js';
-import type { MetadataCache } from './cache.js';
+import { LruCache, type MetadataCache } from './cache.js';
 import { blobDataPath, blobDir } from './paths.js';
 
 export interface BlobDescriptor {
@@ -16,6 +16,9 @@ export interface BlobDescriptor {
  * repositories see a blob only through their links (linked-blobs.ts).
  */
 export class BlobStore {
+  /** Small immutable content read often (manifests), by digest. */
+  private readonly contents = new LruCache<Buffer>(64 * 1024 * 1024, (b) => b.length);
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly meta: MetadataCache,
@@ -50,8 +53,12 @@ export class BlobStore {
   }
 
   async getContent(digest: Digest): Promise<Buffer | undefined> {
+    const cached = this.contents.get(digest.value);
+    if (cached) return cached;
     try {
-      return await this.driver.getContent(blobDataPath(digest));
+      const content = await this.driver.getContent(blobDataPath(digest));
+      this.contents.set(digest.value, content);
+      return content;
     } catch (err) {
       if (isPathNotFound(err)) return undefined;
       throw err;
@@ -62,6 +69,7 @@ export class BlobStore {
   async putContent(digest: Digest, content: Uint8Array): Promise<void> {
     if (await this.stat(digest)) return;
     await this.driver.putContent(blobDataPath(digest), content);
+    this.contents.set(digest.value, Buffer.from(content));
     this.meta.set(`b:${digest.value}`, content.length);
   }
 
@@ -88,5 +96,6 @@ export class BlobStore {
 
   forget(digest: Digest): void {
     this.meta.delete(`b:${digest.value}`);
+    this.contents.delete(digest.value);
   }
 }

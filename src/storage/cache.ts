@@ -4,8 +4,16 @@
  */
 export class LruCache<V> {
   private readonly map = new Map<string, V>();
+  private weight = 0;
 
-  constructor(private readonly capacity: number) {}
+  /**
+   * capacity counts entries, or with `weigh` the sum of weights (e.g. bytes); entries heavier
+   * than a tenth of the capacity are not kept.
+   */
+  constructor(
+    private readonly capacity: number,
+    private readonly weigh: (value: V) => number = () => 1,
+  ) {}
 
   get(key: string): V | undefined {
     const value = this.map.get(key);
@@ -18,22 +26,27 @@ export class LruCache<V> {
   }
 
   set(key: string, value: V): void {
-    if (this.capacity <= 0) return;
-    this.map.delete(key);
+    const w = this.weigh(value);
+    if (this.capacity <= 0 || (w > 1 && w > this.capacity / 10)) return;
+    this.delete(key);
     this.map.set(key, value);
-    if (this.map.size > this.capacity) {
+    this.weight += w;
+    while (this.weight > this.capacity) {
       const oldest = this.map.keys().next().value as string;
-      this.map.delete(oldest);
+      this.delete(oldest);
     }
   }
 
   delete(key: string): void {
+    const old = this.map.get(key);
+    if (old === undefined) return;
     this.map.delete(key);
+    this.weight -= this.weigh(old);
   }
 
   /** Removes every key with this prefix (e.g. one repository's entries). */
   deletePrefix(prefix: string): void {
-    for (const key of this.map.keys()) if (key.startsWith(prefix)) this.map.delete(key);
+    for (const key of [...this.map.keys()]) if (key.startsWith(prefix)) this.delete(key);
   }
 
   get size(): number {

@@ -102,6 +102,9 @@ export class UploadStore {
         await this.remove(id);
         throw new RegistryError('DIGEST_INVALID', undefined, { digest: digest.value, actual: actual.value });
       }
+      // commit() makes the data durable first where the driver is set to (filesystem fsync).
+      const data = await this.driver.writer(uploadDataPath(this.name, id), true);
+      await data.commit();
       await this.blobs.adopt(digest, uploadDataPath(this.name, id), size);
       await this.linked.link(digest);
       await this.remove(id);

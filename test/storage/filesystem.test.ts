@@ -76,7 +76,16 @@ describe('filesystem driver: its own matters', () => {
     assert.deepEqual(await readdir(temp), ['fresh.tmp']);
   });
 
-  it('never reaches outside the root through symbolic links', async () => {
+  it('follows symbolic links by default, as Distribution does (e.g. a folder on another disk)', async () => {
+    await mkdir(root, { recursive: true });
+    await symlink(outside, path.join(root, 'docker-out'));
+    assert.equal((await driver.getContent('/docker-out/secret')).toString(), 'secret');
+    await driver.putContent('/docker-out/new', Buffer.from('x'));
+    assert.equal(await readFile(path.join(outside, 'new'), 'utf8'), 'x');
+  });
+
+  it('with confinesymlinks, never reaches outside the root through symbolic links', async () => {
+    driver = await createDriver('filesystem', { rootdirectory: root, confinesymlinks: true });
     await driver.putContent('/docker/inside/real', Buffer.from('inside'));
     await symlink(outside, path.join(root, 'docker/out-dir'));
     await symlink(path.join(outside, 'secret'), path.join(root, 'docker/out-file'));
@@ -119,10 +128,10 @@ describe('filesystem driver: its own matters', () => {
   });
 
   it('reads its parameters as Distribution does', () => {
-    assert.deepEqual(parseFilesystemParameters({}), { rootDirectory: '/var/lib/registry', maxThreads: 100, fsync: true });
+    assert.deepEqual(parseFilesystemParameters({}), { rootDirectory: '/var/lib/registry', maxThreads: 100, fsync: false, confineSymlinks: false });
     assert.equal(parseFilesystemParameters({ maxthreads: 5 }).maxThreads, 25);
     assert.equal(parseFilesystemParameters({ maxthreads: '200' }).maxThreads, 200);
-    assert.equal(parseFilesystemParameters({ fsync: 'false' }).fsync, false);
+    assert.equal(parseFilesystemParameters({ fsync: 'true' }).fsync, true);
     assert.throws(() => parseFilesystemParameters({ maxthreads: 'many' }), /maxthreads/);
     assert.throws(() => parseFilesystemParameters({ rootdirectory: 42 }), /rootdirectory/);
     assert.throws(() => parseFilesystemParameters({ fsync: 'maybe' }), /fsync/);

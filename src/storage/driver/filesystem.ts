@@ -12,17 +12,19 @@ import { childPath, walkTree } from './walk.js';
  * The `filesystem` driver (Distribution's semantics): driver path P lives at rootdirectory + P.
  *
  * Parameters: `rootdirectory` (default /var/lib/registry); `maxthreads` (default 100, at least
- * 25: the most file operations in flight at once); Berth's own `fsync` (default true: putContent
- * and writer.commit fdatasync before they return, so content that was acknowledged survives a
- * crash; set false to trade that for speed, as Distribution does).
+ * 25: the most file operations in flight at once); Berth's own `fsync` (default false, as
+ * Distribution: when true, putContent and writer.commit fdatasync before they return, so content
+ * that was acknowledged survives a power loss, at the disk's speed) and `confinesymlinks`
+ * (default false, as Distribution: symbolic links are followed wherever they lead, e.g. a blobs
+ * folder on another disk; when true, links that resolve outside the root are treated as absent,
+ * at the cost of a realpath per operation).
  *
  * putContent writes a temporary file under `<root>/.berth-tmp/` (same filesystem, so the rename
  * is atomic) and renames it into place; that folder is hidden from list and walk, its driver
  * path is refused, and temp files older than a day are removed when the driver starts.
  *
- * Nothing outside the root is ever reached: paths have no "." or ".." components (base wrapper),
- * and symbolic links inside the root are followed only while they resolve inside the root; one
- * that leads out is treated as absent.
+ * Paths have no "." or ".." components (base wrapper), so no request can name a file outside the
+ * root; only links an operator placed inside it can lead out, and confinesymlinks refuses those.
  */
 
 const NAME = 'filesystem';
@@ -35,6 +37,7 @@ export interface FilesystemOptions {
   rootDirectory: string;
   maxThreads: number;
   fsync: boolean;
+  confineSymlinks: boolean;
   /** Bytes per read from a reader stream (its highWaterMark); not a config parameter. */
   readChunkSize?: number;
   /** Bytes per write a writer issues; not a config parameter. */
@@ -49,10 +52,19 @@ export function parseFilesystemParameters(parameters: Record<string, unknown>): 
   if (typeof threads !== 'number' || !Number.isInteger(threads)) {
     throw new Error(`storage.filesystem.maxthreads must be an integer, got ${String(rawThreads)}`);
   }
-  const rawSync = parameters['fsync'] ?? true;
-  const fsync = rawSync === true || rawSync === 'true' ? true : rawSync === false || rawSync === 'false' ? false : undefined;
-  if (fsync === undefined) throw new Error(`storage.filesystem.fsync must be true or false, got ${String(rawSync)}`);
-  return { rootDirectory: nodePath.resolve(root), maxThreads: Math.max(25, threads), fsync };
+  return {
+    rootDirectory: nodePath.resolve(root),
+    maxThreads: Math.max(25, threads),
+    fsync: booleanParameter(parameters, 'fsync'),
+    confineSymlinks: booleanParameter(parameters, 'confinesymlinks'),
+  };
+}
+
+function booleanParameter(parameters: Record<string, unknown>, name: string): boolean {
+  const raw = parameters[name] ?? false;
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw new Error(`storage.filesystem.${name} must be true or false, got ${String(raw)}`);
 }
 
 export async function createFilesystemDriver(parameters: Record<string, unknown> = {}): Promise<StorageDriver> {
@@ -159,6 +171,7 @@ export class FilesystemDriver implements StorageDriver {
    */
   private async resolve(path: string, followLast: boolean): Promise<string> {
     const full = this.full(path);
+    if (!this.options.confineSymlinks) return full;
     if (followLast) {
       try {
         const real = await this.io(() => fsp.realpath(full));
@@ -322,7 +335,7 @@ export class FilesystemDriver implements StorageDriver {
       const entry = nodePath.join(real, d.name);
       if (d.isSymbolicLink()) {
         const target = await this.io(() => fsp.realpath(entry)).catch(() => undefined);
-        if (target === undefined || !(await this.isInside(target))) continue;
+        if (target === undefined || (this.options.confineSymlinks && !(await this.isInside(target)))) continue;
         out.push({ name: d.name, real: target, link: true });
       } else {
         out.push({ name: d.name, real: entry, link: false });
