@@ -4,6 +4,7 @@ import type { Digest } from '../digest.js';
 import { InvalidOffsetError, isPathNotFound } from './driver/errors.js';
 import type { StorageDriver } from './driver/types.js';
 import { LruCache, type MetadataCache } from './cache.js';
+import { BlobGuard } from './blob-guard.js';
 import { blobDataPath, blobDir } from './paths.js';
 
 export interface BlobDescriptor {
@@ -22,9 +23,18 @@ export class BlobStore {
   constructor(
     private readonly driver: StorageDriver,
     private readonly meta: MetadataCache,
+    /** Tells an in-process garbage collector which digests the server relies on (blob-guard.ts). */
+    readonly guard: BlobGuard = new BlobGuard(),
   ) {}
 
+  /** Records that the server relies on `digest` existing; waits out a deletion of it in progress. */
+  use(digest: Digest): Promise<void> | undefined {
+    return this.guard.use(digest.value);
+  }
+
   async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
+    const deleting = this.use(digest);
+    if (deleting) await deleting;
     const cached = this.meta.get(`b:${digest.value}`);
     if (typeof cached === 'number') return { digest, size: cached };
     try {

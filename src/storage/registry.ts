@@ -5,7 +5,8 @@ import { LruCache, TtlCache, type MetadataCache } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import type { Descriptor } from './manifests/types.js';
-import { REPOSITORIES_ROOT, repositoryPath } from './paths.js';
+import { REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryPath, uploadsDir } from './paths.js';
+import { deleteIfExists, listNames } from './links.js';
 import { TagStore, compareBytes } from './tags.js';
 import { UploadSessions, UploadStore } from './uploads.js';
 import { isPathNotFound } from './driver/errors.js';
@@ -52,6 +53,35 @@ export class Registry {
       if (isPathNotFound(err)) return false;
       throw err;
     }
+  }
+
+  /**
+   * Removes a repository: its tags, manifest revisions, blob links and uploads (Berth's repository
+   * delete, docs/gc.md). Blob data stays until garbage collection. Repositories nested under the
+   * name (`name/child`) are kept. False when there was nothing to remove.
+   */
+  async deleteRepository(name: string): Promise<boolean> {
+    let removed = false;
+    for (const dir of [manifestsDir(name), layersDir(name), uploadsDir(name)]) {
+      if (await deleteIfExists(this.driver, dir)) removed = true;
+    }
+    this.forgetRepository(name);
+    // Drop the directory itself when nothing else (a nested repository) lives in it.
+    if ((await listNames(this.driver, repositoryPath(name))).length === 0) await deleteIfExists(this.driver, repositoryPath(name));
+    return removed;
+  }
+
+  /** Drops cached metadata about a repository (after a repository delete, or a collector's changes). */
+  forgetRepository(name: string): void {
+    for (const kind of ['l', 'r']) this.meta.deletePrefix(`${kind}:${name}@`);
+    this.meta.deletePrefix(`t:${name}:`);
+    this.meta.delete('c:');
+  }
+
+  /** Drops cached presence of a manifest revision that was removed behind the stores' back (garbage collection). */
+  forgetRevision(name: string, digest: Digest): void {
+    this.meta.delete(`r:${name}@${digest.value}`);
+    this.meta.delete('c:');
   }
 
   /** Every repository holding manifests, sorted (a directory with a `_manifests` child, as Distribution counts them). */

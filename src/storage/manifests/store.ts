@@ -44,6 +44,8 @@ export class ManifestStore {
   ) {}
 
   async has(digest: Digest): Promise<boolean> {
+    const deleting = this.blobs.use(digest);
+    if (deleting) await deleting;
     const key = this.key(digest);
     if (this.meta.get(key) === true) return true;
     const present = (await readLink(this.driver, revisionLinkPath(this.name, digest)))?.value === digest.value;
