@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { Config, HttpConfig, LogConfig, StorageConfig, ValidationConfig } from './types.js';
+import type { Config, GcConfig, HttpConfig, LogConfig, StorageConfig, ValidationConfig } from './types.js';
+import { durationToMs } from './duration.js';
 import { ConfigError } from './errors.js';
 import { compileGoRegExp } from './regexp.js';
 import type { ParsedFile } from './schema.js';
@@ -56,7 +57,38 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
   if (file.health) config.health = file.health;
   if (file.proxy) config.proxy = file.proxy;
   if (file.berth) config.berth = file.berth;
+  config.gc = buildGc(file.berth);
   return config;
+}
+
+/** berth.gc (Berth-specific; Distribution ignores the `berth` key). */
+function buildGc(berth: Record<string, unknown> | undefined): GcConfig {
+  const gc = berth?.gc ?? {};
+  if (typeof gc !== 'object' || gc === null || Array.isArray(gc)) throw new ConfigError('berth.gc: expected a map');
+  const given = Object.fromEntries(Object.entries(gc).map(([k, v]) => [k.toLowerCase(), v]));
+  const flag = (key: string): boolean => {
+    const v = given[key];
+    if (v === undefined || v === null) return false;
+    if (typeof v === 'boolean') return v;
+    if (v === 'true' || v === 'false') return v === 'true';
+    throw new ConfigError(`berth.gc.${key}: expected true or false, got ${JSON.stringify(v)}`);
+  };
+  const duration = (key: string, fallback: number): number => {
+    const v = given[key];
+    if (v === undefined || v === null) return fallback;
+    const ms = typeof v === 'string' || typeof v === 'number' ? durationToMs(v) : undefined;
+    if (ms === undefined || ms < 0) throw new ConfigError(`berth.gc.${key}: expected a duration such as 1h or 30m, got ${JSON.stringify(v)}`);
+    return ms;
+  };
+  const result: GcConfig = {
+    enabled: flag('enabled'),
+    intervalMs: duration('interval', 24 * 3600_000),
+    graceMs: duration('grace', 3600_000),
+    deleteUntagged: flag('deleteuntagged'),
+    dryrun: flag('dryrun'),
+  };
+  if (result.enabled && result.intervalMs <= 0) throw new ConfigError('berth.gc.interval: must be greater than 0 when berth.gc.enabled is true');
+  return result;
 }
 
 function buildLog(file: ParsedFile, warn: (message: string) => void): LogConfig {

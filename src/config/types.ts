@@ -17,6 +17,22 @@ export interface Config {
   proxy?: Record<string, unknown>;
   /** Berth-specific extensions; Distribution ignores this key. */
   berth?: Record<string, unknown>;
+  /** berth.gc, checked and with defaults (built from `berth` by build.ts; absent means the defaults). */
+  gc?: GcConfig;
+}
+
+/** berth.gc: the garbage collector's grace period and its scheduled run inside `serve` (docs/gc.md). */
+export interface GcConfig {
+  /** Run the collector inside `serve` every `intervalMs` (default false). */
+  enabled: boolean;
+  /** Default 24h. */
+  intervalMs: number;
+  /** Blobs and untagged manifests younger than this are never deleted (default 1h). */
+  graceMs: number;
+  /** The scheduled run also deletes untagged manifests (as `garbage-collect -m`). */
+  deleteUntagged: boolean;
+  /** The scheduled run only logs what it would delete. */
+  dryrun: boolean;
 }
 
 export interface LogConfig {
