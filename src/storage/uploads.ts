@@ -24,7 +24,6 @@ export interface ChunkExpectation {
 }
 
 const UPLOAD_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const WRITE_BATCH = 1 << 20;
 
 /**
  * Running hashes of uploads in progress, shared by every repository of one process, so a chunk
@@ -179,28 +178,13 @@ function rangeHeaders(size: number): Record<string, string> {
   return { Range: uploadRange(size) };
 }
 
-/** Streams body into writer, hashing as it goes; one write stays in flight while the next batch is hashed. */
+/**
+ * Streams body into writer, hashing as it goes. Drivers buffer and write in large blocks
+ * themselves (the filesystem writer overlaps the next block's filling with the last one's write).
+ */
 async function pump(body: Readable, writer: FileWriter, digester: Digester): Promise<void> {
-  let inflight: Promise<void> = Promise.resolve();
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  const flush = async () => {
-    await inflight;
-    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
-    batch = [];
-    batchBytes = 0;
-    inflight = writer.write(data);
-  };
-  try {
-    for await (const chunk of body) {
-      const buf = chunk as Buffer;
-      digester.update(buf);
-      batch.push(buf);
-      batchBytes += buf.length;
-      if (batchBytes >= WRITE_BATCH) await flush();
-    }
-    if (batchBytes > 0) await flush();
-  } finally {
-    await inflight;
+  for await (const chunk of body) {
+    digester.update(chunk as Buffer);
+    await writer.write(chunk as Buffer);
   }
 }
