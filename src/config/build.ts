@@ -5,6 +5,8 @@ import { ConfigError } from './errors.js';
 import { compileGoRegExp } from './regexp.js';
 import type { ParsedFile } from './schema.js';
 import { TypedScalar } from './yaml.js';
+import { buildNotifications } from '../notifications/config.js';
+import { buildHealth } from '../health/config.js';
 
 /** Defaults and cross-key rules applied after the schema; every default here is Distribution's. */
 
@@ -15,9 +17,9 @@ const DEFAULT_ADDR = ':5000';
 
 /**
  * Sections Distribution knows that Berth does not act on yet. Remove a name when its feature
- * lands. auth, notifications, redis, health and proxy are still carried in Config as data.
+ * lands. auth, redis and proxy are still carried in Config as data.
  */
-export const NOT_YET_IMPLEMENTED = ['auth', 'notifications', 'redis', 'health', 'proxy', 'middleware', 'compatibility', 'catalog', 'reporting', 'policy'] as const;
+export const NOT_YET_IMPLEMENTED = ['auth', 'redis', 'proxy', 'middleware', 'compatibility', 'catalog', 'reporting', 'policy'] as const;
 
 export interface BuildOptions {
   /** Storage driver names that exist (the factory's registeredDrivers()). */
@@ -52,9 +54,9 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
     const params = file.auth[type];
     config.auth = { [type]: params && typeof params === 'object' && !Array.isArray(params) ? (params as Record<string, unknown>) : {} };
   }
-  if (file.notifications) config.notifications = file.notifications;
+  if (file.notifications) config.notifications = buildNotifications(file.notifications);
   if (file.redis) config.redis = file.redis;
-  if (file.health) config.health = file.health;
+  if (file.health) config.health = buildHealth(file.health);
   if (file.proxy) config.proxy = file.proxy;
   if (file.berth) config.berth = file.berth;
   config.gc = buildGc(file.berth);

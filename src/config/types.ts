@@ -9,11 +9,11 @@ export interface Config {
   storage: StorageConfig;
   http: HttpConfig;
   validation: ValidationConfig;
-  /** Sections accepted but handled by features added later (auth, notifications, redis, health, proxy, …): kept raw. */
+  /** Sections accepted but handled by features added later (auth, redis, proxy, …): kept raw. */
   auth?: Record<string, Record<string, unknown>>;
-  notifications?: Record<string, unknown>;
+  notifications?: NotificationsConfig;
   redis?: Record<string, unknown>;
-  health?: Record<string, unknown>;
+  health?: HealthConfig;
   proxy?: Record<string, unknown>;
   /** Berth-specific extensions; Distribution ignores this key. */
   berth?: Record<string, unknown>;
@@ -83,4 +83,32 @@ export interface ValidationConfig {
   disabled: boolean;
   /** Patterns use Go regexp syntax: compile them with compileGoRegExp (src/config/regexp.ts). */
   manifests: { urls: { allow: string[]; deny: string[] }; indexes?: Record<string, unknown> };
+}
+
+/** notifications (src/notifications/config.ts fills in Distribution's defaults). */
+export interface NotificationsConfig {
+  events: { includereferences: boolean };
+  endpoints: NotificationEndpointConfig[];
+}
+
+export interface NotificationEndpointConfig {
+  name: string;
+  url: string;
+  headers: Record<string, string[]>;
+  timeoutMs: number;
+  threshold: number;
+  backoffMs: number;
+  ignoredmediatypes: string[];
+  ignore: { mediatypes: string[]; actions: string[] };
+  disabled: boolean;
+  /** Berth: events held for the endpoint at most; more are dropped (and counted). */
+  queuesize: number;
+}
+
+/** health (src/health/config.ts). Durations in milliseconds. */
+export interface HealthConfig {
+  storagedriver: { enabled: boolean; intervalMs: number; threshold: number };
+  file: { file: string; intervalMs: number }[];
+  http: { uri: string; headers: Record<string, string[]>; statuscode: number; timeoutMs: number; intervalMs: number; threshold: number }[];
+  tcp: { addr: string; timeoutMs: number; intervalMs: number; threshold: number }[];
 }

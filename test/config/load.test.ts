@@ -165,9 +165,7 @@ test('a full Distribution configuration', () => {
   assert.ok(config.notifications);
   assert.deepEqual(warnings, [
     'auth: this section is not implemented yet and is ignored',
-    'notifications: this section is not implemented yet and is ignored',
     'redis: this section is not implemented yet and is ignored',
-    'health: this section is not implemented yet and is ignored',
     'proxy: this section is not implemented yet and is ignored',
     'middleware: this section is not implemented yet and is ignored',
   ]);
