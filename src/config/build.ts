@@ -17,9 +17,9 @@ const DEFAULT_ADDR = ':5000';
 
 /**
  * Sections Distribution knows that Berth does not act on yet. Remove a name when its feature
- * lands. auth, redis and proxy are still carried in Config as data.
+ * lands (auth is checked when the server starts: src/auth/config.ts). redis and proxy are still carried in Config as data.
  */
-export const NOT_YET_IMPLEMENTED = ['auth', 'redis', 'proxy', 'middleware', 'compatibility', 'catalog', 'reporting', 'policy'] as const;
+export const NOT_YET_IMPLEMENTED = ['redis', 'proxy', 'middleware', 'compatibility', 'catalog', 'reporting', 'policy'] as const;
 
 export interface BuildOptions {
   /** Storage driver names that exist (the factory's registeredDrivers()). */

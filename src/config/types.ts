@@ -10,7 +10,7 @@ export interface Config {
   http: HttpConfig;
   validation: ValidationConfig;
   /** Sections accepted but handled by features added later (auth, redis, proxy, …): kept raw. */
-  auth?: Record<string, Record<string, unknown>>;
+  auth?: AuthConfig;
   notifications?: NotificationsConfig;
   redis?: Record<string, unknown>;
   health?: HealthConfig;
@@ -34,6 +34,16 @@ export interface GcConfig {
   /** The scheduled run only logs what it would delete. */
   dryrun: boolean;
 }
+
+/**
+ * `auth`: exactly one access controller, by name, with its parameters as written (checked, with
+ * errors naming the key, when the server starts: src/auth/config.ts). Known controllers:
+ * - silly    { realm, service }
+ * - htpasswd { realm, path }
+ * - token    { realm, service, issuer, rootcertbundle, jwks, autoredirect, autoredirectpath, signingalgorithms }
+ * Berth's own additions (permissions, groups, token issuer, failed-login limits) are under `berth.auth`.
+ */
+export type AuthConfig = Record<string, Record<string, unknown>>;
 
 export interface LogConfig {
   level: 'error' | 'warn' | 'info' | 'debug' | 'trace';

@@ -164,7 +164,6 @@ test('a full Distribution configuration', () => {
   assert.equal((config.health as { storagedriver: { threshold: number } }).storagedriver.threshold, 3);
   assert.ok(config.notifications);
   assert.deepEqual(warnings, [
-    'auth: this section is not implemented yet and is ignored',
     'redis: this section is not implemented yet and is ignored',
     'proxy: this section is not implemented yet and is ignored',
     'middleware: this section is not implemented yet and is ignored',
