@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { accessLogger } from '../log.js';
+import { accessFor, type Auth } from '../auth/index.js';
 import type { Config } from '../config/types.js';
 import { RegistryError } from '../errors.js';
 import type { Registry } from '../storage/registry.js';
@@ -15,7 +16,7 @@ import { matchRoute, parseTarget, type Route } from './router.js';
 import { handleUpload, handleUploadStart } from './uploads.js';
 
 /** The request listener: routing, common headers, error rendering and the access log. */
-export function createHandler(config: Config, registry: Registry, logger: Logger): { handler: RequestListener; inFlight: () => number } {
+export function createHandler(config: Config, registry: Registry, logger: Logger, auth?: Auth): { handler: RequestListener; inFlight: () => number } {
   let active = 0;
   const extraHeaders = Object.entries(config.http.headers);
   const prefix = config.http.prefix;
@@ -44,18 +45,33 @@ export function createHandler(config: Config, registry: Registry, logger: Logger
         access.info({ method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress }, 'request');
       }
     });
-    dispatch(ctx, prefix).catch((err) => sendError(ctx, logger, err));
+    dispatch(ctx, prefix, auth).catch((err) => sendError(ctx, logger, err));
   };
   return { handler, inFlight: () => active };
 }
 
-async function dispatch(ctx: Context, prefix: string): Promise<void> {
+async function dispatch(ctx: Context, prefix: string, auth?: Auth): Promise<void> {
   const target = parseTarget(ctx.req.url ?? '/', prefix);
   if (!target) throw notFound();
   (ctx as { query: URLSearchParams }).query = target.query;
   const route = matchRoute(target.path);
-  if (!route) throw notFound();
+  if (!route) {
+    if (auth?.issuer && target.path === auth.issuer.settings.path) return auth.issuer.handle(ctx.req, ctx.res, target.query);
+    throw notFound();
+  }
+  if (auth) {
+    // Access is decided once the route is known and before its handler runs (src/auth/access.ts).
+    const grant = await auth.controller.authorize(ctx.req, accessFor(route, ctx.method, target.query));
+    // A mount without `from` could reach any blob by digest alone: with auth on it is a plain upload.
+    if (route.kind === 'uploads' && !target.query.has('from')) target.query.delete('mount');
+    if (route.kind === 'catalog' && grant.visible) return handleCatalog({ ...ctx, registry: visibleOnly(ctx.registry, grant.visible) });
+  }
   return route.kind === 'base' ? base(ctx) : handle(ctx, route);
+}
+
+/** The registry as the catalog handler sees it for a caller who may list only some repositories. */
+function visibleOnly(registry: Registry, visible: (name: string) => boolean): Registry {
+  return Object.create(registry, { catalog: { value: async () => (await registry.catalog()).filter(visible) } }) as Registry;
 }
 
 function handle(ctx: Context, route: Exclude<Route, { kind: 'base' }>): Promise<void> {

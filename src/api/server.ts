@@ -8,6 +8,7 @@ import { createDriver } from '../storage/driver/factory.js';
 import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
 import { createHandler } from './dispatch.js';
+import { createAuth } from '../auth/index.js';
 import { compileGoRegExp } from '../config/regexp.js';
 
 /**
@@ -37,7 +38,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
   });
 
-  const { handler, inFlight } = createHandler(config, registry, logger);
+  const auth = await createAuth(config, driver, logger);
+  const { handler, inFlight } = createHandler(config, registry, logger, auth);
   const server = createHttpServer(config, handler);
   const url = await listen(server, config);
   const stopPurging = schedulePurging(config, registry, logger);
