@@ -1,11 +1,41 @@
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import { createDriver } from '../storage/driver/factory.js';
+import { collectGarbage, GarbageCollectionError } from '../gc/collector.js';
+import { gcConfig } from '../gc/defaults.js';
+
 export interface GarbageCollectOptions {
   dryRun?: boolean;
   deleteUntagged?: boolean;
   quiet?: boolean;
 }
 
-/** `berth garbage-collect CONFIG`: placeholder until the garbage collector lands. */
-export async function garbageCollect(_config: string, _options: GarbageCollectOptions): Promise<void> {
-  process.stderr.write('berth: garbage-collect is not implemented yet\n');
-  process.exit(2);
+/**
+ * `berth garbage-collect CONFIG [-d] [-m] [-q]`: Distribution's command, with its output. Safe
+ * next to a running server within the limits written in docs/gc.md; the grace period is
+ * berth.gc.grace (default 1h). A configuration problem or an unreadable manifest prints one line
+ * to stderr and exits 1 (nothing is deleted in the second case).
+ */
+export async function garbageCollect(file: string, options: GarbageCollectOptions): Promise<void> {
+  try {
+    const { config, warnings } = loadConfigFile(file, process.env);
+    for (const warning of warnings) process.stderr.write(`berth: ${warning}\n`);
+    const driver = await createDriver(config.storage.driver, config.storage.parameters);
+    try {
+      await collectGarbage(driver, {
+        dryRun: options.dryRun ?? false,
+        deleteUntagged: options.deleteUntagged ?? false,
+        quiet: options.quiet ?? false,
+        graceMs: gcConfig(config).graceMs,
+        emit: (line) => process.stdout.write(`${line}\n`),
+      });
+    } finally {
+      await driver.close?.();
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof GarbageCollectionError) {
+      process.stderr.write(`berth: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
 }

@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { Registry } from '../storage/registry.js';
+import { collectGarbage, type GcResult } from './collector.js';
+import { gcConfig } from './defaults.js';
+
+export interface ScheduledGc {
+  /** Stops the timer and waits for a run in progress to finish its current deletion. */
+  stop(): Promise<void>;
+}
+
+/**
+ * berth.gc in `serve`: a collection every interval (the first one interval after start), one at a
+ * time, in this process so that it sees the server's uses of blobs (docs/gc.md). Each run is
+ * logged; failures are logged and the next run is still scheduled.
+ */
+export function scheduleGc(config: Config, registry: Registry, logger: Logger, onRun?: (result: GcResult, ms: number) => void): ScheduledGc {
+  const gc = gcConfig(config);
+  if (!gc.enabled || config.storage.maintenance.readonly.enabled) return { stop: async () => undefined };
+  // Remember the server's uses of digests for as long as the collector's grace period.
+  registry.blobs.guard.retentionMs = Math.max(gc.graceMs, 1);
+  const abort = new AbortController();
+  let running: Promise<void> | undefined;
+  const run = () => {
+    if (running) return;
+    running = (async () => {
+      const started = performance.now();
+      try {
+        const result = await collectGarbage(registry.driver, {
+          dryRun: gc.dryrun,
+          deleteUntagged: gc.deleteUntagged,
+          graceMs: gc.graceMs,
+          registry,
+          signal: abort.signal,
+        });
+        const ms = Math.round(performance.now() - started);
+        onRun?.(result, ms);
+        logger.info(
+          {
+            marked: result.marked,
+            blobsDeleted: result.blobsDeleted.length,
+            bytesDeleted: result.bytesDeleted,
+            manifestsDeleted: result.manifestsDeleted.length,
+            eligible: result.blobsEligible.length,
+            keptYoung: result.keptYoung,
+            keptInUse: result.keptInUse,
+            dryrun: gc.dryrun,
+            ms,
+          },
+          'garbage collection finished',
+        );
+      } catch (err) {
+        logger.error({ err }, 'garbage collection failed');
+      } finally {
+        running = undefined;
+      }
+    })();
+  };
+  const timer = setInterval(run, gc.intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      abort.abort();
+      await running;
+    },
+  };
+}
