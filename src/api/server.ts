@@ -7,6 +7,7 @@ import type { Config } from '../config/types.js';
 import { createDriver } from '../storage/driver/factory.js';
 import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
+import { scheduleGc } from '../gc/schedule.js';
 import { createHandler } from './dispatch.js';
 import { createAuth } from '../auth/index.js';
 import { compileGoRegExp } from '../config/regexp.js';
@@ -43,11 +44,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const server = createHttpServer(config, handler);
   const url = await listen(server, config);
   const stopPurging = schedulePurging(config, registry, logger);
+  const gc = scheduleGc(config, registry, logger);
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       stopPurging();
+      await gc.stop();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // A draintimeout of 0 waits for every request (a second signal to the CLI still exits at once).
