@@ -12,6 +12,7 @@ import { sendError } from './errors.js';
 import { handleCatalog, handleTags } from './listing.js';
 import { handleManifest } from './manifests.js';
 import { handleReferrers } from './referrers.js';
+import { handleRepositoryDelete } from './repositories.js';
 import { matchRoute, parseTarget, type Route } from './router.js';
 import { handleUpload, handleUploadStart } from './uploads.js';
 
@@ -91,6 +92,8 @@ function handle(ctx: Context, route: Exclude<Route, { kind: 'base' }>): Promise<
       return handleUpload(ctx, repo, route.id);
     case 'referrers':
       return handleReferrers(ctx, repo, route.digest);
+    case 'repository':
+      return handleRepositoryDelete(ctx, route.name);
   }
 }
 

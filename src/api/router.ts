@@ -9,13 +9,19 @@ export type Route =
   | { kind: 'blob'; name: string; digest: string }
   | { kind: 'uploads'; name: string }
   | { kind: 'upload'; name: string; id: string }
-  | { kind: 'referrers'; name: string; digest: string };
+  | { kind: 'referrers'; name: string; digest: string }
+  /** Berth extension: DELETE a whole repository (docs/gc.md). */
+  | { kind: 'repository'; name: string };
 
 // Names may contain slashes (and even words like "manifests"), so each pattern anchors on its
 // tail and the greedy name group takes everything before the last match.
 const patterns: Array<[RegExp, (m: RegExpMatchArray) => Route]> = [
   [/^\/v2\/?$/, () => ({ kind: 'base' })],
   [/^\/v2\/_catalog$/, () => ({ kind: 'catalog' })],
+  // Berth's own endpoints live under /v2/_berth/: a name component cannot start with "_", so no
+  // repository route can ever be this path (the reason Distribution chose /v2/_catalog). First,
+  // so that a name containing "manifests" or "blobs" is not taken for a spec route.
+  [/^\/v2\/_berth\/repositories\/(.+)$/, (m) => ({ kind: 'repository', name: m[1]! })],
   [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[1]! })],
   [/^\/v2\/(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: 'manifest', name: m[1]!, reference: m[2]! })],
   [/^\/v2\/(.+)\/blobs\/uploads\/?$/, (m) => ({ kind: 'uploads', name: m[1]! })],

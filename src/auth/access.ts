@@ -40,6 +40,8 @@ export function accessFor(route: Route, method: string, query: URLSearchParams):
     }
     case 'upload':
       return pushPull(route.name);
+    case 'repository':
+      return [repo(route.name, 'delete')];
   }
 }
 
