@@ -35,7 +35,7 @@ export interface GcResult {
   blobsDeleted: string[];
   bytesDeleted: number;
   manifestsDeleted: string[];
-  /** Unreferenced blobs kept because they are younger than the grace period. */
+  /** Unreferenced blobs kept because they, or a link to them, are younger than the grace period. */
   keptYoung: number;
   /** Eligible blobs and manifests kept because, at the last check, they were in use or had changed. */
   keptInUse: number;
@@ -62,6 +62,8 @@ class Run {
   private readonly guard: BlobGuard;
   private readonly marked = new Set<string>();
   private readonly refs = new Map<string, ManifestRefs | null>();
+  /** Blobs with a `_layers` link younger than the grace period in some repository. */
+  private readonly youngLinks = new Set<string>();
   /** "repo@digest" of revisions found live in any scan. */
   private readonly live = new Set<string>();
 
@@ -118,7 +120,7 @@ class Run {
     }
 
     const blobs = (await scanBlobs(this.driver)).filter((b) => !this.marked.has(b.digest.value));
-    const eligible = blobs.filter((b) => b.modTime < this.cutoff);
+    const eligible = blobs.filter((b) => b.modTime < this.cutoff && !this.youngLinks.has(b.digest.value));
     result.keptYoung = blobs.length - eligible.length;
     result.blobsEligible = eligible.map((b) => b.digest.value);
     this.options.emit?.(`\n${markedByFirstPass} blobs marked, ${eligible.length} blobs and ${manifests.length} manifests eligible for deletion`);
@@ -133,7 +135,7 @@ class Run {
         result.bytesDeleted += size;
       }
     }
-    if (result.keptYoung > 0) this.say(`${result.keptYoung} unreferenced blobs kept: younger than the grace period`);
+    if (result.keptYoung > 0) this.say(`${result.keptYoung} unreferenced blobs kept: they or a link to them are younger than the grace period`);
     if (!this.options.dryRun) {
       this.say(`deleted ${result.blobsDeleted.length} blobs (${result.bytesDeleted} bytes) and ${result.manifestsDeleted.length} manifests; ${result.keptInUse} kept because they were in use`);
     }
@@ -153,7 +155,7 @@ class Run {
         await this.markReferences(repo.name, digest, verbose, new Set());
       }
       // A link written recently is an upload or mount in progress: its blob is about to be used.
-      for (const [digest, modTime] of repo.layers) if (modTime >= this.cutoff) this.marked.add(digest);
+      for (const [digest, modTime] of repo.layers) if (modTime >= this.cutoff) this.youngLinks.add(digest);
     }
   }
 
