@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import type { Notifier } from '../notifications/notifier.js';
 import type { Registry } from '../storage/registry.js';
 
 /** What every handler gets: the request, its parsed route, and the registry it acts on. */
@@ -11,7 +12,14 @@ export interface Context {
   readonly query: URLSearchParams;
   readonly registry: Registry;
   readonly config: Config;
+  /** Logs with this request's id on every line. */
   readonly log: Logger;
+  /** The request id: the client's X-Request-Id when sane, else generated; sent back in X-Request-Id. */
+  readonly id: string;
+  /** The authenticated user, once the access controller has said who it is (used in events). */
+  readonly actor?: string | undefined;
+  /** Where handlers report pushes, pulls, mounts and deletes; undefined when notifications are off. */
+  readonly events?: Notifier | undefined;
   /** Builds the URL for a registry path ("/v2/…"), absolute unless http.relativeurls. */
   url(path: string): string;
 }

@@ -1,10 +1,15 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { accessLogger } from '../log.js';
 import { accessFor, type Auth } from '../auth/index.js';
 import type { Config } from '../config/types.js';
 import { RegistryError } from '../errors.js';
+import type { HealthChecks } from '../health/registry.js';
+import type { HandlerKind, HttpMetrics } from '../metrics/http.js';
+import type { Notifier } from '../notifications/notifier.js';
 import type { Registry } from '../storage/registry.js';
 import { handleBlob } from './blobs.js';
 import { API_VERSION_HEADER, type Context, sendJson } from './context.js';
@@ -16,46 +21,126 @@ import { handleRepositoryDelete } from './repositories.js';
 import { matchRoute, parseTarget, type Route } from './router.js';
 import { handleUpload, handleUploadStart } from './uploads.js';
 
-/** The request listener: routing, common headers, error rendering and the access log. */
-export function createHandler(config: Config, registry: Registry, logger: Logger, auth?: Auth): { handler: RequestListener; inFlight: () => number } {
-  let active = 0;
-  const extraHeaders = Object.entries(config.http.headers);
-  const prefix = config.http.prefix;
-  const access = config.log.accesslog.disabled ? undefined : accessLogger(logger);
-
-  const handler = (req: IncomingMessage, res: ServerResponse) => {
-    active++;
-    const started = process.hrtime.bigint();
-    res.setHeader(API_VERSION_HEADER, 'registry/2.0');
-    for (const [name, values] of extraHeaders) res.setHeader(name, values);
-    const method = req.method ?? 'GET';
-    const ctx: Context = {
-      req,
-      res,
-      method,
-      query: new URLSearchParams(),
-      registry,
-      config,
-      log: logger,
-      url: (path) => urlFor(config, req, path),
-    };
-    res.once('close', () => {
-      active--;
-      if (access) {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        access.info({ method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress }, 'request');
-      }
-    });
-    dispatch(ctx, prefix, auth).catch((err) => sendError(ctx, logger, err));
-  };
-  return { handler, inFlight: () => active };
+/** Optional operational parts: request metrics, health (503 while a check fails), notifications. */
+export interface HandlerOptions {
+  auth?: Auth;
+  metrics?: HttpMetrics;
+  health?: HealthChecks;
+  notifier?: Notifier;
 }
 
-async function dispatch(ctx: Context, prefix: string, auth?: Auth): Promise<void> {
+const REQUEST_ID_HEADER = 'X-Request-Id';
+/** A client's X-Request-Id is kept when it looks like an id; anything else gets a fresh UUID. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:+=@/-]{1,128}$/;
+const BYTES_READ = Symbol('berth.bytesRead');
+const BYTES_WRITTEN = Symbol('berth.bytesWritten');
+type CountedSocket = Socket & { [BYTES_READ]?: number; [BYTES_WRITTEN]?: number };
+
+/** Per-server state shared by every request (so a request allocates no closures of its own). */
+interface Shared {
+  active: number;
+  readonly logger: Logger;
+  readonly access: Logger | undefined;
+  readonly metrics: HttpMetrics | undefined;
+}
+
+/**
+ * One request's context. A class so that `log` (a child logger carrying the request id) is made
+ * only when something logs, and `url` is a shared method rather than a closure per request.
+ */
+class RequestContext implements Context {
+  query = EMPTY_QUERY;
+  kind: HandlerKind = 'none';
+  actor: string | undefined = undefined;
+  private child: Logger | undefined = undefined;
+  readonly started = performance.now();
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly method: string,
+    readonly registry: Registry,
+    readonly config: Config,
+    readonly id: string,
+    readonly events: Notifier | undefined,
+    readonly shared: Shared,
+  ) {}
+
+  get log(): Logger {
+    return (this.child ??= this.shared.logger.child({ reqId: this.id }));
+  }
+
+  url(path: string): string {
+    return urlFor(this.config, this.req, path);
+  }
+}
+
+const EMPTY_QUERY = new URLSearchParams();
+const CONTEXT = Symbol('berth.context');
+
+/** The response's 'close' listener, shared by all requests: in-flight count, metrics, access log. */
+function finished(this: ServerResponse): void {
+  const ctx = (this as ServerResponse & { [CONTEXT]: RequestContext })[CONTEXT];
+  const { shared, req } = ctx;
+  shared.active--;
+  const ms = performance.now() - ctx.started;
+  if (shared.metrics) {
+    const socket = req.socket as CountedSocket;
+    const read = socket.bytesRead;
+    const written = socket.bytesWritten;
+    const bytesIn = read - (socket[BYTES_READ] ?? 0);
+    const bytesOut = written - (socket[BYTES_WRITTEN] ?? 0);
+    socket[BYTES_READ] = read;
+    socket[BYTES_WRITTEN] = written;
+    shared.metrics.record(ctx.kind, ctx.method, this.statusCode, ms / 1000, bytesIn, bytesOut);
+  }
+  if (shared.access) {
+    shared.access.info({ reqId: ctx.id, method: ctx.method, url: req.url, status: this.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress }, 'request');
+  }
+}
+
+/** The request listener: request ids, routing, common headers, error rendering, metrics and the access log. */
+export function createHandler(config: Config, registry: Registry, logger: Logger, options: HandlerOptions = {}): { handler: RequestListener; inFlight: () => number } {
+  const { auth, metrics, health } = options;
+  const notifier = options.notifier?.active ? options.notifier : undefined;
+  const shared: Shared = { active: 0, logger, access: config.log.accesslog.disabled ? undefined : accessLogger(logger), metrics };
+  const extraHeaders = Object.entries(config.http.headers);
+  const prefix = config.http.prefix;
+
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    shared.active++;
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader(API_VERSION_HEADER, 'registry/2.0');
+    res.setHeader(REQUEST_ID_HEADER, id);
+    for (const [name, values] of extraHeaders) res.setHeader(name, values);
+    const ctx = new RequestContext(req, res, req.method ?? 'GET', registry, config, id, notifier, shared);
+    (res as ServerResponse & { [CONTEXT]: RequestContext })[CONTEXT] = ctx;
+    res.once('close', finished);
+    if (health && !health.healthy && req.url !== '/') {
+      // As Distribution: every request but "/" answers 503 while a health check fails.
+      sendError(ctx, ctx.log, new RegistryError('UNAVAILABLE', 'service unavailable', 'health check failed: please see /debug/health'));
+      return;
+    }
+    void run(ctx, prefix, auth);
+  };
+  return { handler, inFlight: () => shared.active };
+}
+
+async function run(ctx: RequestContext, prefix: string, auth: Auth | undefined): Promise<void> {
+  try {
+    await dispatch(ctx, prefix, auth);
+  } catch (err) {
+    sendError(ctx, ctx.log, err);
+  }
+}
+
+async function dispatch(ctx: RequestContext, prefix: string, auth?: Auth): Promise<void> {
   const target = parseTarget(ctx.req.url ?? '/', prefix);
   if (!target) throw notFound();
-  (ctx as { query: URLSearchParams }).query = target.query;
+  ctx.query = target.query;
   const route = matchRoute(target.path);
+  if (route) ctx.kind = route.kind;
   if (!route) {
     if (auth?.issuer && target.path === auth.issuer.settings.path) return auth.issuer.handle(ctx.req, ctx.res, target.query);
     throw notFound();
@@ -63,9 +148,10 @@ async function dispatch(ctx: Context, prefix: string, auth?: Auth): Promise<void
   if (auth) {
     // Access is decided once the route is known and before its handler runs (src/auth/access.ts).
     const grant = await auth.controller.authorize(ctx.req, accessFor(route, ctx.method, target.query));
+    ctx.actor = grant.user;
     // A mount without `from` could reach any blob by digest alone: with auth on it is a plain upload.
     if (route.kind === 'uploads' && !target.query.has('from')) target.query.delete('mount');
-    if (route.kind === 'catalog' && grant.visible) return handleCatalog({ ...ctx, registry: visibleOnly(ctx.registry, grant.visible) });
+    if (route.kind === 'catalog' && grant.visible) return handleCatalog(Object.create(ctx, { registry: { value: visibleOnly(ctx.registry, grant.visible) } }) as Context);
   }
   return route.kind === 'base' ? base(ctx) : handle(ctx, route);
 }

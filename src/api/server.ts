@@ -9,6 +9,12 @@ import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
 import { scheduleGc } from '../gc/schedule.js';
 import { createHandler } from './dispatch.js';
+import { debugHandler } from '../health/debug.js';
+import type { HealthChecks } from '../health/registry.js';
+import { startHealthChecks } from '../health/setup.js';
+import { HttpMetrics } from '../metrics/http.js';
+import { driverMetricsHook } from '../metrics/storage.js';
+import { Notifier } from '../notifications/notifier.js';
 import { createAuth } from '../auth/index.js';
 import { compileGoRegExp } from '../config/regexp.js';
 
@@ -23,13 +29,16 @@ export interface RunningServer {
   /** Base URL the registry answers on (for a unix socket: "unix:<path>"). */
   readonly url: string;
   readonly registry: Registry;
+  /** Base URL of the debug server (http.debug.addr: /debug/health, metrics), when configured. */
+  readonly debugUrl?: string;
   /** Stops accepting connections, lets requests in flight finish for up to http.draintimeout, then closes. */
   close(): Promise<void>;
 }
 
 /** Builds the storage, the HTTP(S) server and the background jobs from a loaded configuration. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const driver = await createDriver(config.storage.driver, config.storage.parameters);
+  const prometheus = Boolean(config.http.debug?.prometheus?.enabled);
+  const driver = await createDriver(config.storage.driver, config.storage.parameters, prometheus ? { onOperation: driverMetricsHook() } : {});
   const registry = new Registry(driver, {
     metadataTtlMs: METADATA_TTL_MS,
     policy: {
@@ -40,9 +49,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
 
   const auth = await createAuth(config, driver, logger);
-  const { handler, inFlight } = createHandler(config, registry, logger, auth);
+  const health = startHealthChecks(config, driver, logger);
+  const notifier = config.notifications ? new Notifier(config.notifications, logger, config.http.addr) : undefined;
+  const metrics = prometheus ? new HttpMetrics(() => inFlight()) : undefined;
+  const { handler, inFlight } = createHandler(config, registry, logger, { auth, metrics, health, notifier });
   const server = createHttpServer(config, handler);
   const url = await listen(server, config);
+  const debug = config.http.debug ? await startDebugServer(config.http.debug, health, logger) : undefined;
   const stopPurging = schedulePurging(config, registry, logger);
   const gc = scheduleGc(config, registry, logger);
 
@@ -58,9 +71,34 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       server.closeAllConnections();
       await stopped;
+      health.stop();
+      await notifier?.close();
+      await debug?.close();
       await driver.close?.();
     })());
-  return { url, registry, close };
+  return { url, registry, close, ...(debug ? { debugUrl: debug.url } : {}) };
+}
+
+/** The debug server on http.debug.addr (plain HTTP, as Distribution's): health, and metrics when enabled. */
+async function startDebugServer(debug: NonNullable<Config['http']['debug']>, health: HealthChecks, logger: Logger): Promise<{ url: string; close(): Promise<void> }> {
+  const metricsPath = debug.prometheus?.enabled ? debug.prometheus.path : undefined;
+  const server = http.createServer(debugHandler({ health, log: logger, ...(metricsPath ? { metricsPath } : {}) }));
+  const { host, port } = splitAddr(debug.addr);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const { address, port: bound, family } = server.address() as AddressInfo;
+  const shown = address === '::' || address === '0.0.0.0' ? '127.0.0.1' : family === 'IPv6' ? `[${address}]` : address;
+  logger.info({ addr: debug.addr, metrics: metricsPath ?? null }, 'debug server listening');
+  return {
+    url: `http://${shown}:${bound}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 function createHttpServer(config: Config, handler: http.RequestListener): http.Server {

@@ -1,0 +1,55 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { HealthChecks } from './registry.js';
+import { collectProcessMetrics, metricsRegistry } from '../metrics/registry.js';
+
+export interface DebugOptions {
+  health: HealthChecks;
+  /** Path serving Prometheus metrics, when enabled. */
+  metricsPath?: string;
+  log: Logger;
+}
+
+/**
+ * The debug server's handler (http.debug.addr), as Distribution's:
+ *   GET  /debug/health       200 {} when healthy; 503 and {"<check>": "<reason>", …} otherwise
+ *   POST /debug/health/down  marks the node unhealthy by hand; POST /debug/health/up undoes it
+ *   GET  <prometheus.path>   Prometheus text format, when http.debug.prometheus.enabled
+ */
+export function debugHandler(options: DebugOptions): RequestListener {
+  const { health, metricsPath, log } = options;
+  if (metricsPath) collectProcessMetrics();
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const method = req.method ?? 'GET';
+    if (path === '/debug/health' && (method === 'GET' || method === 'HEAD')) {
+      const status = health.status();
+      const ok = Object.keys(status).length === 0;
+      return send(res, ok ? 200 : 503, 'application/json; charset=utf-8', JSON.stringify(status), method);
+    }
+    if ((path === '/debug/health/down' || path === '/debug/health/up') && method === 'POST') {
+      if (path.endsWith('/down')) health.down();
+      else health.up();
+      log.warn({ state: path.endsWith('/down') ? 'down' : 'up', remote: req.socket.remoteAddress }, 'health set by hand');
+      return send(res, 200, 'application/json; charset=utf-8', '{}', method);
+    }
+    if (metricsPath && path === metricsPath && (method === 'GET' || method === 'HEAD')) {
+      const registry = metricsRegistry();
+      registry.metrics().then(
+        (text) => send(res, 200, registry.contentType, text, method),
+        (err: unknown) => {
+          log.error({ err }, 'metrics collection failed');
+          send(res, 500, 'text/plain; charset=utf-8', 'metrics collection failed\n', method);
+        },
+      );
+      return;
+    }
+    send(res, 404, 'text/plain; charset=utf-8', '404 page not found\n', method);
+  };
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, method: string): void {
+  const data = Buffer.from(body);
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': data.length });
+  res.end(method === 'HEAD' ? undefined : data);
+}

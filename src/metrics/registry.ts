@@ -1,0 +1,52 @@
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { CallbackGaugeFamily, CounterFamily, HistogramFamily } from './cells.js';
+
+/**
+ * The process's one Prometheus registry, served on the debug server at http.debug.prometheus.path.
+ * Names follow Distribution's (`registry_http_*`, `registry_storage_*`, `registry_notifications_*`)
+ * so existing dashboards keep working. Other parts add their own metrics through the getters
+ * below, which are idempotent by name (a second server in the same process, as in tests, gets
+ * the same family): for example garbage collection with
+ * `counterFamily('registry_gc_runs_total', 'Garbage collection runs', ['result']).cell('ok').value++`,
+ * or any prom-client metric with `metricsRegistry().registerMetric(metric)`.
+ */
+
+let registry: Registry | undefined;
+let defaultsCollected = false;
+
+export function metricsRegistry(): Registry {
+  return (registry ??= new Registry());
+}
+
+/** Adds Node's process metrics (CPU, memory, event loop lag, GC); called when metrics are served. */
+export function collectProcessMetrics(): void {
+  if (defaultsCollected) return;
+  defaultsCollected = true;
+  collectDefaultMetrics({ register: metricsRegistry() });
+}
+
+function family<T extends { name: string }>(name: string, make: () => T, is: (m: unknown) => m is T): T {
+  const existing = metricsRegistry().getSingleMetric(name);
+  if (existing !== undefined) {
+    if (!is(existing)) throw new Error(`metric ${name} is already registered with another type`);
+    return existing;
+  }
+  const created = make();
+  metricsRegistry().registerMetric(created as never);
+  return created;
+}
+
+export function counterFamily(name: string, help: string, labelNames: readonly string[]): CounterFamily {
+  return family(name, () => new CounterFamily(name, help, labelNames), (m): m is CounterFamily => m instanceof CounterFamily);
+}
+
+export function histogramFamily(name: string, help: string, labelNames: readonly string[], bounds: readonly number[]): HistogramFamily {
+  return family(name, () => new HistogramFamily(name, help, labelNames, bounds), (m): m is HistogramFamily => m instanceof HistogramFamily);
+}
+
+export function callbackGaugeFamily(name: string, help: string, labelNames: readonly string[]): CallbackGaugeFamily {
+  return family(name, () => new CallbackGaugeFamily(name, help, labelNames), (m): m is CallbackGaugeFamily => m instanceof CallbackGaugeFamily);
+}
+
+/** Latency buckets in seconds: Distribution's, with finer steps below 5 ms where most registry requests end. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60] as const;
