@@ -1,6 +1,5 @@
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -16,6 +15,7 @@ import { HttpMetrics } from '../metrics/http.js';
 import { driverMetricsHook } from '../metrics/storage.js';
 import { Notifier } from '../notifications/notifier.js';
 import { createAuth } from '../auth/index.js';
+import { enforceClientAuth, tlsServerOptions } from '../auth/tls.js';
 import { compileGoRegExp } from '../config/regexp.js';
 
 /**
@@ -110,20 +110,9 @@ function createHttpServer(config: Config, handler: http.RequestListener): http.S
   };
   const tls = config.http.tls;
   if (!tls) return http.createServer(options, handler);
-  const versions = { 'tls1.0': 'TLSv1', 'tls1.1': 'TLSv1.1', 'tls1.2': 'TLSv1.2', 'tls1.3': 'TLSv1.3' } as const;
-  return https.createServer(
-    {
-      ...options,
-      cert: readFileSync(tls.certificate),
-      key: readFileSync(tls.key),
-      minVersion: versions[tls.minimumtls ?? 'tls1.2'],
-      ca: tls.clientcas?.map((f) => readFileSync(f)),
-      requestCert: Boolean(tls.clientcas?.length),
-      rejectUnauthorized: Boolean(tls.clientcas?.length),
-      ciphers: tls.ciphersuites?.join(':'),
-    },
-    handler,
-  );
+  const server = https.createServer({ ...options, ...tlsServerOptions(tls) }, handler);
+  enforceClientAuth(server, tls);
+  return server;
 }
 
 async function listen(server: http.Server, config: Config): Promise<string> {
