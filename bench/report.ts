@@ -20,6 +20,8 @@ export interface ScenarioResult {
   loadavg: { before: number; after: number };
   /** Average cores used by processes outside the bench during each timed run. */
   otherCores: number[];
+  /** Each server's peak RSS so far (MiB) when the scenario ended: shows which scenario raised it. */
+  peakRssMiB: Record<string, number>;
   seconds: number;
 }
 

@@ -3,7 +3,7 @@
  * Both registries run for the whole bench, each on a fresh root; every scenario alternates them
  * (A,B then B,A) for each repetition and reports medians. See docs/performance.md.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -61,12 +61,10 @@ function pickScenarios(opts: Options): Scenario[] {
   });
 }
 
+/** First output of a command, whatever its exit status (wrk -v exits 1). */
 function tryRun(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch {
-    return 'unknown';
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() || 'unknown';
 }
 
 function machine(): Record<string, unknown> {
@@ -90,6 +88,7 @@ async function runScenario(
   const before = loadavg()[0]!;
   const samples = new Map<string, Sample[]>(servers.map((s) => [s.name, []]));
   const otherCores: number[] = [];
+  const limitSamples: Sample[] = [];
   const missing = (scenario.tools ?? []).filter((t) => !existsSync(t));
   const usable = new Set<string>();
   for (const server of servers) {
@@ -124,17 +123,17 @@ async function runScenario(
         .join(', ');
       log(`${scenario.name} #${rep + 1} ${server.name}: ${shown}${sample.errors ? `, ${sample.errors} errors: ${sample.notes.join('; ')}` : ''}`);
     }
-  }
-  let limit: ScenarioResult['limit'];
-  if (scenario.limit && ctx.nginx && !missing.length) {
-    const limitSamples: Sample[] = [];
-    for (let rep = 0; rep < ctx.sizes.reps; rep++) {
+    // The physical limit is measured in the same rounds, so it sees the same machine load.
+    if (scenario.limit && ctx.nginx && !missing.length) {
       try {
         limitSamples.push(await scenario.limit(ctx.nginx, ctx));
       } catch (err) {
         limitSamples.push(errorSample(err));
       }
     }
+  }
+  let limit: ScenarioResult['limit'];
+  if (limitSamples.length) {
     limit = summarize(limitSamples, scenario.metrics);
     if (limit.errors) log(`${scenario.name}: nginx limit errors: ${limit.notes.join('; ')}`);
   }
@@ -146,6 +145,7 @@ async function runScenario(
     limit,
     loadavg: { before, after: loadavg()[0]! },
     otherCores,
+    peakRssMiB: Object.fromEntries(servers.map((p) => [p.name, p.peakRssMiB()])),
     seconds: (performance.now() - started) / 1000,
   };
   for (const server of servers) {

@@ -76,20 +76,30 @@ function writeExternalRepo(server: RunningProcess, image: SeededImage, repo: str
   writeExternalTag(server, image, repo, 'latest');
 }
 
-async function timeGets(url: string, samples: number): Promise<{ ms: number; last: Reply }> {
+/** Idle time before the first GET of a repetition, so short-lived server caches have expired. */
+const IDLE_BEFORE_FIRST_MS = 2000;
+
+/**
+ * The first GET after IDLE_BEFORE_FIRST_MS of quiet (`firstMs`), then two warm-up GETs and
+ * `samples` timed ones back to back (`ms`, the median).
+ */
+async function timeGets(url: string, samples: number): Promise<{ ms: number; firstMs: number; last: Reply }> {
+  await new Promise((r) => setTimeout(r, IDLE_BEFORE_FIRST_MS));
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   let last: Reply | undefined;
   const times: number[] = [];
-  for (let i = 0; i < samples + 2; i++) {
+  let firstMs = NaN;
+  for (let i = 0; i < samples + 3; i++) {
     const t0 = performance.now();
     const r = await send({ method: 'GET', url, agent });
     const ms = performance.now() - t0;
     expectStatus(r, 200, `GET ${url}`);
-    if (i >= 2) times.push(ms); // two warm-up requests
+    if (i === 0) firstMs = ms;
+    if (i >= 3) times.push(ms);
     last = r;
   }
   agent.destroy();
-  return { ms: median(times), last: last! };
+  return { ms: median(times), firstMs, last: last! };
 }
 
 const EXTERNAL_WAIT_MS = 5000;
@@ -146,14 +156,17 @@ function checkPage(names: string[], n: number, total: number, valid: (s: string)
 export const tagListScenario: Scenario = {
   name: 'tag-list',
   title: 'tag list page',
-  metrics: [{ key: 'ms', unit: 'ms', better: 'lower', digits: 2, target: { ratio: 0.5 } }],
+  metrics: [
+    { key: 'ms', unit: 'ms', better: 'lower', digits: 2, target: { ratio: 0.5 } },
+    { key: 'first ms', unit: 'ms, first after 2 s idle', better: 'lower', digits: 2, target: { ratio: 0.5 } },
+  ],
   async prepare(server, ctx) {
     await seedTags(server, ctx.sizes.tags);
   },
   async run(server, ctx, rep): Promise<Sample> {
     const { tags, pageSize, listingSamples, reps } = ctx.sizes;
     const url = `${server.url}/v2/${TAG_REPO}/tags/list?n=${pageSize}`;
-    const { ms, last } = await timeGets(url, listingSamples);
+    const { ms, firstMs, last } = await timeGets(url, listingSamples);
     const notes: string[] = [];
     const names = (JSON.parse(last.body.toString('utf8')) as { tags?: string[] }).tags ?? [];
     let errors = checkPage(names, pageSize, tags + 1, (t) => /^t\d{5}$/.test(t) || t === 'latest', 'tag list', notes);
@@ -168,21 +181,24 @@ export const tagListScenario: Scenario = {
         if (seen.names.length !== tags + 2) notes.push(`tag list: ${seen.names.length} tags over all pages, expected ${tags + 2}`);
       }
     }
-    return { values: { ms }, errors, notes };
+    return { values: { ms, 'first ms': firstMs }, errors, notes };
   },
 };
 
 export const catalogScenario: Scenario = {
   name: 'catalog',
   title: 'catalog page',
-  metrics: [{ key: 'ms', unit: 'ms', better: 'lower', digits: 2, target: { ratio: 0.5 } }],
+  metrics: [
+    { key: 'ms', unit: 'ms', better: 'lower', digits: 2, target: { ratio: 0.5 } },
+    { key: 'first ms', unit: 'ms, first after 2 s idle', better: 'lower', digits: 2, target: { ratio: 0.5 } },
+  ],
   async prepare(server, ctx) {
     await seedRepos(server, ctx.sizes.repos);
   },
   async run(server, ctx, rep): Promise<Sample> {
     const { repos, pageSize, listingSamples, reps } = ctx.sizes;
     const url = `${server.url}/v2/_catalog?n=${pageSize}`;
-    const { ms, last } = await timeGets(url, listingSamples);
+    const { ms, firstMs, last } = await timeGets(url, listingSamples);
     const notes: string[] = [];
     const names = (JSON.parse(last.body.toString('utf8')) as { repositories?: string[] }).repositories ?? [];
     let errors = checkPage(names, pageSize, repos, (r) => r.startsWith('bench'), 'catalog', notes);
@@ -197,6 +213,6 @@ export const catalogScenario: Scenario = {
         notes.push(`a repository written to the root by another process showed in the catalog after ${seen.ms.toFixed(0)} ms`);
       }
     }
-    return { values: { ms }, errors, notes };
+    return { values: { ms, 'first ms': firstMs }, errors, notes };
   },
 };
