@@ -1,0 +1,111 @@
+/**
+ * Repository delete (DELETE /v2/_berth/repositories/<name>), the scheduled collection in serve,
+ * and upload purging on its schedule.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { collectGarbage } from '../../src/gc/collector.js';
+import { age, blobsOnDisk, serve } from './fixture.js';
+import { defaultYaml, startRegistry } from '../helpers/registry.js';
+import { assertPullable } from './pull.js';
+import { blob, random } from '../helpers/content.js';
+import { assertError, pushBlob, pushImage, startUpload } from '../helpers/push.js';
+
+const until = async (what: string, check: () => Promise<boolean>): Promise<void> => {
+  const deadline = Date.now() + 15_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe('repository delete', () => {
+  it('removes tags, revisions, links and uploads; the catalog drops it; GC reclaims its own blobs only', async () => {
+    const s = await serve();
+    try {
+      const shared = await pushImage(s.reg, 'keep', 'a');
+      const gone = await pushImage(s.reg, 'team/gone', 'b');
+      await pushBlob(s.reg, 'team/gone', shared.layers[0]!.data); // a layer shared with "keep"
+      await pushImage(s.reg, 'team/gone/nested', 'c');
+      await startUpload(s.reg, 'team/gone');
+      assert.deepEqual((await s.reg.req('GET', '/v2/_catalog')).json(), { repositories: ['keep', 'team/gone', 'team/gone/nested'] });
+
+      const res = await s.reg.req('DELETE', '/v2/_berth/repositories/team/gone');
+      assert.equal(res.status, 202);
+      assert.deepEqual((await s.reg.req('GET', '/v2/_catalog')).json(), { repositories: ['keep', 'team/gone/nested'] });
+      // The directory stays for the nested repository, which src/api/listing.ts counts as existing.
+      const tags = await s.reg.req('GET', '/v2/team/gone/tags/list');
+      assert.ok(tags.status === 404 || (tags.json() as { tags: string[] }).tags.length === 0, `no tags left: ${tags.status}`);
+      assert.equal((await s.reg.req('GET', `/v2/team/gone/manifests/${gone.manifest.digest}`)).status, 404);
+      assert.equal((await s.reg.req('HEAD', `/v2/team/gone/blobs/${gone.layers[0]!.digest}`)).status, 404);
+      const dir = path.join(s.root, 'docker/registry/v2/repositories/team/gone');
+      assert.deepEqual(await readdir(dir), ['nested']);
+      await assertPullable(s.reg, 'team/gone/nested', 'c');
+      assertError(await s.reg.req('DELETE', '/v2/_berth/repositories/team/gone'), 404, 'NAME_UNKNOWN');
+      assertError(await s.reg.req('DELETE', '/v2/_berth/repositories/Bad_Name'), 400, 'NAME_INVALID');
+      assertError(await s.reg.req('GET', '/v2/_berth/repositories/keep'), 405, 'UNSUPPORTED');
+
+      const r = await collectGarbage(s.server.registry.driver, { dryRun: false, deleteUntagged: false, graceMs: 0, registry: s.server.registry });
+      const own = [gone.config.digest, gone.layers[0]!.digest, gone.manifest.digest];
+      assert.deepEqual(new Set(r.blobsDeleted), new Set(own));
+      await assertPullable(s.reg, 'keep', 'a');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('answers 405 UNSUPPORTED when deletes are disabled', async () => {
+    const reg = await startRegistry({ deleteEnabled: false });
+    try {
+      await pushImage(reg, 'x', 'a');
+      assertError(await reg.req('DELETE', '/v2/_berth/repositories/x'), 405, 'UNSUPPORTED');
+      assert.equal((await reg.req('GET', '/v2/x/tags/list')).status, 200);
+    } finally {
+      await reg.stop();
+    }
+  });
+});
+
+describe('scheduled maintenance in serve', () => {
+  it('berth.gc runs on its interval and sweeps old unreferenced blobs', async () => {
+    const s = await serve({ extraYaml: 'berth:\n  gc:\n    enabled: true\n    interval: 300ms\n    grace: 1h\n' });
+    try {
+      const img = await pushImage(s.reg, 'app', 'v1');
+      const orphan = blob(random(100));
+      await pushBlob(s.reg, 'app', orphan.data, orphan.digest);
+      await age(path.join(s.root, 'docker/registry/v2'), 2 * 3600_000);
+      s.server.registry.blobs.guard.prune(Date.now() + 2 * 3600_000);
+      await until('the scheduled run', async () => !(await blobsOnDisk(s.root)).has(orphan.digest));
+      await assertPullable(s.reg, 'app', 'v1');
+      assert.ok((await blobsOnDisk(s.root)).has(img.layers[0]!.digest));
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('upload purging removes abandoned uploads older than age and keeps fresh ones', async () => {
+    // The helper's default YAML turns purging off; this one sets a tiny interval and age.
+        const yaml = defaultYaml().replace('      enabled: false', '      enabled: true\n      age: 5s\n      interval: 200ms\n      dryrun: false');
+    const reg = await startRegistry({ yaml });
+    try {
+      const uploads = path.join(reg.root, 'docker/registry/v2/repositories/app/_uploads');
+      // An abandoned upload started an hour ago (as Distribution writes it: startedat in RFC 3339).
+      const stale = '0b5f3b6e-3f4c-4a47-9d61-1f2a3b4c5d6e';
+      await mkdir(path.join(uploads, stale), { recursive: true });
+      await writeFile(path.join(uploads, stale, 'startedat'), new Date(Date.now() - 3600_000).toISOString());
+      await writeFile(path.join(uploads, stale, 'data'), 'partial');
+      const { location } = await startUpload(reg, 'app'); // fresh
+      const fresh = new URL(location).pathname.split('/').pop()!;
+      await until('the stale upload to be purged', async () => !(await readdir(uploads)).includes(stale));
+      assert.ok((await readdir(uploads)).includes(fresh), 'the fresh upload is kept');
+      const patch = await reg.req('PATCH', location, { body: Buffer.from('abc'), headers: { 'Content-Type': 'application/octet-stream' } });
+      assert.equal(patch.status, 202, 'the fresh upload still works');
+      // Once older than age, the abandoned fresh upload goes too.
+      await until('the aged upload to be purged', async () => !(await readdir(uploads)).includes(fresh));
+    } finally {
+      await reg.stop();
+    }
+  });
+});
