@@ -12,7 +12,9 @@ export async function handleBlob(ctx: Context, repo: Repository, reference: stri
     requireWritable(ctx);
     requireDeleteEnabled(ctx);
     if (!(await repo.blobs.unlink(digest))) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
-    return sendEmpty(ctx, 202, { 'Docker-Content-Digest': digest.value });
+    sendEmpty(ctx, 202, { 'Docker-Content-Digest': digest.value });
+    ctx.events?.blobDeleted(ctx, repo.name, digest);
+    return;
   }
 
   const desc = await repo.blobs.statOrThrow(digest);
@@ -27,6 +29,7 @@ export async function handleBlob(ctx: Context, repo: Repository, reference: stri
   if (ctx.req.headers['if-none-match'] === etag) {
     ctx.res.writeHead(304, headers);
     ctx.res.end();
+    ctx.events?.blobPulled(ctx, repo.name, digest, desc.size);
     return;
   }
   if (!ctx.config.storage.redirect.disable) {
@@ -34,6 +37,7 @@ export async function handleBlob(ctx: Context, repo: Repository, reference: stri
     if (url) {
       ctx.res.writeHead(307, { Location: url, 'Docker-Content-Digest': digest.value, 'Content-Length': 0 });
       ctx.res.end();
+      ctx.events?.blobPulled(ctx, repo.name, digest, desc.size);
       return;
     }
   }
@@ -50,11 +54,14 @@ export async function handleBlob(ctx: Context, repo: Repository, reference: stri
   if (ctx.method === 'HEAD') {
     ctx.res.writeHead(range ? 206 : 200, headers);
     ctx.res.end();
+    ctx.events?.blobPulled(ctx, repo.name, digest, desc.size);
     return;
   }
   const stream = await repo.blobs.reader(digest, start, length > 0 ? length : 0);
   ctx.res.writeHead(range ? 206 : 200, headers);
   await pipeline(stream, ctx.res);
+  // Distribution's listener reports a pull once the blob has been served (GET and HEAD alike).
+  ctx.events?.blobPulled(ctx, repo.name, digest, desc.size);
 }
 
 /**

@@ -47,6 +47,7 @@ async function getManifest(ctx: Context, repo: Repository, ref: Reference): Prom
     if (!info) throw unknown();
     ctx.res.writeHead(200, headers(digest, info.mediaType, info.size));
     ctx.res.end();
+    ctx.events?.manifestPulled(ctx, repo.name, digest, info, ref.tag);
     return;
   }
   const manifest = await repo.manifests.get(digest);
@@ -58,6 +59,7 @@ async function getManifest(ctx: Context, repo: Repository, ref: Reference): Prom
   }
   ctx.res.writeHead(200, headers(digest, manifest.info.mediaType, manifest.content.length));
   ctx.res.end(manifest.content);
+  ctx.events?.manifestPulled(ctx, repo.name, digest, manifest.info, ref.tag);
 }
 
 function headers(digest: Digest, mediaType: string, size: number) {
@@ -79,6 +81,7 @@ async function putManifest(ctx: Context, repo: Repository, ref: Reference): Prom
   };
   if (stored.info.subject) out['OCI-Subject'] = stored.info.subject.digest.value;
   sendEmpty(ctx, 201, out);
+  ctx.events?.manifestPushed(ctx, repo.name, stored.digest, stored.info, ref.tag);
 }
 
 async function deleteManifest(ctx: Context, repo: Repository, ref: Reference): Promise<void> {
@@ -86,8 +89,16 @@ async function deleteManifest(ctx: Context, repo: Repository, ref: Reference): P
   requireDeleteEnabled(ctx);
   if (ref.digest === undefined) {
     if (!(await repo.tags.untag(ref.tag))) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag: ref.tag });
-  } else if (!(await repo.manifests.delete(ref.digest))) {
+    sendEmpty(ctx, 202);
+    ctx.events?.tagDeleted(ctx, repo.name, ref.tag);
+    return;
+  }
+  // Events name each tag removed with the manifest, as Distribution's do.
+  const tags = ctx.events ? await repo.tags.lookup(ref.digest) : [];
+  if (!(await repo.manifests.delete(ref.digest))) {
     throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest: ref.digest.value });
   }
   sendEmpty(ctx, 202);
+  ctx.events?.manifestDeleted(ctx, repo.name, ref.digest);
+  for (const tag of tags) ctx.events?.tagDeleted(ctx, repo.name, tag);
 }

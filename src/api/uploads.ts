@@ -30,9 +30,12 @@ export async function handleUploadStart(ctx: Context, repo: Repository): Promise
     const from = ctx.query.get('from');
     if (digest && (from === null || isValidName(from))) {
       const source = from === null ? undefined : ctx.registry.repository(from).blobs;
-      if (await repo.blobs.mountFrom(source, digest)) {
+      const mounted = await repo.blobs.mountFrom(source, digest);
+      if (mounted) {
         ctx.req.resume();
-        return sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
+        sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
+        ctx.events?.blobMounted(ctx, repo.name, digest, mounted.size, from ?? undefined);
+        return;
       }
     }
   }
@@ -41,13 +44,16 @@ export async function handleUploadStart(ctx: Context, repo: Repository): Promise
   if (digestParam !== null) {
     const digest = parseDigest(digestParam);
     const upload = await repo.uploads.create();
+    let blob;
     try {
-      await repo.uploads.commit(upload.id, digest, ctx.req, contentLength(ctx));
+      blob = await repo.uploads.commit(upload.id, digest, ctx.req, contentLength(ctx));
     } catch (err) {
       await repo.uploads.cancel(upload.id).catch(() => undefined);
       throw err;
     }
-    return sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
+    sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
+    ctx.events?.blobPushed(ctx, repo.name, digest, blob.size);
+    return;
   }
 
   ctx.req.resume();
@@ -74,8 +80,10 @@ export async function handleUpload(ctx: Context, repo: Repository, id: string): 
       const digest = parseDigest(digestParam);
       const body = hasBody(ctx.req) ? ctx.req : undefined;
       if (!body) ctx.req.resume();
-      await withUploadState(ctx, repo, id, () => repo.uploads.commit(id, digest, body, body ? chunkExpectation(ctx) : {}));
-      return sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
+      const blob = await withUploadState(ctx, repo, id, () => repo.uploads.commit(id, digest, body, body ? chunkExpectation(ctx) : {}));
+      sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
+      ctx.events?.blobPushed(ctx, repo.name, digest, blob.size);
+      return;
     }
     case 'DELETE':
       requireWritable(ctx);
