@@ -128,7 +128,19 @@ describe('skopeo', () => {
   });
 
   it('copies between two repositories of the registry (cross-repository mount)', async () => {
-    await skopeo('copy', ...tls, docker('skopeo/app:v1'), docker('skopeo/mounted:v1'));
+    // --debug lists each request: the blob-info cache knows the layers are in skopeo/app, so skopeo
+    // asks to mount each of them; when the server mounts them, only the config is uploaded (skopeo
+    // does not try to mount configs).
+    const { stderr } = await skopeo('--debug', 'copy', ...tls, docker('skopeo/app:v1'), docker('skopeo/mounted:v1'));
+    const requests = stderr.split('\n').filter((l) => /msg="(GET|HEAD|POST|PATCH|PUT) /.test(l));
+    const manifest = JSON.parse(layoutBlob(src, app.digest).toString()) as { layers: { digest: string }[] };
+    for (const { digest } of manifest.layers) {
+      const mount = `mount=${encodeURIComponent(digest)}`;
+      assert.ok(requests.some((l) => l.includes('/v2/skopeo/mounted/blobs/uploads/?') && l.includes(mount)),
+        `skopeo tried no cross-repository mount of ${digest}:\n${requests.join('\n')}`);
+    }
+    const patches = requests.filter((l) => /msg="PATCH /.test(l));
+    assert.ok(patches.length <= 1, `layers were uploaded instead of mounted:\n${requests.join('\n')}`);
     const m = await getManifest(reg.url, 'skopeo/mounted', 'v1');
     assert.equal(m.status, 200);
     assert.equal(sha256(m.body), app.digest);
