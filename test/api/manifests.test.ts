@@ -381,3 +381,59 @@ test('sha512 manifest digest: PUT and GET by sha512 reference', deviation('sha51
   assert.equal(get.status, 200);
   assert.ok(get.body.equals(m.bytes));
 });
+
+const URLS_YAML = [
+  'validation:',
+  '  manifests:',
+  '    urls:',
+  '      allow:',
+  '        - ^https://foreign\\.example\\.com/',
+  '      deny:',
+  '        - ^https://foreign\\.example\\.com/blocked/',
+].join('\n');
+
+test('validation.manifests.urls: allowed URLs on non-distributable layers are accepted without the blob', async () => {
+  const withUrls = await startRegistry({ extraYaml: URLS_YAML });
+  try {
+    const repo = repoName('urls');
+    const config = imageConfig();
+    await pushBlobs(withUrls, repo, [config]);
+    const foreign = (url: string, mediaType: string = MT.ociLayerNondist) => ({ ...blob(random(64)).descriptor, mediaType, urls: [url] });
+    // allowed: the layer blob itself need not be in the registry
+    const ok = ociManifest({ config: config.descriptor, layers: [foreign('https://foreign.example.com/layer.tgz')] });
+    const put = await putManifest(withUrls, repo, 'ok', ok);
+    assert.equal(put.status, 201, put.text());
+    assert.ok((await getManifest(withUrls, repo, 'ok')).body.equals(ok.bytes));
+    // Docker foreign layers follow the same lists
+    const dcfg = blob(JSON.stringify({ architecture: 'amd64', os: 'windows', rootfs: { type: 'layers', diff_ids: [] } }), MT.dockerConfig);
+    await pushBlobs(withUrls, repo, [dcfg]);
+    const dm = dockerManifest({ config: dcfg.descriptor, layers: [foreign('https://foreign.example.com/base.tgz', MT.dockerForeignLayer)] });
+    assert.equal((await putManifest(withUrls, repo, 'win', dm)).status, 201);
+  } finally {
+    await withUrls.stop();
+  }
+});
+
+test('validation.manifests.urls: denied or unlisted URLs are refused with 400', deviation('urlValidation500'), async () => {
+  const withUrls = await startRegistry({ extraYaml: URLS_YAML });
+  try {
+    const repo = repoName('urls');
+    const config = imageConfig();
+    await pushBlobs(withUrls, repo, [config]);
+    for (const url of ['https://foreign.example.com/blocked/layer.tgz', 'https://elsewhere.example.org/layer.tgz']) {
+      const m = ociManifest({ config: config.descriptor, layers: [{ ...blob(random(64)).descriptor, mediaType: MT.ociLayerNondist, urls: [url] }] });
+      assertError(await putManifest(withUrls, repo, 'bad', m), 400, ['MANIFEST_BLOB_UNKNOWN', 'MANIFEST_INVALID'], url);
+      assert.equal((await getManifest(withUrls, repo, 'bad')).status, 404);
+    }
+  } finally {
+    await withUrls.stop();
+  }
+});
+
+test('without an allow list, a manifest with layer URLs is refused', deviation('urlValidation500'), async () => {
+  const repo = repoName('urls');
+  const config = imageConfig();
+  await pushBlobs(reg, repo, [config]);
+  const m = ociManifest({ config: config.descriptor, layers: [{ ...blob(random(64)).descriptor, mediaType: MT.ociLayerNondist, urls: ['https://foreign.example.com/x.tgz'] }] });
+  assertError(await putManifest(reg, repo, 'x', m), 400, ['MANIFEST_BLOB_UNKNOWN', 'MANIFEST_INVALID']);
+});
