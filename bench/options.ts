@@ -25,6 +25,8 @@ export interface Sizes {
   repos: number;
   pageSize: number;
   listingSamples: number;
+  /** Quiet time before the first listing GET of a round, so short-lived server caches expire. */
+  listingIdleMs: number;
   /** Timed repetitions per scenario and server. */
   reps: number;
 }
@@ -44,6 +46,7 @@ export const FULL: Sizes = {
   repos: 2000,
   pageSize: 1000,
   listingSamples: 15,
+  listingIdleMs: 2000,
   reps: 3,
 };
 
@@ -62,6 +65,7 @@ export const QUICK: Sizes = {
   repos: 60,
   pageSize: 50,
   listingSamples: 3,
+  listingIdleMs: 100,
   reps: 1,
 };
 
