@@ -174,6 +174,7 @@ export class Workspace {
 
   constructor(label: string) {
     this.dir = mkdtempSync(join(tmpdir(), `berth-${label}-`));
+    workspaces.add(this);
     const sub = (p: string) => {
       const full = join(this.dir, p);
       mkdirSync(full, { recursive: true });
@@ -250,6 +251,7 @@ export class Workspace {
   }
 
   cleanup(): void {
+    workspaces.delete(this);
     if (process.env.CLIENT_TEST_KEEP) return;
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -317,9 +319,26 @@ export interface RunningRegistry {
 }
 
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+const workspaces = new Set<Workspace>();
+function killLive(): void {
   for (const child of live) killGroup(child, 'SIGKILL');
-});
+  for (const ws of workspaces) {
+    try {
+      ws.cleanup();
+    } catch {
+      // best effort while dying
+    }
+  }
+}
+process.on('exit', killLive);
+// A test process stopped by a signal (the runner's SIGTERM, ^C) runs no 'exit' handlers: stop the
+// servers, then die of the same signal.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killLive();
+    process.kill(process.pid, signal);
+  });
+}
 
 function serverEnv(): NodeJS.ProcessEnv {
   // Drop REGISTRY_* (both servers read them as config overrides: REGISTRY_AUTH_FILE, meant for
