@@ -37,7 +37,7 @@ describe('garbage collection while serving', () => {
     try {
       // Old garbage: images whose manifests were deleted (their layers keep stale links in "old").
       const orphans: Blob[] = [];
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 5; i++) {
         const cfg = imageConfig();
         const layer = blob(random(400));
         await pushBlobs(s.reg, 'old', [cfg, layer]);
@@ -77,7 +77,7 @@ describe('garbage collection while serving', () => {
           const idx = ociIndex({ manifests: [withPlatform(m.descriptor, 'amd64')] });
           await pushManifest(s.reg, repo, `p${n}-${i}`, idx);
           pushed.push({ repo, tag: `p${n}-${i}` });
-          if (i > 25) break;
+          if (i > 15) break;
         }
       };
       const puller = async () => {
@@ -85,7 +85,7 @@ describe('garbage collection while serving', () => {
       };
       const runs: Array<Awaited<ReturnType<typeof collectGarbage>>> = [];
       const collector = async () => {
-        for (let i = 0; i < 6; i++) {
+        for (let i = 0; i < 5; i++) {
           runs.push(await collectGarbage(s.server.registry.driver, { dryRun: false, deleteUntagged: i % 2 === 1, graceMs: 60_000, registry: s.server.registry }));
         }
         stop = true;
