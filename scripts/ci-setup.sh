@@ -12,6 +12,8 @@
 #   redis-server                    the redis blob-descriptor cache
 #   wrk, apache2-utils, nginx-light benchmarks and the proxy tests
 #   util-linux                      unshare(1), used to give the clients a private mount namespace
+#   ceph-mon ceph-osd radosgw       a throw-away Ceph cluster with its S3 gateway (RGW), the real
+#   ceph-common                     S3 server the s3 driver tests run against (scripts/s3/start-rgw.sh)
 set -euo pipefail
 
 PACKAGES=(
@@ -20,6 +22,7 @@ PACKAGES=(
   redis-server
   wrk apache2-utils nginx-light
   util-linux
+  ceph-mon ceph-osd radosgw ceph-common
 )
 
 if [ "$(id -u)" -ne 0 ]; then
