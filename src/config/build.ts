@@ -7,6 +7,7 @@ import type { ParsedFile } from './schema.js';
 import { TypedScalar } from './yaml.js';
 import { buildNotifications } from '../notifications/config.js';
 import { buildHealth } from '../health/config.js';
+import { buildMirror } from '../proxy/config.js';
 
 /** Defaults and cross-key rules applied after the schema; every default here is Distribution's. */
 
@@ -17,9 +18,9 @@ const DEFAULT_ADDR = ':5000';
 
 /**
  * Sections Distribution knows that Berth does not act on yet. Remove a name when its feature
- * lands (auth is checked when the server starts: src/auth/config.ts). redis and proxy are still carried in Config as data.
+ * lands (auth is checked when the server starts: src/auth/config.ts). redis is still carried in Config as data.
  */
-export const NOT_YET_IMPLEMENTED = ['redis', 'proxy', 'middleware', 'compatibility', 'catalog', 'reporting', 'policy'] as const;
+export const NOT_YET_IMPLEMENTED = ['redis', 'middleware', 'compatibility', 'catalog', 'reporting', 'policy'] as const;
 
 export interface BuildOptions {
   /** Storage driver names that exist (the factory's registeredDrivers()). */
@@ -57,7 +58,8 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
   if (file.notifications) config.notifications = buildNotifications(file.notifications);
   if (file.redis) config.redis = file.redis;
   if (file.health) config.health = buildHealth(file.health);
-  if (file.proxy) config.proxy = file.proxy;
+  const mirror = buildMirror(file.proxy, file.berth);
+  if (mirror) config.proxy = mirror;
   if (file.berth) config.berth = file.berth;
   config.gc = buildGc(file.berth);
   return config;

@@ -14,7 +14,8 @@ export interface Config {
   notifications?: NotificationsConfig;
   redis?: Record<string, unknown>;
   health?: HealthConfig;
-  proxy?: Record<string, unknown>;
+  /** `proxy` (Distribution's single upstream) and `berth.proxy.upstreams`, checked (src/proxy/config.ts). */
+  proxy?: MirrorConfig;
   /** Berth-specific extensions; Distribution ignores this key. */
   berth?: Record<string, unknown>;
   /** berth.gc, checked and with defaults (built from `berth` by build.ts; absent means the defaults). */
@@ -33,6 +34,26 @@ export interface GcConfig {
   deleteUntagged: boolean;
   /** The scheduled run only logs what it would delete. */
   dryrun: boolean;
+}
+
+/** The pull-through cache (docs/mirror.md): upstreams sorted longest prefix first; prefix "" is the default upstream. */
+export interface MirrorConfig {
+  upstreams: UpstreamConfig[];
+}
+
+export interface UpstreamConfig {
+  /** Local names `<prefix>/<rest>` are mirrored from `<rest>` upstream; "" mirrors every name no other prefix takes. */
+  prefix: string;
+  /** scheme://host[:port][/path], without a trailing slash. */
+  remoteurl: string;
+  username?: string;
+  password?: string;
+  /** Cached content expires this long after its last pull; 0 never expires. */
+  ttlMs: number;
+  /** Connecting and receiving the response headers. */
+  timeoutMs: number;
+  /** Longest pause between two chunks of a response body. */
+  idleTimeoutMs: number;
 }
 
 /**

@@ -160,12 +160,13 @@ test('a full Distribution configuration', () => {
   });
   assert.deepEqual(config.auth, { htpasswd: { realm: 'basic-realm', path: '/path/to/htpasswd' } });
   assert.deepEqual(config.redis, { addrs: ['localhost:6379'], password: 'asecret', db: 0 });
-  assert.deepEqual(config.proxy, { remoteurl: 'https://registry-1.docker.io', ttl: '168h' });
+  assert.deepEqual(config.proxy, {
+    upstreams: [{ prefix: '', remoteurl: 'https://registry-1.docker.io', ttlMs: 168 * 3600_000, timeoutMs: 10_000, idleTimeoutMs: 30_000 }],
+  });
   assert.equal((config.health as { storagedriver: { threshold: number } }).storagedriver.threshold, 3);
   assert.ok(config.notifications);
   assert.deepEqual(warnings, [
     'redis: this section is not implemented yet and is ignored',
-    'proxy: this section is not implemented yet and is ignored',
     'middleware: this section is not implemented yet and is ignored',
   ]);
 });
