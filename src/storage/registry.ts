@@ -32,16 +32,32 @@ export class Registry {
     this.blobs = new BlobStore(driver, this.meta);
   }
 
+  /** Chooses pull-through repositories for mirrored names (src/proxy); set once at start-up. */
+  mirror: RepositoryMirror | undefined;
+
   /** A repository's stores. The name must already be validated (names.ts). */
   repository(name: string): Repository {
+    if (this.mirror) {
+      const mirrored = this.mirror.repository(name);
+      if (mirrored) return mirrored;
+    }
+    return this.localRepository(name);
+  }
+
+  /**
+   * The stores as they are in storage, never proxied. `cache` (for a mirror's copy of upstream
+   * content): manifests are stored without checking that their blobs are present, which arrive later.
+   */
+  localRepository(name: string, cache = false): Repository {
     const linked = new LinkedBlobStore(this.driver, this.blobs, this.meta, name);
     const tags = new TagStore(this.driver, this.meta, name);
+    const policy = cache ? { ...this.options.policy, skipReferenceChecks: true } : this.options.policy;
     return {
       name,
       blobs: linked,
       tags,
       uploads: new UploadStore(this.driver, this.blobs, linked, this.sessions, name),
-      manifests: new ManifestStore(this.driver, this.blobs, linked, tags, this.options.policy, this.manifestInfo, this.meta, name),
+      manifests: new ManifestStore(this.driver, this.blobs, linked, tags, policy, this.manifestInfo, this.meta, name),
     };
   }
 
@@ -121,6 +137,12 @@ export class Registry {
     }
     return out.sort((a, b) => compareBytes(a.digest.value, b.digest.value));
   }
+}
+
+/** Decides which names are served through a pull-through cache (src/proxy/mirror.ts). */
+export interface RepositoryMirror {
+  /** The proxying repository for a mirrored name; undefined for a name stored locally. */
+  repository(name: string): Repository | undefined;
 }
 
 export interface Repository {
