@@ -17,6 +17,7 @@ import { Notifier } from '../notifications/notifier.js';
 import { createAuth } from '../auth/index.js';
 import { enforceClientAuth, tlsServerOptions } from '../auth/tls.js';
 import { compileGoRegExp } from '../config/regexp.js';
+import { Mirror } from '../proxy/mirror.js';
 
 /**
  * How long tag targets, link presence, blob sizes and the catalog read from storage are trusted
@@ -48,6 +49,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
   });
 
+  const mirror = config.proxy ? new Mirror(config.proxy, registry, logger) : undefined;
+  if (mirror) {
+    await mirror.start();
+    registry.mirror = mirror;
+  }
   const auth = await createAuth(config, driver, logger);
   const health = startHealthChecks(config, driver, logger);
   const notifier = config.notifications ? new Notifier(config.notifications, logger, config.http.addr) : undefined;
@@ -55,7 +61,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const { handler, inFlight } = createHandler(config, registry, logger, { auth, metrics, health, notifier });
   const server = createHttpServer(config, handler);
   const url = await listen(server, config);
-  const debug = config.http.debug ? await startDebugServer(config.http.debug, health, logger) : undefined;
+  let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
+  try {
+    if (config.http.debug) debug = await startDebugServer(config.http.debug, health, logger);
+  } catch (err) {
+    // The registry must not keep serving (or holding its port) without the debug server it was configured with.
+    health.stop();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw err;
+  }
   const stopPurging = schedulePurging(config, registry, logger);
   const gc = scheduleGc(config, registry, logger);
 
@@ -72,6 +87,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       server.closeAllConnections();
       await stopped;
       health.stop();
+      await mirror?.close();
       await notifier?.close();
       await debug?.close();
       await driver.close?.();

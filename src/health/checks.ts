@@ -67,7 +67,7 @@ export function httpCheck(uri: string, statuscode: number, timeoutMs: number, he
       });
       req.once('error', (err) => {
         clearTimeout(timer);
-        reject(new Error(`error while checking: ${uri}: ${err.message}`));
+        reject(new Error(`error while checking: ${err.message}`));
       });
       req.end();
     });

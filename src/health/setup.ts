@@ -3,6 +3,7 @@ import type { Config } from '../config/types.js';
 import type { StorageDriver } from '../storage/driver/types.js';
 import { fileCheck, httpCheck, storageDriverCheck, tcpCheck } from './checks.js';
 import { HealthChecks } from './registry.js';
+import { redactUrl } from '../notifications/notifier.js';
 
 /**
  * The checks named in `health`, under Distribution's names: `storagedriver_<driver>`, the file
@@ -18,7 +19,8 @@ export function startHealthChecks(config: Config, driver: StorageDriver, log: Lo
     health.register(`storagedriver_${config.storage.driver}`, storageDriverCheck(driver, { readonly }), h.storagedriver.intervalMs, h.storagedriver.threshold);
   }
   for (const f of h.file) health.register(f.file, fileCheck(f.file), f.intervalMs);
-  for (const c of h.http) health.register(c.uri, httpCheck(c.uri, c.statuscode, c.timeoutMs, c.headers), c.intervalMs, c.threshold);
+  // A URI with credentials in it is shown (in /debug/health and the log) without them.
+  for (const c of h.http) health.register(redactUrl(c.uri), httpCheck(c.uri, c.statuscode, c.timeoutMs, c.headers), c.intervalMs, c.threshold);
   for (const c of h.tcp) health.register(c.addr, tcpCheck(c.addr, c.timeoutMs), c.intervalMs, c.threshold);
   return health;
 }

@@ -163,10 +163,9 @@ function remoteAddr(req: IncomingMessage): string | undefined {
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = '';
-      u.password = '';
-    }
+    if (!u.username && !u.password) return url;
+    u.username = '';
+    u.password = '';
     return u.toString();
   } catch {
     return '[invalid url]';

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rename, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startBerth, waitFor } from '../notifications/harness.ts';
+import { startBerth, waitFor } from '../notifications/harness.js';
 
 async function health(debugUrl: string): Promise<{ status: number; body: Record<string, string> }> {
   const r = await fetch(`${debugUrl}/debug/health`);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseMetrics, pushImage, series, startBerth } from '../notifications/harness.ts';
-import { counterFamily } from '../../src/metrics/registry.ts';
+import { parseMetrics, pushImage, series, startBerth } from '../notifications/harness.js';
+import { counterFamily } from '../../src/metrics/registry.js';
 
 test('the debug server serves Prometheus metrics: requests, latency, bytes, storage operations, process', async (t) => {
   const root = await mkdtemp(path.join(tmpdir(), 'berth-metrics-'));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Receiver, parseMetrics, pushImage, series, startBerth, waitFor } from './harness.ts';
+import { Receiver, parseMetrics, pushImage, series, startBerth, waitFor } from './harness.js';
 
 function config(receiver: Receiver, endpoint: string, extra: string): string {
   return `

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Receiver, startBerth, pushImage, waitFor, OCI_MANIFEST } from './harness.ts';
+import { Receiver, startBerth, pushImage, waitFor, OCI_MANIFEST } from './harness.js';
 
 const BLOB = 'application/octet-stream';
 
@@ -58,7 +58,7 @@ notifications:
   assert.equal(r.status, 201);
   r = await fetch(`${base}/v2/app/one/manifests/v1`, { method: 'DELETE' });
   assert.equal(r.status, 202);
-  r = await fetch(`${base}/v2/app/one/manifests/v2`, { method: 'PUT', body: image.manifestBody, headers: { 'content-type': OCI_MANIFEST } });
+  r = await fetch(`${base}/v2/app/one/manifests/v2`, { method: 'PUT', body: new Uint8Array(image.manifestBody), headers: { 'content-type': OCI_MANIFEST } });
   assert.equal(r.status, 201);
   r = await fetch(`${base}/v2/app/one/manifests/${image.manifest}`, { method: 'DELETE' });
   assert.equal(r.status, 202);

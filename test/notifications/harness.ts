@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseConfig } from '../../src/config/load.ts';
-import { startServer, type RunningServer } from '../../src/api/server.ts';
-import { createLogger } from '../../src/log.ts';
+import { parseConfig } from '../../src/config/load.js';
+import { startServer, type RunningServer } from '../../src/api/server.js';
+import { createLogger } from '../../src/log.js';
 
 /** Shared by the notification, metrics and health suites: a real Berth, a real receiver, small images. */
 
