@@ -61,15 +61,12 @@ export class Registry {
     };
   }
 
+  /** Whether `name` is a repository: its directory holds `_manifests`, `_layers` or `_uploads` (a parent of nested repositories alone is not). */
   async repositoryExists(name: string): Promise<boolean> {
-    try {
-      const info = await this.driver.stat(repositoryPath(name));
-      return info.isDir;
-    } catch (err) {
-      if (isPathNotFound(err)) return false;
-      throw err;
-    }
+    const children = await listNames(this.driver, repositoryPath(name));
+    return children.some((c) => c === '_manifests' || c === '_layers' || c === '_uploads');
   }
+
 
   /**
    * Removes a repository: its tags, manifest revisions, blob links and uploads (Berth's repository
