@@ -1,0 +1,134 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Digest } from '../digest.js';
+import type { Repository } from '../storage/registry.js';
+
+/**
+ * One blob on its way from the upstream into storage. Its bytes go through the repository's
+ * upload store (hashed, verified against the digest, moved into place and linked, as a push is),
+ * and at the same time to every client reading it:
+ * - a reader of the whole blob that joins while the first REPLAY_BYTES are still kept in memory
+ *   gets those, then the rest as it arrives;
+ * - any other reader (a range, or one arriving later) waits until the blob has landed and reads
+ *   it from storage.
+ * Readers are never ended before the digest has been verified: a corrupt upstream answer reaches
+ * clients as a broken response, never as a complete one. The slowest reader sets the pace (as
+ * Distribution's proxy, which copies to the client and to storage together); a reader that goes
+ * away is dropped and the fetch continues into storage.
+ */
+export const REPLAY_BYTES = 8 * 1024 * 1024;
+const HIGH_WATER = 1024 * 1024;
+
+type State = 'streaming' | 'committing' | 'done' | 'failed';
+
+export class BlobFetch {
+  private readonly readers = new Set<PassThrough>();
+  private replay: Buffer[] | undefined = [];
+  private replayBytes = 0;
+  private state: State = 'streaming';
+  /** Bytes received from the upstream so far. */
+  received = 0;
+  /** Settles when the blob is stored and linked (or the fetch failed). */
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly repo: Repository,
+    readonly digest: Digest,
+    /** From the upstream's Content-Length; -1 when it sent none. */
+    readonly size: number,
+    body: Readable,
+  ) {
+    this.done = this.pump(body);
+    this.done.catch(() => undefined);
+  }
+
+  /** The blob's bytes from `offset` (at most `length`), live when possible, else from storage once stored. */
+  reader(offset = 0, length?: number): Readable {
+    const whole = offset === 0 && (length === undefined || length === this.size);
+    if (whole && this.state === 'streaming' && this.replay) {
+      const out = new PassThrough({ highWaterMark: HIGH_WATER });
+      for (const chunk of this.replay) out.write(chunk);
+      this.readers.add(out);
+      return out;
+    }
+    const out = new PassThrough({ highWaterMark: HIGH_WATER });
+    this.done
+      .then(() => this.repo.blobs.reader(this.digest, offset, length))
+      .then((stored) => pipeline(stored, out))
+      .catch((err: Error) => out.destroy(err));
+    return out;
+  }
+
+  private async pump(body: Readable): Promise<void> {
+    const { uploads } = this.repo;
+    let upload;
+    try {
+      upload = await uploads.create();
+    } catch (err) {
+      this.fail(err, body);
+      throw err;
+    }
+    const feed = new PassThrough({ highWaterMark: HIGH_WATER });
+    let commitFailed: unknown;
+    const committing = uploads.commit(upload.id, this.digest, feed);
+    const settled = committing.then(
+      () => undefined,
+      (err: unknown) => void (commitFailed = err ?? new Error('storing the blob failed')),
+    );
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (commitFailed) throw commitFailed;
+        this.received += chunk.length;
+        if (this.replay) {
+          this.replay.push(chunk);
+          this.replayBytes += chunk.length;
+          if (this.replayBytes > REPLAY_BYTES) this.replay = undefined;
+        }
+        const waits: Promise<unknown>[] = [];
+        if (!feed.write(chunk)) waits.push(Promise.race([drained(feed), settled]));
+        for (const r of this.readers) {
+          if (r.destroyed) this.readers.delete(r);
+          else if (!r.write(chunk)) waits.push(drained(r));
+        }
+        if (waits.length > 0) await Promise.all(waits);
+      }
+      if (this.size >= 0 && this.received !== this.size) throw new Error(`upstream sent ${this.received} of ${this.size} bytes`);
+      this.state = 'committing';
+      this.replay = undefined;
+      feed.end();
+      await committing;
+    } catch (err) {
+      feed.destroy(err as Error);
+      this.fail(err, body);
+      await settled;
+      await uploads.cancel(upload.id).catch(() => undefined);
+      throw err;
+    }
+    this.state = 'done';
+    for (const r of this.readers) r.end();
+    this.readers.clear();
+  }
+
+  private fail(err: unknown, body: Readable): void {
+    this.state = 'failed';
+    this.replay = undefined;
+    for (const r of this.readers) r.destroy(err as Error);
+    this.readers.clear();
+    body.destroy();
+  }
+}
+
+/** Resolves when the stream can take more, or can take nothing any more (closed, failed). */
+function drained(stream: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+    stream.on('error', done);
+  });
+}

@@ -1,0 +1,138 @@
+import type { Logger } from 'pino';
+import type { MirrorConfig } from '../config/types.js';
+import { tryParseDigest } from '../digest.js';
+import type { Registry, Repository, RepositoryMirror } from '../storage/registry.js';
+import type { BlobFetch } from './blob-fetch.js';
+import { upstreamMetrics } from './metrics.js';
+import { proxiedRepository } from './repository.js';
+import { ENTRY_MANIFEST, ExpiryScheduler } from './scheduler.js';
+import { Upstream } from './upstream.js';
+
+/**
+ * The pull-through cache (docs/mirror.md): maps local names to upstreams by prefix, hands the
+ * registry a proxying repository for mirrored names, shares in-flight fetches between requests,
+ * and expires cached content (scheduler.ts).
+ */
+export class Mirror implements RepositoryMirror {
+  private readonly routes: { prefix: string; upstream: Upstream }[];
+  /** Blob fetches in progress, by `<local name>@<digest>`: concurrent pulls share one. */
+  private readonly blobs = new Map<string, Promise<BlobFetch | undefined>>();
+  private readonly running = new Map<string, BlobFetch>();
+  private readonly pending = new Map<string, Promise<unknown>>();
+  readonly scheduler: ExpiryScheduler | undefined;
+  /** Every name is mirrored (a default upstream): expired blobs' data is deleted, as Distribution does. */
+  readonly everyNameMirrored: boolean;
+
+  constructor(
+    config: MirrorConfig,
+    private readonly registry: Registry,
+    readonly log: Logger,
+  ) {
+    this.routes = config.upstreams.map((u) => ({ prefix: u.prefix, upstream: new Upstream(u, u.prefix || 'default', upstreamMetrics(u.prefix || 'default'), log) }));
+    this.everyNameMirrored = config.upstreams.some((u) => u.prefix === '');
+    const ttls = config.upstreams.map((u) => u.ttlMs).filter((t) => t > 0);
+    if (ttls.length > 0) {
+      // Sweep often enough that content lives at most a quarter of its ttl past expiry (100 ms to 1 min).
+      const interval = Math.min(Math.max(Math.min(...ttls) / 4, 100), 60_000);
+      this.scheduler = new ExpiryScheduler(registry.driver, (name, digest, type) => this.expire(name, digest, type), log, interval);
+    }
+  }
+
+  /** The upstream for a name and the name there; undefined for a local name. */
+  route(name: string): { upstream: Upstream; remote: string } | undefined {
+    for (const { prefix, upstream } of this.routes) {
+      if (prefix === '') return { upstream, remote: name };
+      if (name.length > prefix.length + 1 && name.startsWith(prefix) && name.charCodeAt(prefix.length) === 47 /* "/" */) {
+        return { upstream, remote: name.slice(prefix.length + 1) };
+      }
+    }
+    return undefined;
+  }
+
+  repository(name: string): Repository | undefined {
+    const route = this.route(name);
+    if (!route) return undefined;
+    return proxiedRepository(this, this.registry.localRepository(name, true), route.upstream, route.remote);
+  }
+
+  upstreams(): Upstream[] {
+    return this.routes.map((r) => r.upstream);
+  }
+
+  /** The fetch of a blob whose bytes are arriving now, if any. */
+  runningBlob(key: string): BlobFetch | undefined {
+    return this.running.get(key);
+  }
+
+  /** Joins the fetch of `key` in progress or starts one with `start`. */
+  blobFetch(key: string, start: () => Promise<BlobFetch | undefined>): Promise<BlobFetch | undefined> {
+    const existing = this.blobs.get(key);
+    if (existing) return existing;
+    const task = start().then(
+      (fetch) => {
+        if (!fetch) {
+          this.blobs.delete(key);
+          return undefined;
+        }
+        this.running.set(key, fetch);
+        void fetch.done
+          .catch(() => undefined)
+          .finally(() => {
+            this.running.delete(key);
+            this.blobs.delete(key);
+          });
+        return fetch;
+      },
+      (err: unknown) => {
+        this.blobs.delete(key);
+        throw err;
+      },
+    );
+    this.blobs.set(key, task);
+    return task;
+  }
+
+  /** Runs `task` once for concurrent callers with the same key. */
+  once<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const existing = this.pending.get(key) as Promise<T> | undefined;
+    if (existing) return existing;
+    const run = task().finally(() => this.pending.delete(key));
+    this.pending.set(key, run);
+    return run;
+  }
+
+  async start(): Promise<void> {
+    await this.scheduler?.start();
+    for (const { prefix, upstream } of this.routes) {
+      this.log.info({ upstream: upstream.url, prefix: prefix || null, ttl: `${upstream.config.ttlMs / 1000}s` }, 'mirror: pull-through cache enabled');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.scheduler?.stop();
+  }
+
+  /** What expiry removes: a manifest's revision (and tags on it), or a blob's link (and, for a pure mirror, its data). */
+  private async expire(name: string, digestText: string, type: number): Promise<void> {
+    const digest = tryParseDigest(digestText);
+    if (!digest) return;
+    const repo = this.registry.localRepository(name, true);
+    if (type === ENTRY_MANIFEST) {
+      await repo.manifests.delete(digest);
+    } else {
+      if (this.running.has(`${name}@${digestText}`)) return;
+      await repo.blobs.unlink(digest);
+      // Data shared with another cached repository, or with local repositories, stays
+      // (garbage collection reclaims it once nothing links it).
+      if (this.everyNameMirrored && !this.scheduler?.holds(digestText, name) && ![...this.running.values()].some((f) => f.digest.value === digestText)) {
+        const blobs = this.registry.blobs;
+        await blobs.guard.deleting(digest.value, Date.now(), async () => {
+          await blobs.delete(digest);
+          return true;
+        });
+      }
+    }
+    this.registry.forgetRepository(name);
+    this.log.info({ repository: name, digest: digestText, type: type === ENTRY_MANIFEST ? 'manifest' : 'blob' }, 'mirror: cached content expired');
+  }
+}
