@@ -1,0 +1,599 @@
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type S3ClientConfig,
+  type _Object,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { InvalidOffsetError, PathNotFoundError, StorageDriverError } from '../errors.js';
+import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../types.js';
+import { compareWalkOrder } from '../walk.js';
+import { endpointUrl, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, parseS3Params, type S3Params } from './params.js';
+
+/**
+ * The `s3` driver: Distribution's layout in an S3 bucket (AWS, or any S3-compatible server).
+ * Driver path P is the key `rootdirectory + P` without its leading slash, so a bucket written by
+ * Distribution's s3 driver is read as it is, and back. Directories are implicit (key prefixes).
+ * See README.md in this folder for the design (writers, moves, deletes, walk) and server quirks.
+ */
+
+const NAME = 's3';
+
+export function createS3Driver(parameters: Record<string, unknown>): StorageDriver {
+  return new S3Driver(parseS3Params(parameters));
+}
+
+type SdkError = Error & { name: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+
+function statusOf(err: unknown): number | undefined {
+  return (err as SdkError | undefined)?.$metadata?.httpStatusCode;
+}
+
+/** A missing key (not a missing bucket, which is a configuration problem and must not look like "absent"). */
+function isNotFound(err: unknown): boolean {
+  const e = err as SdkError | undefined;
+  if (!e || typeof e !== 'object') return false;
+  if (e.name === 'NoSuchBucket' || e.Code === 'NoSuchBucket') return false;
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || statusOf(err) === 404;
+}
+
+export class S3Driver implements StorageDriver {
+  readonly name = NAME;
+  readonly client: S3Client;
+  private readonly agents: Array<http.Agent | https.Agent>;
+
+  constructor(readonly params: S3Params) {
+    const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+    const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, rejectUnauthorized: !params.skipverify });
+    this.agents = [httpAgent, httpsAgent];
+    const config: S3ClientConfig = {
+      region: params.region,
+      forcePathStyle: params.forcepathstyle,
+      useDualstackEndpoint: params.usedualstack,
+      useAccelerateEndpoint: params.accelerate,
+      // Flexible checksums (CRC32 trailers with aws-chunked bodies) are not understood by many
+      // S3-compatible servers (Ceph RGW 16 answers 411); Content-MD5/ETag integrity is enough.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 3,
+      requestHandler: { httpAgent, httpsAgent, requestTimeout: params.requesttimeout, connectionTimeout: 10_000 },
+    };
+    const endpoint = endpointUrl(params);
+    if (endpoint) config.endpoint = endpoint;
+    if (params.accesskey && params.secretkey) {
+      config.credentials = {
+        accessKeyId: params.accesskey,
+        secretAccessKey: params.secretkey,
+        ...(params.sessiontoken ? { sessionToken: params.sessiontoken } : {}),
+      };
+    }
+    if (params.useragent) config.customUserAgent = params.useragent;
+    this.client = new S3Client(config);
+  }
+
+  /** The object key of a driver path. */
+  key(path: string): string {
+    const root = this.params.rootdirectory;
+    return root ? root + path : path.slice(1);
+  }
+
+  /** The key prefix of everything below a directory path ("" or "root/" for "/"). */
+  dirPrefix(path: string): string {
+    if (path === '/') return this.params.rootdirectory ? this.params.rootdirectory + '/' : '';
+    return this.key(path) + '/';
+  }
+
+  private pathOf(key: string): string {
+    const root = this.params.rootdirectory;
+    return root ? key.slice(root.length) : '/' + key;
+  }
+
+  /** Options every new object gets: ACL, storage class, server-side encryption, content type. */
+  putOptions(): {
+    ContentType: string;
+    ACL?: never;
+    StorageClass?: never;
+    ServerSideEncryption?: never;
+    SSEKMSKeyId?: string;
+  } {
+    const o: Record<string, string> = { ContentType: 'application/octet-stream' };
+    o.ACL = this.params.objectacl;
+    if (this.params.storageclass) o.StorageClass = this.params.storageclass;
+    if (this.params.encrypt) {
+      o.ServerSideEncryption = this.params.keyid ? 'aws:kms' : 'AES256';
+      if (this.params.keyid) o.SSEKMSKeyId = this.params.keyid;
+    }
+    return o as ReturnType<S3Driver['putOptions']>;
+  }
+
+  async head(path: string): Promise<{ size: number; modTime: Date } | undefined> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.params.bucket, Key: this.key(path) }));
+      return { size: r.ContentLength ?? 0, modTime: r.LastModified ?? new Date(0) };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.params.bucket, Key: this.key(path) }));
+      return Buffer.from(await r.Body!.transformToByteArray());
+    } catch (err) {
+      if (isNotFound(err)) throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
+  }
+
+  async putContent(path: string, content: Uint8Array): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.params.bucket, Key: this.key(path), Body: Buffer.from(content), ...this.putOptions() }),
+    );
+  }
+
+  async reader(path: string, offset = 0, length?: number): Promise<Readable> {
+    if (length === 0) {
+      const info = await this.head(path);
+      if (!info) throw new PathNotFoundError(NAME, path);
+      if (offset > info.size) throw new InvalidOffsetError(NAME, path, offset);
+      return Readable.from([]);
+    }
+    const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
+    try {
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.params.bucket, Key: this.key(path), ...(range ? { Range: range } : {}) }),
+      );
+      return r.Body as Readable;
+    } catch (err) {
+      if (isNotFound(err)) throw new PathNotFoundError(NAME, path);
+      if (statusOf(err) === 416) {
+        // Offset at or past the end: at the end is an empty read, past it an error.
+        const info = await this.head(path);
+        if (!info) throw new PathNotFoundError(NAME, path);
+        if (offset === info.size) return Readable.from([]);
+        throw new InvalidOffsetError(NAME, path, offset);
+      }
+      throw err;
+    }
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    if (!append) return new S3Writer(this, path, 0, undefined);
+    const info = await this.head(path);
+    if (!info) throw new PathNotFoundError(NAME, path);
+    if (info.size < MIN_PART_SIZE) {
+      // Too small to become a part: read it back and continue in memory.
+      const existing = info.size > 0 ? await this.getContent(path) : Buffer.alloc(0);
+      return new S3Writer(this, path, info.size, existing);
+    }
+    return new S3Writer(this, path, info.size, undefined);
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    if (path === '/') return { path, size: 0, modTime: new Date(), isDir: true };
+    const info = await this.head(path);
+    if (info) return { path, size: info.size, modTime: info.modTime, isDir: false };
+    const r = await this.client.send(
+      new ListObjectsV2Command({ Bucket: this.params.bucket, Prefix: this.dirPrefix(path), MaxKeys: 1 }),
+    );
+    if (!r.Contents?.length) throw new PathNotFoundError(NAME, path);
+    return { path, size: 0, modTime: r.Contents[0]!.LastModified ?? new Date(), isDir: true };
+  }
+
+  async list(path: string): Promise<string[]> {
+    const prefix = this.dirPrefix(path);
+    const names = new Set<string>();
+    let token: string | undefined;
+    do {
+      const r = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.params.bucket,
+          Prefix: prefix,
+          Delimiter: '/',
+          MaxKeys: 1000,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
+      for (const p of r.CommonPrefixes ?? []) {
+        const name = p.Prefix!.slice(prefix.length, -1);
+        if (name) names.add(name);
+      }
+      for (const o of r.Contents ?? []) {
+        const name = o.Key!.slice(prefix.length);
+        if (name) names.add(name);
+      }
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    if (names.size === 0 && path !== '/') throw new PathNotFoundError(NAME, path);
+    const base = path === '/' ? '' : path;
+    return [...names].sort().map((n) => `${base}/${n}`);
+  }
+
+  /** Every object below a directory path (flat listing, pages of 1000). */
+  async *objectsUnder(path: string): AsyncGenerator<_Object[]> {
+    const prefix = this.dirPrefix(path);
+    let token: string | undefined;
+    do {
+      const r = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.params.bucket,
+          Prefix: prefix,
+          MaxKeys: 1000,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
+      if (r.Contents?.length) yield r.Contents;
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async move(sourcePath: string, destPath: string): Promise<void> {
+    const info = await this.head(sourcePath);
+    if (!info) throw new PathNotFoundError(NAME, sourcePath);
+    if (sourcePath === destPath) return;
+    await this.copy(sourcePath, destPath, info.size);
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.params.bucket, Key: this.key(sourcePath) }));
+  }
+
+  /** Server-side copy: one CopyObject up to the threshold, a multipart copy above it. */
+  async copy(sourcePath: string, destPath: string, size: number): Promise<void> {
+    const source = `${this.params.bucket}/${encodeKey(this.key(sourcePath))}`;
+    if (size <= this.params.multipartcopythresholdsize && size <= MAX_PART_SIZE) {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.params.bucket,
+          Key: this.key(destPath),
+          CopySource: source,
+          MetadataDirective: 'REPLACE',
+          ...this.putOptions(),
+        }),
+      );
+      return;
+    }
+    const upload = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.params.bucket, Key: this.key(destPath), ...this.putOptions() }),
+    );
+    const uploadId = upload.UploadId!;
+    try {
+      const parts = await this.copyParts(source, destPath, uploadId, size, 0, this.params.multipartcopychunksize);
+      await this.complete(destPath, uploadId, parts);
+    } catch (err) {
+      await this.abort(destPath, uploadId);
+      throw err;
+    }
+  }
+
+  /**
+   * Copies bytes [0, size) of `source` into parts firstPart+1… of an upload, `chunk` bytes each
+   * (the last piece joins the one before it when it would be under S3's 5 MiB minimum), at most
+   * multipartcopymaxconcurrency at a time.
+   */
+  async copyParts(source: string, destPath: string, uploadId: string, size: number, firstPart: number, chunk: number): Promise<CompletedPart[]> {
+    let count = Math.max(1, Math.floor(size / chunk));
+    if (count > MAX_PARTS) throw new StorageDriverError(NAME, `${NAME}: ${size} bytes need more than ${MAX_PARTS} parts; raise multipartcopychunksize`);
+    const ranges: Array<[number, number]> = [];
+    for (let i = 0; i < count; i++) ranges.push([i * chunk, i === count - 1 ? size - 1 : (i + 1) * chunk - 1]);
+    if (ranges.at(-1)![1] - ranges.at(-1)![0] + 1 > MAX_PART_SIZE) {
+      count += 1;
+      const [s, e] = ranges.pop()!;
+      const mid = s + Math.floor((e - s + 1) / 2);
+      ranges.push([s, mid - 1], [mid, e]);
+    }
+    const parts: CompletedPart[] = new Array(ranges.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < ranges.length) {
+        const i = next++;
+        const [start, end] = ranges[i]!;
+        const r = await this.client.send(
+          new UploadPartCopyCommand({
+            Bucket: this.params.bucket,
+            Key: this.key(destPath),
+            UploadId: uploadId,
+            PartNumber: firstPart + i + 1,
+            CopySource: source,
+            CopySourceRange: `bytes=${start}-${end}`,
+          }),
+        );
+        parts[i] = { PartNumber: firstPart + i + 1, ETag: r.CopyPartResult?.ETag ?? '' };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.params.multipartcopymaxconcurrency, ranges.length) }, worker));
+    return parts;
+  }
+
+  async complete(path: string, uploadId: string, parts: CompletedPart[]): Promise<void> {
+    // Ceph RGW 16 answers with an empty <ETag>; nothing here relies on it.
+    await this.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.params.bucket,
+        Key: this.key(path),
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+  }
+
+  async abort(path: string, uploadId: string): Promise<void> {
+    await this.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.params.bucket, Key: this.key(path), UploadId: uploadId }))
+      .catch(() => undefined);
+  }
+
+  async delete(path: string): Promise<void> {
+    const [file, below] = await Promise.all([this.head(path), this.allKeysUnder(path)]);
+    const keys = file ? [this.key(path), ...below] : below;
+    if (keys.length === 0) throw new PathNotFoundError(NAME, path);
+    await this.deleteKeys(keys);
+  }
+
+  private async allKeysUnder(path: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const page of this.objectsUnder(path)) for (const o of page) keys.push(o.Key!);
+    return keys;
+  }
+
+  /** DeleteObjects in batches of 1000 (S3's limit), four batches at a time. */
+  async deleteKeys(keys: string[]): Promise<void> {
+    const batches: string[][] = [];
+    for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000));
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) {
+        const batch = batches[next++]!;
+        const r = await this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.params.bucket,
+            Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+          }),
+        );
+        const failed = (r.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+        if (failed.length) {
+          throw new StorageDriverError(NAME, `${NAME}: delete failed for ${failed.length} keys, first ${failed[0]!.Key}: ${failed[0]!.Code} ${failed[0]!.Message ?? ''}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, batches.length) }, worker));
+  }
+
+  async redirectURL(path: string, options: RedirectOptions): Promise<string | undefined> {
+    const input = { Bucket: this.params.bucket, Key: this.key(path) };
+    const command = options.method === 'HEAD' ? new HeadObjectCommand(input) : new GetObjectCommand(input);
+    return getSignedUrl(this.client, command, { expiresIn: options.expiresIn ?? this.params.redirectexpiry });
+  }
+
+  /**
+   * One flat listing of everything below path (a request per 1000 objects, instead of one per
+   * directory), directories derived from the keys, then visited in walk order. Holds the paths
+   * below `path` in memory while visiting.
+   */
+  async walk(path: string, visit: WalkFn, options: WalkOptions = {}): Promise<void> {
+    const entries = new Map<string, FileInfo>();
+    const base = path === '/' ? '' : path;
+    for await (const page of this.objectsUnder(path)) {
+      for (const o of page) {
+        const full = this.pathOf(o.Key!);
+        if (!full.startsWith(base + '/') || full.endsWith('/') || full.includes('//')) continue;
+        const modTime = o.LastModified ?? new Date(0);
+        entries.set(full, { path: full, size: o.Size ?? 0, modTime, isDir: false });
+        // Each ancestor below `path` is a directory; its modTime is its newest object's.
+        for (let i = full.lastIndexOf('/'); i > base.length; i = full.lastIndexOf('/', i - 1)) {
+          const dir = full.slice(0, i);
+          const seen = entries.get(dir);
+          if (seen && seen.isDir) {
+            if (seen.modTime < modTime) entries.set(dir, { ...seen, modTime });
+            continue;
+          }
+          entries.set(dir, { path: dir, size: 0, modTime, isDir: true });
+        }
+      }
+    }
+    if (entries.size === 0) throw new PathNotFoundError(NAME, path);
+    const ordered = [...entries.values()].sort((a, b) => compareWalkOrder(a.path, b.path));
+    const startAfter = options.startAfter;
+    let skipping: string | undefined;
+    for (const info of ordered) {
+      if (skipping !== undefined && info.path.startsWith(skipping)) continue;
+      skipping = undefined;
+      if (startAfter !== undefined && compareWalkOrder(info.path, startAfter) <= 0) continue;
+      const result = await visit(info);
+      if (result === 'stop') return;
+      if (result === 'skip' && info.isDir) skipping = info.path + '/';
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+    for (const a of this.agents) a.destroy();
+  }
+}
+
+/** A key in a CopySource header: URL-encoded, slashes kept. */
+function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+/**
+ * A writer: buffers up to `chunksize` and sends each full buffer as a part of a multipart upload
+ * (one part in flight while the next fills). close() and commit() both complete the upload, so
+ * what was written is an ordinary object at path that any instance can read or continue.
+ * A file smaller than chunksize is sent with one PutObject instead.
+ *
+ * Continuing (append) an object:
+ * - under 5 MiB (too small to be a part), it is read back and continues in the buffer;
+ * - from 5 MiB, a new multipart upload starts whose first parts are server-side copies of the
+ *   existing object (UploadPartCopy), made only once something is written: an append writer
+ *   that is closed or committed without writing leaves the object as it is.
+ */
+class S3Writer implements FileWriter {
+  private state: 'open' | 'closed' | 'committed' | 'cancelled' = 'open';
+  private buffer: Buffer[] = [];
+  private buffered = 0;
+  private uploadId: string | undefined;
+  private parts: CompletedPart[] = [];
+  private inflight: Promise<void> | undefined;
+  private failure: unknown;
+  /** Whether the object at path must be (re)written when the writer finishes. */
+  private dirty: boolean;
+  private total: number;
+
+  constructor(
+    private readonly driver: S3Driver,
+    private readonly path: string,
+    /** Size of the existing object continued (0 for a new file). */
+    private readonly existing: number,
+    /** The existing content when it is carried in the buffer (small objects). */
+    prefix: Buffer | undefined,
+  ) {
+    this.total = existing;
+    this.dirty = existing === 0;
+    if (prefix && prefix.length) {
+      this.buffer.push(prefix);
+      this.buffered = prefix.length;
+    }
+    this.copyPending = existing > 0 && prefix === undefined;
+  }
+
+  /** True while the existing object still has to be copied in as the first parts. */
+  private copyPending: boolean;
+
+  get size(): number {
+    return this.total;
+  }
+
+  private ensureOpen(): void {
+    if (this.state !== 'open') throw new StorageDriverError(NAME, `${NAME}: writer for ${this.path} is ${this.state}`);
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.ensureOpen();
+    if (this.failure) throw this.failure;
+    if (chunk.length === 0) return;
+    this.buffer.push(Buffer.from(chunk));
+    this.buffered += chunk.length;
+    this.total += chunk.length;
+    this.dirty = true;
+    if (this.buffered >= this.driver.params.chunksize) {
+      await this.settle();
+      const body = this.take();
+      this.inflight = this.sendPart(body).catch((err: unknown) => {
+        this.failure = err;
+      });
+    }
+  }
+
+  private take(): Buffer {
+    const body = Buffer.concat(this.buffer, this.buffered);
+    this.buffer = [];
+    this.buffered = 0;
+    return body;
+  }
+
+  private async settle(): Promise<void> {
+    if (this.inflight) await this.inflight;
+    this.inflight = undefined;
+    if (this.failure) throw this.failure;
+  }
+
+  private async ensureUpload(): Promise<string> {
+    if (this.uploadId) return this.uploadId;
+    const d = this.driver;
+    const r = await d.client.send(
+      new CreateMultipartUploadCommand({ Bucket: d.params.bucket, Key: d.key(this.path), ...d.putOptions() }),
+    );
+    this.uploadId = r.UploadId!;
+    if (this.copyPending) {
+      const source = `${d.params.bucket}/${encodeKey(d.key(this.path))}`;
+      const chunk = Math.max(d.params.multipartcopychunksize, MIN_PART_SIZE);
+      this.parts.push(...(await d.copyParts(source, this.path, this.uploadId, this.existing, 0, chunk)));
+      this.copyPending = false;
+    }
+    return this.uploadId;
+  }
+
+  private async sendPart(body: Buffer): Promise<void> {
+    const uploadId = await this.ensureUpload();
+    const d = this.driver;
+    const partNumber = this.parts.length + 1;
+    if (partNumber > MAX_PARTS) throw new StorageDriverError(NAME, `${NAME}: more than ${MAX_PARTS} parts for ${this.path}; raise chunksize`);
+    this.parts.push({ PartNumber: partNumber });
+    const r = await d.client.send(
+      new UploadPartCommand({ Bucket: d.params.bucket, Key: d.key(this.path), UploadId: uploadId, PartNumber: partNumber, Body: body }),
+    );
+    this.parts[partNumber - 1] = { PartNumber: partNumber, ETag: r.ETag! };
+  }
+
+  /** Makes everything written an object at path. */
+  private async finish(): Promise<void> {
+    await this.settle();
+    if (!this.dirty) return;
+    const d = this.driver;
+    if (!this.uploadId && !this.copyPending) {
+      await d.client.send(
+        new PutObjectCommand({ Bucket: d.params.bucket, Key: d.key(this.path), Body: this.take(), ...d.putOptions() }),
+      );
+      this.dirty = false;
+      return;
+    }
+    if (this.buffered > 0 || this.parts.length === 0) await this.sendPart(this.take());
+    else await this.ensureUpload();
+    await d.complete(this.path, this.uploadId!, this.parts);
+    this.uploadId = undefined;
+    this.dirty = false;
+  }
+
+  private async discardUpload(): Promise<void> {
+    await this.inflight?.catch(() => undefined);
+    if (this.uploadId) await this.driver.abort(this.path, this.uploadId);
+    this.uploadId = undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'closed';
+    try {
+      await this.finish();
+    } catch (err) {
+      await this.discardUpload();
+      throw err;
+    }
+  }
+
+  async commit(): Promise<void> {
+    this.ensureOpen();
+    this.state = 'committed';
+    try {
+      await this.finish();
+    } catch (err) {
+      await this.discardUpload();
+      throw err;
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (this.state === 'cancelled') return;
+    if (this.state === 'committed') throw new StorageDriverError(NAME, `${NAME}: writer for ${this.path} is committed`);
+    this.state = 'cancelled';
+    this.buffer = [];
+    this.buffered = 0;
+    await this.discardUpload();
+    const d = this.driver;
+    await d.client.send(new DeleteObjectCommand({ Bucket: d.params.bucket, Key: d.key(this.path) }));
+  }
+}

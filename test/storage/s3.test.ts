@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { randomBytes, createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { createDriver } from '../../src/storage/driver/factory.js';
+import type { StorageDriver } from '../../src/storage/driver/types.js';
+import { PathNotFoundError } from '../../src/storage/driver/errors.js';
+import { parseS3Params } from '../../src/storage/driver/s3/params.js';
+import { startS3, type S3Server } from '../helpers/s3.js';
+import { readAll, runDriverSuite } from './driver-suite.js';
+
+// One RGW for this file (or the server S3_ENDPOINT names); each part gets its own bucket.
+let s3: S3Server;
+before(async () => {
+  s3 = await startS3();
+});
+after(async () => {
+  await s3?.stop();
+});
+
+// A small chunksize (S3's 5 MiB minimum) so the suite's 32 MiB file takes several parts.
+runDriverSuite('s3', async () => {
+  const driver = await createDriver('s3', s3.params(await s3.bucket(), { chunksize: 5 * 1024 * 1024 }));
+  return { driver, cleanup: () => driver.close!() };
+});
+
+runDriverSuite('s3 with rootdirectory', async () => {
+  const driver = await createDriver('s3', s3.params(await s3.bucket(), { rootdirectory: '/some/root/' }));
+  return { driver, cleanup: () => driver.close!() };
+});
+
+describe('s3 driver specifics', () => {
+  let driver: StorageDriver;
+  let other: StorageDriver;
+  let bucket: string;
+  const MiB = 1024 * 1024;
+  before(async () => {
+    bucket = await s3.bucket();
+    // Small copy chunks so multipart copies are exercised with small files.
+    const params = s3.params(bucket, { chunksize: 5 * MiB, multipartcopythresholdsize: 6 * MiB, multipartcopychunksize: 5 * MiB });
+    driver = await createDriver('s3', params);
+    other = await createDriver('s3', params); // a second instance on the same bucket
+  });
+  after(async () => {
+    await driver.close!();
+    await other.close!();
+  });
+
+  it('continues a writer closed with a small tail, in another instance, past the part minimum', async () => {
+    const a = randomBytes(3 * MiB + 17); // under 5 MiB: read back and continued in memory
+    const b = randomBytes(4 * MiB); // now 7 MiB: one object; next append copies it as a part
+    const c = randomBytes(6 * MiB + 5); // goes into parts after the server-side copy
+    const w1 = await driver.writer('/up/data', false);
+    await w1.write(a);
+    await w1.close();
+    assert.equal((await other.stat('/up/data')).size, a.length);
+    const w2 = await other.writer('/up/data', true);
+    assert.equal(w2.size, a.length);
+    await w2.write(b);
+    await w2.close();
+    const w3 = await driver.writer('/up/data', true);
+    assert.equal(w3.size, a.length + b.length);
+    await w3.write(c);
+    await w3.close();
+    const w4 = await other.writer('/up/data', true); // nothing written: object unchanged
+    await w4.commit();
+    const whole = Buffer.concat([a, b, c]);
+    const back = await readAll(await other.reader('/up/data'));
+    assert.equal(back.length, whole.length);
+    assert.ok(back.equals(whole));
+    // A range read across the boundary between the copied part and the new one.
+    const at = a.length + b.length - 10;
+    assert.ok((await readAll(await driver.reader('/up/data', at, 20))).equals(whole.subarray(at, at + 20)));
+    await driver.delete('/up');
+  });
+
+  it('moves large files with a multipart copy, and deletes more than 1000 keys in batches', async () => {
+    const big = randomBytes(13 * MiB);
+    await driver.putContent('/mv/src', big);
+    await driver.move('/mv/src', '/mv/dst');
+    const got = await driver.getContent('/mv/dst');
+    assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(big).digest('hex'));
+    await assert.rejects(driver.stat('/mv/src'), PathNotFoundError);
+    const names = Array.from({ length: 1050 }, (_, i) => `/many/d${i % 7}/f${i}`);
+    for (let i = 0; i < names.length; i += 50) {
+      await Promise.all(names.slice(i, i + 50).map((n) => driver.putContent(n, Buffer.from('x'))));
+    }
+    let seen = 0;
+    await driver.walk('/many', (info) => {
+      if (!info.isDir) seen++;
+    });
+    assert.equal(seen, names.length);
+    await driver.delete('/many');
+    await assert.rejects(driver.stat('/many'), PathNotFoundError);
+    await driver.delete('/mv');
+  });
+
+  it('keeps Distribution\'s layout: path P is key rootdirectory+P', async () => {
+    const rooted = await createDriver('s3', s3.params(bucket, { rootdirectory: '/reg' }));
+    await rooted.putContent('/docker/registry/v2/x', Buffer.from('hi'));
+    assert.equal((await driver.getContent('/reg/docker/registry/v2/x')).toString(), 'hi');
+    await rooted.delete('/docker');
+    await rooted.close!();
+  });
+
+  it('gives presigned URLs that plain HTTP clients can fetch', async () => {
+    await driver.putContent('/r/blob', Buffer.from('redirected content'));
+    const url = await driver.redirectURL('/r/blob', { method: 'GET', expiresIn: 60 });
+    assert.ok(url);
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'redirected content');
+    const head = await fetch((await driver.redirectURL('/r/blob', { method: 'HEAD' }))!, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), '18');
+    const ranged = await fetch(url, { headers: { Range: 'bytes=0-9' } });
+    assert.equal(await ranged.text(), 'redirected');
+    await driver.delete('/r');
+  });
+});
+
+describe('s3 parameters', () => {
+  it('takes Distribution\'s keys, from YAML values or environment strings', () => {
+    const p = parseS3Params({ region: 'eu-west-1', bucket: 'b', chunksize: '10485760', secure: 'false', encrypt: true, keyid: 'k',
+      rootdirectory: '/a/b/', storageclass: 'none', v4auth: 'true' });
+    assert.equal(p.chunksize, 10485760);
+    assert.equal(p.secure, false);
+    assert.equal(p.rootdirectory, 'a/b');
+    assert.equal(p.storageclass, undefined);
+    assert.equal(p.forcepathstyle, false);
+    assert.equal(parseS3Params({ bucket: 'b', regionendpoint: 'http://x:1' }).forcepathstyle, true);
+    assert.throws(() => parseS3Params({ region: 'r' }), /storage\.s3\.bucket/);
+    assert.throws(() => parseS3Params({ region: 'r', bucket: 'b', chunksize: 1024 }), /storage\.s3\.chunksize/);
+    assert.throws(() => parseS3Params({ region: 'r', bucket: 'b', accesskey: 'a' }), /secretkey/);
+    assert.throws(() => parseS3Params({ region: 'r', bucket: 'b', storageclass: 'cheap' }), /storageclass/);
+  });
+});
