@@ -1,0 +1,148 @@
+// The pull-through cache against a real upstream (a second Berth on loopback, behind a front that
+// records every request): first and cached pulls, the upstream going away, moved tags, pushes
+// refused, one upstream fetch for concurrent pulls of a large blob, upstream 5xx and hangs.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { metricsRegistry } from '../../src/metrics/registry.js';
+import { type Berth, Front, type Image, getBlob, getManifest, pullImage, pushImage, sha256, startBerth, tempDir } from './helpers.js';
+
+async function metric(name: string, labels: Record<string, string>): Promise<number> {
+  const m = metricsRegistry().getSingleMetric(name);
+  if (!m) return 0;
+  const got = await m.get();
+  const v = got.values.find((x) => Object.entries(labels).every(([k, val]) => String(x.labels[k]) === val));
+  return v?.value ?? 0;
+}
+
+describe('mirror of one upstream (Distribution-style proxy)', () => {
+  const tmp = tempDir('single');
+  let upstream: Berth;
+  let front: Front;
+  let mirror: Berth;
+  let app: Image;
+
+  before(async () => {
+    upstream = await startBerth(`${tmp.dir}/upstream`);
+    front = await new Front(upstream.url).start();
+    mirror = await startBerth(`${tmp.dir}/mirror`, `proxy:\n  remoteurl: ${front.url}\nberth:\n  proxy:\n    timeout: 1s\n    idletimeout: 1s\n`);
+    app = await pushImage(upstream.url, 'library/app', 'v1', { layers: 2 });
+  });
+
+  after(async () => {
+    await mirror?.close();
+    await front?.stop();
+    await upstream?.close();
+    tmp.cleanup();
+  });
+
+  it('fetches a manifest and its blobs on the first pull and serves them from storage afterwards', async () => {
+    const missesBefore = await metric('registry_proxy_misses_total', { type: 'blob', upstream: 'default' });
+    assert.equal(await pullImage(mirror.url, 'library/app', 'v1'), app.manifestDigest);
+    for (const b of app.blobs) assert.equal(front.count('GET', `/blobs/${b.digest}`), 1, 'each blob fetched once');
+    assert.equal(await metric('registry_proxy_misses_total', { type: 'blob', upstream: 'default' }), missesBefore + app.blobs.length);
+
+    const hitsBefore = await metric('registry_proxy_hits_total', { type: 'blob', upstream: 'default' });
+    assert.equal(await pullImage(mirror.url, 'library/app', 'v1'), app.manifestDigest);
+    for (const b of app.blobs) assert.equal(front.count('GET', `/blobs/${b.digest}`), 1, 'the second pull is served from the cache');
+    assert.equal(front.count('GET', `/manifests/${app.manifestDigest}`), 1, 'manifest fetched once');
+    assert.equal(front.count('HEAD', '/manifests/v1'), 2, 'the tag is checked upstream on every pull');
+    assert.equal(await metric('registry_proxy_hits_total', { type: 'blob', upstream: 'default' }), hitsBefore + app.blobs.length);
+    assert.ok((await metric('registry_proxy_upstream_request_duration_seconds', { upstream: 'default', method: 'HEAD' })) >= 0);
+  });
+
+  it('stores the content in Distribution\'s layout under the mirror\'s root', async () => {
+    const { readFileSync } = await import('node:fs');
+    const base = `${mirror.root}/docker/registry/v2`;
+    assert.equal(readFileSync(`${base}/repositories/library/app/_manifests/tags/v1/current/link`, 'utf8'), app.manifestDigest);
+    for (const b of app.blobs) {
+      const hex = b.digest.slice('sha256:'.length);
+      assert.deepEqual(readFileSync(`${base}/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`), b.data);
+    }
+  });
+
+  it('sees a tag moved upstream', async () => {
+    const v2 = await pushImage(upstream.url, 'library/app', 'v1', { layers: 1 });
+    assert.notEqual(v2.manifestDigest, app.manifestDigest);
+    assert.equal(await pullImage(mirror.url, 'library/app', 'v1'), v2.manifestDigest);
+    // The old revision is still there by digest.
+    assert.equal((await getManifest(mirror.url, 'library/app', app.manifestDigest)).status, 200);
+    app = v2;
+  });
+
+  it('lists tags from the upstream', async () => {
+    await pushImage(upstream.url, 'library/app', 'v9');
+    const res = await fetch(`${mirror.url}/v2/library/app/tags/list`);
+    assert.deepEqual(((await res.json()) as { tags: string[] }).tags, ['v1', 'v9']);
+  });
+
+  it('refuses pushes and deletes with 405 UNSUPPORTED naming the upstream', async () => {
+    const post = await fetch(`${mirror.url}/v2/library/app/blobs/uploads/`, { method: 'POST' });
+    assert.equal(post.status, 405);
+    const body = (await post.json()) as { errors: { code: string; message: string }[] };
+    assert.equal(body.errors[0]!.code, 'UNSUPPORTED');
+    assert.match(body.errors[0]!.message, /pull-through cache/);
+    const put = await fetch(`${mirror.url}/v2/other/manifests/x`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: app.manifest });
+    assert.equal(put.status, 405);
+    const del = await fetch(`${mirror.url}/v2/library/app/manifests/${app.manifestDigest}`, { method: 'DELETE' });
+    assert.equal(del.status, 405);
+  });
+
+  it('answers 404 for content the upstream does not have', async () => {
+    assert.equal((await getManifest(mirror.url, 'library/app', 'nope')).status, 404);
+    assert.equal((await getBlob(mirror.url, 'library/app', sha256('nothing'))).status, 404);
+    assert.equal((await getManifest(mirror.url, 'library/none', 'v1')).status, 404);
+  });
+
+  it('fetches a large blob once for concurrent pulls, streaming it to every client', async () => {
+    const big = await pushImage(upstream.url, 'library/big', 'v1', { layers: 1, layerSize: 20 * 1024 * 1024 });
+    const layer = big.blobs[1]!;
+    const pulls = await Promise.all(Array.from({ length: 5 }, () => getBlob(mirror.url, 'library/big', layer.digest)));
+    for (const p of pulls) {
+      assert.equal(p.status, 200);
+      assert.equal(sha256(p.body), layer.digest);
+    }
+    // Ranges are served too (from storage once the blob has landed).
+    const range = await getBlob(mirror.url, 'library/big', layer.digest, { Range: 'bytes=10-19' });
+    assert.equal(range.status, 206);
+    assert.deepEqual(range.body, layer.data.subarray(10, 20));
+    assert.equal(front.count('GET', `/blobs/${layer.digest}`), 1, 'one upstream fetch');
+  });
+
+  it('answers 502 naming the upstream when it fails, and keeps serving cached content', async () => {
+    await front.setMode('fail');
+    try {
+      const res = await fetch(`${mirror.url}/v2/library/fresh/manifests/${sha256('x')}`);
+      assert.equal(res.status, 502);
+      const body = (await res.json()) as { errors: { code: string; message: string }[] };
+      assert.equal(body.errors[0]!.code, 'UNAVAILABLE');
+      assert.ok(body.errors[0]!.message.includes(front.url), body.errors[0]!.message);
+      assert.equal(await pullImage(mirror.url, 'library/app', 'v1'), app.manifestDigest, 'cached tag and content');
+    } finally {
+      await front.setMode('forward');
+    }
+  });
+
+  it('answers 503 when the upstream hangs, after the configured timeout (not a hang)', async () => {
+    await front.setMode('hang');
+    try {
+      const res = await fetch(`${mirror.url}/v2/library/fresh/blobs/${sha256('y')}`, { signal: AbortSignal.timeout(20_000) });
+      assert.equal(res.status, 503);
+      const body = (await res.json()) as { errors: { code: string; message: string }[] };
+      assert.equal(body.errors[0]!.code, 'UNAVAILABLE');
+      assert.match(body.errors[0]!.message, /no answer within 1s/);
+      assert.equal(await pullImage(mirror.url, 'library/app', 'v1'), app.manifestDigest, 'cached tag and content');
+    } finally {
+      await front.setMode('forward');
+    }
+  });
+
+  it('serves cached content when the upstream is gone, and fails fast for the rest', async () => {
+    await upstream.close();
+    await front.stop();
+    assert.equal(await pullImage(mirror.url, 'library/app', 'v1'), app.manifestDigest);
+    const res = await fetch(`${mirror.url}/v2/library/other/manifests/latest`);
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as { errors: { code: string; message: string }[] };
+    assert.match(body.errors[0]!.message, /unreachable/);
+  });
+});
