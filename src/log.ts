@@ -81,3 +81,16 @@ export function accessLogger(logger: Logger): Logger {
   const stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
   return pino({ level: logger.level, base: logger.bindings() }, stream);
 }
+
+/** Where the API layer records a request's id on its IncomingMessage (see requestLog). */
+export const REQUEST_ID = Symbol.for('berth.requestId');
+
+/**
+ * `log` with the request id of `req` bound (field `reqId`), for code that logs about a request
+ * but is handed the raw IncomingMessage rather than the API context (access controllers, for
+ * example). Returns `log` itself when the request carries no id.
+ */
+export function requestLog(log: Logger, req: object): Logger {
+  const id = (req as { [REQUEST_ID]?: string })[REQUEST_ID];
+  return id === undefined ? log : log.child({ reqId: id });
+}

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { accessLogger } from '../log.js';
+import { accessLogger, REQUEST_ID } from '../log.js';
 import { accessFor, type Auth } from '../auth/index.js';
 import type { Config } from '../config/types.js';
 import { RegistryError } from '../errors.js';
@@ -113,6 +113,7 @@ export function createHandler(config: Config, registry: Registry, logger: Logger
     const id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader(API_VERSION_HEADER, 'registry/2.0');
     res.setHeader(REQUEST_ID_HEADER, id);
+    (req as IncomingMessage & { [REQUEST_ID]?: string })[REQUEST_ID] = id;
     for (const [name, values] of extraHeaders) res.setHeader(name, values);
     const ctx = new RequestContext(req, res, req.method ?? 'GET', registry, config, id, notifier, shared);
     (res as ServerResponse & { [CONTEXT]: RequestContext })[CONTEXT] = ctx;
