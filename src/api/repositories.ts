@@ -13,4 +13,5 @@ export async function handleRepositoryDelete(ctx: Context, name: string): Promis
   requireDeleteEnabled(ctx);
   if (!(await ctx.registry.deleteRepository(name))) throw new RegistryError('NAME_UNKNOWN', undefined, { name });
   sendEmpty(ctx, 202);
+  ctx.events?.repositoryDeleted(ctx, name);
 }

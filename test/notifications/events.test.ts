@@ -67,8 +67,10 @@ notifications:
   r = await fetch(`${base}/v2/app/one/blobs/${image.layer}`);
   assert.equal(r.status, 200); // still linked in app/one
   await r.arrayBuffer();
+  r = await fetch(`${base}/v2/_berth/repositories/app/two`, { method: 'DELETE' });
+  assert.equal(r.status, 202);
 
-  const events = await waitFor('14 events', () => (all.events.length >= 14 ? all.events : undefined));
+  const events = await waitFor('15 events', () => (all.events.length >= 15 ? all.events : undefined));
   const summary = events.map((e) => [e.action, e.target.repository, e.target.mediaType, e.target.digest, e.target.tag, e.target.fromRepository]);
   assert.deepEqual(summary, [
     ['push', 'app/one', BLOB, image.config, undefined, undefined],
@@ -85,6 +87,7 @@ notifications:
     ['delete', 'app/one', undefined, undefined, 'v2', undefined],
     ['delete', 'app/two', undefined, image.layer, undefined, undefined],
     ['pull', 'app/one', BLOB, image.layer, undefined, undefined],
+    ['delete', 'app/two', undefined, undefined, undefined, undefined],
   ]);
 
   // One event per envelope, POSTed with Distribution's media type and the configured headers.
@@ -122,7 +125,7 @@ notifications:
   assert.equal(layerPull.target.references, undefined);
 
   // Ignored actions and media types never reach the filtered endpoint; deletes carry no media type.
-  const kept = await waitFor('6 filtered events', () => (filtered.events.length >= 6 ? filtered.events : undefined));
+  const kept = await waitFor('7 filtered events', () => (filtered.events.length >= 7 ? filtered.events : undefined));
   assert.deepEqual(
     kept.map((e) => [e.action, e.target.mediaType, e.target.tag ?? e.target.digest]),
     [
@@ -132,6 +135,7 @@ notifications:
       ['delete', undefined, image.manifest],
       ['delete', undefined, 'v2'],
       ['delete', undefined, image.layer],
+      ['delete', undefined, undefined],
     ],
   );
 
