@@ -16,6 +16,9 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
   type CompletedPart,
+  type ObjectCannedACL,
+  type PutObjectCommandInput,
+  type StorageClass,
   type S3ClientConfig,
   type _Object,
 } from '@aws-sdk/client-s3';
@@ -33,6 +36,8 @@ import { endpointUrl, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, parseS3Params, ty
  */
 
 const NAME = 's3';
+
+type PutOptions = Pick<PutObjectCommandInput, 'ContentType' | 'ACL' | 'StorageClass' | 'ServerSideEncryption' | 'SSEKMSKeyId'>;
 
 export function createS3Driver(parameters: Record<string, unknown>): StorageDriver {
   return new S3Driver(parseS3Params(parameters));
@@ -104,21 +109,14 @@ export class S3Driver implements StorageDriver {
   }
 
   /** Options every new object gets: ACL, storage class, server-side encryption, content type. */
-  putOptions(): {
-    ContentType: string;
-    ACL?: never;
-    StorageClass?: never;
-    ServerSideEncryption?: never;
-    SSEKMSKeyId?: string;
-  } {
-    const o: Record<string, string> = { ContentType: 'application/octet-stream' };
-    o.ACL = this.params.objectacl;
-    if (this.params.storageclass) o.StorageClass = this.params.storageclass;
+  putOptions(): PutOptions {
+    const o: PutOptions = { ContentType: 'application/octet-stream', ACL: this.params.objectacl as ObjectCannedACL };
+    if (this.params.storageclass) o.StorageClass = this.params.storageclass as StorageClass;
     if (this.params.encrypt) {
       o.ServerSideEncryption = this.params.keyid ? 'aws:kms' : 'AES256';
       if (this.params.keyid) o.SSEKMSKeyId = this.params.keyid;
     }
-    return o as ReturnType<S3Driver['putOptions']>;
+    return o;
   }
 
   async head(path: string): Promise<{ size: number; modTime: Date } | undefined> {
