@@ -3,7 +3,7 @@ import { RegistryError } from '../errors.js';
 import type { Digest } from '../digest.js';
 import { InvalidOffsetError, isPathNotFound } from './driver/errors.js';
 import type { StorageDriver } from './driver/types.js';
-import { LruCache, type MetadataCache } from './cache.js';
+import { LruCache, type MetadataCache, type SharedBlobDescriptors } from './cache.js';
 import { BlobGuard } from './blob-guard.js';
 import { blobDataPath, blobDir } from './paths.js';
 
@@ -27,6 +27,9 @@ export class BlobStore {
     readonly guard: BlobGuard = new BlobGuard(),
   ) {}
 
+  /** The blob descriptor cache shared with other instances (storage.cache.blobdescriptor: redis), when set. */
+  shared: SharedBlobDescriptors | undefined;
+
   /** Records that the server relies on `digest` existing; waits out a deletion of it in progress. */
   use(digest: Digest): Promise<void> | undefined {
     return this.guard.use(digest.value);
@@ -37,10 +40,16 @@ export class BlobStore {
     if (deleting) await deleting;
     const cached = this.meta.get(`b:${digest.value}`);
     if (typeof cached === 'number') return { digest, size: cached };
+    const shared = await this.shared?.size(digest.value);
+    if (shared !== undefined) {
+      this.meta.set(`b:${digest.value}`, shared);
+      return { digest, size: shared };
+    }
     try {
       const info = await this.driver.stat(blobDataPath(digest));
       if (info.isDir) return undefined;
       this.meta.set(`b:${digest.value}`, info.size);
+      await this.shared?.setSize(digest.value, info.size);
       return { digest, size: info.size };
     } catch (err) {
       if (isPathNotFound(err)) return undefined;
@@ -55,6 +64,7 @@ export class BlobStore {
     } catch (err) {
       if (isPathNotFound(err)) {
         this.forget(digest);
+        await this.shared?.forget(digest.value);
         throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
       }
       if (err instanceof InvalidOffsetError) throw new RegistryError('RANGE_INVALID', 'range not satisfiable');
@@ -81,6 +91,7 @@ export class BlobStore {
     await this.driver.putContent(blobDataPath(digest), content);
     this.contents.set(digest.value, Buffer.from(content));
     this.meta.set(`b:${digest.value}`, content.length);
+    await this.shared?.setSize(digest.value, content.length);
   }
 
   /** Moves a verified upload into place; when the blob already exists the upload is dropped. */
@@ -88,6 +99,7 @@ export class BlobStore {
     if (await this.stat(digest)) return;
     await this.driver.move(sourcePath, blobDataPath(digest));
     this.meta.set(`b:${digest.value}`, size);
+    await this.shared?.setSize(digest.value, size);
   }
 
   async redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
@@ -97,6 +109,7 @@ export class BlobStore {
   /** Removes the content itself (garbage collection only). */
   async delete(digest: Digest): Promise<void> {
     this.forget(digest);
+    await this.shared?.forget(digest.value);
     try {
       await this.driver.delete(blobDir(digest));
     } catch (err) {

@@ -52,6 +52,11 @@ export class LruCache<V> {
   get size(): number {
     return this.map.size;
   }
+
+  clear(): void {
+    this.map.clear();
+    this.weight = 0;
+  }
 }
 
 /**
@@ -71,16 +76,38 @@ export class TtlCache<V> {
 
   get(key: string): V | undefined {
     const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.expires < performance.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry.value;
+    if (entry !== undefined && entry.expires >= performance.now()) return entry.value;
+    if (entry !== undefined) this.entries.delete(key);
+    this.noteMiss(key);
+    return undefined;
   }
 
   set(key: string, value: V): void {
+    // A value loaded after a miss that happened before the last clear() may predate the change
+    // that caused the clear (another instance's write): it is not kept.
+    const missedAt = this.misses.get(key);
+    this.misses.delete(key);
+    if (missedAt !== undefined && missedAt !== this.generation) return;
     this.entries.set(key, { value, expires: performance.now() + this.ttlMs });
+  }
+
+  /**
+   * Drops every entry: another process changed the storage (src/redis/invalidation.ts). Loads
+   * already under way when this is called do not fill the cache with what they read.
+   */
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+  }
+
+  private generation = 0;
+  /** The generation at a key's first miss not yet followed by a set (bounded; reset when full). */
+  private readonly misses = new Map<string, number>();
+
+  private noteMiss(key: string): void {
+    if (this.ttlMs <= 0 || this.misses.has(key)) return;
+    if (this.misses.size >= 10_000) this.misses.clear();
+    this.misses.set(key, this.generation);
   }
 
   delete(key: string): void {
@@ -99,6 +126,21 @@ export class TtlCache<V> {
     if (value !== undefined) this.set(key, value);
     return value;
   }
+}
+
+/**
+ * A blob descriptor cache shared by every instance (Distribution's `storage.cache.blobdescriptor:
+ * redis`, src/redis/descriptors.ts): blob sizes globally, and which repositories link which
+ * blobs. Implementations never throw: a failing cache answers "unknown" and storage is read.
+ */
+export interface SharedBlobDescriptors {
+  size(digest: string): Promise<number | undefined>;
+  setSize(digest: string, size: number): Promise<void>;
+  forget(digest: string): Promise<void>;
+  linked(repository: string, digest: string): Promise<boolean>;
+  setLinked(repository: string, digest: string): Promise<void>;
+  unlink(repository: string, digest: string): Promise<void>;
+  forgetRepository(repository: string): Promise<void>;
 }
 
 /** The registry's one metadata cache; keys are prefixed by kind (b: blob size, l: layer link, r: revision, t: tag, c: catalog). */

@@ -23,8 +23,15 @@ export class LinkedBlobStore {
   async isLinked(digest: Digest): Promise<boolean> {
     const key = `l:${this.name}@${digest.value}`;
     if (this.meta.get(key) === true) return true;
+    if (await this.blobs.shared?.linked(this.name, digest.value)) {
+      this.meta.set(key, true);
+      return true;
+    }
     const linked = await this.readLinks(digest);
-    if (linked) this.meta.set(key, true);
+    if (linked) {
+      this.meta.set(key, true);
+      await this.blobs.shared?.setLinked(this.name, digest.value);
+    }
     return linked;
   }
 
@@ -59,12 +66,14 @@ export class LinkedBlobStore {
     const current = await readLink(this.driver, path);
     if (current?.value !== digest.value) await writeLink(this.driver, path, digest);
     this.meta.set(`l:${this.name}@${digest.value}`, true);
+    await this.blobs.shared?.setLinked(this.name, digest.value);
   }
 
   /** Removes the repository's link; the data stays for garbage collection. */
   async unlink(digest: Digest): Promise<boolean> {
     const link = await readLink(this.driver, layerLinkPath(this.name, digest));
     this.meta.delete(`l:${this.name}@${digest.value}`);
+    await this.blobs.shared?.unlink(this.name, digest.value);
     if (link?.value !== digest.value) return false;
     return deleteIfExists(this.driver, layerLinkPath(this.name, digest).replace(/\/link$/, ''));
   }

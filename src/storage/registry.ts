@@ -84,8 +84,14 @@ export class Registry {
     return removed;
   }
 
+  /** Drops every cached item of metadata: another instance changed the storage (src/redis/invalidation.ts). */
+  invalidateMetadata(): void {
+    this.meta.clear();
+  }
+
   /** Drops cached metadata about a repository (after a repository delete, or a collector's changes). */
   forgetRepository(name: string): void {
+    void this.blobs.shared?.forgetRepository(name);
     for (const kind of ['l', 'r']) this.meta.deletePrefix(`${kind}:${name}@`);
     this.meta.deletePrefix(`t:${name}:`);
     this.meta.delete('c:');

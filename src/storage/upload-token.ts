@@ -1,0 +1,67 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { RegistryError } from '../errors.js';
+
+/**
+ * The `_state` query parameter of upload Locations, in Distribution's format: base64url of
+ * HMAC-SHA256(json) followed by the json {"Name","UUID","Offset","StartedAt"}, keyed with
+ * http.secret. Instances sharing the secret accept each other's tokens, so an upload started on
+ * one instance continues on any other (the bytes and their size live in storage; the token proves
+ * the Location was issued by this registry for this repository and upload). A token that does
+ * not verify — another secret, tampering, another repository or upload — is BLOB_UPLOAD_INVALID.
+ * A request without `_state` is accepted (some clients build the URL from Docker-Upload-UUID).
+ */
+export interface UploadState {
+  Name: string;
+  UUID: string;
+  Offset: number;
+  StartedAt: string;
+}
+
+const MAC_BYTES = 32;
+
+/** Distribution's rule: without http.secret each process makes up its own (and warns). */
+const generated = new WeakMap<object, string>();
+export function uploadSecret(http: { secret?: string | undefined }): string {
+  if (http.secret) return http.secret;
+  let secret = generated.get(http);
+  if (!secret) {
+    secret = randomBytes(32).toString('base64url');
+    generated.set(http, secret);
+  }
+  return secret;
+}
+
+export function packUploadState(secret: string, state: UploadState): string {
+  const json = Buffer.from(JSON.stringify(state));
+  const mac = createHmac('sha256', secret).update(json).digest();
+  return Buffer.concat([mac, json]).toString('base64url');
+}
+
+export function unpackUploadState(secret: string, token: string): UploadState | undefined {
+  let raw: Buffer;
+  try {
+    raw = Buffer.from(token.replace(/=+$/, ''), 'base64url');
+  } catch {
+    return undefined;
+  }
+  if (raw.length <= MAC_BYTES) return undefined;
+  const mac = raw.subarray(0, MAC_BYTES);
+  const json = raw.subarray(MAC_BYTES);
+  const expected = createHmac('sha256', secret).update(json).digest();
+  if (!timingSafeEqual(mac, expected)) return undefined;
+  try {
+    const state = JSON.parse(json.toString()) as UploadState;
+    return typeof state.Name === 'string' && typeof state.UUID === 'string' ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Throws BLOB_UPLOAD_INVALID unless `token` was issued for this repository and upload. */
+export function verifyUploadState(secret: string, token: string, name: string, id: string): UploadState {
+  const state = unpackUploadState(secret, token);
+  if (!state || state.Name !== name || state.UUID !== id) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', 'upload state token does not verify (instances must share http.secret)', { id });
+  }
+  return state;
+}
