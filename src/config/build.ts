@@ -18,9 +18,9 @@ const DEFAULT_ADDR = ':5000';
 
 /**
  * Sections Distribution knows that Berth does not act on yet. Remove a name when its feature
- * lands (auth is checked when the server starts: src/auth/config.ts). redis is still carried in Config as data.
+ * lands (auth is checked when the server starts: src/auth/config.ts; redis by src/redis/client.ts).
  */
-export const NOT_YET_IMPLEMENTED = ['redis', 'middleware', 'compatibility', 'catalog', 'reporting', 'policy'] as const;
+export const NOT_YET_IMPLEMENTED = ['middleware', 'compatibility', 'catalog', 'reporting', 'policy'] as const;
 
 export interface BuildOptions {
   /** Storage driver names that exist (the factory's registeredDrivers()). */
@@ -41,7 +41,7 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
   const config: Config = {
     version: '0.1',
     log: buildLog(file, warn),
-    storage: buildStorage(file.storage, options, warn),
+    storage: buildStorage(file.storage, options, warn, file.redis !== undefined && file.redis !== null),
     http: buildHttp(file.http, warn),
     validation: buildValidation(file.validation, warn),
   };
@@ -116,7 +116,7 @@ function buildLog(file: ParsedFile, warn: (message: string) => void): LogConfig 
   return { level, formatter, fields: log.fields ?? {}, accesslog: { disabled: log.accesslog.disabled ?? false } };
 }
 
-function buildStorage(storage: ParsedFile['storage'], options: BuildOptions, warn: (message: string) => void): StorageConfig {
+function buildStorage(storage: ParsedFile['storage'], options: BuildOptions, warn: (message: string) => void, hasRedis = false): StorageConfig {
   const drivers = Object.keys(storage).filter((key) => !STORAGE_SETTINGS.has(key));
   if (drivers.length === 0) throw new ConfigError('storage: no storage driver configured');
   if (drivers.length > 1) {
@@ -141,7 +141,8 @@ function buildStorage(storage: ParsedFile['storage'], options: BuildOptions, war
   const kind = cache.blobdescriptor ?? cache.layerinfo;
   if (cache.layerinfo !== undefined) warn('storage.cache.layerinfo: deprecated, use storage.cache.blobdescriptor');
   if (kind === 'inmemory') blobdescriptor = 'inmemory';
-  else if (kind === 'redis') warn('storage.cache.blobdescriptor: redis is not implemented yet; blob descriptor caching is disabled');
+  else if (kind === 'redis' && hasRedis) blobdescriptor = 'redis';
+  else if (kind === 'redis') warn('storage.cache.blobdescriptor: redis needs the redis section; blob descriptor caching is disabled');
   else if (kind !== undefined && kind !== '') warn(`storage.cache.blobdescriptor: unknown cache type "${kind}"; blob descriptor caching is disabled`);
   const size = cache.blobdescriptorsize ?? 10000;
   if (size < 0) throw new ConfigError(`storage.cache.blobdescriptorsize: must not be negative, got ${size}`);

@@ -166,7 +166,6 @@ test('a full Distribution configuration', () => {
   assert.equal((config.health as { storagedriver: { threshold: number } }).storagedriver.threshold, 3);
   assert.ok(config.notifications);
   assert.deepEqual(warnings, [
-    'redis: this section is not implemented yet and is ignored',
     'middleware: this section is not implemented yet and is ignored',
   ]);
 });
@@ -286,7 +285,7 @@ test('legacy and compatibility settings', () => {
     'log.formatter: logstash is not supported; using json',
     'loglevel: deprecated, use log.level',
     'reporting: this section is not implemented yet and is ignored',
-    'storage.cache.blobdescriptor: redis is not implemented yet; blob descriptor caching is disabled',
+    'storage.cache.blobdescriptor: redis needs the redis section; blob descriptor caching is disabled',
     'validation.enabled: deprecated, use validation.disabled',
   ]);
 });
