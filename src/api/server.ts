@@ -17,6 +17,8 @@ import { Notifier } from '../notifications/notifier.js';
 import { createAuth } from '../auth/index.js';
 import { enforceClientAuth, tlsServerOptions } from '../auth/tls.js';
 import { compileGoRegExp } from '../config/regexp.js';
+import { durationToMs } from '../config/duration.js';
+import { publishingDriver, startShared } from '../redis/index.js';
 import { Mirror } from '../proxy/mirror.js';
 
 /**
@@ -39,9 +41,16 @@ export interface RunningServer {
 /** Builds the storage, the HTTP(S) server and the background jobs from a loaded configuration. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const prometheus = Boolean(config.http.debug?.prometheus?.enabled);
-  const driver = await createDriver(config.storage.driver, config.storage.parameters, prometheus ? { onOperation: driverMetricsHook() } : {});
+  // redis: instances tell each other when they change storage (cache invalidation), and share
+  // blob descriptors when storage.cache.blobdescriptor is redis (src/redis, docs/deployment.md).
+  const shared = await startShared(config, logger);
+  const base = await createDriver(config.storage.driver, config.storage.parameters, prometheus ? { onOperation: driverMetricsHook() } : {});
+  const driver = shared ? publishingDriver(base, shared.bus) : base;
+  if (!config.http.secret) {
+    logger.warn('http.secret is not set: a random one is used, so uploads cannot move between instances behind a load balancer');
+  }
   const registry = new Registry(driver, {
-    metadataTtlMs: METADATA_TTL_MS,
+    metadataTtlMs: metadataTtl(config),
     policy: {
       skipReferenceChecks: config.validation.disabled,
       urlsAllow: config.validation.manifests.urls.allow.map(compileGoRegExp),
@@ -54,6 +63,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await mirror.start();
     registry.mirror = mirror;
   }
+  if (shared) {
+    registry.blobs.shared = shared.descriptors;
+    await shared.bus.subscribe(() => registry.invalidateMetadata());
+  }
+
   const auth = await createAuth(config, driver, logger);
   const health = startHealthChecks(config, driver, logger);
   const notifier = config.notifications ? new Notifier(config.notifications, logger, config.http.addr) : undefined;
@@ -91,8 +105,22 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await notifier?.close();
       await debug?.close();
       await driver.close?.();
+      await shared?.close();
     })());
   return { url, registry, close, ...(debug ? { debugUrl: debug.url } : {}) };
+}
+
+/**
+ * berth.metadatattl (a duration; default 1s): how long metadata read from storage is trusted.
+ * Several instances without redis must set 0 to see each other's writes at once, as
+ * Distribution does; with redis, changes are pushed to every instance (src/redis/invalidation.ts).
+ */
+function metadataTtl(config: Config): number {
+  const v = config.berth?.metadatattl;
+  if (v === undefined || v === null || v === '') return METADATA_TTL_MS;
+  const ms = typeof v === 'string' || typeof v === 'number' ? durationToMs(v) : undefined;
+  if (ms === undefined || ms < 0) throw new Error(`berth.metadatattl: expected a duration such as 1s or 0, got ${JSON.stringify(v)}`);
+  return ms;
 }
 
 /** The debug server on http.debug.addr (plain HTTP, as Distribution's): health, and metrics when enabled. */

@@ -3,12 +3,15 @@ import { parseDigest, tryParseDigest } from '../digest.js';
 import { isValidName } from '../names.js';
 import type { Repository } from '../storage/registry.js';
 import { uploadRange, type ChunkExpectation } from '../storage/uploads.js';
+import { packUploadState, uploadSecret, verifyUploadState } from '../storage/upload-token.js';
 import { type Context, hasBody, sendEmpty } from './context.js';
 import { requireWritable } from './guards.js';
 
 function uploadHeaders(ctx: Context, repo: Repository, id: string, size: number) {
+  // Signed upload state, as Distribution: any instance sharing http.secret continues the upload.
+  const state = packUploadState(uploadSecret(ctx.config.http), { Name: repo.name, UUID: id, Offset: size, StartedAt: new Date().toISOString() });
   return {
-    Location: ctx.url(`/v2/${repo.name}/blobs/uploads/${id}`),
+    Location: ctx.url(`/v2/${repo.name}/blobs/uploads/${id}?_state=${state}`),
     Range: uploadRange(size),
     'Docker-Upload-UUID': id,
   };
@@ -63,6 +66,8 @@ export async function handleUploadStart(ctx: Context, repo: Repository): Promise
 
 /** GET/PATCH/PUT/DELETE /v2/<name>/blobs/uploads/<id> */
 export async function handleUpload(ctx: Context, repo: Repository, id: string): Promise<void> {
+  const token = ctx.query.get('_state');
+  if (token !== null) verifyUploadState(uploadSecret(ctx.config.http), token, repo.name, id);
   switch (ctx.method) {
     case 'GET': {
       const status = await repo.uploads.status(id);
