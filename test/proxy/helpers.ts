@@ -161,8 +161,9 @@ export class Front {
         return;
       }
       const target = new URL(req.url ?? '/', this.target);
-      const headers = { ...req.headers, host: target.host };
-      const out = http.request(target, { method: req.method, headers }, (up) => {
+      // The Host header is kept: an upstream that builds URLs from it (token realm, Location)
+      // sends clients back through the front.
+      const out = http.request(target, { method: req.method, headers: req.headers }, (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       });
