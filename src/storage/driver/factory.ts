@@ -2,6 +2,7 @@ import { wrapDriver, type BaseOptions } from './base.js';
 import { createFilesystemDriver } from './filesystem.js';
 import { createInMemoryDriver } from './inmemory.js';
 import { createS3Driver } from './s3/driver.js';
+import { createAzureDriver } from './azure/driver.js';
 import type { DriverFactory, StorageDriver } from './types.js';
 
 /**
@@ -42,3 +43,4 @@ export async function createDriver(
 registerDriver('filesystem', createFilesystemDriver);
 registerDriver('inmemory', createInMemoryDriver);
 registerDriver('s3', createS3Driver);
+registerDriver('azure', createAzureDriver);
