@@ -1,0 +1,303 @@
+import { Readable } from 'node:stream';
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+  type ContainerClient,
+} from '@azure/storage-blob';
+import { InvalidOffsetError, PathNotFoundError, StorageDriverError } from '../errors.js';
+import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../types.js';
+import { compareWalkOrder } from '../walk.js';
+
+/**
+ * The `azure` driver: Distribution's layout in an Azure Blob Storage container. Driver path P is
+ * the blob `rootdirectory + P` without its leading slash. Parameters (Distribution's): accountname,
+ * accountkey, container, realm (default core.windows.net), rootdirectory; Berth adds `serviceurl`
+ * (e.g. Azurite's http://127.0.0.1:10000/devstoreaccount1) and `credentials.type: shared_key`
+ * (the only type supported; client_secret and default_credentials are refused with a clear error).
+ *
+ * Writers use append blobs, as Distribution's azure driver does: every block appended is at once
+ * part of the blob, so close() has nothing to flush and any instance can continue the file.
+ * putContent writes a block blob (one request, atomic).
+ */
+const NAME = 'azure';
+const APPEND_BLOCK = 4 * 1024 * 1024;
+
+interface AzureParams {
+  accountname: string;
+  accountkey: string;
+  container: string;
+  realm: string;
+  rootdirectory: string;
+  serviceurl?: string;
+}
+
+function parseParams(p: Record<string, unknown>): AzureParams {
+  const str = (k: string) => (p[k] === undefined || p[k] === null || p[k] === '' ? undefined : String(p[k]));
+  const creds = p.credentials as Record<string, unknown> | undefined;
+  if (creds && creds.type !== undefined && creds.type !== 'shared_key') {
+    throw new Error(`storage.azure.credentials.type: "${String(creds.type)}" is not supported by Berth; use shared_key (accountname + accountkey)`);
+  }
+  const accountname = str('accountname');
+  const accountkey = str('accountkey');
+  const container = str('container');
+  if (!accountname) throw new Error('storage.azure.accountname: required');
+  if (!accountkey) throw new Error('storage.azure.accountkey: required');
+  if (!container) throw new Error('storage.azure.container: required');
+  const params: AzureParams = {
+    accountname,
+    accountkey,
+    container,
+    realm: str('realm') ?? 'core.windows.net',
+    rootdirectory: (str('rootdirectory') ?? '').replace(/^\/+|\/+$/g, ''),
+  };
+  const serviceurl = str('serviceurl');
+  if (serviceurl) params.serviceurl = serviceurl.replace(/\/$/, '');
+  return params;
+}
+
+export function createAzureDriver(parameters: Record<string, unknown>): StorageDriver {
+  return new AzureDriver(parseParams(parameters));
+}
+
+function status(err: unknown): number | undefined {
+  return (err as { statusCode?: number } | undefined)?.statusCode;
+}
+
+export class AzureDriver implements StorageDriver {
+  readonly name = NAME;
+  readonly container: ContainerClient;
+  private readonly credential: StorageSharedKeyCredential;
+
+  constructor(readonly params: AzureParams) {
+    this.credential = new StorageSharedKeyCredential(params.accountname, params.accountkey);
+    const url = params.serviceurl ?? `https://${params.accountname}.blob.${params.realm}`;
+    this.container = new BlobServiceClient(url, this.credential).getContainerClient(params.container);
+  }
+
+  key(path: string): string {
+    return this.params.rootdirectory ? this.params.rootdirectory + path : path.slice(1);
+  }
+
+  dirPrefix(path: string): string {
+    if (path === '/') return this.params.rootdirectory ? this.params.rootdirectory + '/' : '';
+    return this.key(path) + '/';
+  }
+
+  private pathOf(key: string): string {
+    return this.params.rootdirectory ? key.slice(this.params.rootdirectory.length) : '/' + key;
+  }
+
+  blob(path: string) {
+    return this.container.getBlockBlobClient(this.key(path));
+  }
+
+  async props(path: string): Promise<{ size: number; modTime: Date; type: string } | undefined> {
+    try {
+      const p = await this.blob(path).getProperties();
+      return { size: p.contentLength ?? 0, modTime: p.lastModified ?? new Date(0), type: p.blobType ?? 'BlockBlob' };
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    const info = await this.props(path);
+    if (!info) throw new PathNotFoundError(NAME, path);
+    if (info.size === 0) return Buffer.alloc(0);
+    try {
+      return await this.blob(path).downloadToBuffer();
+    } catch (err) {
+      if (status(err) === 404) throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
+  }
+
+  async putContent(path: string, content: Uint8Array): Promise<void> {
+    await this.blob(path).uploadData(Buffer.from(content), { blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
+  }
+
+  async reader(path: string, offset = 0, length?: number): Promise<Readable> {
+    const info = await this.props(path);
+    if (!info) throw new PathNotFoundError(NAME, path);
+    if (offset > info.size) throw new InvalidOffsetError(NAME, path, offset);
+    if (offset === info.size || length === 0) return Readable.from([]);
+    try {
+      const r = await this.blob(path).download(offset, length);
+      return r.readableStreamBody as Readable;
+    } catch (err) {
+      if (status(err) === 404) throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    const client = this.container.getAppendBlobClient(this.key(path));
+    if (!append) {
+      await client.create({ blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
+      return new AzureWriter(this, path, 0);
+    }
+    const info = await this.props(path);
+    if (!info) throw new PathNotFoundError(NAME, path);
+    if (info.type !== 'AppendBlob') {
+      // A block blob (from putContent) cannot be appended to: rewrite it as an append blob.
+      const existing = await this.getContent(path);
+      await client.create({ blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
+      if (existing.length) await appendAll(client, existing);
+    }
+    return new AzureWriter(this, path, info.size);
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    if (path === '/') return { path, size: 0, modTime: new Date(), isDir: true };
+    const info = await this.props(path);
+    if (info) return { path, size: info.size, modTime: info.modTime, isDir: false };
+    const page = await this.container.listBlobsFlat({ prefix: this.dirPrefix(path) }).byPage({ maxPageSize: 1 }).next();
+    const first = page.done ? undefined : page.value.segment.blobItems[0];
+    if (!first) throw new PathNotFoundError(NAME, path);
+    return { path, size: 0, modTime: first.properties.lastModified ?? new Date(), isDir: true };
+  }
+
+  async list(path: string): Promise<string[]> {
+    const prefix = this.dirPrefix(path);
+    const names = new Set<string>();
+    for await (const item of this.container.listBlobsByHierarchy('/', { prefix })) {
+      const name = item.kind === 'prefix' ? item.name.slice(prefix.length, -1) : item.name.slice(prefix.length);
+      if (name) names.add(name);
+    }
+    if (names.size === 0 && path !== '/') throw new PathNotFoundError(NAME, path);
+    const base = path === '/' ? '' : path;
+    return [...names].sort().map((n) => `${base}/${n}`);
+  }
+
+  async move(sourcePath: string, destPath: string): Promise<void> {
+    const info = await this.props(sourcePath);
+    if (!info) throw new PathNotFoundError(NAME, sourcePath);
+    if (sourcePath === destPath) return;
+    const poller = await this.blob(destPath).beginCopyFromURL(this.blob(sourcePath).url);
+    const result = await poller.pollUntilDone();
+    if (result.copyStatus !== 'success') throw new StorageDriverError(NAME, `${NAME}: copy ${sourcePath} → ${destPath}: ${result.copyStatus}`);
+    await this.blob(sourcePath).deleteIfExists();
+  }
+
+  async delete(path: string): Promise<void> {
+    const keys: string[] = [];
+    if (await this.props(path)) keys.push(this.key(path));
+    for await (const item of this.container.listBlobsFlat({ prefix: this.dirPrefix(path) })) keys.push(item.name);
+    if (keys.length === 0) throw new PathNotFoundError(NAME, path);
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(16, keys.length) }, async () => {
+      while (next < keys.length) await this.container.getBlobClient(keys[next++]!).deleteIfExists();
+    }));
+  }
+
+  async redirectURL(path: string, options: RedirectOptions): Promise<string | undefined> {
+    const expiresOn = new Date(Date.now() + (options.expiresIn ?? 20 * 60) * 1000);
+    return this.blob(path).generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn });
+  }
+
+  async walk(path: string, visit: WalkFn, options: WalkOptions = {}): Promise<void> {
+    const entries = new Map<string, FileInfo>();
+    const base = path === '/' ? '' : path;
+    for await (const item of this.container.listBlobsFlat({ prefix: this.dirPrefix(path) })) {
+      const full = this.pathOf(item.name);
+      if (!full.startsWith(base + '/') || full.endsWith('/') || full.includes('//')) continue;
+      const modTime = item.properties.lastModified ?? new Date(0);
+      entries.set(full, { path: full, size: item.properties.contentLength ?? 0, modTime, isDir: false });
+      for (let i = full.lastIndexOf('/'); i > base.length; i = full.lastIndexOf('/', i - 1)) {
+        const dir = full.slice(0, i);
+        const seen = entries.get(dir);
+        if (seen?.isDir) {
+          if (seen.modTime < modTime) entries.set(dir, { ...seen, modTime });
+          continue;
+        }
+        entries.set(dir, { path: dir, size: 0, modTime, isDir: true });
+      }
+    }
+    if (entries.size === 0) throw new PathNotFoundError(NAME, path);
+    const ordered = [...entries.values()].sort((a, b) => compareWalkOrder(a.path, b.path));
+    let skipping: string | undefined;
+    for (const info of ordered) {
+      if (skipping !== undefined && info.path.startsWith(skipping)) continue;
+      skipping = undefined;
+      if (options.startAfter !== undefined && compareWalkOrder(info.path, options.startAfter) <= 0) continue;
+      const result = await visit(info);
+      if (result === 'stop') return;
+      if (result === 'skip' && info.isDir) skipping = info.path + '/';
+    }
+  }
+}
+
+async function appendAll(client: ReturnType<ContainerClient['getAppendBlobClient']>, data: Buffer): Promise<void> {
+  for (let off = 0; off < data.length; off += APPEND_BLOCK) {
+    const block = data.subarray(off, Math.min(off + APPEND_BLOCK, data.length));
+    await client.appendBlock(block, block.length);
+  }
+}
+
+/** Buffers up to 4 MiB (an append block) and appends; the blob holds everything once a call returns from close/commit. */
+class AzureWriter implements FileWriter {
+  private state: 'open' | 'closed' | 'committed' | 'cancelled' = 'open';
+  private buffer: Buffer[] = [];
+  private buffered = 0;
+  private total: number;
+
+  constructor(
+    private readonly driver: AzureDriver,
+    private readonly path: string,
+    existing: number,
+  ) {
+    this.total = existing;
+  }
+
+  get size(): number {
+    return this.total;
+  }
+
+  private client() {
+    return this.driver.container.getAppendBlobClient(this.driver.key(this.path));
+  }
+
+  private ensureOpen(): void {
+    if (this.state !== 'open') throw new StorageDriverError(NAME, `${NAME}: writer for ${this.path} is ${this.state}`);
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.ensureOpen();
+    if (chunk.length === 0) return;
+    this.buffer.push(Buffer.from(chunk));
+    this.buffered += chunk.length;
+    this.total += chunk.length;
+    if (this.buffered >= APPEND_BLOCK) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.buffered === 0) return;
+    const data = Buffer.concat(this.buffer, this.buffered);
+    this.buffer = [];
+    this.buffered = 0;
+    await appendAll(this.client(), data);
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'closed';
+    await this.flush();
+  }
+
+  async commit(): Promise<void> {
+    this.ensureOpen();
+    this.state = 'committed';
+    await this.flush();
+  }
+
+  async cancel(): Promise<void> {
+    if (this.state === 'cancelled') return;
+    if (this.state === 'committed') throw new StorageDriverError(NAME, `${NAME}: writer for ${this.path} is committed`);
+    this.state = 'cancelled';
+    this.buffer = [];
+    this.buffered = 0;
+    await this.client().deleteIfExists();
+  }
+}
