@@ -112,46 +112,20 @@ export class Registry {
     return names;
   }
 
-  /**
-   * The catalog from storage, read fresh each time (no index to go stale: another process, such
-   * as Distribution, may write the same storage). Only the tree of repository names is visited:
-   * one directory listing per name level, up to 16 at a time, never descending into `_manifests`,
-   * `_layers` or `_uploads`. On object storage that is one LIST request per repository directory
-   * instead of a walk over every link file below them (docs/deployment.md, "Listing at scale").
-   */
   private async walkCatalog(): Promise<string[]> {
     const names: string[] = [];
     const prefix = REPOSITORIES_ROOT.length + 1;
-    const pending: string[] = [REPOSITORIES_ROOT];
-    let running = 0;
-    let failure: unknown;
-    await new Promise<void>((resolve) => {
-      const pump = () => {
-        if (failure !== undefined) {
-          if (running === 0) resolve();
-          return;
-        }
-        while (running < 16 && pending.length > 0) {
-          const dir = pending.pop()!;
-          running++;
-          listNames(this.driver, dir)
-            .then((children) => {
-              if (dir !== REPOSITORIES_ROOT && children.includes('_manifests')) names.push(dir.slice(prefix));
-              for (const child of children) if (!child.startsWith('_')) pending.push(`${dir}/${child}`);
-            })
-            .catch((err: unknown) => {
-              failure = err;
-            })
-            .finally(() => {
-              running--;
-              pump();
-            });
-        }
-        if (running === 0 && pending.length === 0) resolve();
-      };
-      pump();
-    });
-    if (failure !== undefined) throw failure;
+    try {
+      await this.driver.walk(REPOSITORIES_ROOT, (info) => {
+        if (!info.isDir) return;
+        const base = info.path.slice(info.path.lastIndexOf('/') + 1);
+        if (!base.startsWith('_')) return;
+        if (base === '_manifests') names.push(info.path.slice(prefix, info.path.lastIndexOf('/')));
+        return 'skip';
+      });
+    } catch (err) {
+      if (!isPathNotFound(err)) throw err;
+    }
     return names.sort(compareBytes);
   }
 
