@@ -81,7 +81,7 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
     const body = (await post.json()) as { errors: { code: string; message: string }[] };
     assert.equal(body.errors[0]!.code, 'UNSUPPORTED');
     assert.match(body.errors[0]!.message, /pull-through cache/);
-    const put = await fetch(`${mirror.url}/v2/other/manifests/x`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: app.manifest });
+    const put = await fetch(`${mirror.url}/v2/other/manifests/x`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: new Uint8Array(app.manifest) });
     assert.equal(put.status, 405);
     const del = await fetch(`${mirror.url}/v2/library/app/manifests/${app.manifestDigest}`, { method: 'DELETE' });
     assert.equal(del.status, 405);
