@@ -11,8 +11,9 @@ import type { Repository } from '../storage/registry.js';
  *   gets those, then the rest as it arrives;
  * - any other reader (a range, or one arriving later) waits until the blob has landed and reads
  *   it from storage.
- * Readers are never ended before the digest has been verified: a corrupt upstream answer reaches
- * clients as a broken response, never as a complete one. The slowest reader sets the pace (as
+ * Readers are ended only once the digest has been verified and the blob linked; on a mismatch they
+ * are destroyed (the connection breaks). A client that counts Content-Length has its bytes just
+ * before that, and checks the digest itself as every registry client does. The slowest reader sets the pace (as
  * Distribution's proxy, which copies to the client and to storage together); a reader that goes
  * away is dropped and the fetch continues into storage.
  */
