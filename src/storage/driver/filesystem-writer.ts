@@ -3,10 +3,10 @@ import { StorageDriverError } from './errors.js';
 import type { FileWriter } from './types.js';
 
 /**
- * The filesystem driver's FileWriter. Small writes are copied into a staging buffer and written
- * in large blocks; two buffers alternate, so the next block fills while the previous one is being
- * written (the caller's chunk is always copied or fully written before write() resolves, so the
- * caller may reuse it). Chunks at least as large as a block go straight to the file.
+ * The filesystem driver's FileWriter. Chunks are not copied: they are collected until a block's
+ * worth is pending, then written with one writev while the next block collects; so a writer holds
+ * at most about two blocks of its caller's buffers, and write() takes ownership of the chunk
+ * (as a Node Writable does): the caller must not change it afterwards.
  */
 
 export interface WriterOptions {
@@ -24,9 +24,8 @@ const NAME = 'filesystem';
 
 export class FilesystemWriter implements FileWriter {
   private state: 'open' | 'closed' | 'committed' | 'cancelled' = 'open';
-  private stage: Buffer;
-  private spare: Buffer | undefined;
-  private used = 0;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
   /** Where the next block goes in the file. */
   private position: number;
   private written: number;
@@ -43,7 +42,6 @@ export class FilesystemWriter implements FileWriter {
   ) {
     this.position = existingSize;
     this.written = existingSize;
-    this.stage = Buffer.allocUnsafe(options.blockSize);
   }
 
   get size(): number {
@@ -96,63 +94,56 @@ export class FilesystemWriter implements FileWriter {
 
   private async doWrite(chunk: Uint8Array): Promise<void> {
     this.check();
-    const block = this.options.blockSize;
-    if (chunk.length >= block) {
-      await this.flushStage();
-      await this.inflight;
-      this.check();
-      const pos = this.position;
-      this.position += chunk.length;
-      await this.writeAt(chunk, pos);
-      return;
-    }
-    let offset = 0;
-    while (offset < chunk.length) {
-      const n = Math.min(block - this.used, chunk.length - offset);
-      this.stage.set(chunk.subarray(offset, offset + n), this.used);
-      this.used += n;
-      offset += n;
-      if (this.used === block) await this.flushStage();
-    }
+    if (chunk.length === 0) return;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= this.options.blockSize) await this.flush();
   }
 
-  /** Starts writing the staged block, after the previous block is done; swaps buffers. */
-  private async flushStage(): Promise<void> {
-    if (this.used === 0) return;
-    const data = this.stage.subarray(0, this.used);
+  /** Starts writing what is pending once the previous block is written. */
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const chunks = this.pending;
     const pos = this.position;
-    this.position += this.used;
+    this.position += this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
     await this.inflight;
     this.check();
-    this.inflight = this.writeAt(data, pos).catch((err: unknown) => {
+    this.inflight = this.writeAll(chunks, pos).catch((err: unknown) => {
       this.failure = err;
     });
-    const free = this.spare ?? Buffer.allocUnsafe(this.options.blockSize);
-    this.spare = this.stage;
-    this.stage = free;
-    this.used = 0;
   }
 
-  private async writeAt(data: Uint8Array, position: number): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.options.io(() =>
-        this.fh.write(data, done, data.length - done, position + done),
-      );
-      done += bytesWritten;
+  private async writeAll(chunks: Uint8Array[], position: number): Promise<void> {
+    let rest = chunks;
+    let pos = position;
+    while (rest.length > 0) {
+      const batch = rest;
+      const { bytesWritten } = await this.options.io(() => this.fh.writev(batch, pos));
+      pos += bytesWritten;
+      rest = skipBytes(batch, bytesWritten);
     }
   }
 
   private async finish(sync: boolean): Promise<void> {
     try {
-      await this.flushStage();
+      await this.flush();
       await this.inflight;
       this.check();
       if (sync) await this.options.io(() => this.fh.datasync());
     } finally {
-      this.stage = Buffer.alloc(0);
-      this.spare = undefined;
+      this.pending = [];
       await this.fh.close();
     }
   }
+}
+
+/** What remains of chunks after the first n bytes (a short writev). */
+function skipBytes(chunks: Uint8Array[], n: number): Uint8Array[] {
+  let i = 0;
+  let left = n;
+  while (i < chunks.length && left >= chunks[i]!.length) left -= chunks[i++]!.length;
+  if (i === chunks.length) return [];
+  return [chunks[i]!.subarray(left), ...chunks.slice(i + 1)];
 }

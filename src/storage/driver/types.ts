@@ -69,6 +69,7 @@ export interface FileInfo {
 export interface FileWriter {
   /** Bytes in the file so far, including content from before an append. */
   readonly size: number;
+  /** Appends chunk. The writer may keep a reference until it is written: do not change it afterwards. */
   write(chunk: Uint8Array): Promise<void>;
   /** Flushes and releases the writer; the content stays at path and may be appended to later. */
   close(): Promise<void>;
