@@ -29,6 +29,8 @@ export class BlobFetch {
   private state: State = 'streaming';
   /** Bytes received from the upstream so far. */
   received = 0;
+  /** Called once when the fetch fails, before its clean-up: new readers must not join it any more. */
+  onFailure: (() => void) | undefined;
   /** Settles when the blob is stored and linked (or the fetch failed). */
   readonly done: Promise<void>;
 
@@ -110,8 +112,13 @@ export class BlobFetch {
     this.readers.clear();
   }
 
+  get failed(): boolean {
+    return this.state === 'failed';
+  }
+
   private fail(err: unknown, body: Readable): void {
     this.state = 'failed';
+    this.onFailure?.();
     this.replay = undefined;
     for (const r of this.readers) r.destroy(err as Error);
     this.readers.clear();

@@ -61,7 +61,8 @@ export class Mirror implements RepositoryMirror {
 
   /** The fetch of a blob whose bytes are arriving now, if any. */
   runningBlob(key: string): BlobFetch | undefined {
-    return this.running.get(key);
+    const fetch = this.running.get(key);
+    return fetch && !fetch.failed ? fetch : undefined;
   }
 
   /** Joins the fetch of `key` in progress or starts one with `start`. */
@@ -74,13 +75,14 @@ export class Mirror implements RepositoryMirror {
           this.blobs.delete(key);
           return undefined;
         }
+        const forget = () => {
+          if (this.running.get(key) === fetch) this.running.delete(key);
+          if (this.blobs.get(key) === task) this.blobs.delete(key);
+        };
         this.running.set(key, fetch);
-        void fetch.done
-          .catch(() => undefined)
-          .finally(() => {
-            this.running.delete(key);
-            this.blobs.delete(key);
-          });
+        // A failed fetch is forgotten at once, so that the next request starts a new one.
+        fetch.onFailure = forget;
+        void fetch.done.catch(() => undefined).finally(forget);
         return fetch;
       },
       (err: unknown) => {

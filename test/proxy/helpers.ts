@@ -128,12 +128,13 @@ export interface Recorded {
   authorization: string | undefined;
 }
 
-export type FrontMode = 'forward' | 'fail' | 'hang' | 'down';
+export type FrontMode = 'forward' | 'fail' | 'hang' | 'down' | 'stall' | 'corrupt';
 
 /**
  * A front for an upstream: forwards every request to `target` and records it, or (by `mode`)
  * answers 503, or accepts the request and never answers, or refuses connections ("down": the
- * listening socket is closed and reopened on the same port by setMode).
+ * listening socket is closed and reopened on the same port by setMode), or forwards blob bodies
+ * but stops after their first chunk ("stall") or flips their first byte ("corrupt").
  */
 export class Front {
   readonly requests: Recorded[] = [];
@@ -163,8 +164,24 @@ export class Front {
       const target = new URL(req.url ?? '/', this.target);
       // The Host header is kept: an upstream that builds URLs from it (token realm, Location)
       // sends clients back through the front.
+      const mode = req.url?.includes('/blobs/sha256:') ? this.mode : 'forward';
       const out = http.request(target, { method: req.method, headers: req.headers }, (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
+        if (mode === 'stall' || mode === 'corrupt') {
+          up.once('data', (chunk: Buffer) => {
+            if (mode === 'corrupt') {
+              const copy = Buffer.from(chunk);
+              copy[0] = copy[0]! ^ 0xff;
+              res.write(copy);
+              up.pipe(res);
+            } else {
+              res.write(chunk);
+              up.destroy();
+              this.hung.add(res);
+            }
+          });
+          return;
+        }
         up.pipe(res);
       });
       out.on('error', () => {

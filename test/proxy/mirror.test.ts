@@ -3,8 +3,13 @@
 // refused, one upstream fetch for concurrent pulls of a large blob, upstream 5xx and hangs.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { existsSync } from 'node:fs';
 import { metricsRegistry } from '../../src/metrics/registry.js';
 import { type Berth, Front, type Image, getBlob, getManifest, pullImage, pushImage, sha256, startBerth, tempDir } from './helpers.js';
+
+function layerLinkPath(root: string, repo: string, digest: string): string {
+  return `${root}/docker/registry/v2/repositories/${repo}/_layers/sha256/${digest.slice(7)}/link`;
+}
 
 async function metric(name: string, labels: Record<string, string>): Promise<number> {
   const m = metricsRegistry().getSingleMetric(name);
@@ -134,6 +139,36 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
     } finally {
       await front.setMode('forward');
     }
+  });
+
+  it('breaks off a blob whose upstream body stalls longer than idletimeout, storing nothing', async () => {
+    const img = await pushImage(upstream.url, 'library/stall', 'v1', { layerSize: 256 * 1024 });
+    const layer = img.blobs[1]!;
+    await front.setMode('stall');
+    try {
+      await assert.rejects(getBlob(mirror.url, 'library/stall', layer.digest));
+    } finally {
+      await front.setMode('forward');
+    }
+    assert.ok(!existsSync(layerLinkPath(mirror.root, 'library/stall', layer.digest)));
+    const again = await getBlob(mirror.url, 'library/stall', layer.digest);
+    assert.equal(sha256(again.body), layer.digest, 'fetched again once the upstream recovers');
+  });
+
+  it('stores nothing when the upstream sends bytes that do not match the digest', async () => {
+    const img = await pushImage(upstream.url, 'library/corrupt', 'v1', { layerSize: 256 * 1024 });
+    const layer = img.blobs[1]!;
+    await front.setMode('corrupt');
+    try {
+      const got = await getBlob(mirror.url, 'library/corrupt', layer.digest).catch(() => undefined);
+      assert.ok(!got || sha256(got.body) !== layer.digest);
+    } finally {
+      await front.setMode('forward');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!existsSync(layerLinkPath(mirror.root, 'library/corrupt', layer.digest)));
+    const again = await getBlob(mirror.url, 'library/corrupt', layer.digest);
+    assert.equal(sha256(again.body), layer.digest);
   });
 
   it('serves cached content when the upstream is gone, and fails fast for the rest', async () => {
