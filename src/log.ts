@@ -1,5 +1,4 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import type { LogConfig } from './config/types.js';
 
 export type { Logger } from 'pino';
@@ -33,8 +32,7 @@ export const REDACTED_PATHS = [
 
 /**
  * The logger for the configured level, format and static fields. `json` writes one JSON object
- * per line; `text` writes human-readable lines through pino-pretty running in this thread (not
- * a worker transport), so nothing is lost on exit. Output goes to stderr unless `destination`
+ * per line; `text` writes logrus-style `key=value` lines, as Distribution does. Output goes to stderr unless `destination`
  * is given, as Distribution's logs do.
  */
 export function createLogger(log: LogConfig, destination?: DestinationStream): Logger {
@@ -43,15 +41,45 @@ export function createLogger(log: LogConfig, destination?: DestinationStream): L
     base: { ...log.fields },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
-  if (log.formatter === 'json') return pino(options, destination ?? bufferedStderr());
-  const stream = pretty({
-    destination: destination ?? 2,
-    sync: true,
-    colorize: false,
-    translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
-    ignore: 'pid,hostname',
-  });
-  return pino(options, stream);
+  const out = destination ?? bufferedStderr();
+  return pino(options, log.formatter === 'json' ? out : textLines(out));
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warning', 50: 'error', 60: 'fatal' };
+
+/**
+ * The `text` format, as Distribution's logrus writes it: `time="…" level=info msg="…" key=value`.
+ * Each JSON line pino makes is re-read once and written as one text line (far cheaper than a
+ * pretty-printer on the hot path: an access line per request).
+ */
+function textLines(out: DestinationStream): DestinationStream {
+  return {
+    write(line: string) {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        out.write(line);
+        return;
+      }
+      const { time, level, msg, ...fields } = entry;
+      let text = `time="${new Date(typeof time === 'number' ? time : Date.now()).toISOString()}" level=${LEVEL_NAMES[level as number] ?? String(level)}`;
+      if (msg !== undefined) text += ` msg=${quoteValue(msg)}`;
+      for (const key in fields) {
+        const value = fields[key] as { message?: unknown; stack?: unknown } | undefined;
+        if (key === 'err' && typeof value?.message === 'string') {
+          text += ` err=${quoteValue(value.message)}`;
+          if (typeof value.stack === 'string') text += ` stack=${quoteValue(value.stack)}`;
+        } else text += ` ${key}=${quoteValue(value)}`;
+      }
+      out.write(`${text}\n`);
+    },
+  };
+}
+
+function quoteValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+  return /^[A-Za-z0-9._:/@+-]+$/.test(text) ? text : JSON.stringify(text);
 }
 
 /**

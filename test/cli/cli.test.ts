@@ -62,10 +62,10 @@ test('serve with a bad configuration prints one line and exits 1', async () => {
   }
 });
 
-test('garbage-collect is registered but not implemented yet', () => {
-  const result = run(['garbage-collect', '/etc/x.yml', '--dry-run', '-m', '-q']);
-  assert.equal(result.status, 2);
-  assert.equal(result.stderr, 'berth: garbage-collect is not implemented yet\n');
+test('garbage-collect with a missing configuration file prints one line and exits 1', () => {
+  const result = run(['garbage-collect', '/nonexistent/berth.yml', '--dry-run', '-m', '-q']);
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /^berth: .*\/nonexistent\/berth\.yml.*\n$/);
 });
 
 test('serve starts, answers GET /v2/, and exits 0 on SIGTERM', async () => {

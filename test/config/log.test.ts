@@ -41,13 +41,15 @@ test('secrets are never written', () => {
   assert.ok(text.includes('[redacted]'));
 });
 
-test('text output is human-readable and written synchronously', () => {
+test('text output is logrus-style key=value lines, as Distribution writes them', () => {
   const out = sink();
   const logger = createLogger({ ...base, formatter: 'text', level: 'warn' }, out.stream);
   logger.info('hidden');
-  logger.warn({ http: { secret: 'topsecret' } }, 'something odd');
+  logger.warn({ http: { secret: 'topsecret' }, url: 'http://127.0.0.1:5000/v2/' }, 'something odd');
+  logger.error({ err: new Error('boom') }, 'failed');
   const lines = out.lines();
-  assert.match(lines[0] ?? '', /WARN.*something odd/);
+  assert.equal(lines.length, 2);
+  assert.match(lines[0] ?? '', /^time="\d{4}-\d\d-\d\dT[\d:.]+Z" level=warning msg="something odd" service=registry http=".*" url=http:\/\/127\.0\.0\.1:5000\/v2\/$/);
   assert.ok(!lines.join('\n').includes('topsecret'));
-  assert.ok(lines.join('\n').includes('service: "registry"'));
+  assert.match(lines[1] ?? '', /level=error msg=failed service=registry err=boom stack="Error: boom\\n/);
 });
