@@ -145,3 +145,82 @@ export interface SharedBlobDescriptors {
 
 /** The registry's one metadata cache; keys are prefixed by kind (b: blob size, l: layer link, r: revision, t: tag, c: catalog). */
 export type MetadataCache = TtlCache<string | number | boolean | string[]>;
+
+/**
+ * A listing (the catalog, a repository's tags) kept in memory. It is fresh for `ttlMs`; for
+ * `staleMs` after that it is still answered at once while a reload runs in the background, so a
+ * request after a quiet spell does not wait for a walk of the storage; past that, callers wait
+ * for the reload. This process's own changes are applied to the kept value directly (`update`).
+ */
+export class RefreshingValue<T> {
+  private value: T | undefined;
+  private loadedAt = 0;
+  private loading: Promise<T> | undefined;
+  /** Bumped by every local change, so a reload that started before it does not overwrite it. */
+  private generation = 0;
+
+  constructor(
+    private readonly load: () => Promise<T>,
+    private readonly ttlMs: number,
+    private readonly staleMs: number,
+  ) {}
+
+  get(): Promise<T> {
+    if (this.value !== undefined) {
+      const age = performance.now() - this.loadedAt;
+      if (age < this.ttlMs) return Promise.resolve(this.value);
+      if (age < this.ttlMs + this.staleMs) {
+        this.reload().catch(() => undefined);
+        return Promise.resolve(this.value);
+      }
+    }
+    return this.reload();
+  }
+
+  /** Applies a change this process made to storage; a no-op while nothing is kept. */
+  update(change: (value: T) => T): void {
+    if (this.value === undefined) return;
+    this.value = change(this.value);
+    this.generation++;
+  }
+
+  invalidate(): void {
+    this.value = undefined;
+    this.generation++;
+  }
+
+  private reload(): Promise<T> {
+    if (!this.loading) {
+      const generation = this.generation;
+      this.loading = this.load()
+        .then((fresh) => {
+          if (generation !== this.generation) return this.value ?? fresh;
+          this.value = fresh;
+          this.loadedAt = performance.now();
+          return fresh;
+        })
+        .finally(() => {
+          this.loading = undefined;
+        });
+    }
+    return this.loading;
+  }
+}
+
+/** Inserts into / removes from a sorted list of names (byte order), returning a new list. */
+export function withName(sorted: readonly string[], name: string): string[] {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < name) lo = mid + 1;
+    else hi = mid;
+  }
+  if (sorted[lo] === name) return sorted as string[];
+  return [...sorted.slice(0, lo), name, ...sorted.slice(lo)];
+}
+
+export function withoutName(sorted: readonly string[], name: string): string[] {
+  const i = sorted.indexOf(name);
+  return i === -1 ? (sorted as string[]) : [...sorted.slice(0, i), ...sorted.slice(i + 1)];
+}

@@ -1,7 +1,7 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
 import { BlobStore } from './blobs.js';
-import { LruCache, TtlCache, type MetadataCache } from './cache.js';
+import { LruCache, RefreshingValue, TtlCache, withName, withoutName, type MetadataCache } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import type { Descriptor } from './manifests/types.js';
@@ -9,7 +9,13 @@ import { REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryPath, uploadsDir 
 import { deleteIfExists, listNames } from './links.js';
 import { TagStore, compareBytes } from './tags.js';
 import { UploadSessions, UploadStore } from './uploads.js';
-import { isPathNotFound } from './driver/errors.js';
+
+/**
+ * How long a kept listing (catalog, tag list) past its ttl is still answered while it is read
+ * again in the background. Changes made through this process are in it at once; another
+ * process's changes show up once a reload they trigger has finished.
+ */
+const STALE_LISTING_MS = 30_000;
 
 export interface RegistryOptions {
   policy: ManifestPolicy;
@@ -23,6 +29,8 @@ export class Registry {
   private readonly sessions = new UploadSessions();
   private readonly manifestInfo = new LruCache<CachedInfo>(10_000);
   private readonly meta: MetadataCache;
+  private readonly catalogListing: RefreshingValue<string[]>;
+  private readonly tagLists = new LruCache<RefreshingValue<string[]>>(1_000);
 
   constructor(
     readonly driver: StorageDriver,
@@ -30,6 +38,7 @@ export class Registry {
   ) {
     this.meta = new TtlCache(options.metadataTtlMs);
     this.blobs = new BlobStore(driver, this.meta);
+    this.catalogListing = new RefreshingValue(() => this.walkCatalog(), options.metadataTtlMs, this.staleListingMs());
   }
 
   /** Chooses pull-through repositories for mirrored names (src/proxy); set once at start-up. */
@@ -50,14 +59,14 @@ export class Registry {
    */
   localRepository(name: string, cache = false): Repository {
     const linked = new LinkedBlobStore(this.driver, this.blobs, this.meta, name);
-    const tags = new TagStore(this.driver, this.meta, name);
+    const tags = new TagStore(this.driver, this.meta, name, this.tagList(name));
     const policy = cache ? { ...this.options.policy, skipReferenceChecks: true } : this.options.policy;
     return {
       name,
       blobs: linked,
       tags,
       uploads: new UploadStore(this.driver, this.blobs, linked, this.sessions, name),
-      manifests: new ManifestStore(this.driver, this.blobs, linked, tags, policy, this.manifestInfo, this.meta, name),
+      manifests: new ManifestStore(this.driver, this.blobs, linked, tags, policy, this.manifestInfo, this.meta, name, () => this.noteRepository(name)),
     };
   }
 
@@ -87,6 +96,23 @@ export class Registry {
   /** Drops every cached item of metadata: another instance changed the storage (src/redis/invalidation.ts). */
   invalidateMetadata(): void {
     this.meta.clear();
+    this.catalogListing.invalidate();
+    this.tagLists.clear();
+  }
+
+  /** A repository's kept tag list (see RefreshingValue). */
+  private tagList(name: string): RefreshingValue<string[]> {
+    let listing = this.tagLists.get(name);
+    if (!listing) {
+      listing = new RefreshingValue(() => TagStore.read(this.driver, name), this.options.metadataTtlMs, this.staleListingMs());
+      this.tagLists.set(name, listing);
+    }
+    return listing;
+  }
+
+  /** With caching off (several instances without redis) nothing stale is ever answered. */
+  private staleListingMs(): number {
+    return this.options.metadataTtlMs > 0 ? STALE_LISTING_MS : 0;
   }
 
   /** Drops cached metadata about a repository (after a repository delete, or a collector's changes). */
@@ -94,40 +120,48 @@ export class Registry {
     void this.blobs.shared?.forgetRepository(name);
     for (const kind of ['l', 'r']) this.meta.deletePrefix(`${kind}:${name}@`);
     this.meta.deletePrefix(`t:${name}:`);
-    this.meta.delete('c:');
+    this.tagLists.delete(name);
+    this.catalogListing.update((names) => withoutName(names, name));
   }
 
   /** Drops cached presence of a manifest revision that was removed behind the stores' back (garbage collection). */
   forgetRevision(name: string, digest: Digest): void {
     this.meta.delete(`r:${name}@${digest.value}`);
-    this.meta.delete('c:');
+  }
+
+  /** This process created a repository (its first manifest). */
+  noteRepository(name: string): void {
+    this.catalogListing.update((names) => withName(names, name));
   }
 
   /** Every repository holding manifests, sorted (a directory with a `_manifests` child, as Distribution counts them). */
-  async catalog(): Promise<string[]> {
-    const cached = this.meta.get('c:');
-    if (Array.isArray(cached)) return cached;
-    const names = await this.walkCatalog();
-    this.meta.set('c:', names);
-    return names;
+  catalog(): Promise<string[]> {
+    return this.catalogListing.get();
   }
 
+  /**
+   * Every directory below repositories/ is read once, in parallel (the driver bounds how many at
+   * a time), by name only: a child starting with "_" is a repository's own folder and is not
+   * entered; any other child is a further name component.
+   */
   private async walkCatalog(): Promise<string[]> {
     const names: string[] = [];
-    const prefix = REPOSITORIES_ROOT.length + 1;
-    try {
-      await this.driver.walk(REPOSITORIES_ROOT, (info) => {
-        if (!info.isDir) return;
-        const base = info.path.slice(info.path.lastIndexOf('/') + 1);
-        if (!base.startsWith('_')) return;
-        if (base === '_manifests') names.push(info.path.slice(prefix, info.path.lastIndexOf('/')));
-        return 'skip';
-      });
-    } catch (err) {
-      if (!isPathNotFound(err)) throw err;
-    }
+    const visit = async (dir: string, name: string): Promise<void> => {
+      const children = await listNames(this.driver, dir);
+      const deeper: Promise<void>[] = [];
+      for (const child of children) {
+        if (child.startsWith('_')) {
+          if (child === '_manifests' && name) names.push(name);
+        } else {
+          deeper.push(visit(`${dir}/${child}`, name ? `${name}/${child}` : child));
+        }
+      }
+      await Promise.all(deeper);
+    };
+    await visit(REPOSITORIES_ROOT, '');
     return names.sort(compareBytes);
   }
+
 
   /** Manifests in `name` whose subject is `subject`, as descriptors for a referrers index. */
   async referrers(repo: Repository, subject: Digest, artifactType?: string): Promise<Descriptor[]> {

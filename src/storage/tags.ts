@@ -1,6 +1,6 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
-import type { MetadataCache } from './cache.js';
+import { RefreshingValue, withName, withoutName, type MetadataCache } from './cache.js';
 import { tryParseDigest } from '../digest.js';
 import { deleteIfExists, listNames, readLink, writeLink } from './links.js';
 import { tagCurrentLinkPath, tagDir, tagIndexLinkPath, tagsDir } from './paths.js';
@@ -11,6 +11,8 @@ export class TagStore {
     private readonly driver: StorageDriver,
     private readonly meta: MetadataCache,
     readonly name: string,
+    /** The repository's sorted tag list, kept across requests (Registry.tagList). */
+    private readonly listing: RefreshingValue<string[]>,
   ) {}
 
   async resolve(tag: string): Promise<Digest | undefined> {
@@ -31,17 +33,23 @@ export class TagStore {
     await writeLink(this.driver, tagIndexLinkPath(this.name, tag, digest), digest);
     await writeLink(this.driver, tagCurrentLinkPath(this.name, tag), digest);
     this.meta.set(this.key(tag), digest.value);
+    this.listing.update((tags) => withName(tags, tag));
   }
 
-  untag(tag: string): Promise<boolean> {
+  async untag(tag: string): Promise<boolean> {
     this.meta.delete(this.key(tag));
+    this.listing.update((tags) => withoutName(tags, tag));
     return deleteIfExists(this.driver, tagDir(this.name, tag));
   }
 
   /** Every tag, sorted lexically (byte order, as the spec's pagination requires). */
-  async list(): Promise<string[]> {
-    const names = await listNames(this.driver, tagsDir(this.name));
-    return names.sort(compareBytes);
+  list(): Promise<string[]> {
+    return this.listing.get();
+  }
+
+  /** Reads the tag list from storage. */
+  static async read(driver: StorageDriver, name: string): Promise<string[]> {
+    return (await listNames(driver, tagsDir(name))).sort(compareBytes);
   }
 
   /** Tags whose current link names digest. */

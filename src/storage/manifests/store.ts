@@ -41,6 +41,8 @@ export class ManifestStore {
     private readonly infoCache: LruCache<CachedInfo>,
     private readonly meta: MetadataCache,
     readonly name: string,
+    /** Told of every manifest stored (the catalog keeps its list up to date with it). */
+    private readonly onStored: () => void = () => undefined,
   ) {}
 
   async has(digest: Digest): Promise<boolean> {
@@ -87,7 +89,7 @@ export class ManifestStore {
     await this.blobs.putContent(digest, content);
     await writeLink(this.driver, revisionLinkPath(this.name, digest), digest);
     this.meta.set(this.key(digest), true);
-    this.meta.delete('c:');
+    this.onStored();
     if (reference.tag) await this.tags.tag(reference.tag, digest);
     const cached = { ...info, size: content.length };
     this.infoCache.set(digest.value, cached);
