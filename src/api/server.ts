@@ -8,18 +8,11 @@ import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
 import { scheduleGc } from '../gc/schedule.js';
 import { createHandler } from './dispatch.js';
-import { debugHandler } from '../health/debug.js';
 import type { HealthChecks } from '../health/registry.js';
 import { startHealthChecks } from '../health/setup.js';
-import { HttpMetrics } from '../metrics/http.js';
-import { driverMetricsHook } from '../metrics/storage.js';
-import { Notifier } from '../notifications/notifier.js';
-import { createAuth } from '../auth/index.js';
-import { enforceClientAuth, tlsServerOptions } from '../auth/tls.js';
+import type { Notifier } from '../notifications/notifier.js';
 import { compileGoRegExp } from '../config/regexp.js';
 import { durationToMs } from '../config/duration.js';
-import { publishingDriver, startShared } from '../redis/index.js';
-import { Mirror } from '../proxy/mirror.js';
 
 /**
  * How long tag targets, link presence, blob sizes and the catalog read from storage are trusted
@@ -43,9 +36,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const prometheus = Boolean(config.http.debug?.prometheus?.enabled);
   // redis: instances tell each other when they change storage (cache invalidation), and share
   // blob descriptors when storage.cache.blobdescriptor is redis (src/redis, docs/deployment.md).
-  const shared = await startShared(config, logger);
-  const base = await createDriver(config.storage.driver, config.storage.parameters, prometheus ? { onOperation: driverMetricsHook() } : {});
-  const driver = shared ? publishingDriver(base, shared.bus) : base;
+  // Optional parts are imported only when configured: each brings dependencies a plain registry
+  // does not need to load or keep in memory.
+  const redis = config.redis ? await import('../redis/index.js') : undefined;
+  const shared = redis ? await redis.startShared(config, logger) : undefined;
+  const onOperation = prometheus ? (await import('../metrics/storage.js')).driverMetricsHook() : undefined;
+  const base = await createDriver(config.storage.driver, config.storage.parameters, onOperation ? { onOperation } : {});
+  const driver = redis && shared ? redis.publishingDriver(base, shared.bus) : base;
   if (!config.http.secret) {
     logger.warn('http.secret is not set: a random one is used, so uploads cannot move between instances behind a load balancer');
   }
@@ -58,7 +55,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
   });
 
-  const mirror = config.proxy ? new Mirror(config.proxy, registry, logger) : undefined;
+  const mirror = config.proxy ? new (await import('../proxy/mirror.js')).Mirror(config.proxy, registry, logger) : undefined;
   if (mirror) {
     await mirror.start();
     registry.mirror = mirror;
@@ -68,12 +65,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await shared.bus.subscribe(() => registry.invalidateMetadata());
   }
 
-  const auth = await createAuth(config, driver, logger);
+  const auth = config.auth || config.berth?.auth ? await (await import('../auth/index.js')).createAuth(config, driver, logger) : undefined;
   const health = startHealthChecks(config, driver, logger);
-  const notifier = config.notifications ? new Notifier(config.notifications, logger, config.http.addr) : undefined;
-  const metrics = prometheus ? new HttpMetrics(() => inFlight()) : undefined;
+  const notifier = config.notifications ? new (await import('../notifications/notifier.js')).Notifier(config.notifications, logger, config.http.addr) : undefined;
+  const metrics = prometheus ? new (await import('../metrics/http.js')).HttpMetrics(() => inFlight()) : undefined;
   const { handler, inFlight } = createHandler(config, registry, logger, { auth, metrics, health, notifier });
-  const server = createHttpServer(config, handler);
+  const server = await createHttpServer(config, handler);
   const url = await listen(server, config);
   let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
   try {
@@ -126,6 +123,7 @@ function metadataTtl(config: Config): number {
 /** The debug server on http.debug.addr (plain HTTP, as Distribution's): health, and metrics when enabled. */
 async function startDebugServer(debug: NonNullable<Config['http']['debug']>, health: HealthChecks, logger: Logger): Promise<{ url: string; close(): Promise<void> }> {
   const metricsPath = debug.prometheus?.enabled ? debug.prometheus.path : undefined;
+  const { debugHandler } = await import('../health/debug.js');
   const server = http.createServer(debugHandler({ health, log: logger, ...(metricsPath ? { metricsPath } : {}) }));
   const { host, port } = splitAddr(debug.addr);
   await new Promise<void>((resolve, reject) => {
@@ -145,7 +143,7 @@ async function startDebugServer(debug: NonNullable<Config['http']['debug']>, hea
   };
 }
 
-function createHttpServer(config: Config, handler: http.RequestListener): http.Server {
+async function createHttpServer(config: Config, handler: http.RequestListener): Promise<http.Server> {
   const options: http.ServerOptions = {
     // Blob uploads may take as long as they take; headers must still arrive promptly.
     requestTimeout: 0,
@@ -154,6 +152,7 @@ function createHttpServer(config: Config, handler: http.RequestListener): http.S
   };
   const tls = config.http.tls;
   if (!tls) return http.createServer(options, handler);
+  const { enforceClientAuth, tlsServerOptions } = await import('../auth/tls.js');
   const server = https.createServer({ ...options, ...tlsServerOptions(tls) }, handler);
   enforceClientAuth(server, tls);
   return server;

@@ -1,8 +1,6 @@
 import { wrapDriver, type BaseOptions } from './base.js';
 import { createFilesystemDriver } from './filesystem.js';
 import { createInMemoryDriver } from './inmemory.js';
-import { createS3Driver } from './s3/driver.js';
-import { createAzureDriver } from './azure/driver.js';
 import type { DriverFactory, StorageDriver } from './types.js';
 
 /**
@@ -42,5 +40,6 @@ export async function createDriver(
 
 registerDriver('filesystem', createFilesystemDriver);
 registerDriver('inmemory', createInMemoryDriver);
-registerDriver('s3', createS3Driver);
-registerDriver('azure', createAzureDriver);
+// The cloud drivers bring large SDKs (tens of MiB, a few hundred ms to load): loaded only when chosen.
+registerDriver('s3', async (parameters) => (await import('./s3/driver.js')).createS3Driver(parameters));
+registerDriver('azure', async (parameters) => (await import('./azure/driver.js')).createAzureDriver(parameters));
