@@ -95,7 +95,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --threads N          wrk threads (default 1)
   --pin CPUS           run wrk/ab under taskset -c CPUS (default: no pinning)
   --log-level LEVEL    log.level in both servers' config (default info, Distribution's default)
-  --berth PATH         Berth's built cli.js (default dist/cli.js; a private build keeps a run
+  --berth PATH         Berth's entry (default bin/berth.cjs; a private build keeps a run
                        consistent while others rebuild dist/)
   --profile            start Berth with --cpu-prof, profiles written into OUT/profile
   --keep               keep the temporary server roots
@@ -120,7 +120,7 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
   let keep = false;
   let pin: string | undefined;
   let logLevel = 'info';
-  let berthCli = 'dist/cli.js';
+  let berthCli = 'bin/berth.cjs';
   const overrides: Partial<Sizes> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;

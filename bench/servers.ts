@@ -188,7 +188,9 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     cmd = DISTRIBUTION_BIN;
     args = ['serve', configPath];
   }
-  const child = spawn(cmd, args, { cwd: opts.repoRoot, stdio: ['ignore', log, log], env: { ...process.env } });
+  // As bin/berth.cjs does, also for a private build's cli.js given with --berth.
+  const env = opts.name === 'berth' ? { UV_THREADPOOL_SIZE: '16', ...process.env } : { ...process.env };
+  const child = spawn(cmd, args, { cwd: opts.repoRoot, stdio: ['ignore', log, log], env });
   if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
   const url = `http://127.0.0.1:${port}`;
   await waitReady(child, `${url}/v2/`, logFile, opts.name);
