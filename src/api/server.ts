@@ -83,7 +83,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     throw err;
   }
   const stopPurging = schedulePurging(config, registry, logger);
-  const gc = scheduleGc(config, registry, logger);
+  const gc = scheduleGc(config, registry, logger, prometheus ? (await import('../gc/metrics.js')).gcMetricsHook() : undefined);
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -14,7 +14,7 @@ export interface ScheduledGc {
  * time, in this process so that it sees the server's uses of blobs (docs/gc.md). Each run is
  * logged; failures are logged and the next run is still scheduled.
  */
-export function scheduleGc(config: Config, registry: Registry, logger: Logger, onRun?: (result: GcResult, ms: number) => void): ScheduledGc {
+export function scheduleGc(config: Config, registry: Registry, logger: Logger, onRun?: (result: GcResult, ms: number, dryRun: boolean) => void): ScheduledGc {
   const gc = gcConfig(config);
   if (!gc.enabled || config.storage.maintenance.readonly.enabled) return { stop: async () => undefined };
   // Remember the server's uses of digests for as long as the collector's grace period.
@@ -34,7 +34,7 @@ export function scheduleGc(config: Config, registry: Registry, logger: Logger, o
           signal: abort.signal,
         });
         const ms = Math.round(performance.now() - started);
-        onRun?.(result, ms);
+        onRun?.(result, ms, gc.dryrun);
         logger.info(
           {
             marked: result.marked,

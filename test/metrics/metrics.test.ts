@@ -96,3 +96,44 @@ http:
   assert.equal(health.status, 200);
   assert.deepEqual(await health.json(), {});
 });
+
+test('scheduled garbage collection reports its runs, the blobs and bytes it reclaimed, and its duration', async (t) => {
+  const root = await mkdtemp(path.join(tmpdir(), 'berth-gc-metrics-'));
+  const berth = await startBerth(`
+storage:
+  filesystem:
+    rootdirectory: ${root}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:0
+  debug:
+    addr: 127.0.0.1:0
+    prometheus:
+      enabled: true
+      path: /metrics
+berth:
+  gc:
+    enabled: true
+    interval: 200ms
+    grace: 0s
+`);
+  t.after(async () => {
+    await berth.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  const image = await pushImage(berth.url, 'gc/app', 'v1', 'gc-metrics');
+  assert.equal((await fetch(`${berth.url}/v2/gc/app/manifests/${image.manifest}`, { method: 'DELETE' })).status, 202);
+  // Wait for a run that reclaimed the image's three blobs (config, layer, manifest).
+  let m = new Map<string, number>();
+  for (let i = 0; i < 100; i++) {
+    m = parseMetrics(await (await fetch(`${berth.debugUrl}/metrics`)).text());
+    if ((series(m, 'berth_gc_blobs_deleted_total') ?? 0) >= 3) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(series(m, 'berth_gc_blobs_deleted_total'), 3);
+  assert.ok((series(m, 'berth_gc_bytes_reclaimed_total') ?? 0) >= image.layerSize + image.manifestBody.length);
+  assert.ok((series(m, 'berth_gc_runs_total', { dryrun: 'false' }) ?? 0) >= 1);
+  assert.ok((series(m, 'berth_gc_duration_seconds_count') ?? 0) >= 1);
+  assert.equal((await fetch(`${berth.url}/v2/gc/app/blobs/${image.layer}`, { method: 'HEAD' })).status, 404);
+});
