@@ -205,7 +205,7 @@ function urlFor(config: Config, req: IncomingMessage, path: string): string {
   if (config.http.host) return `${config.http.host.replace(/\/$/, '')}${full}`;
   const forwardedProto = firstValue(req.headers['x-forwarded-proto']);
   const proto = forwardedProto ?? ((req.socket as TLSSocket).encrypted ? 'https' : 'http');
-  const host = firstValue(req.headers['x-forwarded-host']) ?? req.headers.host;
+  const host = firstValue(req.headers['x-forwarded-host']) ?? req.headers.host ?? firstValue(req.headers[':authority']);
   return host ? `${proto}://${host}${full}` : full;
 }
 

@@ -71,7 +71,8 @@ async function putManifest(ctx: Context, repo: Repository, ref: Reference): Prom
   const declared = Number(ctx.req.headers['content-length'] ?? 0);
   const body = declared > MAX_MANIFEST_BYTES ? undefined : await readBody(ctx.req, MAX_MANIFEST_BYTES);
   if (!body) {
-    ctx.res.setHeader('Connection', 'close');
+    // The rest of the body is not read: an HTTP/1 connection cannot be reused after it.
+    if (ctx.req.httpVersionMajor === 1) ctx.res.setHeader('Connection', 'close');
     throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${MAX_MANIFEST_BYTES} bytes`, undefined, { status: 413 });
   }
   const stored = await repo.manifests.put(body, ctx.req.headers['content-type'], ref);

@@ -1,6 +1,6 @@
 import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { createDriver } from '../storage/driver/factory.js';
@@ -8,6 +8,7 @@ import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
 import { scheduleGc } from '../gc/schedule.js';
 import { createHandler } from './dispatch.js';
+import { createListener } from './listener.js';
 import type { HealthChecks } from '../health/registry.js';
 import { startHealthChecks } from '../health/setup.js';
 import type { Notifier } from '../notifications/notifier.js';
@@ -70,7 +71,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const notifier = config.notifications ? new (await import('../notifications/notifier.js')).Notifier(config.notifications, logger, config.http.addr) : undefined;
   const metrics = prometheus ? new (await import('../metrics/http.js')).HttpMetrics(() => inFlight()) : undefined;
   const { handler, inFlight } = createHandler(config, registry, logger, { auth, metrics, health, notifier });
-  const server = await createHttpServer(config, handler);
+  const listener = await createListener(config, handler);
+  const server = listener.server;
   const url = await listen(server, config);
   let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
   try {
@@ -78,7 +80,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   } catch (err) {
     // The registry must not keep serving (or holding its port) without the debug server it was configured with.
     health.stop();
-    server.closeAllConnections();
+    listener.closeAll();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw err;
   }
@@ -91,11 +93,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       stopPurging();
       await gc.stop();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      listener.closeIdle();
       // A draintimeout of 0 waits for every request (a second signal to the CLI still exits at once).
       const deadline = config.http.drainTimeoutMs > 0 ? Date.now() + config.http.drainTimeoutMs : Infinity;
       while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      server.closeAllConnections();
+      listener.closeAll();
       await stopped;
       health.stop();
       await mirror?.close();
@@ -143,22 +145,7 @@ async function startDebugServer(debug: NonNullable<Config['http']['debug']>, hea
   };
 }
 
-async function createHttpServer(config: Config, handler: http.RequestListener): Promise<http.Server> {
-  const options: http.ServerOptions = {
-    // Blob uploads may take as long as they take; headers must still arrive promptly.
-    requestTimeout: 0,
-    headersTimeout: 60_000,
-    keepAliveTimeout: 65_000,
-  };
-  const tls = config.http.tls;
-  if (!tls) return http.createServer(options, handler);
-  const { enforceClientAuth, tlsServerOptions } = await import('../auth/tls.js');
-  const server = https.createServer({ ...options, ...tlsServerOptions(tls) }, handler);
-  enforceClientAuth(server, tls);
-  return server;
-}
-
-async function listen(server: http.Server, config: Config): Promise<string> {
+async function listen(server: net.Server, config: Config): Promise<string> {
   const scheme = config.http.tls ? 'https' : 'http';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -144,7 +144,8 @@ function requestRecord(ctx: RequestInfo): RequestRecord {
   const record: RequestRecord = { id: ctx.id, method: req.method ?? '', useragent: req.headers['user-agent'] ?? '' };
   const addr = remoteAddr(req);
   if (addr) record.addr = addr;
-  if (req.headers.host) record.host = req.headers.host;
+  const host = req.headers.host ?? req.headers[':authority'];
+  if (typeof host === 'string') record.host = host;
   return record;
 }
 

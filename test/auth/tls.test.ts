@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import http2 from 'node:http2';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Workspace, requireTools } from '../clients/harness.js';
@@ -86,6 +88,74 @@ describe('TLS', () => {
   it('honours minimumtls', async () => {
     assert.equal(await get(tls13.url, { ca: file('ca.crt') }), 200);
     await assert.rejects(get(tls13.url, { ca: file('ca.crt'), maxVersion: 'TLSv1.2' }));
+  });
+
+  it('speaks HTTP/2 to clients that negotiate it: pings, pushes and pulls a blob, pushes and reads a manifest', async () => {
+    const session = http2.connect(tls13.url, { ca: file('ca.crt') });
+    try {
+      await new Promise<void>((resolve, reject) => session.once('connect', () => resolve()).once('error', reject));
+      assert.equal(session.alpnProtocol, 'h2');
+      const h2 = (headers: http2.OutgoingHttpHeaders, body?: Buffer) =>
+        new Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+          const stream = session.request(headers);
+          const chunks: Buffer[] = [];
+          let head: http2.IncomingHttpHeaders = {};
+          stream.on('response', (h) => (head = h));
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks) }));
+          stream.on('error', reject);
+          stream.end(body);
+        });
+      const base = await h2({ ':path': '/v2/' });
+      assert.equal(base.status, 200);
+      assert.equal(base.headers['docker-distribution-api-version'], 'registry/2.0');
+
+      const blob = Buffer.alloc(3 * 1024 * 1024 + 7, 'h2');
+      const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+      const pushed = await h2({ ':method': 'POST', ':path': `/v2/h2/app/blobs/uploads/?digest=${digest}`, 'content-length': blob.length }, blob);
+      assert.equal(pushed.status, 201);
+      assert.match(String(pushed.headers.location), new RegExp(`^https://127\\.0\\.0\\.1:\\d+/v2/h2/app/blobs/${digest}$`));
+      const pulled = await h2({ ':path': `/v2/h2/app/blobs/${digest}` });
+      assert.equal(pulled.status, 200);
+      assert.equal(pulled.headers['docker-content-digest'], digest);
+      assert.ok(pulled.body.equals(blob));
+
+      const config = Buffer.from('{}');
+      const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+      assert.equal((await h2({ ':method': 'POST', ':path': `/v2/h2/app/blobs/uploads/?digest=${configDigest}`, 'content-length': 2 }, config)).status, 201);
+      const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: 2 },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: blob.length }],
+      }));
+      const put = await h2({ ':method': 'PUT', ':path': '/v2/h2/app/manifests/v1', 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, manifest);
+      assert.equal(put.status, 201);
+      const got = await h2({ ':path': '/v2/h2/app/manifests/v1' });
+      assert.equal(got.status, 200);
+      assert.ok(got.body.equals(manifest));
+      // An oversized manifest is refused without the HTTP/1-only Connection header breaking the stream.
+      const huge = await h2({ ':method': 'PUT', ':path': '/v2/h2/app/manifests/big', 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': 5 * 1024 * 1024 }, Buffer.alloc(5 * 1024 * 1024, ' '));
+      assert.equal(huge.status, 413);
+    } finally {
+      session.close();
+    }
+    // HTTP/1.1 clients are still served by the same listener.
+    assert.equal(await get(tls13.url, { ca: file('ca.crt') }), 200);
+  });
+
+  it('offers only HTTP/1.1 when http.http2.disabled', async () => {
+    const h1 = await startRegistry({
+      yaml: defaultYaml({ extraYaml: '' }).replace('http:\n', `http:\n  http2:\n    disabled: true\n  tls:\n    certificate: ${path.join(d, 'server.crt')}\n    key: ${path.join(d, 'server.key')}\n`),
+    });
+    try {
+      const session = http2.connect(h1.url, { ca: file('ca.crt') });
+      await assert.rejects(new Promise((resolve, reject) => session.once('connect', resolve).once('error', reject)));
+      session.destroy();
+      assert.equal(await get(h1.url, { ca: file('ca.crt') }), 200);
+    } finally {
+      await h1.stop();
+    }
   });
 
   it('skopeo pushes and lists tags over mutual TLS with --cert-dir', async () => {
