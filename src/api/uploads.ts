@@ -46,14 +46,7 @@ export async function handleUploadStart(ctx: Context, repo: Repository): Promise
   const digestParam = ctx.query.get('digest');
   if (digestParam !== null) {
     const digest = parseDigest(digestParam);
-    const upload = await repo.uploads.create();
-    let blob;
-    try {
-      blob = await repo.uploads.commit(upload.id, digest, ctx.req, contentLength(ctx));
-    } catch (err) {
-      await repo.uploads.cancel(upload.id).catch(() => undefined);
-      throw err;
-    }
+    const blob = await repo.uploads.putWhole(digest, ctx.req, contentLength(ctx));
     sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
     ctx.events?.blobPushed(ctx, repo.name, digest, blob.size);
     return;

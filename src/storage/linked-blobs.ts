@@ -61,11 +61,11 @@ export class LinkedBlobStore {
     return this.blobs.redirectURL(digest, method);
   }
 
+  /** Writes the link (atomically; writing it again is harmless, and refreshes its age for GC's grace). */
   async link(digest: Digest): Promise<void> {
-    const path = layerLinkPath(this.name, digest);
-    const current = await readLink(this.driver, path);
-    if (current?.value !== digest.value) await writeLink(this.driver, path, digest);
-    this.meta.set(`l:${this.name}@${digest.value}`, true);
+    const key = `l:${this.name}@${digest.value}`;
+    if (this.meta.get(key) !== true) await writeLink(this.driver, layerLinkPath(this.name, digest), digest);
+    this.meta.set(key, true);
     await this.blobs.shared?.setLinked(this.name, digest.value);
   }
 

@@ -79,6 +79,38 @@ export class UploadStore {
     return { id, size: 0 };
   }
 
+  /**
+   * A whole blob in one request (POST ?digest=): streamed into a fresh upload file, hashed with the
+   * digest's own algorithm, verified, moved into place and linked. Half the storage operations of
+   * create() + commit(): no startedat file (purging falls back to the folder's time) and no
+   * running-hash session.
+   */
+  async putWhole(digest: Digest, body: Readable, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
+    const id = randomUUID();
+    const data = uploadDataPath(this.name, id);
+    const digester = new Digester(digest.algorithm);
+    try {
+      const writer = await this.driver.writer(data, false);
+      try {
+        await pump(body, writer, digester);
+      } catch (err) {
+        await writer.cancel().catch(() => undefined);
+        throw err;
+      }
+      await writer.commit();
+      if (expect.length !== undefined && digester.size !== expect.length) {
+        throw new RegistryError('SIZE_INVALID', 'body length does not match Content-Length', { expected: expect.length, got: digester.size });
+      }
+      const actual = digester.digest();
+      if (actual.value !== digest.value) throw new RegistryError('DIGEST_INVALID', undefined, { digest: digest.value, actual: actual.value });
+      await this.blobs.adopt(digest, data, digester.size);
+      await this.linked.link(digest);
+      return { digest, size: digester.size };
+    } finally {
+      await deleteIfExists(this.driver, uploadDir(this.name, id));
+    }
+  }
+
   async status(id: string): Promise<UploadStatus> {
     return { id, size: await this.size(id) };
   }
@@ -86,7 +118,7 @@ export class UploadStore {
   /** Appends a chunk (PATCH). Throws RANGE_INVALID with the current Range when out of order. */
   append(id: string, body: Readable, expect: ChunkExpectation = {}): Promise<UploadStatus> {
     return this.sessions.exclusive(this.key(id), async () => {
-      const size = await this.appendLocked(id, body, expect);
+      const size = await this.appendLocked(id, body, expect, false);
       return { id, size };
     });
   }
@@ -94,16 +126,19 @@ export class UploadStore {
   /** Completes an upload (PUT ?digest=), with an optional last chunk; the blob is linked into the repository. */
   commit(id: string, digest: Digest, body?: Readable, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
     return this.sessions.exclusive(this.key(id), async () => {
-      const size = body ? await this.appendLocked(id, body, expect) : await this.size(id);
+      const size = body ? await this.appendLocked(id, body, expect, true) : await this.size(id);
       const digester = this.sessions.take(this.key(id), size, digest.algorithm) ?? (await this.rehash(id, digest.algorithm));
       const actual = digester.digest();
       if (actual.value !== digest.value) {
         await this.remove(id);
         throw new RegistryError('DIGEST_INVALID', undefined, { digest: digest.value, actual: actual.value });
       }
-      // commit() makes the data durable first where the driver is set to (filesystem fsync).
-      const data = await this.driver.writer(uploadDataPath(this.name, id), true);
-      await data.commit();
+      if (!body) {
+        // commit() makes the data durable first where the driver is set to (filesystem fsync);
+        // a last chunk in this request was committed as it was written.
+        const data = await this.driver.writer(uploadDataPath(this.name, id), true);
+        await data.commit();
+      }
       await this.blobs.adopt(digest, uploadDataPath(this.name, id), size);
       await this.linked.link(digest);
       await this.remove(id);
@@ -116,7 +151,7 @@ export class UploadStore {
     await this.sessions.exclusive(this.key(id), () => this.remove(id));
   }
 
-  private async appendLocked(id: string, body: Readable, expect: ChunkExpectation): Promise<number> {
+  private async appendLocked(id: string, body: Readable, expect: ChunkExpectation, last: boolean): Promise<number> {
     const size = await this.size(id);
     if (expect.start !== undefined && expect.start !== size) {
       body.resume();
@@ -133,7 +168,7 @@ export class UploadStore {
       await writer.close().catch(() => undefined);
       throw err;
     }
-    await writer.close();
+    await (last ? writer.commit() : writer.close());
     const written = digester.size - size;
     if (expect.length !== undefined && written !== expect.length) {
       throw new RegistryError('SIZE_INVALID', 'chunk length does not match its Content-Range or Content-Length', { expected: expect.length, got: written });
