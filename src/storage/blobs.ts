@@ -38,19 +38,18 @@ export class BlobStore {
   async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
     const deleting = this.use(digest);
     if (deleting) await deleting;
-    const cached = this.meta.get(`b:${digest.value}`);
-    if (typeof cached === 'number') return { digest, size: cached };
+    const size = await this.meta.through(`b:${digest.value}`, () => this.readSize(digest));
+    return typeof size === 'number' ? { digest, size } : undefined;
+  }
+
+  private async readSize(digest: Digest): Promise<number | undefined> {
     const shared = await this.shared?.size(digest.value);
-    if (shared !== undefined) {
-      this.meta.set(`b:${digest.value}`, shared);
-      return { digest, size: shared };
-    }
+    if (shared !== undefined) return shared;
     try {
       const info = await this.driver.stat(blobDataPath(digest));
       if (info.isDir) return undefined;
-      this.meta.set(`b:${digest.value}`, info.size);
       await this.shared?.setSize(digest.value, info.size);
-      return { digest, size: info.size };
+      return info.size;
     } catch (err) {
       if (isPathNotFound(err)) return undefined;
       throw err;

@@ -87,6 +87,7 @@ export class TtlCache<V> {
     // that caused the clear (another instance's write): it is not kept.
     const missedAt = this.misses.get(key);
     this.misses.delete(key);
+    this.loading.delete(key);
     if (missedAt !== undefined && missedAt !== this.generation) return;
     this.entries.set(key, { value, expires: performance.now() + this.ttlMs });
   }
@@ -98,6 +99,7 @@ export class TtlCache<V> {
   clear(): void {
     this.generation++;
     this.entries.clear();
+    this.loading.clear();
   }
 
   private generation = 0;
@@ -112,19 +114,40 @@ export class TtlCache<V> {
 
   delete(key: string): void {
     this.entries.delete(key);
+    this.loading.delete(key);
   }
 
   deletePrefix(prefix: string): void {
     this.entries.deletePrefix(prefix);
   }
 
-  /** The cached value, or `load()`'s, which is cached when it is not undefined. */
-  async through(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+  /** Loads in progress, by key: when an entry expires under load, one read serves every request waiting for it. */
+  private readonly loading = new Map<string, Promise<V | undefined>>();
+
+  /**
+   * The cached value, or `load()`'s, which is cached when it is not undefined. Concurrent misses
+   * of one key share one load; a local set or delete meanwhile keeps that load from being cached.
+   */
+  through(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
     const hit = this.get(key);
-    if (hit !== undefined) return hit;
-    const value = await load();
-    if (value !== undefined) this.set(key, value);
-    return value;
+    if (hit !== undefined) return Promise.resolve(hit);
+    const pending = this.loading.get(key);
+    if (pending) return pending;
+    const loaded: Promise<V | undefined> = load().then(
+      (value) => {
+        if (this.loading.get(key) === loaded) {
+          this.loading.delete(key);
+          if (value !== undefined) this.set(key, value);
+        }
+        return value;
+      },
+      (err: unknown) => {
+        if (this.loading.get(key) === loaded) this.loading.delete(key);
+        throw err;
+      },
+    );
+    if (this.ttlMs > 0) this.loading.set(key, loaded);
+    return loaded;
   }
 }
 

@@ -21,18 +21,13 @@ export class LinkedBlobStore {
   ) {}
 
   async isLinked(digest: Digest): Promise<boolean> {
-    const key = `l:${this.name}@${digest.value}`;
-    if (this.meta.get(key) === true) return true;
-    if (await this.blobs.shared?.linked(this.name, digest.value)) {
-      this.meta.set(key, true);
-      return true;
-    }
-    const linked = await this.readLinks(digest);
-    if (linked) {
-      this.meta.set(key, true);
+    const linked = await this.meta.through(`l:${this.name}@${digest.value}`, async () => {
+      if (await this.blobs.shared?.linked(this.name, digest.value)) return true;
+      if (!(await this.readLinks(digest))) return undefined;
       await this.blobs.shared?.setLinked(this.name, digest.value);
-    }
-    return linked;
+      return true;
+    });
+    return linked === true;
   }
 
   private async readLinks(digest: Digest): Promise<boolean> {

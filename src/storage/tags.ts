@@ -16,12 +16,8 @@ export class TagStore {
   ) {}
 
   async resolve(tag: string): Promise<Digest | undefined> {
-    const key = this.key(tag);
-    const cached = this.meta.get(key);
-    if (typeof cached === 'string') return tryParseDigest(cached);
-    const digest = await readLink(this.driver, tagCurrentLinkPath(this.name, tag));
-    if (digest) this.meta.set(key, digest.value);
-    return digest;
+    const value = await this.meta.through(this.key(tag), async () => (await readLink(this.driver, tagCurrentLinkPath(this.name, tag)))?.value);
+    return typeof value === 'string' ? tryParseDigest(value) : undefined;
   }
 
   private key(tag: string): string {

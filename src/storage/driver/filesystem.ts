@@ -31,7 +31,7 @@ const NAME = 'filesystem';
 export const TEMP_DIR = '.berth-tmp';
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 const READ_CHUNK_SIZE = 4 * 1024 * 1024;
-const WRITE_BLOCK = 1024 * 1024;
+const WRITE_BLOCK = 256 * 1024;
 
 export interface FilesystemOptions {
   rootDirectory: string;

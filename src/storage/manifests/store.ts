@@ -48,11 +48,10 @@ export class ManifestStore {
   async has(digest: Digest): Promise<boolean> {
     const deleting = this.blobs.use(digest);
     if (deleting) await deleting;
-    const key = this.key(digest);
-    if (this.meta.get(key) === true) return true;
-    const present = (await readLink(this.driver, revisionLinkPath(this.name, digest)))?.value === digest.value;
-    if (present) this.meta.set(key, true);
-    return present;
+    const present = await this.meta.through(this.key(digest), async () =>
+      (await readLink(this.driver, revisionLinkPath(this.name, digest)))?.value === digest.value ? true : undefined,
+    );
+    return present === true;
   }
 
   private key(digest: Digest): string {
