@@ -52,8 +52,9 @@ const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'inf
  * Each JSON line pino makes is re-read once and written as one text line (far cheaper than a
  * pretty-printer on the hot path: an access line per request).
  */
-function textLines(out: DestinationStream): DestinationStream {
+function textLines(out: DestinationStream): DestinationStream & { [TEXT_OUT]: DestinationStream } {
   return {
+    [TEXT_OUT]: out,
     write(line: string) {
       let entry: Record<string, unknown>;
       try {
@@ -105,10 +106,34 @@ function bufferedStderr(): DestinationStream {
  * A logger for access-log lines: same level, fields and output as `logger`, without the
  * redaction pass, since those lines hold only fields the server chooses (never headers).
  */
-export function accessLogger(logger: Logger): Logger {
-  const stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
-  return pino({ level: logger.level, base: logger.bindings() }, stream);
+export function accessLogger(logger: Logger): AccessLog {
+  const stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym] as DestinationStream & { [TEXT_OUT]?: DestinationStream };
+  const text = stream[TEXT_OUT];
+  if (!text) {
+    const json = pino({ level: logger.level, base: logger.bindings() }, stream);
+    return { enabled: json.isLevelEnabled('info'), write: (fields) => json.info(fields, 'request') };
+  }
+  // The text format is written directly: no JSON round trip for the busiest line there is.
+  let bound = '';
+  for (const [key, value] of Object.entries(logger.bindings())) bound += ` ${key}=${quoteValue(value)}`;
+  return {
+    enabled: logger.isLevelEnabled('info'),
+    write(fields) {
+      let line = `time="${new Date().toISOString()}" level=info msg=request${bound}`;
+      for (const key in fields) line += ` ${key}=${quoteValue(fields[key])}`;
+      text.write(`${line}\n`);
+    },
+  };
 }
+
+/** One access-log line per request (src/api/dispatch.ts), in the configured format. */
+export interface AccessLog {
+  readonly enabled: boolean;
+  write(fields: Record<string, unknown>): void;
+}
+
+/** Where the text formatter writes, so access lines can be written there directly. */
+const TEXT_OUT = Symbol('berth.textOut');
 
 /** Where the API layer records a request's id on its IncomingMessage (see requestLog). */
 export const REQUEST_ID = Symbol.for('berth.requestId');

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { accessLogger, REQUEST_ID } from '../log.js';
+import { accessLogger, REQUEST_ID, type AccessLog } from '../log.js';
 import { accessFor } from '../auth/access.js';
 import type { Auth } from '../auth/index.js';
 import type { Config } from '../config/types.js';
@@ -41,7 +41,7 @@ type CountedSocket = Socket & { [BYTES_READ]?: number; [BYTES_WRITTEN]?: number 
 interface Shared {
   active: number;
   readonly logger: Logger;
-  readonly access: Logger | undefined;
+  readonly access: AccessLog | undefined;
   readonly metrics: HttpMetrics | undefined;
 }
 
@@ -96,15 +96,19 @@ function finished(this: ServerResponse): void {
     shared.metrics.record(ctx.kind, ctx.method, this.statusCode, ms / 1000, bytesIn, bytesOut);
   }
   if (shared.access) {
-    shared.access.info({ reqId: ctx.id, method: ctx.method, url: req.url, status: this.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress }, 'request');
+    shared.access.write({ reqId: ctx.id, method: ctx.method, url: req.url, status: this.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress });
   }
+}
+
+function enabledOnly(log: AccessLog): AccessLog | undefined {
+  return log.enabled ? log : undefined;
 }
 
 /** The request listener: request ids, routing, common headers, error rendering, metrics and the access log. */
 export function createHandler(config: Config, registry: Registry, logger: Logger, options: HandlerOptions = {}): { handler: RequestListener; inFlight: () => number } {
   const { auth, metrics, health } = options;
   const notifier = options.notifier?.active ? options.notifier : undefined;
-  const shared: Shared = { active: 0, logger, access: config.log.accesslog.disabled ? undefined : accessLogger(logger), metrics };
+  const shared: Shared = { active: 0, logger, access: config.log.accesslog.disabled ? undefined : enabledOnly(accessLogger(logger)), metrics };
   const extraHeaders = Object.entries(config.http.headers);
   const prefix = config.http.prefix;
 

@@ -101,8 +101,14 @@ export class BlobStore {
     await this.shared?.setSize(digest.value, size);
   }
 
+  /** Set once the driver has answered that it gives no URLs (the filesystem): not asked again. */
+  private redirectsUnsupported = false;
+
   async redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
-    return this.driver.redirectURL(blobDataPath(digest), { method });
+    if (this.redirectsUnsupported) return undefined;
+    const url = await this.driver.redirectURL(blobDataPath(digest), { method });
+    if (url === undefined) this.redirectsUnsupported = true;
+    return url;
   }
 
   /** Removes the content itself (garbage collection only). */

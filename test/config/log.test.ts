@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import type { LogConfig } from '../../src/config/types.js';
-import { createLogger } from '../../src/log.js';
+import { accessLogger, createLogger } from '../../src/log.js';
 
 function sink(): { stream: Writable & { write(chunk: string): boolean }; lines: () => string[] } {
   const chunks: string[] = [];
@@ -52,4 +52,15 @@ test('text output is logrus-style key=value lines, as Distribution writes them',
   assert.match(lines[0] ?? '', /^time="\d{4}-\d\d-\d\dT[\d:.]+Z" level=warning msg="something odd" service=registry http=".*" url=http:\/\/127\.0\.0\.1:5000\/v2\/$/);
   assert.ok(!lines.join('\n').includes('topsecret'));
   assert.match(lines[1] ?? '', /level=error msg=failed service=registry err=boom stack="Error: boom\\n/);
+});
+
+test('access lines: the same fields in either format, and nothing when info is off', () => {
+  const fields = { reqId: 'r-1', method: 'GET', url: '/v2/a b/manifests/v1', status: 200, ms: 0.4, remote: '127.0.0.1' };
+  const json = sink();
+  accessLogger(createLogger(base, json.stream)).write(fields);
+  assert.deepEqual({ ...JSON.parse(json.lines()[0]!), time: 0 }, { level: 30, time: 0, service: 'registry', ...fields, msg: 'request' });
+  const text = sink();
+  accessLogger(createLogger({ ...base, formatter: 'text' }, text.stream)).write(fields);
+  assert.match(text.lines()[0]!, /^time="[\d-]+T[\d:.]+Z" level=info msg=request service=registry reqId=r-1 method=GET url="\/v2\/a b\/manifests\/v1" status=200 ms=0.4 remote=127.0.0.1$/);
+  assert.equal(accessLogger(createLogger({ ...base, level: 'warn' }, sink().stream)).enabled, false);
 });

@@ -44,7 +44,10 @@ export interface StorageDriver {
   /** Deletes a file or a whole directory tree. PathNotFoundError when nothing is there. */
   delete(path: string): Promise<void>;
 
-  /** A URL a client may fetch the content from directly, or undefined when not supported. */
+  /**
+   * A URL a client may fetch the content from directly, or undefined when the driver gives no URLs
+   * (then for every path: callers stop asking after the first undefined).
+   */
   redirectURL(path: string, options: RedirectOptions): Promise<string | undefined>;
 
   /**
