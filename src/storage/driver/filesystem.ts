@@ -309,8 +309,22 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async list(path: string): Promise<string[]> {
-    const entries = await this.entries(path);
-    return entries.map((e) => childPath(path, e.name)).sort();
+    if (this.options.confineSymlinks) {
+      const entries = await this.entries(path);
+      return entries.map((e) => childPath(path, e.name)).sort();
+    }
+    // Names only (no Dirent objects, no per-entry checks): the catalog walk lists every
+    // repository directory, so this is its whole cost.
+    let names: string[];
+    try {
+      names = await this.io(() => fsp.readdir(this.full(path)));
+    } catch (err) {
+      if (isMissing(err) || code(err) === 'ENOTDIR') throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
+    const out: string[] = [];
+    for (const name of names.sort()) if (!(path === '/' && name === TEMP_DIR)) out.push(childPath(path, name));
+    return out;
   }
 
   /** The children of a directory that may be shown: not the temp folder, no link leading out. */
