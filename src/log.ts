@@ -45,6 +45,9 @@ export function createLogger(log: LogConfig, destination?: DestinationStream): L
   return pino(options, log.formatter === 'json' ? out : textLines(out));
 }
 
+/** Where the text formatter writes, so access lines can be written there directly. */
+const TEXT_OUT = Symbol('berth.textOut');
+
 const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warning', 50: 'error', 60: 'fatal' };
 
 /**
@@ -132,8 +135,6 @@ export interface AccessLog {
   write(fields: Record<string, unknown>): void;
 }
 
-/** Where the text formatter writes, so access lines can be written there directly. */
-const TEXT_OUT = Symbol('berth.textOut');
 
 /** Where the API layer records a request's id on its IncomingMessage (see requestLog). */
 export const REQUEST_ID = Symbol.for('berth.requestId');
