@@ -9,6 +9,7 @@ import { purgeUploads } from '../storage/purge.js';
 import { scheduleGc } from '../gc/schedule.js';
 import { createHandler } from './dispatch.js';
 import { createListener } from './listener.js';
+import type { JobLock } from '../redis/lock.js';
 import type { HealthChecks } from '../health/registry.js';
 import { startHealthChecks } from '../health/setup.js';
 import type { Notifier } from '../notifications/notifier.js';
@@ -84,8 +85,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw err;
   }
-  const stopPurging = schedulePurging(config, registry, logger);
-  const gc = scheduleGc(config, registry, logger, prometheus ? (await import('../gc/metrics.js')).gcMetricsHook() : undefined);
+  // Background jobs run on one instance at a time when several share the storage through redis.
+  const { redisJobLock, runAlways } = await import('../redis/lock.js');
+  const lock = shared ? redisJobLock(shared.client) : runAlways;
+  const stopPurging = schedulePurging(config, registry, logger, lock);
+  const gc = scheduleGc(config, registry, logger, prometheus ? (await import('../gc/metrics.js')).gcMetricsHook() : undefined, lock);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -169,13 +173,16 @@ export function splitAddr(addr: string): { host: string | undefined; port: numbe
   return { host: m[1] ?? (m[2] || undefined), port: Number(m[3]) };
 }
 
-function schedulePurging(config: Config, registry: Registry, logger: Logger): () => void {
+function schedulePurging(config: Config, registry: Registry, logger: Logger, lock: JobLock): () => void {
   const purging = config.storage.maintenance.uploadpurging;
   if (!purging.enabled || config.storage.maintenance.readonly.enabled) return () => undefined;
+  const purge = async () => {
+    const { purged } = await purgeUploads(registry.driver, new Date(Date.now() - purging.ageMs), purging.dryrun);
+    if (purged.length) logger.info({ count: purged.length, dryrun: purging.dryrun }, 'purged abandoned uploads');
+  };
   const run = async () => {
     try {
-      const { purged } = await purgeUploads(registry.driver, new Date(Date.now() - purging.ageMs), purging.dryrun);
-      if (purged.length) logger.info({ count: purged.length, dryrun: purging.dryrun }, 'purged abandoned uploads');
+      await lock('uploadpurging', purge);
     } catch (err) {
       logger.error({ err }, 'upload purging failed');
     }

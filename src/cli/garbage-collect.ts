@@ -2,6 +2,9 @@ import { ConfigError, loadConfigFile } from '../config/load.js';
 import { createDriver } from '../storage/driver/factory.js';
 import { collectGarbage, GarbageCollectionError } from '../gc/collector.js';
 import { gcConfig } from '../gc/defaults.js';
+import { pino } from 'pino';
+
+const silentLogger = pino({ level: 'silent' });
 
 export interface GarbageCollectOptions {
   dryRun?: boolean;
@@ -20,15 +23,26 @@ export async function garbageCollect(file: string, options: GarbageCollectOption
     const { config, warnings } = loadConfigFile(file, process.env);
     for (const warning of warnings) process.stderr.write(`berth: ${warning}\n`);
     const driver = await createDriver(config.storage.driver, config.storage.parameters);
+    // With redis configured, the command takes the same lock as instances' scheduled runs.
+    const redis = config.redis ? await import('../redis/client.js') : undefined;
+    const client = redis?.createRedis(redis.parseRedisSettings(config.redis!), silentLogger, 'gc');
     try {
-      await collectGarbage(driver, {
-        dryRun: options.dryRun ?? false,
-        deleteUntagged: options.deleteUntagged ?? false,
-        quiet: options.quiet ?? false,
-        graceMs: gcConfig(config).graceMs,
-        emit: (line) => process.stdout.write(`${line}\n`),
-      });
+      const lock = client ? (await import('../redis/lock.js')).redisJobLock(client) : undefined;
+      const collect = async () => {
+        await collectGarbage(driver, {
+          dryRun: options.dryRun ?? false,
+          deleteUntagged: options.deleteUntagged ?? false,
+          quiet: options.quiet ?? false,
+          graceMs: gcConfig(config).graceMs,
+          emit: (line) => process.stdout.write(`${line}\n`),
+        });
+      };
+      if (lock && !(await lock('gc', collect))) {
+        process.stderr.write('berth: another instance is collecting garbage (redis lock berth:lock:gc); try again later\n');
+        process.exitCode = 1;
+      } else if (!lock) await collect();
     } finally {
+      client?.disconnect();
       await driver.close?.();
     }
   } catch (error) {

@@ -3,6 +3,7 @@ import type { Config } from '../config/types.js';
 import type { Registry } from '../storage/registry.js';
 import { collectGarbage, type GcResult } from './collector.js';
 import { gcConfig } from './defaults.js';
+import { runAlways, type JobLock } from '../redis/lock.js';
 
 export interface ScheduledGc {
   /** Stops the timer and waits for a run in progress to finish its current deletion. */
@@ -14,41 +15,45 @@ export interface ScheduledGc {
  * time, in this process so that it sees the server's uses of blobs (docs/gc.md). Each run is
  * logged; failures are logged and the next run is still scheduled.
  */
-export function scheduleGc(config: Config, registry: Registry, logger: Logger, onRun?: (result: GcResult, ms: number, dryRun: boolean) => void): ScheduledGc {
+export function scheduleGc(config: Config, registry: Registry, logger: Logger, onRun?: (result: GcResult, ms: number, dryRun: boolean) => void, lock: JobLock = runAlways): ScheduledGc {
   const gc = gcConfig(config);
   if (!gc.enabled || config.storage.maintenance.readonly.enabled) return { stop: async () => undefined };
   // Remember the server's uses of digests for as long as the collector's grace period.
   registry.blobs.guard.retentionMs = Math.max(gc.graceMs, 1);
   const abort = new AbortController();
+  const collect = async () => {
+    const started = performance.now();
+    const result = await collectGarbage(registry.driver, {
+      dryRun: gc.dryrun,
+      deleteUntagged: gc.deleteUntagged,
+      graceMs: gc.graceMs,
+      registry,
+      signal: abort.signal,
+    });
+    const ms = Math.round(performance.now() - started);
+    onRun?.(result, ms, gc.dryrun);
+    logger.info(
+      {
+        marked: result.marked,
+        blobsDeleted: result.blobsDeleted.length,
+        bytesDeleted: result.bytesDeleted,
+        manifestsDeleted: result.manifestsDeleted.length,
+        eligible: result.blobsEligible.length,
+        keptYoung: result.keptYoung,
+        keptInUse: result.keptInUse,
+        dryrun: gc.dryrun,
+        ms,
+      },
+      'garbage collection finished',
+    );
+  };
   let running: Promise<void> | undefined;
   const run = () => {
     if (running) return;
     running = (async () => {
-      const started = performance.now();
       try {
-        const result = await collectGarbage(registry.driver, {
-          dryRun: gc.dryrun,
-          deleteUntagged: gc.deleteUntagged,
-          graceMs: gc.graceMs,
-          registry,
-          signal: abort.signal,
-        });
-        const ms = Math.round(performance.now() - started);
-        onRun?.(result, ms, gc.dryrun);
-        logger.info(
-          {
-            marked: result.marked,
-            blobsDeleted: result.blobsDeleted.length,
-            bytesDeleted: result.bytesDeleted,
-            manifestsDeleted: result.manifestsDeleted.length,
-            eligible: result.blobsEligible.length,
-            keptYoung: result.keptYoung,
-            keptInUse: result.keptInUse,
-            dryrun: gc.dryrun,
-            ms,
-          },
-          'garbage collection finished',
-        );
+        // With several instances on one storage (redis configured), one collects at a time.
+        if (!(await lock('gc', collect))) logger.info('garbage collection skipped: another instance is running it');
       } catch (err) {
         logger.error({ err }, 'garbage collection failed');
       } finally {

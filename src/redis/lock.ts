@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * Runs a background job (garbage collection, upload purging) only while holding its lock; resolves
+ * false, without running it, when another instance holds it. Without redis there is one instance
+ * and the job always runs.
+ */
+export type JobLock = (job: string, task: () => Promise<void>) => Promise<boolean>;
+
+export const runAlways: JobLock = async (_job, task) => {
+  await task();
+  return true;
+};
+
+// Renew and release only the lock this holder took (its token), never one a later holder took after expiry.
+const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/**
+ * A lock per job name in redis (`berth:lock:<job>`): taken with SET NX PX, renewed every third of
+ * its ttl while the job runs, released at the end. A holder that dies stops renewing, so the lock
+ * frees itself after `ttlMs`.
+ */
+export function redisJobLock(client: Redis, ttlMs = 30_000): JobLock {
+  return async (job, task) => {
+    const key = `berth:lock:${job}`;
+    const token = randomUUID();
+    if ((await client.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return false;
+    const renew = setInterval(() => void client.eval(RENEW, 1, key, token, String(ttlMs)).catch(() => undefined), ttlMs / 3);
+    renew.unref();
+    try {
+      await task();
+    } finally {
+      clearInterval(renew);
+      await client.eval(RELEASE, 1, key, token).catch(() => undefined);
+    }
+    return true;
+  };
+}
