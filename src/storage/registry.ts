@@ -1,6 +1,7 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
 import { BlobStore } from './blobs.js';
+import { isPathNotFound } from './driver/errors.js';
 import { LruCache, RefreshingValue, TtlCache, withName, withoutName, type MetadataCache } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
@@ -140,12 +141,29 @@ export class Registry {
   }
 
   /**
-   * Every directory below repositories/ is read once, in parallel (the driver bounds how many at
-   * a time), by name only: a child starting with "_" is a repository's own folder and is not
-   * entered; any other child is a further name component.
+   * Repositories are directories with a `_manifests` child. On the filesystem every directory
+   * below repositories/ is read once, in parallel (the driver bounds how many at a time), by name
+   * only: a child starting with "_" is a repository's own folder and is not entered, any other is
+   * a further name component. On object stores one walk (a flat, paged listing) is far cheaper
+   * than a listing request per folder.
    */
   private async walkCatalog(): Promise<string[]> {
     const names: string[] = [];
+    if (this.driver.walksByFlatListing) {
+      const prefix = REPOSITORIES_ROOT.length + 1;
+      try {
+        await this.driver.walk(REPOSITORIES_ROOT, (info) => {
+          if (!info.isDir) return;
+          const base = info.path.slice(info.path.lastIndexOf('/') + 1);
+          if (!base.startsWith('_')) return;
+          if (base === '_manifests') names.push(info.path.slice(prefix, info.path.lastIndexOf('/')));
+          return 'skip';
+        });
+      } catch (err) {
+        if (!isPathNotFound(err)) throw err;
+      }
+      return names.sort(compareBytes);
+    }
     const visit = async (dir: string, name: string): Promise<void> => {
       const children = await listNames(this.driver, dir);
       const deeper: Promise<void>[] = [];
@@ -161,6 +179,7 @@ export class Registry {
     await visit(REPOSITORIES_ROOT, '');
     return names.sort(compareBytes);
   }
+
 
 
   /** Manifests in `name` whose subject is `subject`, as descriptors for a referrers index. */

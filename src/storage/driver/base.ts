@@ -62,12 +62,14 @@ const visitorErrors = new WeakSet<object>();
 
 class BaseDriver implements StorageDriver {
   readonly name: string;
+  readonly walksByFlatListing: boolean | undefined;
 
   constructor(
     private readonly inner: StorageDriver,
     private readonly options: BaseOptions,
   ) {
     this.name = inner.name;
+    this.walksByFlatListing = inner.walksByFlatListing;
   }
 
   private checkPath(path: unknown, allowRoot = false): string {
