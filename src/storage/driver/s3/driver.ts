@@ -566,17 +566,17 @@ class S3Writer implements FileWriter {
   async close(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closed';
-    try {
-      await this.finish();
-    } catch (err) {
-      await this.discardUpload();
-      throw err;
-    }
+    await this.finishOrDiscard();
   }
 
   async commit(): Promise<void> {
     this.ensureOpen();
     this.state = 'committed';
+    await this.finishOrDiscard();
+  }
+
+  /** Close and commit end the same way on S3: the multipart upload is completed (or aborted on failure). */
+  private async finishOrDiscard(): Promise<void> {
     try {
       await this.finish();
     } catch (err) {
