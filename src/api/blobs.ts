@@ -1,4 +1,5 @@
 import { pipeline } from 'node:stream/promises';
+import { sendFile } from './send-file.js';
 import { RegistryError } from '../errors.js';
 import { parseDigest } from '../digest.js';
 import type { Repository } from '../storage/registry.js';
@@ -57,9 +58,15 @@ export async function handleBlob(ctx: Context, repo: Repository, reference: stri
     ctx.events?.blobPulled(ctx, repo.name, digest, desc.size);
     return;
   }
-  const stream = await repo.blobs.reader(digest, start, length > 0 ? length : 0);
-  ctx.res.writeHead(range ? 206 : 200, headers);
-  await pipeline(stream, ctx.res);
+  const file = length > 0 ? await repo.blobs.openRead(digest) : undefined;
+  if (file) {
+    ctx.res.writeHead(range ? 206 : 200, headers);
+    await sendFile(file, ctx.res, start, length);
+  } else {
+    const stream = await repo.blobs.reader(digest, start, length > 0 ? length : 0);
+    ctx.res.writeHead(range ? 206 : 200, headers);
+    await pipeline(stream, ctx.res);
+  }
   // Distribution's listener reports a pull once the blob has been served (GET and HEAD alike).
   ctx.events?.blobPulled(ctx, repo.name, digest, desc.size);
 }

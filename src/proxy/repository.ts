@@ -87,6 +87,8 @@ export function proxiedRepository(mirror: Mirror, local: Repository, upstream: U
       if (!fetch) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
       return fetch.reader(offset, length);
     },
+    // Downloads go through reader(), which fetches from the upstream what is not cached yet.
+    openRead: async () => undefined,
     async redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
       // Content still arriving is streamed by this process.
       if (mirror.runningBlob(blobKey(digest))) return undefined;

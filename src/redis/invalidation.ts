@@ -74,6 +74,7 @@ export function publishingDriver(inner: StorageDriver, bus: InvalidationBus): St
   const driver: StorageDriver = {
     name: inner.name,
     walksByFlatListing: inner.walksByFlatListing,
+    ...(inner.openRead ? { openRead: (path: string) => inner.openRead!(path) } : {}),
     getContent: (path: string) => inner.getContent(path),
     putContent: (path: string, content: Uint8Array) => after(path, inner.putContent(path, content)),
     reader: (path: string, offset?: number, length?: number): Promise<Readable> => inner.reader(path, offset, length),

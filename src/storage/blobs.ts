@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import type { Digest } from '../digest.js';
 import { InvalidOffsetError, isPathNotFound } from './driver/errors.js';
-import type { StorageDriver } from './driver/types.js';
+import type { RandomAccessFile, StorageDriver } from './driver/types.js';
 import { LruCache, type MetadataCache, type SharedBlobDescriptors } from './cache.js';
 import { BlobGuard } from './blob-guard.js';
 import { blobDataPath, blobDir } from './paths.js';
@@ -57,6 +57,20 @@ export class BlobStore {
   }
 
   /** A stream of the blob's bytes; BLOB_UNKNOWN when the data is gone (e.g. swept meanwhile). */
+  /** The blob opened for positioned reads, when the driver offers that (see StorageDriver.openRead). */
+  async openRead(digest: Digest): Promise<RandomAccessFile | undefined> {
+    if (!this.driver.openRead) return undefined;
+    try {
+      return await this.driver.openRead(blobDataPath(digest));
+    } catch (err) {
+      if (isPathNotFound(err)) {
+        this.forget(digest);
+        throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
+      }
+      throw err;
+    }
+  }
+
   async reader(digest: Digest, offset = 0, length?: number): Promise<Readable> {
     try {
       return await this.driver.reader(blobDataPath(digest), offset, length);

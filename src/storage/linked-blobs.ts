@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import type { Digest } from '../digest.js';
-import type { StorageDriver } from './driver/types.js';
+import type { RandomAccessFile, StorageDriver } from './driver/types.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';
 import type { MetadataCache } from './cache.js';
 import { deleteIfExists, readLink, writeLink } from './links.js';
@@ -50,6 +50,10 @@ export class LinkedBlobStore {
 
   reader(digest: Digest, offset?: number, length?: number): Promise<Readable> {
     return this.blobs.reader(digest, offset, length);
+  }
+
+  openRead(digest: Digest): Promise<RandomAccessFile | undefined> {
+    return this.blobs.openRead(digest);
   }
 
   redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {

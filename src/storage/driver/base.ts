@@ -4,6 +4,7 @@ import {
   PATH_PATTERN,
   type FileInfo,
   type FileWriter,
+  type RandomAccessFile,
   type RedirectOptions,
   type StorageDriver,
   type WalkFn,
@@ -63,6 +64,7 @@ const visitorErrors = new WeakSet<object>();
 class BaseDriver implements StorageDriver {
   readonly name: string;
   readonly walksByFlatListing: boolean | undefined;
+  readonly openRead?: (path: string) => Promise<RandomAccessFile>;
 
   constructor(
     private readonly inner: StorageDriver,
@@ -70,6 +72,13 @@ class BaseDriver implements StorageDriver {
   ) {
     this.name = inner.name;
     this.walksByFlatListing = inner.walksByFlatListing;
+    const openRead = inner.openRead?.bind(inner);
+    if (openRead) {
+      this.openRead = (path) => {
+        const p = this.checkPath(path);
+        return this.run('openRead', p, () => openRead(p));
+      };
+    }
   }
 
   private checkPath(path: unknown, allowRoot = false): string {

@@ -5,7 +5,7 @@ import nodePath from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidOffsetError, InvalidPathError, PathNotFoundError } from './errors.js';
 import { FilesystemWriter } from './filesystem-writer.js';
-import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from './types.js';
+import type { FileInfo, FileWriter, RandomAccessFile, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from './types.js';
 import { childPath, walkTree } from './walk.js';
 
 /**
@@ -260,6 +260,30 @@ export class FilesystemDriver implements StorageDriver {
       ...(length !== undefined ? { end: offset + length - 1 } : {}),
       highWaterMark: this.options.readChunkSize ?? READ_CHUNK_SIZE,
     });
+  }
+
+  async openRead(path: string): Promise<RandomAccessFile> {
+    const real = await this.resolve(path, true);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await this.io(() => fsp.open(real, fsc.O_RDONLY));
+    } catch (err) {
+      if (isMissing(err)) throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
+    const st = await fh.stat().catch(async (err: unknown) => {
+      await fh.close();
+      throw err;
+    });
+    if (!st.isFile()) {
+      await fh.close();
+      throw new PathNotFoundError(NAME, path);
+    }
+    return {
+      size: st.size,
+      read: async (buffer, length, position) => (await fh.read(buffer, 0, length, position)).bytesRead,
+      close: () => fh.close(),
+    };
   }
 
   async writer(path: string, append: boolean): Promise<FileWriter> {

@@ -33,6 +33,13 @@ export interface StorageDriver {
   reader(path: string, offset?: number, length?: number): Promise<Readable>;
 
   /**
+   * Optional: the file opened for reads at any position into the caller's buffers, for drivers
+   * with cheap random access (the filesystem). Blob downloads use it to reuse their buffers,
+   * where a stream allocates one per read. PathNotFoundError when absent.
+   */
+  openRead?(path: string): Promise<RandomAccessFile>;
+
+  /**
    * A writer for path. append=false starts a new file (replacing any old one); append=true
    * continues an existing one (PathNotFoundError when absent). Content written but not yet
    * committed may be visible at path: callers that need atomic visibility write elsewhere and move.
@@ -66,6 +73,13 @@ export interface StorageDriver {
 
   /** Releases resources (connections, timers). Optional. */
   close?(): Promise<void>;
+}
+
+export interface RandomAccessFile {
+  readonly size: number;
+  /** Reads up to `length` bytes at `position` into the start of `buffer`; resolves the count read. */
+  read(buffer: Uint8Array, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
 }
 
 export interface FileInfo {
