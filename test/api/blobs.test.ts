@@ -149,3 +149,34 @@ test('DELETE blob when storage.delete is disabled answers 405 UNSUPPORTED and ke
   const head = await noDelete.req('HEAD', `/v2/${r}/blobs/${d}`);
   assert.equal(head.status, 200);
 });
+
+test('a download of several buffers serves exact bytes across buffer edges, and a client that hangs up does not disturb the next', async () => {
+  // 9 MiB + 5 spans several of the server's reused 2 MiB read buffers, with a partial last one.
+  const big = random(9 * 1024 * 1024 + 5);
+  const bigDigest = digest(big);
+  await pushBlob(reg, repo, big);
+  const whole = await reg.req('GET', `/v2/${repo}/blobs/${bigDigest}`);
+  assert.equal(whole.status, 200);
+  assert.equal(digest(whole.body), bigDigest);
+  const from = 2 * 1024 * 1024 - 3;
+  const part = await reg.req('GET', `/v2/${repo}/blobs/${bigDigest}`, { headers: { Range: `bytes=${from}-${from + 4 * 1024 * 1024}` } });
+  assert.equal(part.status, 206);
+  assert.ok(part.body.equals(big.subarray(from, from + 4 * 1024 * 1024 + 1)));
+  // Hang up after the first bytes, several times, then download again.
+  const { request } = await import('node:http');
+  for (let i = 0; i < 3; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${reg.url}/v2/${repo}/blobs/${bigDigest}`, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+      req.end();
+    });
+  }
+  const again = await reg.req('GET', `/v2/${repo}/blobs/${bigDigest}`);
+  assert.equal(again.status, 200);
+  assert.equal(digest(again.body), bigDigest);
+});
