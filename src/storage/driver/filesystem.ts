@@ -234,7 +234,8 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async reader(path: string, offset = 0, length?: number): Promise<Readable> {
+  /** The file opened for reading, with its size; PathNotFoundError when absent or not a file. */
+  private async openFile(path: string): Promise<{ fh: fsp.FileHandle; size: number }> {
     const real = await this.resolve(path, true);
     let fh: fsp.FileHandle;
     try {
@@ -246,14 +247,19 @@ export class FilesystemDriver implements StorageDriver {
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new PathNotFoundError(NAME, path);
-      if (offset > st.size) throw new InvalidOffsetError(NAME, path, offset);
-      if (offset === st.size || length === 0) {
-        await fh.close();
-        return Readable.from([], { objectMode: false });
-      }
+      return { fh, size: st.size };
     } catch (err) {
       await fh.close().catch(() => undefined);
       throw err;
+    }
+  }
+
+  async reader(path: string, offset = 0, length?: number): Promise<Readable> {
+    const { fh, size } = await this.openFile(path);
+    if (offset >= size || length === 0) {
+      await fh.close();
+      if (offset > size) throw new InvalidOffsetError(NAME, path, offset);
+      return Readable.from([], { objectMode: false });
     }
     return fh.createReadStream({
       start: offset,
@@ -263,24 +269,9 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async openRead(path: string): Promise<RandomAccessFile> {
-    const real = await this.resolve(path, true);
-    let fh: fsp.FileHandle;
-    try {
-      fh = await this.io(() => fsp.open(real, fsc.O_RDONLY));
-    } catch (err) {
-      if (isMissing(err)) throw new PathNotFoundError(NAME, path);
-      throw err;
-    }
-    const st = await fh.stat().catch(async (err: unknown) => {
-      await fh.close();
-      throw err;
-    });
-    if (!st.isFile()) {
-      await fh.close();
-      throw new PathNotFoundError(NAME, path);
-    }
+    const { fh, size } = await this.openFile(path);
     return {
-      size: st.size,
+      size,
       read: async (buffer, length, position) => (await fh.read(buffer, 0, length, position)).bytesRead,
       close: () => fh.close(),
     };
