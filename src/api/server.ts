@@ -64,7 +64,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   if (shared) {
     registry.blobs.shared = shared.descriptors;
-    await shared.bus.subscribe(() => registry.invalidateMetadata());
+    await shared.bus.subscribe((changes) => registry.applyRemoteChanges(changes));
   }
 
   const auth = config.auth || config.berth?.auth ? await (await import('../auth/index.js')).createAuth(config, driver, logger) : undefined;

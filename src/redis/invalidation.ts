@@ -3,20 +3,28 @@ import type { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../storage/driver/types.js';
+import type { StorageChange } from '../storage/registry.js';
 
 /**
- * Cross-instance invalidation of the metadata cache (tags, links, blob sizes, catalog; 1 s TTL).
+ * Cross-instance invalidation of the metadata cache (tags, links, blob sizes; 1 s TTL) and of the
+ * kept listings (catalog, tag lists).
  *
  * Every instance wraps its storage driver with `publishingDriver`: after a write that changes
  * registry metadata (anything but upload data under `_uploads/`) succeeds, and before the request
- * that made it is answered, it PUBLISHes on CHANNEL. Every other instance, on that message, clears
- * its whole metadata cache (TtlCache.clear, which also stops loads already in flight from filling
- * it with what they read). A client told "201 Created" by A and then asking B is therefore answered
- * from storage: Redis has written the message to B's connection before A's PUBLISH returns.
+ * that made it is answered, it PUBLISHes on CHANNEL what it wrote or deleted. Every other
+ * instance, on that message, clears its whole metadata cache (TtlCache.clear, which also stops
+ * loads already in flight from filling it with what they read) and applies the change to its kept
+ * listings (Registry.applyRemoteChanges). A client told "201 Created" by A and then asking B is
+ * therefore answered from storage: Redis has written the message to B's connection before A's
+ * PUBLISH returns.
+ *
+ * A message is the publisher's id, then one line per change: "put PATH" or "delete PATH". A
+ * message without change lines (as older Berth versions sent) means "something changed".
  *
  * When the subscription connection drops and comes back, messages may have been lost: the cache
  * is cleared on every (re)subscribe. A PUBLISH that fails (Redis down) is logged and the write
- * still succeeds; other instances then see it within the TTL (1 s). See docs/deployment.md.
+ * still succeeds; other instances then see it within the TTL (1 s; kept listings when they next
+ * reload). See docs/deployment.md.
  */
 export const CHANNEL = 'berth:metadata-changed';
 
@@ -30,20 +38,27 @@ export class InvalidationBus {
     private readonly logger: Logger,
   ) {}
 
-  /** Calls `onChange` whenever another instance changed storage, or messages may have been missed. */
-  async subscribe(onChange: () => void): Promise<void> {
+  /**
+   * Calls `onChange` whenever another instance changed storage, with what it changed; without it
+   * when messages may have been missed.
+   */
+  async subscribe(onChange: (changes: StorageChange[] | undefined) => void): Promise<void> {
     this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === CHANNEL && message !== this.instance) onChange();
+      if (channel !== CHANNEL) return;
+      const [from, ...lines] = message.split('\n');
+      if (from === this.instance) return;
+      const changes = lines.map(parseChange);
+      onChange(changes.length > 0 && changes.every((c) => c !== undefined) ? (changes as StorageChange[]) : undefined);
     });
-    this.subscriber.on('ready', () => onChange());
+    this.subscriber.on('ready', () => onChange(undefined));
     await this.subscriber.subscribe(CHANNEL);
   }
 
-  async publish(): Promise<void> {
+  async publish(...changes: StorageChange[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.publisher.publish(CHANNEL, this.instance),
+        this.publisher.publish(CHANNEL, [this.instance, ...changes.map((c) => `${c.op} ${c.path}`)].join('\n')),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error('redis publish timed out after 1s')), 1000);
         }),
@@ -59,6 +74,12 @@ export class InvalidationBus {
   }
 }
 
+function parseChange(line: string): StorageChange | undefined {
+  const space = line.indexOf(' ');
+  const op = line.slice(0, space);
+  return (op === 'put' || op === 'delete') && line[space + 1] === '/' ? { op, path: line.slice(space + 1) } : undefined;
+}
+
 /** Upload data changes on every chunk and is never cached: no message for it. */
 function relevant(path: string): boolean {
   return !path.includes('/_uploads/');
@@ -66,9 +87,10 @@ function relevant(path: string): boolean {
 
 /** The driver, publishing on the bus after each successful metadata write. */
 export function publishingDriver(inner: StorageDriver, bus: InvalidationBus): StorageDriver {
-  const after = async <T>(path: string, result: Promise<T>): Promise<T> => {
+  const after = async <T>(result: Promise<T>, ...changes: StorageChange[]): Promise<T> => {
     const value = await result;
-    if (relevant(path)) await bus.publish();
+    const told = changes.filter((c) => relevant(c.path));
+    if (told.length > 0) await bus.publish(...told);
     return value;
   };
   const driver: StorageDriver = {
@@ -76,7 +98,7 @@ export function publishingDriver(inner: StorageDriver, bus: InvalidationBus): St
     walksByFlatListing: inner.walksByFlatListing,
     ...(inner.openRead ? { openRead: (path: string) => inner.openRead!(path) } : {}),
     getContent: (path: string) => inner.getContent(path),
-    putContent: (path: string, content: Uint8Array) => after(path, inner.putContent(path, content)),
+    putContent: (path: string, content: Uint8Array) => after(inner.putContent(path, content), { op: 'put', path }),
     reader: (path: string, offset?: number, length?: number): Promise<Readable> => inner.reader(path, offset, length),
     writer: async (path: string, append: boolean): Promise<FileWriter> => {
       const w = await inner.writer(path, append);
@@ -85,15 +107,15 @@ export function publishingDriver(inner: StorageDriver, bus: InvalidationBus): St
           return w.size;
         },
         write: (chunk: Uint8Array) => w.write(chunk),
-        close: () => after(path, w.close()),
-        cancel: () => after(path, w.cancel()),
-        commit: () => after(path, w.commit()),
+        close: () => after(w.close(), { op: 'put', path }),
+        cancel: () => after(w.cancel(), { op: 'delete', path }),
+        commit: () => after(w.commit(), { op: 'put', path }),
       };
     },
     stat: (path: string): Promise<FileInfo> => inner.stat(path),
     list: (path: string) => inner.list(path),
-    move: (source: string, dest: string) => after(relevant(source) ? source : dest, inner.move(source, dest)),
-    delete: (path: string) => after(path, inner.delete(path)),
+    move: (source: string, dest: string) => after(inner.move(source, dest), { op: 'delete', path: source }, { op: 'put', path: dest }),
+    delete: (path: string) => after(inner.delete(path), { op: 'delete', path }),
     redirectURL: (path: string, options: RedirectOptions) => inner.redirectURL(path, options),
     walk: (path: string, visit: WalkFn, options?: WalkOptions) => inner.walk(path, visit, options),
   };

@@ -170,60 +170,107 @@ export interface SharedBlobDescriptors {
 export type MetadataCache = TtlCache<string | number | boolean | string[]>;
 
 /**
- * A listing (the catalog, a repository's tags) kept in memory. It is fresh for `ttlMs`; for
- * `staleMs` after that it is still answered at once while a reload runs in the background, so a
- * request after a quiet spell does not wait for a walk of the storage; past that, callers wait
- * for the reload. This process's own changes are applied to the kept value directly (`update`).
+ * A listing (the catalog, a repository's tags) kept in memory.
+ *
+ * It is fresh for `ttlMs`, or for ten times as long as its last load took when that is longer (a
+ * walk of 10,000 repositories on S3 takes seconds; repeating it every second would keep the
+ * bucket busy for nothing). For a while after that (`staleMs`, or a hundred load times) it is
+ * still answered at once while a reload runs in the background, so a request after a quiet spell
+ * does not wait for a walk of the storage; past that, callers wait for the reload. Changes this
+ * process makes, or hears about from other instances, are applied to the kept value directly
+ * (`update`) and replayed onto a reload that was already running, so a reload never undoes them.
+ * `seed` (optional) gives a starting value, possibly out of date, to answer while the first load
+ * runs: the persisted catalog of object stores (Registry).
  */
 export class RefreshingValue<T> {
   private value: T | undefined;
-  private loadedAt = 0;
+  private loadedAt = -Infinity;
+  private lastLoadMs = 0;
   private loading: Promise<T> | undefined;
-  /** Bumped by every local change, so a reload that started before it does not overwrite it. */
+  private seeding: Promise<T | undefined> | undefined;
+  private seeded = false;
+  /** Changes applied while a load runs, replayed onto its result. */
+  private pending: Array<(value: T) => T> = [];
+  /** Bumped by invalidate, so a load that started before it is not kept. */
   private generation = 0;
 
   constructor(
     private readonly load: () => Promise<T>,
     private readonly ttlMs: number,
     private readonly staleMs: number,
+    private readonly seed?: () => Promise<T | undefined>,
   ) {}
 
-  get(): Promise<T> {
+  async get(): Promise<T> {
+    if (this.value === undefined && this.seed && this.staleMs > 0 && !this.seeded) await this.seedOnce();
     if (this.value !== undefined) {
       const age = performance.now() - this.loadedAt;
-      if (age < this.ttlMs) return Promise.resolve(this.value);
-      if (age < this.ttlMs + this.staleMs) {
+      if (age < this.freshMs()) return this.value;
+      if (age < this.freshMs() + this.staleWindowMs()) {
         this.reload().catch(() => undefined);
-        return Promise.resolve(this.value);
+        return this.value;
       }
     }
     return this.reload();
   }
 
-  /** Applies a change this process made to storage; a no-op while nothing is kept. */
-  update(change: (value: T) => T): void {
-    if (this.value === undefined) return;
-    this.value = change(this.value);
-    this.generation++;
+  private freshMs(): number {
+    return this.ttlMs > 0 ? Math.max(this.ttlMs, 10 * this.lastLoadMs) : 0;
   }
 
+  private staleWindowMs(): number {
+    return this.staleMs > 0 ? Math.max(this.staleMs, 100 * this.lastLoadMs) : 0;
+  }
+
+  private seedOnce(): Promise<T | undefined> {
+    this.seeding ??= (async () => {
+      const generation = this.generation;
+      const start = await this.seed!().catch(() => undefined);
+      this.seeded = true;
+      if (start !== undefined && this.value === undefined && generation === this.generation) {
+        this.value = this.pending.reduce<T>((v, change) => change(v), start);
+        // Out of date from the start: answered while the first load runs.
+        this.loadedAt = performance.now() - this.freshMs();
+      }
+      return start;
+    })();
+    return this.seeding;
+  }
+
+  /** Applies a change made to storage (by this process or another instance). */
+  update(change: (value: T) => T): void {
+    if (this.value !== undefined) this.value = change(this.value);
+    if (this.loading || (this.seeding && !this.seeded)) this.pending.push(change);
+  }
+
+  /** Forgets the kept value: the next get waits for a load. */
   invalidate(): void {
     this.value = undefined;
     this.generation++;
   }
 
+  /** The kept value may have missed changes: it is answered once more while a reload runs. */
+  expire(): void {
+    if (this.value !== undefined) this.loadedAt = performance.now() - this.freshMs();
+  }
+
   private reload(): Promise<T> {
     if (!this.loading) {
       const generation = this.generation;
+      const started = performance.now();
+      this.pending = [];
       this.loading = this.load()
-        .then((fresh) => {
+        .then((loaded) => {
+          const fresh = this.pending.reduce<T>((v, change) => change(v), loaded);
           if (generation !== this.generation) return this.value ?? fresh;
           this.value = fresh;
-          this.loadedAt = performance.now();
+          this.loadedAt = started;
+          this.lastLoadMs = performance.now() - started;
           return fresh;
         })
         .finally(() => {
           this.loading = undefined;
+          this.pending = [];
         });
     }
     return this.loading;

@@ -22,6 +22,13 @@ import type { Digest } from '../digest.js';
 export const ROOT = '/docker/registry/v2';
 export const BLOBS_ROOT = `${ROOT}/blobs`;
 export const REPOSITORIES_ROOT = `${ROOT}/repositories`;
+/**
+ * Berth's own files beside Distribution's layout: neither Distribution's catalog nor its garbage
+ * collector looks outside blobs/ and repositories/, so they are ignored there.
+ */
+export const BERTH_ROOT = `${ROOT}/_berth`;
+/** The repository names the last catalog walk on an object store found (Registry). */
+export const CATALOG_SNAPSHOT = `${BERTH_ROOT}/catalog.json`;
 
 export function blobDir(d: Digest): string {
   return `${BLOBS_ROOT}/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`;

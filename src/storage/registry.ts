@@ -6,17 +6,25 @@ import { LruCache, RefreshingValue, TtlCache, withName, withoutName, type Metada
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import type { Descriptor } from './manifests/types.js';
-import { REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryPath, uploadsDir } from './paths.js';
+import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryPath, uploadsDir } from './paths.js';
+import { isValidName } from '../names.js';
 import { deleteIfExists, listNames } from './links.js';
 import { TagStore, compareBytes } from './tags.js';
 import { UploadSessions, UploadStore } from './uploads.js';
 
 /**
  * How long a kept listing (catalog, tag list) past its ttl is still answered while it is read
- * again in the background. Changes made through this process are in it at once; another
- * process's changes show up once a reload they trigger has finished.
+ * again in the background (at least; RefreshingValue scales it with the load time). Changes made
+ * through this process, or announced by other instances over redis, are in it at once; a change
+ * made by another program writing the storage shows up once a reload has finished.
  */
 const STALE_LISTING_MS = 30_000;
+
+/** A change another instance made to storage (src/redis/invalidation.ts). */
+export interface StorageChange {
+  op: 'put' | 'delete';
+  path: string;
+}
 
 export interface RegistryOptions {
   policy: ManifestPolicy;
@@ -39,7 +47,11 @@ export class Registry {
   ) {
     this.meta = new TtlCache(options.metadataTtlMs);
     this.blobs = new BlobStore(driver, this.meta);
-    this.catalogListing = new RefreshingValue(() => this.walkCatalog(), options.metadataTtlMs, this.staleListingMs());
+    // On object stores the first catalog of a process starts from the list the last walk saved
+    // in the bucket (any instance's), answered while a walk checks it: no instance waits for a
+    // walk of the whole bucket after a start.
+    const seed = driver.walksByFlatListing ? () => this.readCatalogSnapshot() : undefined;
+    this.catalogListing = new RefreshingValue(() => this.walkCatalog(), options.metadataTtlMs, this.staleListingMs(), seed);
   }
 
   /** Chooses pull-through repositories for mirrored names (src/proxy); set once at start-up. */
@@ -94,11 +106,47 @@ export class Registry {
     return removed;
   }
 
-  /** Drops every cached item of metadata: another instance changed the storage (src/redis/invalidation.ts). */
-  invalidateMetadata(): void {
+  /**
+   * Another instance changed storage (src/redis/invalidation.ts): cached metadata is dropped, and
+   * kept listings take the change in place, so a busy registry does not walk the storage again on
+   * every push elsewhere. Without details (after a reconnect, messages may have been lost) tag
+   * lists are dropped and the catalog is reloaded while still answered.
+   */
+  applyRemoteChanges(changes: StorageChange[] | undefined): void {
     this.meta.clear();
-    this.catalogListing.invalidate();
-    this.tagLists.clear();
+    if (!changes) {
+      this.tagLists.clear();
+      this.catalogListing.expire();
+      return;
+    }
+    for (const change of changes) this.applyRemoteChange(change);
+  }
+
+  private applyRemoteChange({ op, path }: StorageChange): void {
+    if (!path.startsWith(`${REPOSITORIES_ROOT}/`)) return;
+    const parts = path.slice(REPOSITORIES_ROOT.length + 1).split('/');
+    const own = parts.findIndex((p) => p.startsWith('_'));
+    if (own <= 0) {
+      // A repository's folder or a namespace, removed whole: which listings it touched is unknown.
+      if (op === 'delete') {
+        this.tagLists.clear();
+        this.catalogListing.expire();
+      }
+      return;
+    }
+    if (parts[own] !== '_manifests') return;
+    const name = parts.slice(0, own).join('/');
+    const [section, tag, leaf] = parts.slice(own + 1);
+    if (op === 'put') {
+      this.catalogListing.update((names) => withName(names, name));
+      if (section === 'tags' && tag && leaf === 'current') this.tagLists.get(name)?.update((tags) => withName(tags, tag));
+    } else if (section === undefined) {
+      this.tagLists.delete(name);
+      this.catalogListing.update((names) => withoutName(names, name));
+    } else if (section === 'tags') {
+      if (tag === undefined) this.tagLists.delete(name);
+      else if (leaf === undefined) this.tagLists.get(name)?.update((tags) => withoutName(tags, tag));
+    }
   }
 
   /** A repository's kept tag list (see RefreshingValue). */
@@ -162,7 +210,9 @@ export class Registry {
       } catch (err) {
         if (!isPathNotFound(err)) throw err;
       }
-      return names.sort(compareBytes);
+      names.sort(compareBytes);
+      await this.saveCatalogSnapshot(names);
+      return names;
     }
     const visit = async (dir: string, name: string): Promise<void> => {
       const children = await listNames(this.driver, dir);
@@ -181,6 +231,37 @@ export class Registry {
   }
 
 
+  /** What the catalog snapshot held when this process last read or wrote it. */
+  private snapshotNames: string[] | undefined;
+
+  /**
+   * The catalog as the last walk saved it (CATALOG_SNAPSHOT), or undefined when there is none or
+   * it cannot be read: then the first catalog waits for a walk, as on a bucket Distribution wrote.
+   */
+  private async readCatalogSnapshot(): Promise<string[] | undefined> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(await this.driver.getContent(CATALOG_SNAPSHOT)).toString('utf8'));
+    } catch {
+      return undefined;
+    }
+    const names = (parsed as { repositories?: unknown } | null)?.repositories;
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && isValidName(n))) return undefined;
+    this.snapshotNames = [...names].sort(compareBytes);
+    return this.snapshotNames;
+  }
+
+  /** Saves a walk's result for the next process to start from; failing to is not the request's problem. */
+  private async saveCatalogSnapshot(names: string[]): Promise<void> {
+    if (this.snapshotNames && this.snapshotNames.length === names.length && this.snapshotNames.every((n, i) => n === names[i])) return;
+    const body = JSON.stringify({ written: new Date().toISOString(), repositories: names });
+    try {
+      await this.driver.putContent(CATALOG_SNAPSHOT, Buffer.from(body));
+      this.snapshotNames = names;
+    } catch {
+      // Next walk tries again.
+    }
+  }
 
   /** Manifests in `name` whose subject is `subject`, as descriptors for a referrers index. */
   async referrers(repo: Repository, subject: Digest, artifactType?: string): Promise<Descriptor[]> {

@@ -153,4 +153,27 @@ describe('three instances, one bucket, one redis', () => {
       assert.ok(catalog.json().repositories.includes(repo), `${r.url} lists ${repo}`);
     }
   });
+  it('keeps every instance\'s kept tag lists and catalog current when another instance tags, untags and creates', async () => {
+    const [a, b, c] = instances as [Registry, Registry, Registry];
+    const repo = repoName('kept');
+    const image = imageConfig();
+    await pushBlobs(a, repo, [image]);
+    const m = ociManifest({ config: image.descriptor, layers: [] });
+    for (const tag of ['one', 'three', 'two']) assert.equal((await pushManifest(a, repo, tag, m)).status, 201);
+    // B and C now keep the tag list and the catalog in memory.
+    for (const r of [b, c]) {
+      assert.deepEqual((await r.req('GET', `/v2/${repo}/tags/list`)).json().tags, ['one', 'three', 'two']);
+      assert.ok((await r.req('GET', '/v2/_catalog')).json().repositories.includes(repo));
+    }
+    assert.equal((await a.req('DELETE', `/v2/${repo}/manifests/three`)).status, 202);
+    assert.equal((await pushManifest(c, repo, 'four', m)).status, 201);
+    const created = repoName('kept-new');
+    await pushBlobs(b, created, [image]);
+    assert.equal((await pushManifest(b, created, 'x', m)).status, 201);
+    for (const r of instances) {
+      assert.deepEqual((await r.req('GET', `/v2/${repo}/tags/list`)).json().tags, ['four', 'one', 'two'], `${r.url} tags`);
+      const names: string[] = (await r.req('GET', '/v2/_catalog')).json().repositories;
+      assert.ok(names.includes(created) && names.includes(repo), `${r.url} catalog`);
+    }
+  });
 });
