@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RefreshingValue, withName } from '../../src/storage/cache.js';
+
+/** A load whose completion the test controls, counting how often it ran. */
+function controlledLoad(values: string[][]) {
+  const waiting: Array<() => void> = [];
+  let calls = 0;
+  return {
+    load: () => {
+      const value = values[Math.min(calls, values.length - 1)]!;
+      calls++;
+      return new Promise<string[]>((resolve) => waiting.push(() => resolve(value)));
+    },
+    finish: () => waiting.shift()!(),
+    get calls() {
+      return calls;
+    },
+    get waiting() {
+      return waiting.length;
+    },
+  };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('kept listings (RefreshingValue)', () => {
+  it('replays a change made while a load ran onto its result, so the load does not undo it', async () => {
+    const l = controlledLoad([['a', 'c']]);
+    const kept = new RefreshingValue(l.load, 60_000, 60_000);
+    const first = kept.get();
+    kept.update((names) => withName(names, 'b'));
+    l.finish();
+    assert.deepEqual(await first, ['a', 'b', 'c']);
+    assert.deepEqual(await kept.get(), ['a', 'b', 'c']);
+    assert.equal(l.calls, 1);
+  });
+
+  it('answers the seed at once, loads behind it, then answers the load', async () => {
+    const l = controlledLoad([['fresh']]);
+    const kept = new RefreshingValue(l.load, 60_000, 60_000, async () => ['seeded']);
+    assert.deepEqual(await kept.get(), ['seeded']);
+    await tick();
+    assert.equal(l.waiting, 1, 'a load runs behind the seed');
+    kept.update((names) => withName(names, 'made-meanwhile'));
+    l.finish();
+    await tick();
+    assert.deepEqual(await kept.get(), ['fresh', 'made-meanwhile']);
+    assert.equal(l.calls, 1);
+  });
+
+  it('waits for the load when there is no seed', async () => {
+    const l = controlledLoad([['x']]);
+    const kept = new RefreshingValue(l.load, 60_000, 60_000, async () => undefined);
+    const got = kept.get();
+    await tick();
+    l.finish();
+    assert.deepEqual(await got, ['x']);
+  });
+
+  it('does not use the seed when caching is off', async () => {
+    const l = controlledLoad([['x'], ['y']]);
+    const kept = new RefreshingValue(l.load, 0, 0, async () => ['seeded']);
+    const got = kept.get();
+    await tick();
+    l.finish();
+    assert.deepEqual(await got, ['x']);
+    const again = kept.get();
+    l.finish();
+    assert.deepEqual(await again, ['y'], 'every get loads');
+  });
+
+  it('after expire answers the kept value once more and reloads behind it', async () => {
+    const l = controlledLoad([['old'], ['new']]);
+    const kept = new RefreshingValue(l.load, 60_000, 60_000);
+    const first = kept.get();
+    l.finish();
+    assert.deepEqual(await first, ['old']);
+    kept.expire();
+    assert.deepEqual(await kept.get(), ['old']);
+    assert.equal(l.waiting, 1);
+    l.finish();
+    await tick();
+    assert.deepEqual(await kept.get(), ['new']);
+  });
+
+  it('after invalidate waits for a load and ignores the result of one that started before', async () => {
+    const l = controlledLoad([['before'], ['after']]);
+    const kept = new RefreshingValue(l.load, 60_000, 60_000);
+    const first = kept.get();
+    l.finish();
+    await first;
+    kept.expire();
+    await kept.get(); // answers 'before' and starts a load, invalidated before it finishes
+    kept.invalidate();
+    l.finish();
+    await tick();
+    const next = kept.get();
+    assert.equal(l.waiting, 1, 'the invalidated load is not kept: another one runs');
+    l.finish();
+    assert.deepEqual(await next, ['after']);
+  });
+});
