@@ -4,6 +4,7 @@ import {
   PATH_PATTERN,
   type FileInfo,
   type FileWriter,
+  type PendingWrite,
   type RandomAccessFile,
   type RedirectOptions,
   type StorageDriver,
@@ -65,6 +66,8 @@ class BaseDriver implements StorageDriver {
   readonly name: string;
   readonly walksByFlatListing: boolean | undefined;
   readonly openRead?: (path: string) => Promise<RandomAccessFile>;
+  readonly listPendingWrites?: (path: string) => Promise<PendingWrite[]>;
+  readonly abortPendingWrite?: (write: PendingWrite) => Promise<void>;
 
   constructor(
     private readonly inner: StorageDriver,
@@ -77,6 +80,19 @@ class BaseDriver implements StorageDriver {
       this.openRead = (path) => {
         const p = this.checkPath(path);
         return this.run('openRead', p, () => openRead(p));
+      };
+    }
+    // Pending writes come as a pair: offered only when the driver has both.
+    const listPending = inner.listPendingWrites?.bind(inner);
+    const abortPending = inner.abortPendingWrite?.bind(inner);
+    if (listPending && abortPending) {
+      this.listPendingWrites = async (path) => {
+        const p = this.checkPath(path, true);
+        return this.run('listPendingWrites', p, () => listPending(p));
+      };
+      this.abortPendingWrite = async (write) => {
+        const p = this.checkPath(write.path);
+        return this.run('abortPendingWrite', p, () => abortPending(write));
       };
     }
   }

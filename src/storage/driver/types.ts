@@ -55,8 +55,25 @@ export interface StorageDriver {
   /** Moves a file, replacing dest. PathNotFoundError when source is absent. */
   move(sourcePath: string, destPath: string): Promise<void>;
 
-  /** Deletes a file or a whole directory tree. PathNotFoundError when nothing is there. */
+  /**
+   * Deletes a file or a whole directory tree. PathNotFoundError when no file is there. Drivers
+   * with pending writes (below) also abort those at or under path, so nothing stored is left; they
+   * do so even when no file is there (and still throw PathNotFoundError then).
+   */
   delete(path: string): Promise<void>;
+
+  /**
+   * Optional, for stores where an unfinished write is kept apart from files until finished (S3
+   * multipart uploads): such writes at or under path (path itself, or below `path + '/'`, never
+   * `path + 'x'`), in no particular order. A process killed in mid-write leaves them
+   * behind; they are invisible to stat/list/walk yet stored (and billed). An empty list when there
+   * are none, also for a missing path. Drivers whose writes land in the file as they go
+   * (filesystem, append blobs on Azure) have none and leave both methods out.
+   */
+  listPendingWrites?(path: string): Promise<PendingWrite[]>;
+
+  /** Optional, with listPendingWrites: discards one pending write. No error when it is already gone. */
+  abortPendingWrite?(write: PendingWrite): Promise<void>;
 
   /**
    * A URL a client may fetch the content from directly, or undefined when the driver gives no URLs
@@ -80,6 +97,16 @@ export interface RandomAccessFile {
   /** Reads up to `length` bytes at `position` into the start of `buffer`; resolves the count read. */
   read(buffer: Uint8Array, length: number, position: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** A write begun but neither finished nor discarded (listPendingWrites). */
+export interface PendingWrite {
+  /** The driver path the write would create. */
+  readonly path: string;
+  /** The store's identifier for it (an S3 UploadId). */
+  readonly id: string;
+  /** When it began, by the store's clock. */
+  readonly started: Date;
 }
 
 export interface FileInfo {

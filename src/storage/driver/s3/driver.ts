@@ -10,6 +10,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -23,8 +24,9 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { isValidPath } from '../base.js';
 import { InvalidOffsetError, PathNotFoundError, StorageDriverError } from '../errors.js';
-import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../types.js';
+import type { FileInfo, FileWriter, PendingWrite, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../types.js';
 import { compareWalkOrder } from '../walk.js';
 import { endpointUrl, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, parseS3Params, type S3Params } from './params.js';
 
@@ -335,11 +337,81 @@ export class S3Driver implements StorageDriver {
       .catch(() => undefined);
   }
 
+  /**
+   * Deletes the object at path and every object below it, and aborts the multipart uploads in
+   * progress for those keys (a process killed mid-write leaves them; they are not objects, so
+   * deleting objects alone would leave their parts stored). PathNotFoundError when no object was
+   * there, after aborting any such uploads all the same.
+   */
   async delete(path: string): Promise<void> {
-    const [file, below] = await Promise.all([this.head(path), this.allKeysUnder(path)]);
+    const [file, below, pending] = await Promise.all([this.head(path), this.allKeysUnder(path), this.uploadsAt(path)]);
     const keys = file ? [this.key(path), ...below] : below;
+    await Promise.all([this.deleteKeys(keys), this.abortUploads(pending)]);
     if (keys.length === 0) throw new PathNotFoundError(NAME, path);
-    await this.deleteKeys(keys);
+  }
+
+  /**
+   * Multipart uploads in progress whose key is path's own or below `path/` (one prefix listing,
+   * paged by key and upload id markers; an upload for "a/bc" is not one of "a/b").
+   */
+  async uploadsAt(path: string): Promise<Array<{ key: string; uploadId: string; initiated: Date }>> {
+    const exact = path === '/' ? undefined : this.key(path);
+    const below = this.dirPrefix(path);
+    const found: Array<{ key: string; uploadId: string; initiated: Date }> = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const r = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.params.bucket,
+          Prefix: exact ?? below,
+          MaxUploads: 1000,
+          ...(keyMarker !== undefined ? { KeyMarker: keyMarker } : {}),
+          ...(uploadIdMarker !== undefined ? { UploadIdMarker: uploadIdMarker } : {}),
+        }),
+      );
+      for (const u of r.Uploads ?? []) {
+        if (!u.Key || !u.UploadId) continue;
+        if (u.Key !== exact && !u.Key.startsWith(below)) continue;
+        found.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) });
+      }
+      if (!r.IsTruncated) return found;
+      if (!r.NextKeyMarker) throw new StorageDriverError(NAME, `${NAME}: multipart upload listing of ${path} is truncated without a next marker`);
+      keyMarker = r.NextKeyMarker;
+      uploadIdMarker = r.NextUploadIdMarker;
+    }
+  }
+
+  /** AbortMultipartUpload for each, four at a time; an upload already gone (NoSuchUpload) is fine. */
+  async abortUploads(uploads: Array<{ key: string; uploadId: string }>): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < uploads.length) {
+        const { key, uploadId } = uploads[next++]!;
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.params.bucket, Key: key, UploadId: uploadId }))
+          .catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, uploads.length) }, worker));
+  }
+
+  /**
+   * Pending writes are multipart uploads in progress. Their keys are driver paths unless written
+   * by something else (a key ending in "/" or holding "//"): those are left out here, though
+   * delete() of a folder above them still aborts them.
+   */
+  async listPendingWrites(path: string): Promise<PendingWrite[]> {
+    const writes: PendingWrite[] = [];
+    for (const u of await this.uploadsAt(path)) {
+      const p = this.pathOf(u.key);
+      if (isValidPath(p)) writes.push({ path: p, id: u.uploadId, started: u.initiated });
+    }
+    return writes;
+  }
+
+  async abortPendingWrite(write: PendingWrite): Promise<void> {
+    await this.abortUploads([{ key: this.key(write.path), uploadId: write.id }]);
   }
 
   private async allKeysUnder(path: string): Promise<string[]> {
