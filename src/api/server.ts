@@ -177,8 +177,14 @@ function schedulePurging(config: Config, registry: Registry, logger: Logger, loc
   const purging = config.storage.maintenance.uploadpurging;
   if (!purging.enabled || config.storage.maintenance.readonly.enabled) return () => undefined;
   const purge = async () => {
-    const { purged } = await purgeUploads(registry.driver, new Date(Date.now() - purging.ageMs), purging.dryrun);
+    const { purged, aborted } = await purgeUploads(registry.driver, new Date(Date.now() - purging.ageMs), purging.dryrun);
     if (purged.length) logger.info({ count: purged.length, dryrun: purging.dryrun }, 'purged abandoned uploads');
+    if (aborted.length) {
+      logger.info(
+        { count: aborted.length, dryrun: purging.dryrun, paths: aborted.slice(0, 20).map((w) => w.path) },
+        purging.dryrun ? 'would abort abandoned multipart uploads with no upload folder (dry run)' : 'aborted abandoned multipart uploads with no upload folder',
+      );
+    }
   };
   const run = async () => {
     try {

@@ -1,18 +1,32 @@
-import type { StorageDriver } from './driver/types.js';
+import type { PendingWrite, StorageDriver } from './driver/types.js';
 import { isPathNotFound } from './driver/errors.js';
 import { REPOSITORIES_ROOT } from './paths.js';
 
 export interface PurgeResult {
   /** Upload directories removed (or, in a dry run, that would be). */
   purged: string[];
+  /**
+   * Pending writes (S3 multipart uploads) below `_uploads` with no upload directory left to
+   * purge, started before the cutoff, aborted (or, in a dry run, that would be). Always empty for
+   * drivers without pending writes.
+   */
+  aborted: PendingWrite[];
 }
 
 /**
  * Removes uploads started before `olderThan` (storage.maintenance.uploadpurging). The start time
  * is the upload's `startedat` file; when that is missing or unreadable, the directory's own time.
+ * Deleting an upload directory also aborts the driver's pending writes in it (driver.delete).
+ *
+ * Then, on drivers with pending writes: a process killed after starting a multipart upload of
+ * `_uploads/<id>/data` but before writing any object there leaves a pending write with no
+ * directory, which the walk above cannot see. Those started before `olderThan` are aborted.
+ * A pending write is never older than its upload (it starts after `startedat`), so one under a
+ * directory that is not yet stale is not old either; directories seen by the walk are left to it.
  */
 export async function purgeUploads(driver: StorageDriver, olderThan: Date, dryRun: boolean): Promise<PurgeResult> {
   const stale: string[] = [];
+  const seen = new Set<string>();
   try {
     await driver.walk(REPOSITORIES_ROOT, async (info) => {
       if (!info.isDir) return;
@@ -20,6 +34,7 @@ export async function purgeUploads(driver: StorageDriver, olderThan: Date, dryRu
       if (!base.startsWith('_')) return;
       if (base === '_uploads') {
         for (const upload of await driver.list(info.path).catch(() => [] as string[])) {
+          seen.add(upload);
           if ((await startedAt(driver, upload)) < olderThan) stale.push(upload);
         }
       }
@@ -31,7 +46,32 @@ export async function purgeUploads(driver: StorageDriver, olderThan: Date, dryRu
   if (!dryRun) {
     for (const path of stale) await driver.delete(path).catch((err) => (isPathNotFound(err) ? undefined : Promise.reject(err)));
   }
-  return { purged: stale };
+  const aborted = await abandonedWrites(driver, olderThan, seen);
+  if (!dryRun) for (const write of aborted) await driver.abortPendingWrite!(write);
+  return { purged: stale, aborted };
+}
+
+/** Pending writes below some `_uploads/<id>` that the walk did not see, started before `olderThan`. */
+async function abandonedWrites(driver: StorageDriver, olderThan: Date, seen: Set<string>): Promise<PendingWrite[]> {
+  if (!driver.listPendingWrites || !driver.abortPendingWrite) return [];
+  const found: PendingWrite[] = [];
+  for (const write of await driver.listPendingWrites(REPOSITORIES_ROOT)) {
+    const dir = uploadDirOf(write.path);
+    if (dir !== undefined && !seen.has(dir) && write.started < olderThan) found.push(write);
+  }
+  return found;
+}
+
+/**
+ * `<REPOSITORIES_ROOT>/<name>/_uploads/<id>` for a path at or below it, else undefined. The
+ * repository name ends at the first component starting with "_" (no name component does).
+ */
+export function uploadDirOf(path: string): string | undefined {
+  if (!path.startsWith(REPOSITORIES_ROOT + '/')) return undefined;
+  const parts = path.slice(REPOSITORIES_ROOT.length + 1).split('/');
+  const i = parts.findIndex((p) => p.startsWith('_'));
+  if (i < 1 || parts[i] !== '_uploads' || i + 1 >= parts.length) return undefined;
+  return `${REPOSITORIES_ROOT}/${parts.slice(0, i + 2).join('/')}`;
 }
 
 async function startedAt(driver: StorageDriver, uploadPath: string): Promise<Date> {
