@@ -89,7 +89,6 @@ export class Registry {
     return children.some((c) => c === '_manifests' || c === '_layers' || c === '_uploads');
   }
 
-
   /**
    * Removes a repository: its tags, manifest revisions, blob links and uploads (Berth's repository
    * delete, docs/gc.md). Blob data stays until garbage collection. Repositories nested under the
@@ -229,7 +228,6 @@ export class Registry {
     await visit(REPOSITORIES_ROOT, '');
     return names.sort(compareBytes);
   }
-
 
   /** What the catalog snapshot held when this process last read or wrote it. */
   private snapshotNames: string[] | undefined;
