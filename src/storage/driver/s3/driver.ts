@@ -34,7 +34,8 @@ import { endpointUrl, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, parseS3Params, ty
  * The `s3` driver: Distribution's layout in an S3 bucket (AWS, or any S3-compatible server).
  * Driver path P is the key `rootdirectory + P` without its leading slash, so a bucket written by
  * Distribution's s3 driver is read as it is, and back. Directories are implicit (key prefixes).
- * See README.md in this folder for the design (writers, moves, deletes, walk) and server quirks.
+ * Writers, moves, deletes and the walk are described where they are implemented below; deployment
+ * settings and bucket permissions in docs/deployment.md, the RGW used by the tests in scripts/s3/.
  */
 
 const NAME = 's3';
