@@ -12,17 +12,22 @@ interface Page {
   next?: { last: string; n: number };
 }
 
-/** Applies the spec's `n` and `last` to a sorted list. */
-function paginate(ctx: Context, sorted: string[], defaultN: number | undefined, maxN: number): Page {
+/** The spec's `n` (bounded by maxN) and `last` ('' when absent). */
+function pageParams(ctx: Context, defaultN: number | undefined, maxN: number): { n: number | undefined; last: string } {
   const nParam = ctx.query.get('n');
-  const last = ctx.query.get('last');
   let n = defaultN;
   if (nParam !== null && nParam !== '') {
     if (!/^\d+$/.test(nParam)) throw new RegistryError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { n: nParam });
     n = Math.min(Number(nParam), maxN);
   }
+  return { n, last: ctx.query.get('last') ?? '' };
+}
+
+/** Applies the spec's `n` and `last` to a sorted list. */
+function paginate(ctx: Context, sorted: string[], defaultN: number | undefined, maxN: number): Page {
+  const { n, last } = pageParams(ctx, defaultN, maxN);
   let start = 0;
-  if (last !== null && last !== '') {
+  if (last !== '') {
     start = sorted.findIndex((item) => compareBytes(item, last) > 0);
     if (start === -1) start = sorted.length;
   }
@@ -52,7 +57,9 @@ export async function handleTags(ctx: Context, repo: Repository): Promise<void> 
 /** GET /v2/_catalog */
 export async function handleCatalog(ctx: Context): Promise<void> {
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
-  const names = await ctx.registry.catalog();
+  const { n, last } = pageParams(ctx, CATALOG_MAX_ENTRIES, CATALOG_MAX_ENTRIES);
+  // One name more than the page, so that whether a next page exists is known too.
+  const names = await ctx.registry.catalog({ after: last, count: (n ?? CATALOG_MAX_ENTRIES) + 1 });
   const page = paginate(ctx, names, CATALOG_MAX_ENTRIES, CATALOG_MAX_ENTRIES);
   sendJson(ctx, 200, { repositories: page.items }, linkHeader(ctx, '/v2/_catalog', page.next));
 }

@@ -120,6 +120,7 @@ export function publishingDriver(inner: StorageDriver, bus: InvalidationBus): St
     walk: (path: string, visit: WalkFn, options?: WalkOptions) => inner.walk(path, visit, options),
   };
   if (inner.close) driver.close = () => inner.close!();
+  if (inner.listFiles) driver.listFiles = (path) => inner.listFiles!(path);
   if (inner.listPendingWrites && inner.abortPendingWrite) {
     driver.listPendingWrites = (path) => inner.listPendingWrites!(path);
     driver.abortPendingWrite = (write) => inner.abortPendingWrite!(write);

@@ -50,7 +50,7 @@ export class Registry {
     // On object stores the first catalog of a process starts from the list the last walk saved
     // in the bucket (any instance's), answered while a walk checks it: no instance waits for a
     // walk of the whole bucket after a start.
-    const seed = driver.walksByFlatListing ? () => this.readCatalogSnapshot() : undefined;
+    const seed = driver.listFiles ? () => this.readCatalogSnapshot() : undefined;
     this.catalogListing = new RefreshingValue(() => this.walkCatalog(), options.metadataTtlMs, this.staleListingMs(), seed);
   }
 
@@ -182,32 +182,59 @@ export class Registry {
     this.catalogListing.update((names) => withName(names, name));
   }
 
-  /** Every repository holding manifests, sorted (a directory with a `_manifests` child, as Distribution counts them). */
-  catalog(): Promise<string[]> {
-    return this.catalogListing.get();
+  /**
+   * Every repository holding manifests, sorted (a directory with a `_manifests` child, as
+   * Distribution counts them). With `need`, on object stores, a walk that has to be waited for
+   * answers as soon as it has seen the first `need.count` names after `need.after` for certain:
+   * then the list is complete up to its `need.count`th name after `need.after`, not beyond.
+   */
+  catalog(need?: CatalogNeed): Promise<string[]> {
+    const complete = this.catalogListing.get();
+    if (!need || !this.driver.listFiles) return complete;
+    return new Promise((resolve, reject) => {
+      const waiter = { need, resolve };
+      this.catalogWaiters.add(waiter);
+      complete.then(resolve, reject).finally(() => this.catalogWaiters.delete(waiter));
+    });
+  }
+
+  private readonly catalogWaiters = new Set<{ need: CatalogNeed; resolve: (names: string[]) => void }>();
+
+  /** Answers the waiters whose page a walk that has passed `position` (a key) has fully seen. */
+  private answerEarly(found: readonly string[], position: string): void {
+    if (this.catalogWaiters.size === 0) return;
+    const sorted = [...found].sort(compareBytes);
+    for (const waiter of this.catalogWaiters) {
+      const { after, count } = waiter.need;
+      let start = 0;
+      while (start < sorted.length && compareBytes(sorted[start]!, after) <= 0) start++;
+      const lastNeeded = sorted[start + count - 1];
+      if (lastNeeded !== undefined && position >= seenAllUpTo(lastNeeded)) {
+        this.catalogWaiters.delete(waiter);
+        waiter.resolve(sorted);
+      }
+    }
   }
 
   /**
-   * Repositories are directories with a `_manifests` child. On the filesystem every directory
-   * below repositories/ is read once, in parallel (the driver bounds how many at a time), by name
-   * only: a child starting with "_" is a repository's own folder and is not entered, any other is
-   * a further name component. On object stores one walk (a flat, paged listing) is far cheaper
-   * than a listing request per folder.
+   * Repositories are directories with a `_manifests` child. On object stores one flat, paged
+   * listing of every key below repositories/ is far cheaper than a listing request per folder;
+   * waiting catalog requests are answered from its first pages when they can be (answerEarly).
+   * On the filesystem every directory below repositories/ is read once, in parallel (the driver
+   * bounds how many at a time), by name only: a child starting with "_" is a repository's own
+   * folder and is not entered, any other is a further name component.
    */
   private async walkCatalog(): Promise<string[]> {
     const names: string[] = [];
-    if (this.driver.walksByFlatListing) {
+    if (this.driver.listFiles) {
       const prefix = REPOSITORIES_ROOT.length + 1;
-      try {
-        await this.driver.walk(REPOSITORIES_ROOT, (info) => {
-          if (!info.isDir) return;
-          const base = info.path.slice(info.path.lastIndexOf('/') + 1);
-          if (!base.startsWith('_')) return;
-          if (base === '_manifests') names.push(info.path.slice(prefix, info.path.lastIndexOf('/')));
-          return 'skip';
-        });
-      } catch (err) {
-        if (!isPathNotFound(err)) throw err;
+      for await (const page of this.driver.listFiles(REPOSITORIES_ROOT)) {
+        for (const path of page) {
+          const name = manifestsOwner(path.slice(prefix));
+          // A repository's keys are contiguous in key order: one check removes repeats.
+          if (name !== undefined && name !== names[names.length - 1]) names.push(name);
+        }
+        if (page.length > 0) this.answerEarly(names, page[page.length - 1]!.slice(prefix));
       }
       names.sort(compareBytes);
       await this.saveCatalogSnapshot(names);
@@ -272,6 +299,35 @@ export class Registry {
     }
     return out.sort((a, b) => compareBytes(a.digest.value, b.digest.value));
   }
+}
+
+/** A catalog page: the first `count` names after `after` (Registry.catalog). */
+export interface CatalogNeed {
+  after: string;
+  count: number;
+}
+
+/** The repository a key (relative to repositories/) belongs to when it is below its `_manifests`. */
+function manifestsOwner(key: string): string | undefined {
+  if (key.startsWith('_')) return undefined;
+  const own = key.indexOf('/_');
+  return own > 0 && key.startsWith('/_manifests/', own) ? key.slice(0, own) : undefined;
+}
+
+/**
+ * The key past which a listing in key order has shown every repository whose name sorts at or
+ * before `name`. Key order is not name order: `a-b/…` sorts before `a/…` while name `a` sorts
+ * before `a-b`. A name sorting before `name` either differs from it at some position with a
+ * smaller character, so all its keys sort before `name`'s own, or is a prefix of it, whose
+ * `_manifests` keys all sort before `<prefix>/_manifests0`; the largest of those bounds is the one.
+ */
+export function seenAllUpTo(name: string): string {
+  let bound = `${name}/_manifests0`;
+  for (let end = 1; end < name.length; end++) {
+    const candidate = `${name.slice(0, end)}/_manifests0`;
+    if (candidate > bound) bound = candidate;
+  }
+  return bound;
 }
 
 /** Decides which names are served through a pull-through cache (src/proxy/mirror.ts). */

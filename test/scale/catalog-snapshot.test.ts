@@ -5,10 +5,13 @@ import { startRegistry, type Registry } from '../helpers/registry.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT } from '../../src/storage/paths.js';
+import { Registry as Storage } from '../../src/storage/registry.js';
+import { compareBytes } from '../../src/storage/tags.js';
 
 /**
  * The catalog on an object store: the first catalog request of a process is answered from the
- * list the last walk saved in the bucket, checked by a walk behind it (src/storage/registry.ts).
+ * list the last walk saved in the bucket, checked by a walk behind it; without one, a page is
+ * answered from the walk's first pages (src/storage/registry.ts).
  */
 let s3: S3Server;
 let bucket: string;
@@ -120,4 +123,45 @@ describe('catalog on an object store', () => {
       }
     });
   }
+});
+
+describe('catalog pages from the first pages of a walk', () => {
+  // Names whose key order differs from their name order, at the start of the key space, then
+  // enough others (one key each) that the walk takes two listing pages of 1000 keys.
+  const tricky = ['a', 'a-b', 'a.b', 'a/b', 'a/0', 'a0', 'a__b', 'ab', 'a-b/c', 'b', 'b-1', 'b/c'];
+  const filler = Array.from({ length: 1100 }, (_, i) => `zz/fill-${String(i).padStart(4, '0')}`);
+  const truth = [...tricky, ...filler].sort(compareBytes);
+  let walked: StorageDriver;
+
+  before(async () => {
+    walked = await createDriver('s3', s3.params(bucket, { rootdirectory: '/early' }));
+    const keys = [
+      ...tricky.flatMap((n) => [`${REPOSITORIES_ROOT}/${n}/_layers/sha256/${DIGEST.slice(7)}/link`, `${REPOSITORIES_ROOT}/${n}/_manifests/revisions/sha256/${DIGEST.slice(7)}/link`]),
+      ...filler.map((n) => `${REPOSITORIES_ROOT}/${n}/_manifests/revisions/sha256/${DIGEST.slice(7)}/link`),
+    ];
+    let next = 0;
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next < keys.length) await walked.putContent(keys[next++]!, Buffer.from(DIGEST));
+    }));
+  });
+  after(async () => {
+    await walked?.close?.();
+  });
+
+  for (const [after, count] of [['', 11], ['', 1], ['a', 3], ['a-b', 5], ['a/0', 2], ['ab', 3], ['b', 2]] as const) {
+    it(`the ${count} names after "${after}" are exact, answered before the walk ends`, async () => {
+      // Caching off: no saved list is used, every call walks.
+      const storage = new Storage(walked, { metadataTtlMs: 0, policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [] } });
+      const got = await storage.catalog({ after, count });
+      const from = (list: string[]) => list.filter((n) => compareBytes(n, after) > 0).slice(0, count);
+      assert.deepEqual(from(got), from(truth));
+      assert.ok(got.length < truth.length, `answered from part of the walk (${got.length} of ${truth.length} names)`);
+    });
+  }
+
+  it('a page reaching past what the first listing page holds waits for more of the walk', async () => {
+    const storage = new Storage(walked, { metadataTtlMs: 0, policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [] } });
+    const got = await storage.catalog({ after: 'zz/fill-0500', count: 1000 });
+    assert.deepEqual(got.filter((n) => n > 'zz/fill-0500'), truth.filter((n) => n > 'zz/fill-0500'));
+  });
 });

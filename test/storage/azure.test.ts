@@ -64,9 +64,9 @@ async function container(): Promise<string> {
 runDriverSuite('azure (azurite)', async () => {
   const driver = await createDriver('azure', { accountname: ACCOUNT, accountkey: KEY, container: await container(), serviceurl: url });
   return { driver, cleanup: async () => undefined };
-});
+}, { listFiles: true });
 
 runDriverSuite('azure (azurite) with rootdirectory', async () => {
   const driver = await createDriver('azure', { accountname: ACCOUNT, accountkey: KEY, container: await container(), serviceurl: url, rootdirectory: '/reg/' });
   return { driver, cleanup: async () => undefined };
-});
+}, { listFiles: true });

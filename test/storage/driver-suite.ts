@@ -46,7 +46,12 @@ async function listOrEmpty(driver: StorageDriver, path: string): Promise<string[
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
-export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>): void {
+/** Optional capabilities the driver under test declares (src/storage/driver/README.md); the suite checks each. */
+export interface DriverFeatures {
+  listFiles?: boolean;
+}
+
+export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, features: DriverFeatures = {}): void {
   describe(`storage driver suite: ${name}`, () => {
     let driver: StorageDriver;
     let cleanup: () => Promise<void>;
@@ -335,6 +340,25 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>):
       await assert.rejects(driver.walk(dir, () => { throw boom; }), (err) => err === boom);
       await rejectsWith(driver.walk(`${dir}/missing`, () => undefined), PathNotFoundError, 'walk missing');
       await rejectsWith(driver.walk(`${dir}/b`, () => undefined), PathNotFoundError, 'walk a file');
+    });
+
+    it(`${features.listFiles ? 'offers' : 'does not offer'} listFiles`, () => {
+      assert.equal(typeof driver.listFiles, features.listFiles ? 'function' : 'undefined');
+    });
+
+    if (features.listFiles) it('lists every file below a path in byte order, page by page', async () => {
+      for (const n of ['b', 'a/c', 'a/b/1', 'a-z', 'a.y/q']) await put(`${dir}/${n}`, n);
+      await put(`${dir}x/not-below`, 'x');
+      try {
+        const pages: string[][] = [];
+        for await (const page of driver.listFiles!(dir)) pages.push(page);
+        assert.deepEqual(pages.flat(), ['a-z', 'a.y/q', 'a/b/1', 'a/c', 'b'].map((n) => `${dir}/${n}`));
+        const missing: string[][] = [];
+        for await (const page of driver.listFiles!(`${dir}/missing`)) missing.push(page);
+        assert.deepEqual(missing.flat(), []);
+      } finally {
+        await driver.delete(`${dir}x`);
+      }
     });
 
     it('reports PathNotFoundError for missing paths on every operation', async () => {

@@ -68,6 +68,7 @@ class BaseDriver implements StorageDriver {
   readonly openRead?: (path: string) => Promise<RandomAccessFile>;
   readonly listPendingWrites?: (path: string) => Promise<PendingWrite[]>;
   readonly abortPendingWrite?: (write: PendingWrite) => Promise<void>;
+  readonly listFiles?: (path: string) => AsyncIterable<string[]>;
 
   constructor(
     private readonly inner: StorageDriver,
@@ -94,6 +95,18 @@ class BaseDriver implements StorageDriver {
         const p = this.checkPath(write.path);
         return this.run('abortPendingWrite', p, () => abortPending(write));
       };
+    }
+    const listFiles = inner.listFiles?.bind(inner);
+    if (listFiles) this.listFiles = (path) => this.pages('listFiles', this.checkPath(path, true), listFiles);
+  }
+
+  /** A paged listing, each page fetched as one timed, normalised operation. */
+  private async *pages(operation: string, path: string, list: (path: string) => AsyncIterable<string[]>): AsyncGenerator<string[]> {
+    const pages = list(path)[Symbol.asyncIterator]();
+    for (;;) {
+      const page = await this.run(operation, path, () => pages.next());
+      if (page.done) return;
+      yield page.value;
     }
   }
 

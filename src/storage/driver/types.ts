@@ -88,6 +88,14 @@ export interface StorageDriver {
    */
   walk(path: string, visit: WalkFn, options?: WalkOptions): Promise<void>;
 
+  /**
+   * Optional, for stores that list by key (object stores): the paths of every file below `path`,
+   * page by page as the store answers, in byte order of path (not walk order: `/a-b/x` comes
+   * before `/a/x`). Lets a caller act on the first pages of a large listing before the last
+   * arrives (the catalog, src/storage/registry.ts). Nothing for a missing path.
+   */
+  listFiles?(path: string): AsyncIterable<string[]>;
+
   /** Releases resources (connections, timers). Optional. */
   close?(): Promise<void>;
 }

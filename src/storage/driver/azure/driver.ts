@@ -198,6 +198,12 @@ export class AzureDriver implements StorageDriver {
     return this.blob(path).generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn });
   }
 
+  async *listFiles(path: string): AsyncGenerator<string[]> {
+    for await (const page of this.container.listBlobsFlat({ prefix: this.dirPrefix(path) }).byPage({ maxPageSize: 1000 })) {
+      yield page.segment.blobItems.map((item) => this.pathOf(item.name)).filter((p) => !p.endsWith('/') && !p.includes('//'));
+    }
+  }
+
   async walk(path: string, visit: WalkFn, options: WalkOptions = {}): Promise<void> {
     const entries = new Map<string, FileInfo>();
     const base = path === '/' ? '' : path;

@@ -245,6 +245,10 @@ export class S3Driver implements StorageDriver {
     } while (token);
   }
 
+  async *listFiles(path: string): AsyncGenerator<string[]> {
+    for await (const page of this.objectsUnder(path)) yield page.map((o) => this.pathOf(o.Key!)).filter((p) => !p.endsWith('/') && !p.includes('//'));
+  }
+
   async move(sourcePath: string, destPath: string): Promise<void> {
     const info = await this.head(sourcePath);
     if (!info) throw new PathNotFoundError(NAME, sourcePath);
