@@ -4,6 +4,9 @@
 
 export type ServerName = 'berth' | 'distribution';
 
+/** Where both registries keep their data: a temp folder each (default) or buckets on one S3 server. */
+export type StorageMode = 'filesystem' | 's3';
+
 export interface Sizes {
   /** Scenario 1: one monolithic blob (POST + PUT). */
   monolithicBytes: number;
@@ -20,7 +23,7 @@ export interface Sizes {
   pushClients: number;
   blobsPerClient: number;
   blobBytes: number;
-  /** Scenario 7. */
+  /** Scenario 7 (with --storage s3: the listing scenarios s3-catalog, s3-tags, s3-tags-last). */
   tags: number;
   repos: number;
   pageSize: number;
@@ -69,8 +72,33 @@ export const QUICK: Sizes = {
   reps: 1,
 };
 
+/**
+ * What --storage s3 changes. Listings at the sizes of issue 7 (10,000 repositories, one with
+ * 5,000 tags, pages of 100). Blobs smaller than on the filesystem: every push stores a new object
+ * in RGW's memstore (RAM), Distribution's upload is copied once more inside S3, and deleted data
+ * is only freed by RGW's garbage collector minutes later; see docs/performance.md.
+ */
+export const S3_FULL: Partial<Sizes> = {
+  monolithicBytes: 128 * 2 ** 20,
+  chunkedBytes: 128 * 2 ** 20, // no chunked scenario in this mode; kept ≤ the others so no bigger file is generated
+  pullBytes: 256 * 2 ** 20,
+  tags: 5000,
+  repos: 10_000,
+  pageSize: 100,
+  listingSamples: 15,
+};
+
+/** --quick --storage s3: tiny listings, the quick blob sizes. */
+export const S3_QUICK: Partial<Sizes> = {
+  tags: 150,
+  repos: 200,
+  pageSize: 50,
+  listingSamples: 3,
+};
+
 export interface Options {
   quick: boolean;
+  storage: StorageMode;
   out: string;
   scenarios: string[] | undefined;
   servers: ServerName[] | undefined;
@@ -87,6 +115,12 @@ export interface Options {
 const USAGE = `Usage: npm run bench -- [options]
   --out DIR            folder for results JSON, logs and profiles (default ./.bench-results)
   --quick              smoke mode: small sizes, one repetition, a few seconds; exits non-zero on any error
+  --storage MODE       filesystem (default) or s3: both registries on buckets of one S3 server (a
+                       throw-away Ceph RGW started and stopped by the bench, or the one named by
+                       S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION), blob redirects off;
+                       scenarios s3-catalog, s3-tags, s3-tags-last, push-monolithic, pull, manifest-get
+  --repos N            repositories for the catalog scenario (filesystem 2000, s3 10000)
+  --tags N             tags for the tag-list scenarios (filesystem 2000, s3 5000)
   --scenario NAME      run only this scenario (repeatable, or comma-separated)
   --servers LIST       berth,distribution (default: both; --quick drops distribution when absent)
   --reps N             timed repetitions per scenario and server (default 3, quick 1)
@@ -113,6 +147,7 @@ function positiveInt(flag: string, value: string | undefined): number {
 
 export function parseOptions(argv: string[]): Options | 'help' | 'list' {
   let quick = false;
+  let storage: StorageMode = 'filesystem';
   let out = '.bench-results';
   const scenarios: string[] = [];
   let servers: ServerName[] | undefined;
@@ -137,6 +172,18 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
         return 'list';
       case '--quick':
         quick = true;
+        break;
+      case '--storage': {
+        const v = next();
+        if (v !== 'filesystem' && v !== 's3') throw new Error(`--storage: filesystem or s3, got ${v}`);
+        storage = v;
+        break;
+      }
+      case '--repos':
+        overrides.repos = positiveInt(arg, next());
+        break;
+      case '--tags':
+        overrides.tags = positiveInt(arg, next());
         break;
       case '--out':
         out = next();
@@ -184,9 +231,11 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
         throw new Error(`unknown option ${arg}\n${USAGE}`);
     }
   }
-  const sizes: Sizes = { ...(quick ? QUICK : FULL), ...overrides };
+  const forStorage = storage === 's3' ? (quick ? S3_QUICK : S3_FULL) : {};
+  const sizes: Sizes = { ...(quick ? QUICK : FULL), ...forStorage, ...overrides };
   return {
     quick,
+    storage,
     out,
     scenarios: scenarios.length ? scenarios : undefined,
     servers,

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Berth and Distribution 2.8.2 side by side, nginx as the physical limit.
  * Both registries run for the whole bench, each on a fresh root; every scenario alternates them
- * (A,B then B,A) for each repetition and reports medians. See docs/performance.md.
+ * (A,B then B,A) for each repetition and reports medians. With `--storage s3` both run on buckets
+ * of one S3 server (a throw-away Ceph RGW) instead. See docs/performance.md.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateDataFile, type DataFile } from './data.js';
-import { parseOptions, usage, type Options, type ServerName } from './options.js';
+import { parseOptions, usage, type Options, type ServerName, type StorageMode } from './options.js';
 import { markdownTable, rows, summarize, textTable, type ScenarioResult } from './report.js';
 import { errorSample, type Context, type Sample, type Scenario } from './scenario.js';
 import { DISTRIBUTION_BIN, NGINX_BIN, startNginx, startRegistry, type RunningProcess } from './servers.js';
@@ -17,6 +18,8 @@ import { pullScenario, pushChunkedScenario, pushMonolithicScenario } from './sce
 import { blobHeadScenario, manifestGetScenario } from './scenarios/load.js';
 import { pushConcurrentScenario } from './scenarios/concurrent.js';
 import { catalogScenario, tagListScenario } from './scenarios/listing.js';
+import { s3CatalogScenario, s3TagsLastScenario, s3TagsScenario } from './scenarios/s3-listing.js';
+import { startS3, type S3Service } from './s3.js';
 import { summarizeProfiles } from './profile.js';
 import { foreignCores, mark } from './noise.js';
 
@@ -33,6 +36,26 @@ const SCENARIOS: Scenario[] = [
   blobHeadScenario,
   pushConcurrentScenario,
 ];
+
+/**
+ * A filesystem scenario run on S3 storage: titled "s3: …", without the filesystem targets (issue
+ * 7 sets none for these on S3) and without the nginx limit (a local file is no limit for S3).
+ */
+function onS3(s: Scenario): Scenario {
+  return { ...s, title: `s3: ${s.title}`, metrics: s.metrics.map(({ target: _t, ...m }) => m), limit: undefined };
+}
+
+/** --storage s3: listings first (they fill their own bucket), then transfers on each server's bucket. */
+const S3_SCENARIOS: Scenario[] = [
+  { ...s3CatalogScenario, title: `s3: ${s3CatalogScenario.title}` },
+  { ...s3TagsScenario, title: `s3: ${s3TagsScenario.title}` },
+  { ...s3TagsLastScenario, title: `s3: ${s3TagsLastScenario.title}` },
+  onS3(pushMonolithicScenario),
+  onS3(pullScenario),
+  onS3(manifestGetScenario),
+];
+
+const scenariosFor = (storage: StorageMode): Scenario[] => (storage === 's3' ? S3_SCENARIOS : SCENARIOS);
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -53,10 +76,11 @@ function pickServers(opts: Options): ServerName[] {
 }
 
 function pickScenarios(opts: Options): Scenario[] {
-  if (!opts.scenarios) return SCENARIOS;
+  const known = scenariosFor(opts.storage);
+  if (!opts.scenarios) return known;
   return opts.scenarios.map((name) => {
-    const s = SCENARIOS.find((x) => x.name === name);
-    if (!s) throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((x) => x.name).join(', ')}`);
+    const s = known.find((x) => x.name === name);
+    if (!s) throw new Error(`unknown scenario ${name} with --storage ${opts.storage}; known: ${known.map((x) => x.name).join(', ')}`);
     return s;
   });
 }
@@ -67,8 +91,10 @@ function tryRun(cmd: string, args: string[]): string {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() || 'unknown';
 }
 
-function machine(): Record<string, unknown> {
+function machine(storage: StorageMode, s3: S3Service | undefined): Record<string, unknown> {
   return {
+    storage,
+    ...(s3 ? { s3: s3.origin === 'rgw' ? `Ceph RGW started by the bench (${tryRun('radosgw', ['--version']).split('\n')[0]})` : s3.endpoint } : {}),
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
     node: process.version,
@@ -169,6 +195,8 @@ async function main(): Promise<number> {
   }
   if (parsed === 'list') {
     for (const s of SCENARIOS) console.log(`${s.name.padEnd(18)} ${s.title}`);
+    console.log('\nwith --storage s3:');
+    for (const s of S3_SCENARIOS) console.log(`${s.name.padEnd(18)} ${s.title}`);
     return 0;
   }
   const opts = parsed;
@@ -179,10 +207,19 @@ async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
   chmodSync(work, 0o755); // nginx workers run as an unprivileged user and must read www/
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const tag = opts.storage === 's3' ? 's3-' : '';
   const running: RunningProcess[] = [];
   let exitCode = 0;
+  let s3: S3Service | undefined;
+  /** Stops RGW if the bench started it; set as soon as start-rgw.sh runs. */
+  let stopRgw: (() => Promise<void>) | undefined;
+  let cleaned = false;
   const cleanup = async (): Promise<void> => {
+    if (cleaned) return;
+    cleaned = true;
     for (const p of running.splice(0)) await p.stop().catch(() => undefined);
+    if (s3) await s3.stop(opts.keep).catch((err: unknown) => log(`stopping S3: ${String(err)}`));
+    else if (stopRgw) await stopRgw().catch((err: unknown) => log(`stopping RGW: ${String(err)}`));
     if (!opts.keep) rmSync(work, { recursive: true, force: true });
     else log(`kept ${work}`);
   };
@@ -210,8 +247,13 @@ async function main(): Promise<number> {
     } else if (scenarios.some((x) => x.limit)) {
       log(`${NGINX_BIN} is absent: no physical limits measured`);
     }
+    if (opts.storage === 's3') {
+      // 8 GiB of OSD capacity (RAM, only as used): the pushes stay well under it, see options.ts.
+      s3 = await startS3({ log, storeBytes: 8 * 2 ** 30 }, (stop) => (stopRgw = stop));
+    }
     const servers: RunningProcess[] = [];
     for (const name of serverNames) {
+      const bucket = s3 ? await s3.createBucket(name) : undefined;
       const p = await startRegistry({
         name,
         dir: join(work, name),
@@ -219,13 +261,36 @@ async function main(): Promise<number> {
         profileDir: opts.profile && name === 'berth' ? join(out, `profile-${stamp}`) : undefined,
         repoRoot: REPO_ROOT,
         berthCli: resolve(opts.berthCli),
+        s3: bucket && s3 ? s3.params(bucket) : undefined,
       });
       running.push(p);
       servers.push(p);
-      log(`${name} on ${p.url} (pid ${p.pid})`);
+      log(`${name} on ${p.url} (pid ${p.pid})${bucket ? `, bucket ${bucket}` : ''}`);
     }
-    const ctx: Context = { sizes: s, data, nginx, pin: opts.pin, log };
-    const machineInfo = { ...machine(), loadavgStart: loadavg() };
+    let instances = 0;
+    const startServer = async (name: ServerName, bucket: string, label: string): Promise<RunningProcess> => {
+      if (!s3) throw new Error('startServer needs --storage s3');
+      const p = await startRegistry({
+        name,
+        dir: join(work, `${name}-${label}-${++instances}`),
+        logLevel: opts.logLevel,
+        profileDir: undefined,
+        repoRoot: REPO_ROOT,
+        berthCli: resolve(opts.berthCli),
+        s3: s3.params(bucket),
+      });
+      running.push(p);
+      return {
+        ...p,
+        async stop() {
+          await p.stop();
+          const i = running.indexOf(p);
+          if (i >= 0) running.splice(i, 1);
+        },
+      };
+    };
+    const ctx: Context = { sizes: s, data, nginx, pin: opts.pin, log, storage: opts.storage, s3, startServer };
+    const machineInfo = { ...machine(opts.storage, s3), loadavgStart: loadavg() };
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios) results.push(await runScenario(scenario, servers, ctx));
     const rss: Partial<Record<ServerName, number>> = {};
@@ -235,7 +300,7 @@ async function main(): Promise<number> {
       await p.stop();
       running.splice(running.indexOf(p), 1);
       try {
-        linkSync(p.logFile, join(out, `${p.name}-${stamp}.log`));
+        linkSync(p.logFile, join(out, `${p.name}-${tag}${stamp}.log`));
       } catch {
         /* the log is optional */
       }
@@ -249,15 +314,16 @@ async function main(): Promise<number> {
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
       date: new Date().toISOString(),
       machine: { ...machineInfo, loadavgEnd: loadavg() },
-      settings: { ...s, pin: opts.pin ?? null, logLevel: opts.logLevel, servers: serverNames },
+      settings: { ...s, storage: opts.storage, pin: opts.pin ?? null, logLevel: opts.logLevel, servers: serverNames },
       results,
       peakRssMiB: rss,
       errors: totalErrors,
       markdown: markdownTable(table),
     };
-    const file = join(out, `bench-${stamp}.json`);
+    // S3 runs are named apart (bench-s3-…, latest-s3.json) so latest.json stays the filesystem run.
+    const file = join(out, `bench-${tag}${stamp}.json`);
     writeFileSync(file, JSON.stringify(report, null, 2));
-    writeFileSync(join(out, 'latest.json'), JSON.stringify(report, null, 2));
+    writeFileSync(join(out, `latest${tag ? '-s3' : ''}.json`), JSON.stringify(report, null, 2));
     console.log(textTable(table));
     console.log('');
     for (const r of results) {

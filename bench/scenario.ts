@@ -5,8 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import { Agent } from 'node:http';
 import type { DataFile } from './data.js';
-import type { Sizes } from './options.js';
+import type { ServerName, Sizes, StorageMode } from './options.js';
 import type { RunningProcess } from './servers.js';
+import type { S3Service } from './s3.js';
 import { imageManifest, pushMonolithic, putManifest, sha256, type Descriptor } from './client.js';
 
 export interface Metric {
@@ -33,6 +34,14 @@ export interface Context {
   /** CPU list for taskset around wrk/ab. */
   pin: string | undefined;
   log(message: string): void;
+  storage: StorageMode;
+  /** The S3 server with --storage s3. */
+  s3: S3Service | undefined;
+  /**
+   * Start another instance of a registry on `bucket` (--storage s3), for scenarios that need a
+   * server fresh from start; the caller stops it. Stopped by the bench too if it is interrupted.
+   */
+  startServer?(name: ServerName, bucket: string, label: string): Promise<RunningProcess>;
 }
 
 export interface Scenario {

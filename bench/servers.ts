@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import type { ServerName } from './options.js';
+import type { S3DriverParams } from './s3.js';
 
 export const DISTRIBUTION_BIN = '/usr/bin/docker-registry';
 export const NGINX_BIN = '/usr/sbin/nginx';
@@ -40,9 +41,15 @@ export async function freePort(): Promise<number> {
 
 /**
  * The same YAML for both registries: Debian's packaged /etc/docker/registry/config.yml without
- * auth and health checks, on our root and port.
+ * auth and health checks, on our root and port. With `s3`, the filesystem section is replaced by
+ * the s3 driver on that bucket (path-style URLs follow from `regionendpoint` in both registries;
+ * Distribution 2.8.2 has no `forcepathstyle` key) and blob downloads are not redirected to S3, so
+ * pulls go through the registry under test.
  */
-export function registryConfig(root: string, port: number, logLevel: string): string {
+export function registryConfig(root: string, port: number, logLevel: string, s3?: S3DriverParams): string {
+  const storage = s3
+    ? ['  s3:', ...Object.entries(s3).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`), '  redirect:', '    disable: true']
+    : ['  filesystem:', `    rootdirectory: ${root}`];
   return [
     'version: 0.1',
     'log:',
@@ -52,8 +59,7 @@ export function registryConfig(root: string, port: number, logLevel: string): st
     'storage:',
     '  cache:',
     '    blobdescriptor: inmemory',
-    '  filesystem:',
-    `    rootdirectory: ${root}`,
+    ...storage,
     '  delete:',
     '    enabled: true',
     'http:',
@@ -161,6 +167,8 @@ export interface StartRegistryOptions {
   repoRoot: string;
   /** Berth's cli.js. */
   berthCli: string;
+  /** The s3 driver on this bucket instead of the filesystem under `dir`. */
+  s3?: S3DriverParams;
 }
 
 export async function startRegistry(opts: StartRegistryOptions): Promise<RunningProcess> {
@@ -168,7 +176,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   mkdirSync(root, { recursive: true });
   const port = await freePort();
   const configPath = join(opts.dir, 'config.yml');
-  writeFileSync(configPath, registryConfig(root, port, opts.logLevel));
+  writeFileSync(configPath, registryConfig(root, port, opts.logLevel, opts.s3));
   const logFile = join(opts.dir, `${opts.name}.log`);
   const log = createWriteStream(logFile);
   await new Promise((r) => log.once('open', r));
@@ -189,7 +197,11 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     args = ['serve', configPath];
   }
   // As bin/berth.cjs does, also for a private build's cli.js given with --berth.
-  const env = opts.name === 'berth' ? { UV_THREADPOOL_SIZE: '16', ...process.env } : { ...process.env };
+  const env: NodeJS.ProcessEnv = opts.name === 'berth' ? { UV_THREADPOOL_SIZE: '16', ...process.env } : { ...process.env };
+  // Distribution's aws-sdk-go v1 panics at start when AWS_CA_BUNDLE is set ("HTTPClient's
+  // transport unsupported type"); the RGW the bench starts is plain http on loopback (an https
+  // S3_ENDPOINT with a private CA would need it, which Distribution 2.8.2 cannot take this way).
+  if (opts.s3 && opts.name === 'distribution') delete env.AWS_CA_BUNDLE;
   const child = spawn(cmd, args, { cwd: opts.repoRoot, stdio: ['ignore', log, log], env });
   if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
   const url = `http://127.0.0.1:${port}`;
@@ -207,7 +219,10 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       await stopChild(child, 15_000);
       log.end();
     },
-    peakRssMiB: () => sampler.peakMiB(),
+    peakRssMiB: () => {
+      sampler.sample(); // a short-lived process may not have met the 200 ms sampling tick yet
+      return sampler.peakMiB();
+    },
   };
 }
 
