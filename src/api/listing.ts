@@ -46,7 +46,8 @@ function linkHeader(ctx: Context, path: string, next: Page['next']): Record<stri
 /** GET /v2/<name>/tags/list */
 export async function handleTags(ctx: Context, repo: Repository): Promise<void> {
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
-  const tags = await repo.tags.list();
+  const { n, last } = pageParams(ctx, undefined, Number.MAX_SAFE_INTEGER);
+  const tags = await repo.tags.list(n === undefined ? undefined : { after: last, count: n + 1 });
   if (tags.length === 0 && !(await ctx.registry.repositoryExists(repo.name))) {
     throw new RegistryError('NAME_UNKNOWN', undefined, { name: repo.name });
   }

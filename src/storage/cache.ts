@@ -277,6 +277,67 @@ export class RefreshingValue<T> {
   }
 }
 
+/** A page of a sorted listing: the first `count` names after `after` ('' for the start). */
+export interface PageNeed {
+  after: string;
+  count: number;
+}
+
+/**
+ * Page requests for a listing that is being loaded, answered as soon as the load has certainly
+ * seen the whole page (`progress`) rather than when it ends: a page of the catalog or of a tag
+ * list from the first pages of a long object-store listing. The answer is a sorted list that is
+ * complete up to the page's last name, not beyond.
+ */
+export class EarlyPages {
+  private readonly waiting = new Set<{ need: PageNeed; resolve: (names: string[]) => void }>();
+
+  /** The page from `complete` (the whole listing) or from `progress`, whichever comes first. */
+  wait(complete: Promise<string[]>, need: PageNeed): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      const waiter = { need, resolve };
+      this.waiting.add(waiter);
+      complete.then(resolve, reject).finally(() => this.waiting.delete(waiter));
+    });
+  }
+
+  /**
+   * A load has found `found` (in any order) and has seen every name sorting at or before `name`
+   * when `seenUpTo(name)`.
+   */
+  progress(found: readonly string[], seenUpTo: (name: string) => boolean): void {
+    if (this.waiting.size === 0) return;
+    const sorted = [...found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const waiter of this.waiting) {
+      const { after, count } = waiter.need;
+      let start = 0;
+      while (start < sorted.length && sorted[start]! <= after) start++;
+      const lastNeeded = sorted[start + count - 1];
+      if (lastNeeded !== undefined && seenUpTo(lastNeeded)) {
+        this.waiting.delete(waiter);
+        waiter.resolve(sorted);
+      }
+    }
+  }
+}
+
+/**
+ * The position past which a listing in key order has shown every name sorting at or before
+ * `name`, where each name's keys all sort at or before the name followed by `suffix`. Key order
+ * is not name order: `a-b/…` sorts before `a/…` while the name `a` sorts before `a-b`. A name
+ * sorting before `name` either differs from it at some position by a smaller character, so all
+ * its keys sort before `name`'s own, or is a prefix of it, bounded by prefix + suffix; the largest
+ * of those bounds is the one.
+ */
+export function keyOrderBound(name: string, suffix: string): string {
+  let bound = name + suffix;
+  for (let end = 1; end < name.length; end++) {
+    const candidate = name.slice(0, end) + suffix;
+    if (candidate > bound) bound = candidate;
+  }
+  return bound;
+}
+
 /** Inserts into / removes from a sorted list of names (byte order), returning a new list. */
 export function withName(sorted: readonly string[], name: string): string[] {
   let lo = 0;

@@ -2,7 +2,7 @@ import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
 import { BlobStore } from './blobs.js';
 import { isPathNotFound } from './driver/errors.js';
-import { LruCache, RefreshingValue, TtlCache, withName, withoutName, type MetadataCache } from './cache.js';
+import { EarlyPages, LruCache, RefreshingValue, TtlCache, keyOrderBound, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import type { Descriptor } from './manifests/types.js';
@@ -39,7 +39,8 @@ export class Registry {
   private readonly manifestInfo = new LruCache<CachedInfo>(10_000);
   private readonly meta: MetadataCache;
   private readonly catalogListing: RefreshingValue<string[]>;
-  private readonly tagLists = new LruCache<RefreshingValue<string[]>>(1_000);
+  private readonly catalogPages = new EarlyPages();
+  private readonly tagLists = new LruCache<KeptTags>(1_000);
 
   constructor(
     readonly driver: StorageDriver,
@@ -138,25 +139,28 @@ export class Registry {
     const [section, tag, leaf] = parts.slice(own + 1);
     if (op === 'put') {
       this.catalogListing.update((names) => withName(names, name));
-      if (section === 'tags' && tag && leaf === 'current') this.tagLists.get(name)?.update((tags) => withName(tags, tag));
+      if (section === 'tags' && tag && leaf === 'current') this.tagLists.get(name)?.listing.update((tags) => withName(tags, tag));
     } else if (section === undefined) {
       this.tagLists.delete(name);
       this.catalogListing.update((names) => withoutName(names, name));
     } else if (section === 'tags') {
       if (tag === undefined) this.tagLists.delete(name);
-      else if (leaf === undefined) this.tagLists.get(name)?.update((tags) => withoutName(tags, tag));
+      else if (leaf === undefined) this.tagLists.get(name)?.listing.update((tags) => withoutName(tags, tag));
     }
   }
 
   /** A repository's kept tag list (see RefreshingValue). */
-  private tagList(name: string): RefreshingValue<string[]> {
-    let listing = this.tagLists.get(name);
-    if (!listing) {
-      listing = new RefreshingValue(() => TagStore.read(this.driver, name), this.options.metadataTtlMs, this.staleListingMs());
-      this.tagLists.set(name, listing);
+  private tagList(name: string): KeptTags {
+    let kept = this.tagLists.get(name);
+    if (!kept) {
+      const pages = new EarlyPages();
+      const listing = new RefreshingValue(() => TagStore.read(this.driver, name, pages), this.options.metadataTtlMs, this.staleListingMs());
+      kept = { listing, pages };
+      this.tagLists.set(name, kept);
     }
-    return listing;
+    return kept;
   }
+
 
   /** With caching off (several instances without redis) nothing stale is ever answered. */
   private staleListingMs(): number {
@@ -184,42 +188,18 @@ export class Registry {
 
   /**
    * Every repository holding manifests, sorted (a directory with a `_manifests` child, as
-   * Distribution counts them). With `need`, on object stores, a walk that has to be waited for
-   * answers as soon as it has seen the first `need.count` names after `need.after` for certain:
-   * then the list is complete up to its `need.count`th name after `need.after`, not beyond.
+   * Distribution 3 counts them; 2.8 counts `_layers`). With `need`, on object stores, a walk that
+   * has to be waited for answers as soon as it has seen that page for certain (EarlyPages).
    */
-  catalog(need?: CatalogNeed): Promise<string[]> {
+  catalog(need?: PageNeed): Promise<string[]> {
     const complete = this.catalogListing.get();
-    if (!need || !this.driver.listFiles) return complete;
-    return new Promise((resolve, reject) => {
-      const waiter = { need, resolve };
-      this.catalogWaiters.add(waiter);
-      complete.then(resolve, reject).finally(() => this.catalogWaiters.delete(waiter));
-    });
-  }
-
-  private readonly catalogWaiters = new Set<{ need: CatalogNeed; resolve: (names: string[]) => void }>();
-
-  /** Answers the waiters whose page a walk that has passed `position` (a key) has fully seen. */
-  private answerEarly(found: readonly string[], position: string): void {
-    if (this.catalogWaiters.size === 0) return;
-    const sorted = [...found].sort(compareBytes);
-    for (const waiter of this.catalogWaiters) {
-      const { after, count } = waiter.need;
-      let start = 0;
-      while (start < sorted.length && compareBytes(sorted[start]!, after) <= 0) start++;
-      const lastNeeded = sorted[start + count - 1];
-      if (lastNeeded !== undefined && position >= seenAllUpTo(lastNeeded)) {
-        this.catalogWaiters.delete(waiter);
-        waiter.resolve(sorted);
-      }
-    }
+    return need && this.driver.listFiles ? this.catalogPages.wait(complete, need) : complete;
   }
 
   /**
    * Repositories are directories with a `_manifests` child. On object stores one flat, paged
    * listing of every key below repositories/ is far cheaper than a listing request per folder;
-   * waiting catalog requests are answered from its first pages when they can be (answerEarly).
+   * waiting catalog requests are answered from its first pages when they can be (EarlyPages).
    * On the filesystem every directory below repositories/ is read once, in parallel (the driver
    * bounds how many at a time), by name only: a child starting with "_" is a repository's own
    * folder and is not entered, any other is a further name component.
@@ -234,7 +214,9 @@ export class Registry {
           // A repository's keys are contiguous in key order: one check removes repeats.
           if (name !== undefined && name !== names[names.length - 1]) names.push(name);
         }
-        if (page.length > 0) this.answerEarly(names, page[page.length - 1]!.slice(prefix));
+        if (page.length === 0) continue;
+        const position = page[page.length - 1]!.slice(prefix);
+        this.catalogPages.progress(names, (name) => position >= keyOrderBound(name, MANIFESTS_BOUND));
       }
       names.sort(compareBytes);
       await this.saveCatalogSnapshot(names);
@@ -301,12 +283,6 @@ export class Registry {
   }
 }
 
-/** A catalog page: the first `count` names after `after` (Registry.catalog). */
-export interface CatalogNeed {
-  after: string;
-  count: number;
-}
-
 /** The repository a key (relative to repositories/) belongs to when it is below its `_manifests`. */
 function manifestsOwner(key: string): string | undefined {
   if (key.startsWith('_')) return undefined;
@@ -314,20 +290,13 @@ function manifestsOwner(key: string): string | undefined {
   return own > 0 && key.startsWith('/_manifests/', own) ? key.slice(0, own) : undefined;
 }
 
-/**
- * The key past which a listing in key order has shown every repository whose name sorts at or
- * before `name`. Key order is not name order: `a-b/…` sorts before `a/…` while name `a` sorts
- * before `a-b`. A name sorting before `name` either differs from it at some position with a
- * smaller character, so all its keys sort before `name`'s own, or is a prefix of it, whose
- * `_manifests` keys all sort before `<prefix>/_manifests0`; the largest of those bounds is the one.
- */
-export function seenAllUpTo(name: string): string {
-  let bound = `${name}/_manifests0`;
-  for (let end = 1; end < name.length; end++) {
-    const candidate = `${name.slice(0, end)}/_manifests0`;
-    if (candidate > bound) bound = candidate;
-  }
-  return bound;
+/** Every key below a repository's `_manifests` sorts before `<name>` followed by this. */
+const MANIFESTS_BOUND = '/_manifests0';
+
+/** A repository's kept tag list and the page requests waiting for its load. */
+export interface KeptTags {
+  listing: RefreshingValue<string[]>;
+  pages: EarlyPages;
 }
 
 /** Decides which names are served through a pull-through cache (src/proxy/mirror.ts). */

@@ -1,6 +1,7 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
-import { RefreshingValue, withName, withoutName, type MetadataCache } from './cache.js';
+import { keyOrderBound, withName, withoutName, type EarlyPages, type MetadataCache, type PageNeed } from './cache.js';
+import type { KeptTags } from './registry.js';
 import { tryParseDigest } from '../digest.js';
 import { deleteIfExists, listNames, readLink, writeLink } from './links.js';
 import { tagCurrentLinkPath, tagDir, tagIndexLinkPath, tagsDir } from './paths.js';
@@ -12,7 +13,7 @@ export class TagStore {
     private readonly meta: MetadataCache,
     readonly name: string,
     /** The repository's sorted tag list, kept across requests (Registry.tagList). */
-    private readonly listing: RefreshingValue<string[]>,
+    private readonly kept: KeptTags,
   ) {}
 
   async resolve(tag: string): Promise<Digest | undefined> {
@@ -29,23 +30,37 @@ export class TagStore {
     await writeLink(this.driver, tagIndexLinkPath(this.name, tag, digest), digest);
     await writeLink(this.driver, tagCurrentLinkPath(this.name, tag), digest);
     this.meta.set(this.key(tag), digest.value);
-    this.listing.update((tags) => withName(tags, tag));
+    this.kept.listing.update((tags) => withName(tags, tag));
   }
 
   async untag(tag: string): Promise<boolean> {
     this.meta.delete(this.key(tag));
-    this.listing.update((tags) => withoutName(tags, tag));
+    this.kept.listing.update((tags) => withoutName(tags, tag));
     return deleteIfExists(this.driver, tagDir(this.name, tag));
   }
 
-  /** Every tag, sorted lexically (byte order, as the spec's pagination requires). */
-  list(): Promise<string[]> {
-    return this.listing.get();
+  /**
+   * Every tag, sorted lexically (byte order, as the spec's pagination requires). With `need`, on
+   * object stores, a listing that has to be waited for answers as soon as it has seen that page
+   * for certain: the list is then complete up to the page's last tag, not beyond.
+   */
+  list(need?: PageNeed): Promise<string[]> {
+    const complete = this.kept.listing.get();
+    return need && this.driver.listChildren ? this.kept.pages.wait(complete, need) : complete;
   }
 
-  /** Reads the tag list from storage. */
-  static async read(driver: StorageDriver, name: string): Promise<string[]> {
-    return (await listNames(driver, tagsDir(name))).sort(compareBytes);
+  /** Reads the tag list from storage, telling `pages` what each page of a paged listing showed. */
+  static async read(driver: StorageDriver, name: string, pages?: EarlyPages): Promise<string[]> {
+    if (!driver.listChildren) return (await listNames(driver, tagsDir(name))).sort(compareBytes);
+    const tags: string[] = [];
+    for await (const page of driver.listChildren(tagsDir(name))) {
+      for (const entry of page) tags.push(entry.endsWith('/') ? entry.slice(0, -1) : entry);
+      // A tag's entry is "<tag>/", so the tags at or before X have all been listed once the
+      // listing has passed the bound of X's prefixes followed by "/".
+      const position = page[page.length - 1];
+      if (position !== undefined) pages?.progress(tags, (tag) => position >= keyOrderBound(tag, '/'));
+    }
+    return tags.sort(compareBytes);
   }
 
   /** Tags whose current link names digest. */

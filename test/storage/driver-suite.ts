@@ -342,8 +342,20 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
       await rejectsWith(driver.walk(`${dir}/b`, () => undefined), PathNotFoundError, 'walk a file');
     });
 
-    it(`${features.listFiles ? 'offers' : 'does not offer'} listFiles`, () => {
+    it(`${features.listFiles ? 'offers' : 'does not offer'} listFiles and listChildren`, () => {
       assert.equal(typeof driver.listFiles, features.listFiles ? 'function' : 'undefined');
+      assert.equal(typeof driver.listChildren, features.listFiles ? 'function' : 'undefined');
+    });
+
+    if (features.listFiles) it('lists a folder\'s children, folders with a trailing slash, in byte order', async () => {
+      for (const n of ['b', 'a/c', 'a/b/1', 'a-z', 'a.y/q', 'a']) await put(`${dir}/d/${n === 'a' ? 'file-a' : n}`, n);
+      await put(`${dir}/dx/not-below`, 'x');
+      const pages: string[][] = [];
+      for await (const page of driver.listChildren!(`${dir}/d`)) pages.push(page);
+      assert.deepEqual(pages.flat(), ['a-z', 'a.y/', 'a/', 'b', 'file-a']);
+      const missing: string[][] = [];
+      for await (const page of driver.listChildren!(`${dir}/missing`)) missing.push(page);
+      assert.deepEqual(missing.flat(), []);
     });
 
     if (features.listFiles) it('lists every file below a path in byte order, page by page', async () => {

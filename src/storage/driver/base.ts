@@ -69,6 +69,7 @@ class BaseDriver implements StorageDriver {
   readonly listPendingWrites?: (path: string) => Promise<PendingWrite[]>;
   readonly abortPendingWrite?: (write: PendingWrite) => Promise<void>;
   readonly listFiles?: (path: string) => AsyncIterable<string[]>;
+  readonly listChildren?: (path: string) => AsyncIterable<string[]>;
 
   constructor(
     private readonly inner: StorageDriver,
@@ -98,6 +99,8 @@ class BaseDriver implements StorageDriver {
     }
     const listFiles = inner.listFiles?.bind(inner);
     if (listFiles) this.listFiles = (path) => this.pages('listFiles', this.checkPath(path, true), listFiles);
+    const listChildren = inner.listChildren?.bind(inner);
+    if (listChildren) this.listChildren = (path) => this.pages('listChildren', this.checkPath(path, true), listChildren);
   }
 
   /** A paged listing, each page fetched as one timed, normalised operation. */

@@ -96,6 +96,14 @@ export interface StorageDriver {
    */
   listFiles?(path: string): AsyncIterable<string[]>;
 
+  /**
+   * Optional, with listFiles: the direct children of `path`, page by page as the store answers,
+   * as names (not paths), a directory's followed by '/', in byte order of those strings (the
+   * store's key order). Lets a caller answer from the first page of a long folder (a tag list).
+   * Nothing for a missing path.
+   */
+  listChildren?(path: string): AsyncIterable<string[]>;
+
   /** Releases resources (connections, timers). Optional. */
   close?(): Promise<void>;
 }

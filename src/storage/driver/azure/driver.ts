@@ -204,6 +204,14 @@ export class AzureDriver implements StorageDriver {
     }
   }
 
+  async *listChildren(path: string): AsyncGenerator<string[]> {
+    const prefix = this.dirPrefix(path);
+    for await (const page of this.container.listBlobsByHierarchy('/', { prefix }).byPage({ maxPageSize: 1000 })) {
+      const names = [...page.segment.blobPrefixes ?? [], ...page.segment.blobItems].map((item) => item.name.slice(prefix.length));
+      yield names.filter((name) => name !== '' && name !== '/').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    }
+  }
+
   async walk(path: string, visit: WalkFn, options: WalkOptions = {}): Promise<void> {
     const entries = new Map<string, FileInfo>();
     const base = path === '/' ? '' : path;

@@ -249,6 +249,21 @@ export class S3Driver implements StorageDriver {
     for await (const page of this.objectsUnder(path)) yield page.map((o) => this.pathOf(o.Key!)).filter((p) => !p.endsWith('/') && !p.includes('//'));
   }
 
+  async *listChildren(path: string): AsyncGenerator<string[]> {
+    const prefix = this.dirPrefix(path);
+    let token: string | undefined;
+    do {
+      const r = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.params.bucket, Prefix: prefix, Delimiter: '/', MaxKeys: 1000, ...(token ? { ContinuationToken: token } : {}) }),
+      );
+      const names = [...(r.CommonPrefixes ?? []).map((p) => p.Prefix!), ...(r.Contents ?? []).map((o) => o.Key!)]
+        .map((key) => key.slice(prefix.length))
+        .filter((name) => name !== '' && name !== '/');
+      yield names.sort(compareKeys);
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+  }
+
   async move(sourcePath: string, destPath: string): Promise<void> {
     const info = await this.head(sourcePath);
     if (!info) throw new PathNotFoundError(NAME, sourcePath);
@@ -498,6 +513,10 @@ export class S3Driver implements StorageDriver {
     this.client.destroy();
     for (const a of this.agents) a.destroy();
   }
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** A key in a CopySource header: URL-encoded, slashes kept. */

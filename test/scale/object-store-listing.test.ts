@@ -11,7 +11,8 @@ import { compareBytes } from '../../src/storage/tags.js';
 /**
  * The catalog on an object store: the first catalog request of a process is answered from the
  * list the last walk saved in the bucket, checked by a walk behind it; without one, a page is
- * answered from the walk's first pages (src/storage/registry.ts).
+ * answered from the walk's first pages, and so is a tag-list page from the first page of the
+ * tag folder's listing (src/storage/registry.ts, src/storage/tags.ts).
  */
 let s3: S3Server;
 let bucket: string;
@@ -163,5 +164,42 @@ describe('catalog pages from the first pages of a walk', () => {
     const storage = new Storage(walked, { metadataTtlMs: 0, policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [] } });
     const got = await storage.catalog({ after: 'zz/fill-0500', count: 1000 });
     assert.deepEqual(got.filter((n) => n > 'zz/fill-0500'), truth.filter((n) => n > 'zz/fill-0500'));
+  });
+});
+
+describe('tag-list pages from the first page of a listing', () => {
+  const tricky = ['1', '1-rc', '1.0', '1.0-rc.1', '1.0.1', '10', 'latest', 'v1', 'v1-alpha', 'v1.2', 'v1_2'];
+  const filler = Array.from({ length: 1100 }, (_, i) => `zz-${String(i).padStart(4, '0')}`);
+  const truth = [...tricky, ...filler].sort(compareBytes);
+  const repo = 'tagged/app';
+  let listed: StorageDriver;
+
+  before(async () => {
+    listed = await createDriver('s3', s3.params(bucket, { rootdirectory: '/tags' }));
+    const keys = [...tricky, ...filler].map((t) => `${REPOSITORIES_ROOT}/${repo}/_manifests/tags/${t}/current/link`);
+    let next = 0;
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next < keys.length) await listed.putContent(keys[next++]!, Buffer.from(DIGEST));
+    }));
+  });
+  after(async () => {
+    await listed?.close?.();
+  });
+
+  const tagsOf = () => new Storage(listed, { metadataTtlMs: 0, policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [] } }).localRepository(repo).tags;
+
+  for (const [after, count] of [['', 6], ['1', 3], ['1.0', 4], ['10', 5], ['v1', 3]] as const) {
+    it(`the ${count} tags after "${after}" are exact, answered before the listing ends`, async () => {
+      const got = await tagsOf().list({ after, count });
+      const from = (list: string[]) => list.filter((t) => compareBytes(t, after) > 0).slice(0, count);
+      assert.deepEqual(from(got), from(truth));
+      assert.ok(got.length < truth.length, `answered from part of the listing (${got.length} of ${truth.length} tags)`);
+    });
+  }
+
+  it('the whole list, and a page past the first listing page, are complete', async () => {
+    assert.deepEqual(await tagsOf().list(), truth);
+    const got = await tagsOf().list({ after: 'zz-0990', count: 50 });
+    assert.deepEqual(got.filter((t) => t > 'zz-0990').slice(0, 50), truth.filter((t) => t > 'zz-0990').slice(0, 50));
   });
 });

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seenAllUpTo } from '../../src/storage/registry.js';
+import { keyOrderBound } from '../../src/storage/cache.js';
 import { compareBytes } from '../../src/storage/tags.js';
 
+const seenAllUpTo = (name: string) => keyOrderBound(name, '/_manifests0');
+
 /**
- * The catalog answers early from a listing in key order (src/storage/registry.ts): once the
- * listing has passed seenAllUpTo(X), every repository named X or sorting before X must have been
- * seen. Checked here over name sets built to break it: names that are prefixes of others followed
- * by '-', '.', '_' or '/', and nested repositories.
+ * Catalog and tag-list pages are answered early from listings in key order (EarlyPages,
+ * keyOrderBound in src/storage/cache.ts): once the listing has passed the bound of X, every name
+ * sorting at or before X must have been seen. Checked here over name sets built to break it:
+ * names that are prefixes of others followed by '-', '.', '_' or '/', and nested repositories.
  */
 function keysOf(names: string[]): string[] {
   return names.flatMap((n) => [`${n}/_layers/sha256/aa/link`, `${n}/_manifests/revisions/sha256/bb/link`, `${n}/_uploads/u/startedat`]).sort(compareBytes);
@@ -41,7 +43,7 @@ function generator(seed: number): () => number {
   };
 }
 
-describe('catalog in key order', () => {
+describe('listings in key order', () => {
   it('the bound holds for names that are prefixes of others', () => {
     check(['a', 'a-b', 'a.b', 'a_b', 'a__b', 'a/b', 'a/0', 'a0', 'ab', 'a-b/c', 'a-b-c', 'a/b-c', 'a/b/c', 'b']);
   });
@@ -57,6 +59,31 @@ describe('catalog in key order', () => {
         names.add(name);
       }
       check([...names]);
+    }
+  });
+
+  it('the bound holds for tags listed as folders ("<tag>/")', () => {
+    const random = generator(11);
+    for (let round = 0; round < 300; round++) {
+      const tags = new Set<string>();
+      for (let i = 0; i < 10; i++) {
+        let tag = pick(['v1', 'v', 'latest', 'A', '_x'], random);
+        for (let parts = Math.floor(random() * 3); parts > 0; parts--) tag += pick(['-', '.', '_', '0', 'a', 'Z'], random) + pick(['', '1', 'b'], random);
+        tags.add(tag);
+      }
+      const entries = [...tags].map((t) => `${t}/`).sort(compareBytes);
+      const sorted = [...tags].sort(compareBytes);
+      const seen = new Set<string>();
+      for (const entry of entries) {
+        seen.add(entry.slice(0, -1));
+        for (const x of sorted) {
+          if (!seen.has(x) || entry < keyOrderBound(x, '/')) continue;
+          for (const earlier of sorted) {
+            if (compareBytes(earlier, x) > 0) break;
+            assert.ok(seen.has(earlier), `listing at ${entry}: ${earlier} (before ${x}) not yet seen`);
+          }
+        }
+      }
     }
   });
 
