@@ -105,6 +105,15 @@ function machine(storage: StorageMode, s3: S3Service | undefined): Record<string
   };
 }
 
+/**
+ * Writes out what earlier runs left in the page cache before each timed run, so the kernel's
+ * writeback of gigabytes pushed a minute ago (which takes CPU and disk on this 2-core machine)
+ * lands in no server's figures: each run starts from the same clean state.
+ */
+function settleDisk(): void {
+  spawnSync('sync', { stdio: 'ignore' });
+}
+
 async function runScenario(
   scenario: Scenario,
   servers: RunningProcess[],
@@ -136,6 +145,7 @@ async function runScenario(
     for (const server of order) {
       if (!usable.has(server.name)) continue;
       let sample: Sample;
+      settleDisk();
       const m0 = mark();
       try {
         sample = await scenario.run(server, ctx, rep);
