@@ -6,7 +6,24 @@ const CHUNK = 2 * 1024 * 1024;
 const SLOTS = 4;
 /** Buffers kept between downloads; beyond this they are left to the garbage collector. */
 const POOL_LIMIT = 16;
+/**
+ * Once no download has run for this long the kept buffers are let go too: they are only worth
+ * keeping while downloads follow each other, and otherwise stay resident (8–32 MiB) under
+ * whatever the process does next, e.g. a burst of uploads (docs/performance.md).
+ */
+const POOL_IDLE_MS = 1000;
 const pool: Buffer[] = [];
+let active = 0;
+let idleTimer: NodeJS.Timeout | undefined;
+
+function releaseWhenIdle(): void {
+  if (active > 0 || idleTimer) return;
+  idleTimer = setTimeout(() => {
+    idleTimer = undefined;
+    if (active === 0) pool.length = 0;
+  }, POOL_IDLE_MS);
+  idleTimer.unref();
+}
 
 /**
  * Sends `length` bytes of `file` from `start` on `res`, through a few reused buffers with reads
@@ -16,6 +33,11 @@ const pool: Buffer[] = [];
  * only once the socket has taken what it held.
  */
 export async function sendFile(file: RandomAccessFile, res: ServerResponse, start: number, length: number): Promise<void> {
+  active++;
+  if (idleTimer) {
+    clearTimeout(idleTimer);
+    idleTimer = undefined;
+  }
   const buffers = Array.from({ length: SLOTS }, () => pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK));
   const written: Promise<void>[] = buffers.map(() => Promise.resolve());
   const reads: Array<Promise<number> | undefined> = new Array(SLOTS);
@@ -47,6 +69,8 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
     await Promise.allSettled(reads);
     await Promise.all(written);
     if (pool.length + SLOTS <= POOL_LIMIT) pool.push(...buffers);
+    active--;
+    releaseWhenIdle();
     await file.close();
   }
 }
