@@ -120,7 +120,7 @@ export function publishingDriver(inner: StorageDriver, bus: InvalidationBus): St
     walk: (path: string, visit: WalkFn, options?: WalkOptions) => inner.walk(path, visit, options),
   };
   if (inner.close) driver.close = () => inner.close!();
-  if (inner.listFiles) driver.listFiles = (path) => inner.listFiles!(path);
+  if (inner.listFiles) driver.listFiles = (path, skip) => inner.listFiles!(path, skip);
   if (inner.listChildren) driver.listChildren = (path) => inner.listChildren!(path);
   if (inner.listPendingWrites && inner.abortPendingWrite) {
     driver.listPendingWrites = (path) => inner.listPendingWrites!(path);

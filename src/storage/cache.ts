@@ -290,7 +290,9 @@ export interface PageNeed {
  * complete up to the page's last name, not beyond.
  */
 export class EarlyPages {
-  private readonly waiting = new Set<{ need: PageNeed; resolve: (names: string[]) => void }>();
+  private readonly waiting = new Set<Waiter>();
+  /** What the load that is running has shown so far, for requests that come in between its pages. */
+  private shown: { found: readonly string[]; sorted?: string[]; seenUpTo: (name: string) => boolean } | undefined;
 
   /** The page from `complete` (the whole listing) or from `progress`, whichever comes first. */
   wait(complete: Promise<string[]>, need: PageNeed): Promise<string[]> {
@@ -298,27 +300,41 @@ export class EarlyPages {
       const waiter = { need, resolve };
       this.waiting.add(waiter);
       complete.then(resolve, reject).finally(() => this.waiting.delete(waiter));
+      if (this.shown) this.answer(waiter, this.shown);
     });
   }
 
+  /** A load starts or ends: what it showed no longer counts (the kept listing answers then). */
+  clear(): void {
+    this.shown = undefined;
+  }
+
   /**
-   * A load has found `found` (in any order) and has seen every name sorting at or before `name`
-   * when `seenUpTo(name)`.
+   * The running load has found `found` (in any order) and has seen every name sorting at or
+   * before `name` when `seenUpTo(name)`.
    */
   progress(found: readonly string[], seenUpTo: (name: string) => boolean): void {
-    if (this.waiting.size === 0) return;
-    const sorted = [...found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const waiter of this.waiting) {
-      const { after, count } = waiter.need;
-      let start = 0;
-      while (start < sorted.length && sorted[start]! <= after) start++;
-      const lastNeeded = sorted[start + count - 1];
-      if (lastNeeded !== undefined && seenUpTo(lastNeeded)) {
-        this.waiting.delete(waiter);
-        waiter.resolve(sorted);
-      }
+    this.shown = { found: [...found], seenUpTo };
+    for (const waiter of this.waiting) this.answer(waiter, this.shown);
+  }
+
+  private answer(waiter: Waiter, shown: NonNullable<EarlyPages['shown']>): void {
+    shown.sorted ??= [...shown.found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const sorted = shown.sorted;
+    const { after, count } = waiter.need;
+    let start = 0;
+    while (start < sorted.length && sorted[start]! <= after) start++;
+    const lastNeeded = sorted[start + count - 1];
+    if (lastNeeded !== undefined && shown.seenUpTo(lastNeeded)) {
+      this.waiting.delete(waiter);
+      waiter.resolve(sorted);
     }
   }
+}
+
+interface Waiter {
+  need: PageNeed;
+  resolve: (names: string[]) => void;
 }
 
 /**

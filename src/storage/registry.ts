@@ -208,15 +208,20 @@ export class Registry {
     const names: string[] = [];
     if (this.driver.listFiles) {
       const prefix = REPOSITORIES_ROOT.length + 1;
-      for await (const page of this.driver.listFiles(REPOSITORIES_ROOT)) {
-        for (const path of page) {
-          const name = manifestsOwner(path.slice(prefix));
-          // A repository's keys are contiguous in key order: one check removes repeats.
-          if (name !== undefined && name !== names[names.length - 1]) names.push(name);
+      this.catalogPages.clear();
+      try {
+        for await (const page of this.driver.listFiles(REPOSITORIES_ROOT, skipRepositoryFolder)) {
+          for (const path of page) {
+            const name = manifestsOwner(path.slice(prefix));
+            // A repository's keys are contiguous in key order: one check removes repeats.
+            if (name !== undefined && name !== names[names.length - 1]) names.push(name);
+          }
+          if (page.length === 0) continue;
+          const position = page[page.length - 1]!.slice(prefix);
+          this.catalogPages.progress(names, (name) => position >= keyOrderBound(name, MANIFESTS_BOUND));
         }
-        if (page.length === 0) continue;
-        const position = page[page.length - 1]!.slice(prefix);
-        this.catalogPages.progress(names, (name) => position >= keyOrderBound(name, MANIFESTS_BOUND));
+      } finally {
+        this.catalogPages.clear();
       }
       names.sort(compareBytes);
       await this.saveCatalogSnapshot(names);
@@ -288,6 +293,21 @@ function manifestsOwner(key: string): string | undefined {
   if (key.startsWith('_')) return undefined;
   const own = key.indexOf('/_');
   return own > 0 && key.startsWith('/_manifests/', own) ? key.slice(0, own) : undefined;
+}
+
+/**
+ * Where the catalog walk goes on when a listing page ends inside a repository's own folder
+ * (`_layers`, `_manifests`, `_uploads`): after that folder, whose other keys tell nothing more. A
+ * repository with thousands of tags or layers then costs a request or two, not one per 1000 keys.
+ */
+function skipRepositoryFolder(lastPath: string): string | undefined {
+  const key = lastPath.slice(REPOSITORIES_ROOT.length + 1);
+  if (key.startsWith('_')) return undefined;
+  const own = key.indexOf('/_');
+  if (own <= 0) return undefined;
+  const end = key.indexOf('/', own + 1);
+  // "0" sorts right after "/": past every key inside the folder, before the next sibling.
+  return end === -1 ? undefined : `${REPOSITORIES_ROOT}/${key.slice(0, end)}0`;
 }
 
 /** Every key below a repository's `_manifests` sorts before `<name>` followed by this. */

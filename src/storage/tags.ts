@@ -53,12 +53,17 @@ export class TagStore {
   static async read(driver: StorageDriver, name: string, pages?: EarlyPages): Promise<string[]> {
     if (!driver.listChildren) return (await listNames(driver, tagsDir(name))).sort(compareBytes);
     const tags: string[] = [];
-    for await (const page of driver.listChildren(tagsDir(name))) {
-      for (const entry of page) tags.push(entry.endsWith('/') ? entry.slice(0, -1) : entry);
-      // A tag's entry is "<tag>/", so the tags at or before X have all been listed once the
-      // listing has passed the bound of X's prefixes followed by "/".
-      const position = page[page.length - 1];
-      if (position !== undefined) pages?.progress(tags, (tag) => position >= keyOrderBound(tag, '/'));
+    pages?.clear();
+    try {
+      for await (const page of driver.listChildren(tagsDir(name))) {
+        for (const entry of page) tags.push(entry.endsWith('/') ? entry.slice(0, -1) : entry);
+        // A tag's entry is "<tag>/", so the tags at or before X have all been listed once the
+        // listing has passed the bound of X's prefixes followed by "/".
+        const position = page[page.length - 1];
+        if (position !== undefined) pages?.progress(tags, (tag) => position >= keyOrderBound(tag, '/'));
+      }
+    } finally {
+      pages?.clear();
     }
     return tags.sort(compareBytes);
   }

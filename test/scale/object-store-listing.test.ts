@@ -167,6 +167,46 @@ describe('catalog pages from the first pages of a walk', () => {
   });
 });
 
+describe('catalog walk past a repository with thousands of keys', () => {
+  let big: StorageDriver;
+  const others = Array.from({ length: 30 }, (_, i) => `other/r${i}`);
+
+  before(async () => {
+    big = await createDriver('s3', s3.params(bucket, { rootdirectory: '/big' }));
+    const repo = `${REPOSITORIES_ROOT}/aaa/big`;
+    const keys = [
+      `${repo}/_manifests/revisions/sha256/${DIGEST.slice(7)}/link`,
+      ...Array.from({ length: 2600 }, (_, t) => `${repo}/_manifests/tags/t${t}/current/link`),
+      ...others.map((n) => `${REPOSITORIES_ROOT}/${n}/_manifests/revisions/sha256/${DIGEST.slice(7)}/link`),
+    ];
+    let next = 0;
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next < keys.length) await big.putContent(keys[next++]!, Buffer.from(DIGEST));
+    }));
+  });
+  after(async () => {
+    await big?.close?.();
+  });
+
+  it('goes on after the folder a listing page ends in, instead of listing all of it', async () => {
+    let pagesRead = 0;
+    const counting = Object.create(big, {
+      listFiles: {
+        value: async function* (path: string, skip?: (last: string) => string | undefined) {
+          for await (const page of big.listFiles!(path, skip)) {
+            pagesRead++;
+            yield page;
+          }
+        },
+      },
+    }) as StorageDriver;
+    const storage = new Storage(counting, { metadataTtlMs: 0, policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [] } });
+    assert.deepEqual(await storage.catalog(), ['aaa/big', ...others].sort(compareBytes));
+    // 2,632 keys: three pages or more when listed through, two when the tag folder is left.
+    assert.equal(pagesRead, 2);
+  });
+});
+
 describe('tag-list pages from the first page of a listing', () => {
   const tricky = ['1', '1-rc', '1.0', '1.0-rc.1', '1.0.1', '10', 'latest', 'v1', 'v1-alpha', 'v1.2', 'v1_2'];
   const filler = Array.from({ length: 1100 }, (_, i) => `zz-${String(i).padStart(4, '0')}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RefreshingValue, withName } from '../../src/storage/cache.js';
+import { EarlyPages, RefreshingValue, withName } from '../../src/storage/cache.js';
 
 /** A load whose completion the test controls, counting how often it ran. */
 function controlledLoad(values: string[][]) {
@@ -99,5 +99,37 @@ describe('kept listings (RefreshingValue)', () => {
     assert.equal(l.waiting, 1, 'the invalidated load is not kept: another one runs');
     l.finish();
     assert.deepEqual(await next, ['after']);
+  });
+});
+
+describe('early pages (EarlyPages)', () => {
+  const never = new Promise<string[]>(() => undefined);
+
+  it('answers a waiting page once a load has shown it for certain, not before', async () => {
+    const pages = new EarlyPages();
+    let answered: string[] | undefined;
+    void pages.wait(never, { after: 'a', count: 2 }).then((v) => (answered = v));
+    pages.progress(['b'], () => true);
+    await tick();
+    assert.equal(answered, undefined, 'one name after "a" is not a page of two');
+    pages.progress(['c', 'b', 'd'], (name) => name <= 'b');
+    await tick();
+    assert.equal(answered, undefined, 'the page ends at "c", not yet certain');
+    pages.progress(['c', 'b', 'd'], (name) => name <= 'c');
+    await tick();
+    assert.deepEqual(answered, ['b', 'c', 'd']);
+  });
+
+  it('answers a page asked for between two pages of a load from what it showed', async () => {
+    const pages = new EarlyPages();
+    pages.progress(['y', 'x', 'z'], () => true);
+    assert.deepEqual(await pages.wait(never, { after: '', count: 2 }), ['x', 'y', 'z']);
+  });
+
+  it('after the load ends, what it showed no longer answers: the complete listing does', async () => {
+    const pages = new EarlyPages();
+    pages.progress(['old'], () => true);
+    pages.clear();
+    assert.deepEqual(await pages.wait(Promise.resolve(['new', 'old']), { after: '', count: 1 }), ['new', 'old']);
   });
 });

@@ -68,7 +68,7 @@ class BaseDriver implements StorageDriver {
   readonly openRead?: (path: string) => Promise<RandomAccessFile>;
   readonly listPendingWrites?: (path: string) => Promise<PendingWrite[]>;
   readonly abortPendingWrite?: (write: PendingWrite) => Promise<void>;
-  readonly listFiles?: (path: string) => AsyncIterable<string[]>;
+  readonly listFiles?: (path: string, skip?: (lastPath: string) => string | undefined) => AsyncIterable<string[]>;
   readonly listChildren?: (path: string) => AsyncIterable<string[]>;
 
   constructor(
@@ -98,7 +98,7 @@ class BaseDriver implements StorageDriver {
       };
     }
     const listFiles = inner.listFiles?.bind(inner);
-    if (listFiles) this.listFiles = (path) => this.pages('listFiles', this.checkPath(path, true), listFiles);
+    if (listFiles) this.listFiles = (path, skip) => this.pages('listFiles', this.checkPath(path, true), (p) => listFiles(p, skip));
     const listChildren = inner.listChildren?.bind(inner);
     if (listChildren) this.listChildren = (path) => this.pages('listChildren', this.checkPath(path, true), listChildren);
   }

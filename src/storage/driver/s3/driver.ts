@@ -245,8 +245,31 @@ export class S3Driver implements StorageDriver {
     } while (token);
   }
 
-  async *listFiles(path: string): AsyncGenerator<string[]> {
-    for await (const page of this.objectsUnder(path)) yield page.map((o) => this.pathOf(o.Key!)).filter((p) => !p.endsWith('/') && !p.includes('//'));
+  async *listFiles(path: string, skip?: (lastPath: string) => string | undefined): AsyncGenerator<string[]> {
+    const prefix = this.dirPrefix(path);
+    let token: string | undefined;
+    let startAfter: string | undefined;
+    for (;;) {
+      const r = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.params.bucket,
+          Prefix: prefix,
+          MaxKeys: 1000,
+          ...(token ? { ContinuationToken: token } : startAfter ? { StartAfter: startAfter } : {}),
+        }),
+      );
+      const keys = (r.Contents ?? []).map((o) => o.Key!);
+      yield keys.map((k) => this.pathOf(k)).filter((p) => !p.endsWith('/') && !p.includes('//'));
+      if (!r.IsTruncated || keys.length === 0) return;
+      const lastKey = keys[keys.length - 1]!;
+      const resumeAfter = skip?.(this.pathOf(lastKey));
+      if (resumeAfter !== undefined && this.key(resumeAfter) > lastKey) {
+        token = undefined;
+        startAfter = this.key(resumeAfter);
+      } else {
+        token = r.NextContinuationToken;
+      }
+    }
   }
 
   async *listChildren(path: string): AsyncGenerator<string[]> {
