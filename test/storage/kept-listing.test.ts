@@ -78,6 +78,8 @@ describe('kept listings (RefreshingValue)', () => {
     assert.deepEqual(await first, ['old']);
     kept.expire();
     assert.deepEqual(await kept.get(), ['old']);
+    assert.equal(l.waiting, 0, 'the reload starts after the answer');
+    await tick();
     assert.equal(l.waiting, 1);
     l.finish();
     await tick();
@@ -92,6 +94,7 @@ describe('kept listings (RefreshingValue)', () => {
     await first;
     kept.expire();
     await kept.get(); // answers 'before' and starts a load, invalidated before it finishes
+    await tick();
     kept.invalidate();
     l.finish();
     await tick();
