@@ -57,6 +57,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
   });
 
+  registry.warmUp().catch((err: unknown) => logger.warn({ err }, 'storage: first listing at start-up failed'));
+
   const mirror = config.proxy ? new (await import('../proxy/mirror.js')).Mirror(config.proxy, registry, logger) : undefined;
   if (mirror) {
     await mirror.start();

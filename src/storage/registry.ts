@@ -55,6 +55,21 @@ export class Registry {
     this.catalogListing = new RefreshingValue(() => this.walkCatalog(), options.metadataTtlMs, this.staleListingMs(), seed);
   }
 
+  /**
+   * At start-up, on object stores: reads the saved catalog and the first page of repositories/,
+   * so the first requests find the catalog in memory and the store's client past its first-use
+   * costs (a cold SDK spends 100-150 ms on its first listing). Failures are the caller's to log;
+   * requests read storage again anyway.
+   */
+  async warmUp(): Promise<void> {
+    if (!this.driver.listChildren) return;
+    const firstPage = async () => {
+      for await (const page of this.driver.listChildren!(REPOSITORIES_ROOT)) return page;
+      return [];
+    };
+    await Promise.all([this.catalogListing.prefetch(), firstPage()]);
+  }
+
   /** Chooses pull-through repositories for mirrored names (src/proxy); set once at start-up. */
   mirror: RepositoryMirror | undefined;
 
