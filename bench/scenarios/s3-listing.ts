@@ -180,6 +180,9 @@ interface Target {
 /** For the later tag page: `last` is the tag at 60% of the sorted list. */
 const laterLast = (l: Listing): string => l.tags[Math.floor(l.tags.length * 0.6)]!;
 
+/** How long each server process stays up after its timed requests, before it is stopped. */
+const LINGER_MS = 5000;
+
 async function measure(target: Target, server: RunningProcess, ctx: Context, rep: number): Promise<Sample> {
   if (!ctx.startServer) throw new Error('this scenario needs --storage s3');
   const listing = await listingOf(ctx);
@@ -206,6 +209,9 @@ async function measure(target: Target, server: RunningProcess, ctx: Context, rep
       latest = r;
     }
     rss = fresh.peakRssMiB();
+    // A server lives on after its first requests; stopping it at once would cut short what it
+    // does behind them (Berth's catalog walk, which saves the list a restart starts from).
+    await new Promise((r) => setTimeout(r, LINGER_MS));
   } finally {
     agent.destroy();
     await fresh.stop();

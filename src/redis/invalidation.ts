@@ -121,7 +121,7 @@ export function publishingDriver(inner: StorageDriver, bus: InvalidationBus): St
   };
   if (inner.close) driver.close = () => inner.close!();
   if (inner.listFiles) driver.listFiles = (path, skip) => inner.listFiles!(path, skip);
-  if (inner.listChildren) driver.listChildren = (path) => inner.listChildren!(path);
+  if (inner.listChildren) driver.listChildren = (path, after) => inner.listChildren!(path, after);
   if (inner.listPendingWrites && inner.abortPendingWrite) {
     driver.listPendingWrites = (path) => inner.listPendingWrites!(path);
     driver.abortPendingWrite = (write) => inner.abortPendingWrite!(write);

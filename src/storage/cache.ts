@@ -224,6 +224,11 @@ export class RefreshingValue<T> {
     return this.staleMs > 0 ? Math.max(this.staleMs, 100 * this.lastLoadMs) : 0;
   }
 
+  /** Whether a value is kept (fresh or not): a get then answers without waiting for a load. */
+  has(): boolean {
+    return this.value !== undefined;
+  }
+
   /** Reads the seed ahead of the first get (at start-up); a no-op without one or with caching off. */
   async prefetch(): Promise<void> {
     if (this.seed && this.staleMs > 0 && !this.seeded) await this.seedOnce();

@@ -46,7 +46,30 @@ export class TagStore {
    */
   list(need?: PageNeed): Promise<string[]> {
     const complete = this.kept.listing.get();
-    return need && this.driver.listChildren ? this.kept.pages.wait(complete, need) : complete;
+    if (!need || !this.driver.listChildren) return complete;
+    const early = this.kept.pages.wait(complete, need);
+    if (!need.after || this.kept.listing.has()) return early;
+    // Nothing kept yet and a page from the middle: a listing from `after` on shows it sooner
+    // than the whole-folder load behind it; whichever has it first answers.
+    const fromAfter = TagStore.readPage(this.driver, this.name, need).catch(() => early);
+    return Promise.race([early, fromAfter]);
+  }
+
+  /**
+   * The tags after `need.after`, listed from there (a tag T sorting after A has its entry "T/"
+   * at or after A itself in key order, so starting the listing after A leaves none out), until
+   * the page is certain or the folder ends. Complete from `need.after` up to the page's end.
+   */
+  private static async readPage(driver: StorageDriver, name: string, need: PageNeed): Promise<string[]> {
+    const tags: string[] = [];
+    for await (const page of driver.listChildren!(tagsDir(name), need.after)) {
+      for (const entry of page) tags.push(entry.endsWith('/') ? entry.slice(0, -1) : entry);
+      const position = page[page.length - 1];
+      const after = tags.filter((t) => t > need.after).sort(compareBytes);
+      const lastNeeded = after[need.count - 1];
+      if (position !== undefined && lastNeeded !== undefined && position >= keyOrderBound(lastNeeded, '/')) return after;
+    }
+    return tags.filter((t) => t > need.after).sort(compareBytes);
   }
 
   /** Reads the tag list from storage, telling `pages` what each page of a paged listing showed. */

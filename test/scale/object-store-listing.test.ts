@@ -228,7 +228,7 @@ describe('tag-list pages from the first page of a listing', () => {
 
   const tagsOf = () => new Storage(listed, { metadataTtlMs: 0, policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [] } }).localRepository(repo).tags;
 
-  for (const [after, count] of [['', 6], ['1', 3], ['1.0', 4], ['10', 5], ['v1', 3]] as const) {
+  for (const [after, count] of [['', 6], ['1', 3], ['1.0', 4], ['10', 5], ['v1', 3], ['zz-0900', 5], ['zz-1098', 5]] as const) {
     it(`the ${count} tags after "${after}" are exact, answered before the listing ends`, async () => {
       const got = await tagsOf().list({ after, count });
       const from = (list: string[]) => list.filter((t) => compareBytes(t, after) > 0).slice(0, count);

@@ -353,6 +353,11 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
       const pages: string[][] = [];
       for await (const page of driver.listChildren!(`${dir}/d`)) pages.push(page);
       assert.deepEqual(pages.flat(), ['a-z', 'a.y/', 'a/', 'b', 'file-a']);
+      // `after` is a hint: what sorts after it must all come, in order; earlier entries may.
+      const resumed: string[] = [];
+      for await (const page of driver.listChildren!(`${dir}/d`, 'a.y/')) resumed.push(...page);
+      assert.deepEqual(resumed.filter((e) => e > 'a.y/'), ['a/', 'b', 'file-a']);
+      assert.deepEqual(resumed, [...resumed].sort());
       const missing: string[][] = [];
       for await (const page of driver.listChildren!(`${dir}/missing`)) missing.push(page);
       assert.deepEqual(missing.flat(), []);

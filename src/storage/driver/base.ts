@@ -69,7 +69,7 @@ class BaseDriver implements StorageDriver {
   readonly listPendingWrites?: (path: string) => Promise<PendingWrite[]>;
   readonly abortPendingWrite?: (write: PendingWrite) => Promise<void>;
   readonly listFiles?: (path: string, skip?: (lastPath: string) => string | undefined) => AsyncIterable<string[]>;
-  readonly listChildren?: (path: string) => AsyncIterable<string[]>;
+  readonly listChildren?: (path: string, after?: string) => AsyncIterable<string[]>;
 
   constructor(
     private readonly inner: StorageDriver,
@@ -100,7 +100,7 @@ class BaseDriver implements StorageDriver {
     const listFiles = inner.listFiles?.bind(inner);
     if (listFiles) this.listFiles = (path, skip) => this.pages('listFiles', this.checkPath(path, true), (p) => listFiles(p, skip));
     const listChildren = inner.listChildren?.bind(inner);
-    if (listChildren) this.listChildren = (path) => this.pages('listChildren', this.checkPath(path, true), listChildren);
+    if (listChildren) this.listChildren = (path, after) => this.pages('listChildren', this.checkPath(path, true), (p) => listChildren(p, after));
   }
 
   /** A paged listing, each page fetched as one timed, normalised operation. */

@@ -102,9 +102,10 @@ export interface StorageDriver {
    * Optional, with listFiles: the direct children of `path`, page by page as the store answers,
    * as names (not paths), a directory's followed by '/', in byte order of those strings (the
    * store's key order). Lets a caller answer from the first page of a long folder (a tag list).
-   * Nothing for a missing path.
+   * Nothing for a missing path. With `after` (a hint a driver may ignore) the listing may begin
+   * after that string, leaving out children that sort at or before it.
    */
-  listChildren?(path: string): AsyncIterable<string[]>;
+  listChildren?(path: string, after?: string): AsyncIterable<string[]>;
 
   /** Releases resources (connections, timers). Optional. */
   close?(): Promise<void>;

@@ -272,12 +272,13 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  async *listChildren(path: string): AsyncGenerator<string[]> {
+  async *listChildren(path: string, after?: string): AsyncGenerator<string[]> {
     const prefix = this.dirPrefix(path);
     let token: string | undefined;
+    const start = after ? { StartAfter: prefix + after } : {};
     do {
       const r = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.params.bucket, Prefix: prefix, Delimiter: '/', MaxKeys: 1000, ...(token ? { ContinuationToken: token } : {}) }),
+        new ListObjectsV2Command({ Bucket: this.params.bucket, Prefix: prefix, Delimiter: '/', MaxKeys: 1000, ...(token ? { ContinuationToken: token } : start) }),
       );
       const names = [...(r.CommonPrefixes ?? []).map((p) => p.Prefix!), ...(r.Contents ?? []).map((o) => o.Key!)]
         .map((key) => key.slice(prefix.length))
