@@ -3,8 +3,10 @@
  * cache, and the cache of parsed manifests (immutable, keyed by digest).
  */
 export class LruCache<V> {
-  private readonly map = new Map<string, V>();
+  private readonly map = new Map<string, Entry<V>>();
   private weight = 0;
+  /** Counts insertions and moves to the young end, so an entry knows how far it has aged. */
+  private clock = 0;
 
   /**
    * capacity counts entries, or with `weigh` the sum of weights (e.g. bytes); entries heavier
@@ -16,20 +18,24 @@ export class LruCache<V> {
   ) {}
 
   get(key: string): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      // Re-insert so iteration order is recency order.
+    const entry = this.map.get(key);
+    if (entry === undefined) return undefined;
+    // Iteration order is recency order. Moving an entry (delete + set) on every hit cost ~4% of
+    // a manifest GET; an entry moved within the last quarter of the cache's turnover is still
+    // far from the old end, so it is left in place.
+    if (this.clock - entry.moved > this.map.size / 4) {
       this.map.delete(key);
-      this.map.set(key, value);
+      this.map.set(key, entry);
+      entry.moved = ++this.clock;
     }
-    return value;
+    return entry.value;
   }
 
   set(key: string, value: V): void {
     const w = this.weigh(value);
     if (this.capacity <= 0 || (w > 1 && w > this.capacity / 10)) return;
     this.delete(key);
-    this.map.set(key, value);
+    this.map.set(key, { value, moved: ++this.clock });
     this.weight += w;
     while (this.weight > this.capacity) {
       const oldest = this.map.keys().next().value as string;
@@ -41,7 +47,7 @@ export class LruCache<V> {
     const old = this.map.get(key);
     if (old === undefined) return;
     this.map.delete(key);
-    this.weight -= this.weigh(old);
+    this.weight -= this.weigh(old.value);
   }
 
   /** Removes every key with this prefix (e.g. one repository's entries). */
@@ -57,6 +63,11 @@ export class LruCache<V> {
     this.map.clear();
     this.weight = 0;
   }
+}
+
+interface Entry<V> {
+  value: V;
+  moved: number;
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EarlyPages, RefreshingValue, withName } from '../../src/storage/cache.js';
+import { EarlyPages, LruCache, RefreshingValue, withName } from '../../src/storage/cache.js';
 
 /** A load whose completion the test controls, counting how often it ran. */
 function controlledLoad(values: string[][]) {
@@ -134,5 +134,35 @@ describe('early pages (EarlyPages)', () => {
     pages.progress(['old'], () => true);
     pages.clear();
     assert.deepEqual(await pages.wait(Promise.resolve(['new', 'old']), { after: '', count: 1 }), ['new', 'old']);
+  });
+});
+
+describe('LruCache', () => {
+  it('evicts the least recently used entry, not one read since', () => {
+    const lru = new LruCache<number>(4);
+    for (const [i, k] of ['a', 'b', 'c', 'd'].entries()) lru.set(k, i);
+    assert.equal(lru.get('a'), 0);
+    lru.set('e', 4);
+    assert.equal(lru.get('b'), undefined, 'b was the oldest');
+    assert.equal(lru.get('a'), 0, 'a was read after b was written');
+  });
+
+  it('keeps entries read often while many others come and go', () => {
+    const lru = new LruCache<number>(100);
+    for (let i = 0; i < 5000; i++) {
+      lru.set(`k${i}`, i);
+      assert.equal(lru.get('hot'), i === 0 ? undefined : 0, `round ${i}`);
+      if (i === 0) lru.set('hot', 0);
+    }
+    assert.equal(lru.size, 100);
+  });
+
+  it('bounds the total weight and refuses entries above a tenth of it', () => {
+    const lru = new LruCache<Buffer>(100, (b) => b.length);
+    lru.set('big', Buffer.alloc(11));
+    assert.equal(lru.get('big'), undefined);
+    for (let i = 0; i < 20; i++) lru.set(`b${i}`, Buffer.alloc(10));
+    assert.equal(lru.size, 10);
+    assert.ok(lru.get('b19') && !lru.get('b9'));
   });
 });
