@@ -235,6 +235,11 @@ export class RefreshingValue<T> {
     return this.staleMs > 0 ? Math.max(this.staleMs, 100 * this.lastLoadMs) : 0;
   }
 
+  /** The kept value, fresh or not, without loading anything. */
+  peek(): T | undefined {
+    return this.value;
+  }
+
   /** Whether a value is kept (fresh or not): a get then answers without waiting for a load. */
   has(): boolean {
     return this.value !== undefined;

@@ -189,6 +189,7 @@ export class Registry {
     this.meta.deletePrefix(`t:${name}:`);
     this.tagLists.delete(name);
     this.catalogListing.update((names) => withoutName(names, name));
+    this.saveCatalogSoon(name, false);
   }
 
   /** Drops cached presence of a manifest revision that was removed behind the stores' back (garbage collection). */
@@ -199,6 +200,26 @@ export class Registry {
   /** This process created a repository (its first manifest). */
   noteRepository(name: string): void {
     this.catalogListing.update((names) => withName(names, name));
+    this.saveCatalogSoon(name, true);
+  }
+
+  private catalogSaveTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Keeps the saved catalog (object stores) in step with the repositories this process creates
+   * or removes, a second later, so that a process starting afterwards does not begin from a list
+   * without them. Other instances hear of the change over redis and leave the saving to this one;
+   * before any list is saved, the first walk saves one.
+   */
+  private saveCatalogSoon(name: string, present: boolean): void {
+    if (!this.snapshotNames || this.catalogSaveTimer) return;
+    if (binaryIncludes(this.snapshotNames, name) === present) return;
+    this.catalogSaveTimer = setTimeout(() => {
+      this.catalogSaveTimer = undefined;
+      const kept = this.catalogListing.peek();
+      if (kept) void this.saveCatalogSnapshot(kept);
+    }, 1000);
+    this.catalogSaveTimer.unref();
   }
 
   /**
@@ -323,6 +344,17 @@ function skipRepositoryFolder(lastPath: string): string | undefined {
   const end = key.indexOf('/', own + 1);
   // "0" sorts right after "/": past every key inside the folder, before the next sibling.
   return end === -1 ? undefined : `${REPOSITORIES_ROOT}/${key.slice(0, end)}0`;
+}
+
+function binaryIncludes(sorted: readonly string[], name: string): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return sorted[lo] === name;
 }
 
 /** Every key below a repository's `_manifests` sorts before `<name>` followed by this. */

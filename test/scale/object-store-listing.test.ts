@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startS3, type S3Server } from '../helpers/s3.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
+import { pushImage } from '../helpers/push.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT } from '../../src/storage/paths.js';
@@ -42,6 +43,8 @@ async function start(): Promise<Registry> {
       'storage:',
       '  s3:',
       ...Object.entries(params).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
+      '  delete:',
+      '    enabled: true',
       '  maintenance:',
       '    uploadpurging:',
       '      enabled: false',
@@ -124,6 +127,23 @@ describe('catalog on an object store', () => {
       }
     });
   }
+});
+
+describe('saved catalog kept in step', () => {
+  it('a repository pushed through a process is in the saved list a moment later, and a repository deleted is not', async () => {
+    const r = await start();
+    try {
+      const before = await catalog(r);
+      assert.deepEqual(await savedList(), before, 'the walk saved the list');
+      await pushImage(r, 'pushed/now', 'v1');
+      await until('the pushed repository is saved', async () => ((await savedList()) as string[]).includes('pushed/now'));
+      assert.equal((await r.req('DELETE', '/v2/_berth/repositories/pushed/now')).status, 202);
+      await until('the deleted repository is no longer saved', async () => !((await savedList()) as string[]).includes('pushed/now'));
+      assert.deepEqual(await savedList(), before);
+    } finally {
+      await r.stop();
+    }
+  });
 });
 
 describe('catalog pages from the first pages of a walk', () => {
