@@ -382,8 +382,8 @@ export function keyOrderBound(name: string, suffix: string): string {
   return bound;
 }
 
-/** Inserts into / removes from a sorted list of names (byte order), returning a new list. */
-export function withName(sorted: readonly string[], name: string): string[] {
+/** Where `name` is or would go in a sorted list of names (byte order). */
+export function sortedIndex(sorted: readonly string[], name: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
@@ -391,6 +391,12 @@ export function withName(sorted: readonly string[], name: string): string[] {
     if (sorted[mid]! < name) lo = mid + 1;
     else hi = mid;
   }
+  return lo;
+}
+
+/** Inserts into / removes from a sorted list of names (byte order), returning a new list. */
+export function withName(sorted: readonly string[], name: string): string[] {
+  const lo = sortedIndex(sorted, name);
   if (sorted[lo] === name) return sorted as string[];
   return [...sorted.slice(0, lo), name, ...sorted.slice(lo)];
 }

@@ -2,7 +2,7 @@ import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
 import { BlobStore } from './blobs.js';
 import { isPathNotFound } from './driver/errors.js';
-import { EarlyPages, LruCache, RefreshingValue, TtlCache, keyOrderBound, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
+import { EarlyPages, LruCache, RefreshingValue, TtlCache, keyOrderBound, sortedIndex, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import type { Descriptor } from './manifests/types.js';
@@ -213,7 +213,7 @@ export class Registry {
    */
   private saveCatalogSoon(name: string, present: boolean): void {
     if (!this.snapshotNames || this.catalogSaveTimer) return;
-    if (binaryIncludes(this.snapshotNames, name) === present) return;
+    if ((this.snapshotNames[sortedIndex(this.snapshotNames, name)] === name) === present) return;
     this.catalogSaveTimer = setTimeout(() => {
       this.catalogSaveTimer = undefined;
       const kept = this.catalogListing.peek();
@@ -344,17 +344,6 @@ function skipRepositoryFolder(lastPath: string): string | undefined {
   const end = key.indexOf('/', own + 1);
   // "0" sorts right after "/": past every key inside the folder, before the next sibling.
   return end === -1 ? undefined : `${REPOSITORIES_ROOT}/${key.slice(0, end)}0`;
-}
-
-function binaryIncludes(sorted: readonly string[], name: string): boolean {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! < name) lo = mid + 1;
-    else hi = mid;
-  }
-  return sorted[lo] === name;
 }
 
 /** Every key below a repository's `_manifests` sorts before `<name>` followed by this. */
