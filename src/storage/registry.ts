@@ -176,7 +176,6 @@ export class Registry {
     return kept;
   }
 
-
   /** With caching off (several instances without redis) nothing stale is ever answered. */
   private staleListingMs(): number {
     return this.options.metadataTtlMs > 0 ? STALE_LISTING_MS : 0;
@@ -283,8 +282,8 @@ export class Registry {
   private snapshotNames: string[] | undefined;
 
   /**
-   * The catalog as the last walk saved it (CATALOG_SNAPSHOT), or undefined when there is none or
-   * it cannot be read: then the first catalog waits for a walk, as on a bucket Distribution wrote.
+   * The catalog as it was last saved (CATALOG_SNAPSHOT), or undefined when there is none or it
+   * cannot be read: then the first catalog comes from the walk, as on a bucket Distribution wrote.
    */
   private async readCatalogSnapshot(): Promise<string[] | undefined> {
     let parsed: unknown;
@@ -299,7 +298,7 @@ export class Registry {
     return this.snapshotNames;
   }
 
-  /** Saves a walk's result for the next process to start from; failing to is not the request's problem. */
+  /** Saves the catalog for the next process to start from; failing to is not the request's problem. */
   private async saveCatalogSnapshot(names: string[]): Promise<void> {
     if (this.snapshotNames && this.snapshotNames.length === names.length && this.snapshotNames.every((n, i) => n === names[i])) return;
     const body = JSON.stringify({ written: new Date().toISOString(), repositories: names });
