@@ -95,7 +95,6 @@ export function publishingDriver(inner: StorageDriver, bus: InvalidationBus): St
   };
   const driver: StorageDriver = {
     name: inner.name,
-    walksByFlatListing: inner.walksByFlatListing,
     ...(inner.openRead ? { openRead: (path: string) => inner.openRead!(path) } : {}),
     getContent: (path: string) => inner.getContent(path),
     putContent: (path: string, content: Uint8Array) => after(inner.putContent(path, content), { op: 'put', path }),

@@ -1,7 +1,6 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
 import { BlobStore } from './blobs.js';
-import { isPathNotFound } from './driver/errors.js';
 import { EarlyPages, LruCache, RefreshingValue, TtlCache, keyOrderBound, sortedIndex, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';

@@ -64,7 +64,6 @@ const visitorErrors = new WeakSet<object>();
 
 class BaseDriver implements StorageDriver {
   readonly name: string;
-  readonly walksByFlatListing: boolean | undefined;
   readonly openRead?: (path: string) => Promise<RandomAccessFile>;
   readonly listPendingWrites?: (path: string) => Promise<PendingWrite[]>;
   readonly abortPendingWrite?: (write: PendingWrite) => Promise<void>;
@@ -76,7 +75,6 @@ class BaseDriver implements StorageDriver {
     private readonly options: BaseOptions,
   ) {
     this.name = inner.name;
-    this.walksByFlatListing = inner.walksByFlatListing;
     const openRead = inner.openRead?.bind(inner);
     if (openRead) {
       this.openRead = (path) => {

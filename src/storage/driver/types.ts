@@ -13,13 +13,6 @@ export interface StorageDriver {
   /** The name it is registered under, e.g. "filesystem". */
   readonly name: string;
 
-  /**
-   * True when walk() reads the whole tree in one paged listing of every object below it (object
-   * stores), so a walk costs far fewer requests than one list() per directory; false or absent
-   * when each directory is read on its own (the filesystem), where parallel list() calls are faster.
-   */
-  readonly walksByFlatListing?: boolean;
-
   /** The whole content of a file. PathNotFoundError when absent. Meant for small files. */
   getContent(path: string): Promise<Buffer>;
 

@@ -66,7 +66,6 @@ function status(err: unknown): number | undefined {
 
 export class AzureDriver implements StorageDriver {
   readonly name = NAME;
-  readonly walksByFlatListing = true;
   readonly container: ContainerClient;
   private readonly credential: StorageSharedKeyCredential;
 

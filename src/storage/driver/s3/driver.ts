@@ -62,7 +62,6 @@ function isNotFound(err: unknown): boolean {
 
 export class S3Driver implements StorageDriver {
   readonly name = NAME;
-  readonly walksByFlatListing = true;
   readonly client: S3Client;
   private readonly agents: Array<http.Agent | https.Agent>;
 
