@@ -29,6 +29,10 @@ export const REPOSITORIES_ROOT = `${ROOT}/repositories`;
 export const BERTH_ROOT = `${ROOT}/_berth`;
 /** The repository names the last catalog walk on an object store found (Registry). */
 export const CATALOG_SNAPSHOT = `${BERTH_ROOT}/catalog.json`;
+/** A repository's tags as last listed on an object store ("_" keeps it apart from nested names). */
+export function savedTagsPath(name: string): string {
+  return `${BERTH_ROOT}/tags/${name}/_tags.json`;
+}
 
 export function blobDir(d: Digest): string {
   return `${BLOBS_ROOT}/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`;

@@ -1,12 +1,13 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
 import { BlobStore } from './blobs.js';
-import { EarlyPages, LruCache, RefreshingValue, TtlCache, keyOrderBound, sortedIndex, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
+import { EarlyPages, LruCache, RefreshingValue, TtlCache, keyOrderBound, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import type { Descriptor } from './manifests/types.js';
-import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryPath, uploadsDir } from './paths.js';
-import { isValidName } from '../names.js';
+import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryPath, savedTagsPath, uploadsDir } from './paths.js';
+import { isValidName, isValidTag } from '../names.js';
+import { SavedList } from './saved-list.js';
 import { deleteIfExists, listNames } from './links.js';
 import { TagStore, compareBytes } from './tags.js';
 import { UploadSessions, UploadStore } from './uploads.js';
@@ -39,6 +40,7 @@ export class Registry {
   private readonly meta: MetadataCache;
   private readonly catalogListing: RefreshingValue<string[]>;
   private readonly catalogPages = new EarlyPages();
+  private readonly catalogSaved: SavedList | undefined;
   private readonly tagLists = new LruCache<KeptTags>(1_000);
 
   constructor(
@@ -50,8 +52,9 @@ export class Registry {
     // On object stores the first catalog of a process starts from the list the last walk saved
     // in the bucket (any instance's), answered while a walk checks it: no instance waits for a
     // walk of the whole bucket after a start.
-    const seed = driver.listFiles ? () => this.readCatalogSnapshot() : undefined;
-    this.catalogListing = new RefreshingValue(() => this.walkCatalog(), options.metadataTtlMs, this.staleListingMs(), seed);
+    this.catalogSaved = driver.listFiles ? new SavedList(driver, CATALOG_SNAPSHOT, 'repositories', isValidName) : undefined;
+    const saved = this.catalogSaved;
+    this.catalogListing = new RefreshingValue(() => this.walkCatalog(), options.metadataTtlMs, this.staleListingMs(), saved && (() => saved.read()));
   }
 
   /**
@@ -115,6 +118,7 @@ export class Registry {
       if (await deleteIfExists(this.driver, dir)) removed = true;
     }
     this.forgetRepository(name);
+    if (this.driver.listChildren) await this.savedTags(name).remove();
     // Drop the directory itself when nothing else (a nested repository) lives in it.
     if ((await listNames(this.driver, repositoryPath(name))).length === 0) await deleteIfExists(this.driver, repositoryPath(name));
     return removed;
@@ -168,11 +172,28 @@ export class Registry {
     let kept = this.tagLists.get(name);
     if (!kept) {
       const pages = new EarlyPages();
-      const listing = new RefreshingValue(() => TagStore.read(this.driver, name, pages), this.options.metadataTtlMs, this.staleListingMs());
-      kept = { listing, pages };
+      // On object stores, as the catalog: a saved list to start from, saved again after each full read.
+      const saved = this.driver.listChildren ? this.savedTags(name) : undefined;
+      const load = async () => {
+        const tags = await TagStore.read(this.driver, name, pages);
+        await saved?.save(tags);
+        return tags;
+      };
+      const listing = new RefreshingValue(load, this.options.metadataTtlMs, this.staleListingMs(), saved && (() => saved.read()));
+      const entry: KeptTags = {
+        listing,
+        pages,
+        // A save a second later writes nothing once the list is dropped (repository deleted here or elsewhere).
+        changed: (tag, present) => saved?.changed(tag, present, () => (this.tagLists.get(name) === entry ? listing.peek() : undefined)),
+      };
+      kept = entry;
       this.tagLists.set(name, kept);
     }
     return kept;
+  }
+
+  private savedTags(name: string): SavedList {
+    return new SavedList(this.driver, savedTagsPath(name), 'tags', isValidTag);
   }
 
   /** With caching off (several instances without redis) nothing stale is ever answered. */
@@ -187,7 +208,7 @@ export class Registry {
     this.meta.deletePrefix(`t:${name}:`);
     this.tagLists.delete(name);
     this.catalogListing.update((names) => withoutName(names, name));
-    this.saveCatalogSoon(name, false);
+    this.catalogSaved?.changed(name, false, () => this.catalogListing.peek());
   }
 
   /** Drops cached presence of a manifest revision that was removed behind the stores' back (garbage collection). */
@@ -198,26 +219,7 @@ export class Registry {
   /** This process created a repository (its first manifest). */
   noteRepository(name: string): void {
     this.catalogListing.update((names) => withName(names, name));
-    this.saveCatalogSoon(name, true);
-  }
-
-  private catalogSaveTimer: NodeJS.Timeout | undefined;
-
-  /**
-   * Keeps the saved catalog (object stores) in step with the repositories this process creates
-   * or removes, a second later, so that a process starting afterwards does not begin from a list
-   * without them. Other instances hear of the change over redis and leave the saving to this one;
-   * before any list is saved, the first walk saves one.
-   */
-  private saveCatalogSoon(name: string, present: boolean): void {
-    if (!this.snapshotNames || this.catalogSaveTimer) return;
-    if ((this.snapshotNames[sortedIndex(this.snapshotNames, name)] === name) === present) return;
-    this.catalogSaveTimer = setTimeout(() => {
-      this.catalogSaveTimer = undefined;
-      const kept = this.catalogListing.peek();
-      if (kept) void this.saveCatalogSnapshot(kept);
-    }, 1000);
-    this.catalogSaveTimer.unref();
+    this.catalogSaved?.changed(name, true, () => this.catalogListing.peek());
   }
 
   /**
@@ -258,7 +260,7 @@ export class Registry {
         this.catalogPages.clear();
       }
       names.sort(compareBytes);
-      await this.saveCatalogSnapshot(names);
+      await this.catalogSaved?.save(names);
       return names;
     }
     const visit = async (dir: string, name: string): Promise<void> => {
@@ -275,38 +277,6 @@ export class Registry {
     };
     await visit(REPOSITORIES_ROOT, '');
     return names.sort(compareBytes);
-  }
-
-  /** What the catalog snapshot held when this process last read or wrote it. */
-  private snapshotNames: string[] | undefined;
-
-  /**
-   * The catalog as it was last saved (CATALOG_SNAPSHOT), or undefined when there is none or it
-   * cannot be read: then the first catalog comes from the walk, as on a bucket Distribution wrote.
-   */
-  private async readCatalogSnapshot(): Promise<string[] | undefined> {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(Buffer.from(await this.driver.getContent(CATALOG_SNAPSHOT)).toString('utf8'));
-    } catch {
-      return undefined;
-    }
-    const names = (parsed as { repositories?: unknown } | null)?.repositories;
-    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && isValidName(n))) return undefined;
-    this.snapshotNames = [...names].sort(compareBytes);
-    return this.snapshotNames;
-  }
-
-  /** Saves the catalog for the next process to start from; failing to is not the request's problem. */
-  private async saveCatalogSnapshot(names: string[]): Promise<void> {
-    if (this.snapshotNames && this.snapshotNames.length === names.length && this.snapshotNames.every((n, i) => n === names[i])) return;
-    const body = JSON.stringify({ written: new Date().toISOString(), repositories: names });
-    try {
-      await this.driver.putContent(CATALOG_SNAPSHOT, Buffer.from(body));
-      this.snapshotNames = names;
-    } catch {
-      // Next walk tries again.
-    }
   }
 
   /** Manifests in `name` whose subject is `subject`, as descriptors for a referrers index. */
@@ -351,6 +321,8 @@ const MANIFESTS_BOUND = '/_manifests0';
 export interface KeptTags {
   listing: RefreshingValue<string[]>;
   pages: EarlyPages;
+  /** This process added or removed a tag: the saved list (object stores) follows. */
+  changed(tag: string, present: boolean): void;
 }
 
 /** Decides which names are served through a pull-through cache (src/proxy/mirror.ts). */

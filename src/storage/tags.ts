@@ -31,11 +31,13 @@ export class TagStore {
     await writeLink(this.driver, tagCurrentLinkPath(this.name, tag), digest);
     this.meta.set(this.key(tag), digest.value);
     this.kept.listing.update((tags) => withName(tags, tag));
+    this.kept.changed(tag, true);
   }
 
   async untag(tag: string): Promise<boolean> {
     this.meta.delete(this.key(tag));
     this.kept.listing.update((tags) => withoutName(tags, tag));
+    this.kept.changed(tag, false);
     return deleteIfExists(this.driver, tagDir(this.name, tag));
   }
 

@@ -5,7 +5,7 @@ import { startRegistry, type Registry } from '../helpers/registry.js';
 import { pushImage } from '../helpers/push.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
-import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT } from '../../src/storage/paths.js';
+import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, savedTagsPath } from '../../src/storage/paths.js';
 import { Registry as Storage } from '../../src/storage/registry.js';
 import { compareBytes } from '../../src/storage/tags.js';
 
@@ -140,6 +140,59 @@ describe('saved catalog kept in step', () => {
       assert.equal((await r.req('DELETE', '/v2/_berth/repositories/pushed/now')).status, 202);
       await until('the deleted repository is no longer saved', async () => !((await savedList()) as string[]).includes('pushed/now'));
       assert.deepEqual(await savedList(), before);
+    } finally {
+      await r.stop();
+    }
+  });
+});
+
+describe('saved tag lists', () => {
+  const savedTags = async (name: string): Promise<unknown> => JSON.parse(Buffer.from(await driver.getContent(savedTagsPath(name))).toString()).tags;
+  const tagsOf = async (r: Registry, name: string) => {
+    const res = await r.req('GET', `/v2/${name}/tags/list`);
+    assert.equal(res.status, 200);
+    return res.json().tags as string[];
+  };
+
+  it('a new process answers its first tag list from the saved tags at once, then repairs it from the bucket', async () => {
+    const first = await start();
+    try {
+      assert.deepEqual(await tagsOf(first, 'zeta'), ['latest']);
+      assert.deepEqual(await savedTags('zeta'), ['latest'], 'saved after the listing');
+    } finally {
+      await first.stop();
+    }
+    await driver.putContent(`${REPOSITORIES_ROOT}/zeta/_manifests/tags/written-elsewhere/current/link`, Buffer.from(DIGEST));
+    const second = await start();
+    try {
+      assert.deepEqual(await tagsOf(second, 'zeta'), ['latest'], 'the saved tags');
+      await until('the listing has corrected the tags', async () => JSON.stringify(await tagsOf(second, 'zeta')) === JSON.stringify(['latest', 'written-elsewhere']));
+      assert.deepEqual(await savedTags('zeta'), ['latest', 'written-elsewhere']);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('ignores saved tags that are not tags', async () => {
+    await driver.putContent(savedTagsPath('zeta'), Buffer.from(JSON.stringify({ tags: ['latest', 'no/slashes'] })));
+    const r = await start();
+    try {
+      assert.deepEqual(await tagsOf(r, 'zeta'), ['latest', 'written-elsewhere']);
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('a tag pushed through a process is saved a moment later; deleting the repository removes its saved tags', async () => {
+    const r = await start();
+    try {
+      const image = await pushImage(r, 'pushed/tags', 'v1');
+      assert.deepEqual(await tagsOf(r, 'pushed/tags'), ['v1']);
+      await until('the first listing is saved', async () => JSON.stringify(await savedTags('pushed/tags').catch(() => null)) === '["v1"]');
+      assert.equal((await r.req('PUT', '/v2/pushed/tags/manifests/v2', { body: image.manifest.bytes, headers: { 'Content-Type': image.manifest.mediaType } })).status, 201);
+      await until('the pushed tag is saved', async () => JSON.stringify(await savedTags('pushed/tags')) === '["v1","v2"]');
+      assert.equal((await r.req('DELETE', '/v2/_berth/repositories/pushed/tags')).status, 202);
+      await assert.rejects(driver.getContent(savedTagsPath('pushed/tags')), 'no saved tags left');
     } finally {
       await r.stop();
     }

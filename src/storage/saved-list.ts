@@ -1,0 +1,75 @@
+import type { StorageDriver } from './driver/types.js';
+import { sortedIndex } from './cache.js';
+import { deleteIfExists } from './links.js';
+import { compareBytes } from './tags.js';
+
+/**
+ * A sorted list of names saved beside Distribution's layout on object stores (the catalog, a
+ * repository's tags: src/storage/paths.ts), so that a process that starts answers its first
+ * listing from it while it reads storage again (RefreshingValue's seed). It is only ever a
+ * starting point: every full read of storage replaces it.
+ */
+export class SavedList {
+  /** What the file held when this process last read or wrote it. */
+  private saved: string[] | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly path: string,
+    /** The JSON field holding the names. */
+    private readonly field: string,
+    private readonly valid: (name: string) => boolean,
+  ) {}
+
+  /** The saved names, or undefined when there are none or the file is unreadable, not JSON or names something invalid. */
+  async read(): Promise<string[] | undefined> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(await this.driver.getContent(this.path)).toString('utf8'));
+    } catch {
+      return undefined;
+    }
+    const names = (parsed as Record<string, unknown> | null)?.[this.field];
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && this.valid(n))) return undefined;
+    this.saved = [...names].sort(compareBytes);
+    return this.saved;
+  }
+
+  /** Saves `names` (sorted) when they differ from what is saved; failing to is not the request's problem. */
+  async save(names: string[]): Promise<void> {
+    if (this.saved && this.saved.length === names.length && this.saved.every((n, i) => n === names[i])) return;
+    try {
+      await this.driver.putContent(this.path, Buffer.from(JSON.stringify({ written: new Date().toISOString(), [this.field]: names })));
+      this.saved = names;
+    } catch {
+      // The next full read tries again.
+    }
+  }
+
+  /**
+   * This process added (`present`) or removed `name`: unless the saved list already agrees, it
+   * is saved again a second later, as `current()` has it then. Other instances hear of the change
+   * over redis and leave the saving to this one. Before anything was read or saved here, the
+   * next full read saves the list.
+   */
+  changed(name: string, present: boolean, current: () => string[] | undefined): void {
+    const saved = this.saved;
+    if (!saved || this.timer) return;
+    if ((saved[sortedIndex(saved, name)] === name) === present) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const names = current();
+      if (names) void this.save(names);
+    }, 1000);
+    this.timer.unref();
+  }
+
+  /** Removes the saved list (its repository is gone). */
+  async remove(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.saved = undefined;
+    await deleteIfExists(this.driver, this.path).catch(() => undefined);
+  }
+}
