@@ -193,6 +193,8 @@ export type MetadataCache = TtlCache<string | number | boolean | string[]>;
  * `seed` (optional) gives a starting value, possibly out of date, to answer while the first load
  * runs: the persisted catalog of object stores (Registry).
  */
+const UNSEEN_LIMIT = 64;
+
 export class RefreshingValue<T> {
   private value: T | undefined;
   private loadedAt = -Infinity;
@@ -202,6 +204,12 @@ export class RefreshingValue<T> {
   private seeded = false;
   /** Changes applied while a load runs, replayed onto its result. */
   private pending: Array<(value: T) => T> = [];
+  /**
+   * Changes made while nothing was kept yet, replayed onto the seed, which may predate them (a
+   * saved list another instance wrote before this one tagged, or heard of a tag). More than
+   * UNSEEN_LIMIT and the seed is not used: the first get then waits for a load.
+   */
+  private unseen: Array<(value: T) => T> | undefined;
   /** Bumped by invalidate, so a load that started before it is not kept. */
   private generation = 0;
 
@@ -210,7 +218,9 @@ export class RefreshingValue<T> {
     private readonly ttlMs: number,
     private readonly staleMs: number,
     private readonly seed?: () => Promise<T | undefined>,
-  ) {}
+  ) {
+    if (seed && staleMs > 0) this.unseen = [];
+  }
 
   async get(): Promise<T> {
     if (this.value === undefined && this.seed && this.staleMs > 0 && !this.seeded) await this.seedOnce();
@@ -255,8 +265,10 @@ export class RefreshingValue<T> {
       const generation = this.generation;
       const start = await this.seed!().catch(() => undefined);
       this.seeded = true;
-      if (start !== undefined && this.value === undefined && generation === this.generation) {
-        this.value = this.pending.reduce<T>((v, change) => change(v), start);
+      const unseen = this.unseen;
+      this.unseen = undefined;
+      if (start !== undefined && unseen && this.value === undefined && generation === this.generation) {
+        this.value = unseen.reduce<T>((v, change) => change(v), start);
         // Out of date from the start: answered while the first load runs.
         this.loadedAt = performance.now() - this.freshMs();
       }
@@ -268,7 +280,11 @@ export class RefreshingValue<T> {
   /** Applies a change made to storage (by this process or another instance). */
   update(change: (value: T) => T): void {
     if (this.value !== undefined) this.value = change(this.value);
-    if (this.loading || (this.seeding && !this.seeded)) this.pending.push(change);
+    else if (this.unseen) {
+      this.unseen.push(change);
+      if (this.unseen.length > UNSEEN_LIMIT) this.unseen = undefined;
+    }
+    if (this.loading) this.pending.push(change);
   }
 
   /** Forgets the kept value: the next get waits for a load. */

@@ -49,6 +49,24 @@ describe('kept listings (RefreshingValue)', () => {
     assert.equal(l.calls, 1);
   });
 
+  it('replays changes made before anything was kept onto the seed, which may predate them', async () => {
+    const l = controlledLoad([['a', 'fresh']]);
+    const kept = new RefreshingValue(l.load, 60_000, 60_000, async () => ['a', 'gone']);
+    kept.update((names) => withName(names, 'b'));
+    kept.update((names) => names.filter((n) => n !== 'gone'));
+    assert.deepEqual(await kept.get(), ['a', 'b']);
+  });
+
+  it('after too many changes before anything was kept, waits for the load instead of the seed', async () => {
+    const l = controlledLoad([['loaded']]);
+    const kept = new RefreshingValue(l.load, 60_000, 60_000, async () => ['seeded']);
+    for (let i = 0; i < 65; i++) kept.update((names) => withName(names, `n${i}`));
+    const got = kept.get();
+    await tick();
+    l.finish();
+    assert.deepEqual(await got, ['loaded']);
+  });
+
   it('waits for the load when there is no seed', async () => {
     const l = controlledLoad([['x']]);
     const kept = new RefreshingValue(l.load, 60_000, 60_000, async () => undefined);
