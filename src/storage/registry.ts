@@ -52,7 +52,8 @@ export class Registry {
     // On object stores the first catalog of a process starts from the list the last walk saved
     // in the bucket (any instance's), answered while a walk checks it: no instance waits for a
     // walk of the whole bucket after a start.
-    this.catalogSaved = driver.listFiles ? new SavedList(driver, CATALOG_SNAPSHOT, 'repositories', isValidName) : undefined;
+    // Nothing is saved with caching off (berth.metadatattl: 0): nothing would ever start from it.
+    this.catalogSaved = driver.listFiles && options.metadataTtlMs > 0 ? new SavedList(driver, CATALOG_SNAPSHOT, 'repositories', isValidName) : undefined;
     const saved = this.catalogSaved;
     this.catalogListing = new RefreshingValue(() => this.walkCatalog(), options.metadataTtlMs, this.staleListingMs(), saved && (() => saved.read()));
   }
@@ -173,7 +174,7 @@ export class Registry {
     if (!kept) {
       const pages = new EarlyPages();
       // On object stores, as the catalog: a saved list to start from, saved again after each full read.
-      const saved = this.driver.listChildren ? this.savedTags(name) : undefined;
+      const saved = this.driver.listChildren && this.options.metadataTtlMs > 0 ? this.savedTags(name) : undefined;
       const load = async () => {
         const tags = await TagStore.read(this.driver, name, pages);
         await saved?.save(tags);
