@@ -46,7 +46,9 @@ export class TagStore {
    * object stores, a listing that has to be waited for answers as soon as it has seen that page
    * for certain: the list is then complete up to the page's last tag, not beyond.
    */
-  list(need?: PageNeed): Promise<string[]> {
+  async list(need?: PageNeed): Promise<string[]> {
+    // A saved list, when there is one, answers before any listing could.
+    if (need?.after) await this.kept.listing.prefetch();
     const complete = this.kept.listing.get();
     if (!need || !this.driver.listChildren) return complete;
     const early = this.kept.pages.wait(complete, need);
