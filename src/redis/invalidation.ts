@@ -16,7 +16,7 @@ import type { StorageChange } from '../storage/registry.js';
  * loads already in flight from filling it with what they read) and applies the change to its kept
  * listings (Registry.applyRemoteChanges). A client told "201 Created" by A and then asking B is
  * therefore answered from storage: Redis has written the message to B's connection before A's
- * PUBLISH returns.
+ * PUBLISH and the PING after it return (announce).
  *
  * A message is the publisher's id, then one line per change: "put PATH" or "delete PATH". A
  * message without change lines (as older Berth versions sent) means "something changed".
@@ -54,11 +54,23 @@ export class InvalidationBus {
     await this.subscriber.subscribe(CHANNEL);
   }
 
+  /**
+   * PUBLISH, then PING on the same connection. Redis may write the PUBLISH reply before the
+   * message to the subscribers' sockets (same event-loop turn, publisher first); on a loaded
+   * machine that gap let a client told "deleted" by this instance reach another one before the
+   * message did (seen once in the three-instance test). The PING is read in a later turn, after
+   * every write of the PUBLISH's turn has been made.
+   */
+  private async announce(message: string): Promise<void> {
+    await this.publisher.publish(CHANNEL, message);
+    await this.publisher.ping();
+  }
+
   async publish(...changes: StorageChange[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.publisher.publish(CHANNEL, [this.instance, ...changes.map((c) => `${c.op} ${c.path}`)].join('\n')),
+        this.announce([this.instance, ...changes.map((c) => `${c.op} ${c.path}`)].join('\n')),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error('redis publish timed out after 1s')), 1000);
         }),
