@@ -48,13 +48,15 @@ export class BlobFetch {
   /** The blob's bytes from `offset` (at most `length`), live when possible, else from storage once stored. */
   reader(offset = 0, length?: number): Readable {
     const whole = offset === 0 && (length === undefined || length === this.size);
+    const out = new PassThrough({ highWaterMark: HIGH_WATER });
+    // A reader whose client has gone no longer has the response's error listener; destroying it
+    // with the fetch's error must not become an uncaught exception (it took the process down).
+    out.on('error', () => undefined);
     if (whole && this.state === 'streaming' && this.replay) {
-      const out = new PassThrough({ highWaterMark: HIGH_WATER });
       for (const chunk of this.replay) out.write(chunk);
       this.readers.add(out);
       return out;
     }
-    const out = new PassThrough({ highWaterMark: HIGH_WATER });
     this.done
       .then(() => this.repo.blobs.reader(this.digest, offset, length))
       .then((stored) => pipeline(stored, out))
@@ -72,6 +74,8 @@ export class BlobFetch {
       throw err;
     }
     const feed = new PassThrough({ highWaterMark: HIGH_WATER });
+    // Destroyed with the upstream's error below, possibly before the upload store reads it.
+    feed.on('error', () => undefined);
     let commitFailed: unknown;
     const committing = uploads.commit(upload.id, this.digest, feed);
     const settled = committing.then(
