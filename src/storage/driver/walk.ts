@@ -14,6 +14,18 @@ import type { FileInfo, WalkFn, WalkOptions } from './types.js';
  */
 export type ChildrenFn = (dirPath: string) => Promise<FileInfo[]>;
 
+/**
+ * list() for drivers with listChildren: the children's full paths, sorted, each once (a name
+ * can be both a file and a folder in a key store); PathNotFoundError for a folder with none.
+ */
+export async function listFromChildren(driverName: string, path: string, pages: AsyncIterable<string[]>): Promise<string[]> {
+  const names = new Set<string>();
+  for await (const page of pages) for (const entry of page) names.add(entry.endsWith('/') ? entry.slice(0, -1) : entry);
+  if (names.size === 0 && path !== '/') throw new PathNotFoundError(driverName, path);
+  const base = path === '/' ? '' : path;
+  return [...names].sort().map((n) => `${base}/${n}`);
+}
+
 /** -1, 0 or 1: how a comes relative to b in walk order (an ancestor comes before its contents). */
 export function compareWalkOrder(a: string, b: string): number {
   const as = a.split('/');

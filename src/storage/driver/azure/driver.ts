@@ -7,7 +7,7 @@ import {
 } from '@azure/storage-blob';
 import { InvalidOffsetError, PathNotFoundError, StorageDriverError } from '../errors.js';
 import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../types.js';
-import { compareWalkOrder } from '../walk.js';
+import { compareWalkOrder, listFromChildren } from '../walk.js';
 
 /**
  * The `azure` driver: Distribution's layout in an Azure Blob Storage container. Driver path P is
@@ -159,16 +159,8 @@ export class AzureDriver implements StorageDriver {
     return { path, size: 0, modTime: first.properties.lastModified ?? new Date(), isDir: true };
   }
 
-  async list(path: string): Promise<string[]> {
-    const prefix = this.dirPrefix(path);
-    const names = new Set<string>();
-    for await (const item of this.container.listBlobsByHierarchy('/', { prefix })) {
-      const name = item.kind === 'prefix' ? item.name.slice(prefix.length, -1) : item.name.slice(prefix.length);
-      if (name) names.add(name);
-    }
-    if (names.size === 0 && path !== '/') throw new PathNotFoundError(NAME, path);
-    const base = path === '/' ? '' : path;
-    return [...names].sort().map((n) => `${base}/${n}`);
+  list(path: string): Promise<string[]> {
+    return listFromChildren(NAME, path, this.listChildren(path));
   }
 
   async move(sourcePath: string, destPath: string): Promise<void> {
@@ -207,7 +199,7 @@ export class AzureDriver implements StorageDriver {
     const prefix = this.dirPrefix(path);
     for await (const page of this.container.listBlobsByHierarchy('/', { prefix }).byPage({ maxPageSize: 1000 })) {
       const names = [...page.segment.blobPrefixes ?? [], ...page.segment.blobItems].map((item) => item.name.slice(prefix.length));
-      yield names.filter((name) => name !== '' && name !== '/').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      yield names.filter((name) => name !== '' && name !== '/').sort();
     }
   }
 

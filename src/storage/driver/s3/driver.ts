@@ -27,7 +27,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { isValidPath } from '../base.js';
 import { InvalidOffsetError, PathNotFoundError, StorageDriverError } from '../errors.js';
 import type { FileInfo, FileWriter, PendingWrite, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../types.js';
-import { compareWalkOrder } from '../walk.js';
+import { compareWalkOrder, listFromChildren } from '../walk.js';
 import { endpointUrl, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, parseS3Params, type S3Params } from './params.js';
 
 /**
@@ -197,33 +197,8 @@ export class S3Driver implements StorageDriver {
     return { path, size: 0, modTime: r.Contents[0]!.LastModified ?? new Date(), isDir: true };
   }
 
-  async list(path: string): Promise<string[]> {
-    const prefix = this.dirPrefix(path);
-    const names = new Set<string>();
-    let token: string | undefined;
-    do {
-      const r = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.params.bucket,
-          Prefix: prefix,
-          Delimiter: '/',
-          MaxKeys: 1000,
-          ...(token ? { ContinuationToken: token } : {}),
-        }),
-      );
-      for (const p of r.CommonPrefixes ?? []) {
-        const name = p.Prefix!.slice(prefix.length, -1);
-        if (name) names.add(name);
-      }
-      for (const o of r.Contents ?? []) {
-        const name = o.Key!.slice(prefix.length);
-        if (name) names.add(name);
-      }
-      token = r.IsTruncated ? r.NextContinuationToken : undefined;
-    } while (token);
-    if (names.size === 0 && path !== '/') throw new PathNotFoundError(NAME, path);
-    const base = path === '/' ? '' : path;
-    return [...names].sort().map((n) => `${base}/${n}`);
+  list(path: string): Promise<string[]> {
+    return listFromChildren(NAME, path, this.listChildren(path));
   }
 
   /** Every object below a directory path (flat listing, pages of 1000). */
@@ -282,7 +257,7 @@ export class S3Driver implements StorageDriver {
       const names = [...(r.CommonPrefixes ?? []).map((p) => p.Prefix!), ...(r.Contents ?? []).map((o) => o.Key!)]
         .map((key) => key.slice(prefix.length))
         .filter((name) => name !== '' && name !== '/');
-      yield names.sort(compareKeys);
+      yield names.sort();
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
   }
@@ -536,10 +511,6 @@ export class S3Driver implements StorageDriver {
     this.client.destroy();
     for (const a of this.agents) a.destroy();
   }
-}
-
-function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** A key in a CopySource header: URL-encoded, slashes kept. */
