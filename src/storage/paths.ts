@@ -41,6 +41,20 @@ export function blobDataPath(d: Digest): string {
   return `${blobDir(d)}/data`;
 }
 
+/**
+ * A path below repositories/ split where its repository's own folder begins (`_layers`,
+ * `_manifests`, `_uploads`: the first component starting with "_", which no name component does):
+ * the repository name, that folder, and the components below it. Undefined for a path with no
+ * such folder (a namespace, a repository's directory itself) or outside repositories/.
+ */
+export function repositoryFolderOf(path: string): { name: string; folder: string; rest: string[] } | undefined {
+  if (!path.startsWith(`${REPOSITORIES_ROOT}/`)) return undefined;
+  const parts = path.slice(REPOSITORIES_ROOT.length + 1).split('/');
+  const at = parts.findIndex((p) => p.startsWith('_'));
+  if (at < 1) return undefined;
+  return { name: parts.slice(0, at).join('/'), folder: parts[at]!, rest: parts.slice(at + 1) };
+}
+
 export function repositoryPath(name: string): string {
   return `${REPOSITORIES_ROOT}/${name}`;
 }

@@ -1,6 +1,6 @@
 import type { PendingWrite, StorageDriver } from './driver/types.js';
 import { isPathNotFound } from './driver/errors.js';
-import { REPOSITORIES_ROOT } from './paths.js';
+import { REPOSITORIES_ROOT, repositoryFolderOf, uploadDir } from './paths.js';
 
 export interface PurgeResult {
   /** Upload directories removed (or, in a dry run, that would be). */
@@ -67,11 +67,8 @@ async function abandonedWrites(driver: StorageDriver, olderThan: Date, seen: Set
  * repository name ends at the first component starting with "_" (no name component does).
  */
 export function uploadDirOf(path: string): string | undefined {
-  if (!path.startsWith(REPOSITORIES_ROOT + '/')) return undefined;
-  const parts = path.slice(REPOSITORIES_ROOT.length + 1).split('/');
-  const i = parts.findIndex((p) => p.startsWith('_'));
-  if (i < 1 || parts[i] !== '_uploads' || i + 1 >= parts.length) return undefined;
-  return `${REPOSITORIES_ROOT}/${parts.slice(0, i + 2).join('/')}`;
+  const at = repositoryFolderOf(path);
+  return at?.folder === '_uploads' && at.rest.length > 0 ? uploadDir(at.name, at.rest[0]!) : undefined;
 }
 
 async function startedAt(driver: StorageDriver, uploadPath: string): Promise<Date> {

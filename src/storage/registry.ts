@@ -5,7 +5,7 @@ import { EarlyPages, LruCache, RefreshingValue, TtlCache, keyOrderBound, withNam
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import type { Descriptor } from './manifests/types.js';
-import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryPath, savedTagsPath, uploadsDir } from './paths.js';
+import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryFolderOf, repositoryPath, savedTagsPath, uploadsDir } from './paths.js';
 import { isValidName, isValidTag } from '../names.js';
 import { SavedList } from './saved-list.js';
 import { deleteIfExists, listNames } from './links.js';
@@ -143,9 +143,8 @@ export class Registry {
 
   private applyRemoteChange({ op, path }: StorageChange): void {
     if (!path.startsWith(`${REPOSITORIES_ROOT}/`)) return;
-    const parts = path.slice(REPOSITORIES_ROOT.length + 1).split('/');
-    const own = parts.findIndex((p) => p.startsWith('_'));
-    if (own <= 0) {
+    const at = repositoryFolderOf(path);
+    if (!at) {
       // A repository's folder or a namespace, removed whole: which listings it touched is unknown.
       if (op === 'delete') {
         this.tagLists.clear();
@@ -153,9 +152,9 @@ export class Registry {
       }
       return;
     }
-    if (parts[own] !== '_manifests') return;
-    const name = parts.slice(0, own).join('/');
-    const [section, tag, leaf] = parts.slice(own + 1);
+    if (at.folder !== '_manifests') return;
+    const { name } = at;
+    const [section, tag, leaf] = at.rest;
     if (op === 'put') {
       this.catalogListing.update((names) => withName(names, name));
       if (section === 'tags' && tag && leaf === 'current') this.tagLists.get(name)?.listing.update((tags) => withName(tags, tag));
@@ -249,7 +248,8 @@ export class Registry {
       try {
         for await (const page of this.driver.listFiles(REPOSITORIES_ROOT, skipRepositoryFolder)) {
           for (const path of page) {
-            const name = manifestsOwner(path.slice(prefix));
+            const at = repositoryFolderOf(path);
+            const name = at?.folder === '_manifests' && at.rest.length > 0 ? at.name : undefined;
             // A repository's keys are contiguous in key order: one check removes repeats.
             if (name !== undefined && name !== names[names.length - 1]) names.push(name);
           }
@@ -293,26 +293,15 @@ export class Registry {
   }
 }
 
-/** The repository a key (relative to repositories/) belongs to when it is below its `_manifests`. */
-function manifestsOwner(key: string): string | undefined {
-  if (key.startsWith('_')) return undefined;
-  const own = key.indexOf('/_');
-  return own > 0 && key.startsWith('/_manifests/', own) ? key.slice(0, own) : undefined;
-}
-
 /**
  * Where the catalog walk goes on when a listing page ends inside a repository's own folder
  * (`_layers`, `_manifests`, `_uploads`): after that folder, whose other keys tell nothing more. A
  * repository with thousands of tags or layers then costs a request or two, not one per 1000 keys.
  */
 function skipRepositoryFolder(lastPath: string): string | undefined {
-  const key = lastPath.slice(REPOSITORIES_ROOT.length + 1);
-  if (key.startsWith('_')) return undefined;
-  const own = key.indexOf('/_');
-  if (own <= 0) return undefined;
-  const end = key.indexOf('/', own + 1);
+  const at = repositoryFolderOf(lastPath);
   // "0" sorts right after "/": past every key inside the folder, before the next sibling.
-  return end === -1 ? undefined : `${REPOSITORIES_ROOT}/${key.slice(0, end)}0`;
+  return at && at.rest.length > 0 ? `${repositoryPath(at.name)}/${at.folder}0` : undefined;
 }
 
 /** Every key below a repository's `_manifests` sorts before `<name>` followed by this. */
