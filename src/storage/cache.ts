@@ -364,14 +364,10 @@ export class EarlyPages {
 
   private answer(waiter: Waiter, shown: NonNullable<EarlyPages['shown']>): void {
     shown.sorted ??= [...shown.found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const sorted = shown.sorted;
-    const { after, count } = waiter.need;
-    let start = 0;
-    while (start < sorted.length && sorted[start]! <= after) start++;
-    const lastNeeded = sorted[start + count - 1];
-    if (lastNeeded !== undefined && shown.seenUpTo(lastNeeded)) {
+    const end = pageEnd(shown.sorted, waiter.need);
+    if (end !== undefined && shown.seenUpTo(end)) {
       this.waiting.delete(waiter);
-      waiter.resolve(sorted);
+      waiter.resolve(shown.sorted);
     }
   }
 }
@@ -379,6 +375,13 @@ export class EarlyPages {
 interface Waiter {
   need: PageNeed;
   resolve: (names: string[]) => void;
+}
+
+/** The last name of the page `need` in a sorted list; undefined when the list does not reach it. */
+export function pageEnd(sorted: readonly string[], need: PageNeed): string | undefined {
+  let start = sortedIndex(sorted, need.after);
+  if (sorted[start] === need.after) start++;
+  return sorted[start + need.count - 1];
 }
 
 /**

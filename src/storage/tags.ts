@@ -1,6 +1,6 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
-import { keyOrderBound, withName, withoutName, type EarlyPages, type MetadataCache, type PageNeed } from './cache.js';
+import { keyOrderBound, pageEnd, withName, withoutName, type EarlyPages, type MetadataCache, type PageNeed } from './cache.js';
 import type { KeptTags } from './registry.js';
 import { tryParseDigest } from '../digest.js';
 import { deleteIfExists, listNames, readLink, writeLink } from './links.js';
@@ -65,34 +65,48 @@ export class TagStore {
    * the page is certain or the folder ends. Complete from `need.after` up to the page's end.
    */
   private static async readPage(driver: StorageDriver, name: string, need: PageNeed): Promise<string[]> {
-    const tags: string[] = [];
-    for await (const page of driver.listChildren!(tagsDir(name), need.after)) {
-      for (const entry of page) tags.push(entry.endsWith('/') ? entry.slice(0, -1) : entry);
-      const position = page[page.length - 1];
-      const after = tags.filter((t) => t > need.after).sort(compareBytes);
-      const lastNeeded = after[need.count - 1];
-      if (position !== undefined && lastNeeded !== undefined && position >= keyOrderBound(lastNeeded, '/')) return after;
-    }
+    const tags = await TagStore.scan(driver, name, need.after, (listed, seenUpTo) => {
+      const end = pageEnd([...listed].sort(compareBytes), need);
+      return end !== undefined && seenUpTo(end);
+    });
     return tags.filter((t) => t > need.after).sort(compareBytes);
   }
 
   /** Reads the tag list from storage, telling `pages` what each page of a paged listing showed. */
   static async read(driver: StorageDriver, name: string, pages?: EarlyPages): Promise<string[]> {
     if (!driver.listChildren) return (await listNames(driver, tagsDir(name))).sort(compareBytes);
-    const tags: string[] = [];
     pages?.clear();
     try {
-      for await (const page of driver.listChildren(tagsDir(name))) {
-        for (const entry of page) tags.push(entry.endsWith('/') ? entry.slice(0, -1) : entry);
-        // A tag's entry is "<tag>/", so the tags at or before X have all been listed once the
-        // listing has passed the bound of X's prefixes followed by "/".
-        const position = page[page.length - 1];
-        if (position !== undefined) pages?.progress(tags, (tag) => position >= keyOrderBound(tag, '/'));
-      }
+      const tags = await TagStore.scan(driver, name, undefined, (listed, seenUpTo) => {
+        pages?.progress(listed, seenUpTo);
+        return false;
+      });
+      return tags.sort(compareBytes);
     } finally {
       pages?.clear();
     }
-    return tags.sort(compareBytes);
+  }
+
+  /**
+   * Lists the tag folder page by page (from `after` on when given). After each page `onPage` is
+   * told the tags listed so far and which tags are certainly all listed up to; it returns true
+   * to stop there.
+   */
+  private static async scan(
+    driver: StorageDriver,
+    name: string,
+    after: string | undefined,
+    onPage: (listed: string[], seenUpTo: (tag: string) => boolean) => boolean,
+  ): Promise<string[]> {
+    const tags: string[] = [];
+    for await (const page of driver.listChildren!(tagsDir(name), after)) {
+      for (const entry of page) tags.push(entry.endsWith('/') ? entry.slice(0, -1) : entry);
+      // A tag's entry is "<tag>/", so the tags at or before X have all been listed once the
+      // listing has passed the bound of X's prefixes followed by "/".
+      const position = page[page.length - 1];
+      if (position !== undefined && onPage(tags, (tag) => position >= keyOrderBound(tag, '/'))) break;
+    }
+    return tags;
   }
 
   /** Tags whose current link names digest. */
