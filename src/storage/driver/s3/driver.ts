@@ -201,25 +201,11 @@ export class S3Driver implements StorageDriver {
     return listFromChildren(NAME, path, this.listChildren(path));
   }
 
-  /** Every object below a directory path (flat listing, pages of 1000). */
-  async *objectsUnder(path: string): AsyncGenerator<_Object[]> {
-    const prefix = this.dirPrefix(path);
-    let token: string | undefined;
-    do {
-      const r = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.params.bucket,
-          Prefix: prefix,
-          MaxKeys: 1000,
-          ...(token ? { ContinuationToken: token } : {}),
-        }),
-      );
-      if (r.Contents?.length) yield r.Contents;
-      token = r.IsTruncated ? r.NextContinuationToken : undefined;
-    } while (token);
-  }
-
-  async *listFiles(path: string, skip?: (lastPath: string) => string | undefined): AsyncGenerator<string[]> {
+  /**
+   * Every object below a directory path (flat listing, pages of 1000, empty pages left out).
+   * `skip` (listFiles) may name a path to go on after, instead of the next page in order.
+   */
+  async *objectsUnder(path: string, skip?: (lastPath: string) => string | undefined): AsyncGenerator<_Object[]> {
     const prefix = this.dirPrefix(path);
     let token: string | undefined;
     let startAfter: string | undefined;
@@ -232,17 +218,23 @@ export class S3Driver implements StorageDriver {
           ...(token ? { ContinuationToken: token } : startAfter ? { StartAfter: startAfter } : {}),
         }),
       );
-      const keys = (r.Contents ?? []).map((o) => o.Key!);
-      yield keys.map((k) => this.pathOf(k)).filter((p) => !p.endsWith('/') && !p.includes('//'));
-      if (!r.IsTruncated || keys.length === 0) return;
-      const lastKey = keys[keys.length - 1]!;
-      const resumeAfter = skip?.(this.pathOf(lastKey));
-      if (resumeAfter !== undefined && this.key(resumeAfter) > lastKey) {
+      const objects = r.Contents ?? [];
+      if (objects.length > 0) yield objects;
+      if (!r.IsTruncated) return;
+      const lastKey = objects[objects.length - 1]?.Key;
+      const resumeAfter = lastKey === undefined ? undefined : skip?.(this.pathOf(lastKey));
+      if (resumeAfter !== undefined && this.key(resumeAfter) > lastKey!) {
         token = undefined;
         startAfter = this.key(resumeAfter);
       } else {
         token = r.NextContinuationToken;
       }
+    }
+  }
+
+  async *listFiles(path: string, skip?: (lastPath: string) => string | undefined): AsyncGenerator<string[]> {
+    for await (const page of this.objectsUnder(path, skip)) {
+      yield page.map((o) => this.pathOf(o.Key!)).filter((p) => !p.endsWith('/') && !p.includes('//'));
     }
   }
 
