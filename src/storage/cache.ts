@@ -223,7 +223,7 @@ export class RefreshingValue<T> {
   }
 
   async get(): Promise<T> {
-    if (this.value === undefined && this.seed && this.staleMs > 0 && !this.seeded) await this.seedOnce();
+    if (this.value === undefined && this.seedPending()) await this.seedOnce();
     if (this.value !== undefined) {
       const age = performance.now() - this.loadedAt;
       if (age < this.freshMs()) return this.value;
@@ -250,14 +250,14 @@ export class RefreshingValue<T> {
     return this.value;
   }
 
-  /** Whether a value is kept (fresh or not): a get then answers without waiting for a load. */
-  has(): boolean {
-    return this.value !== undefined;
-  }
-
   /** Reads the seed ahead of the first get (at start-up); a no-op without one or with caching off. */
   async prefetch(): Promise<void> {
-    if (this.seed && this.staleMs > 0 && !this.seeded) await this.seedOnce();
+    if (this.seedPending()) await this.seedOnce();
+  }
+
+  /** A seed exists, is used (caching on), and has not been read yet. */
+  private seedPending(): boolean {
+    return this.seed !== undefined && this.staleMs > 0 && !this.seeded;
   }
 
   private seedOnce(): Promise<T | undefined> {

@@ -52,7 +52,7 @@ export class TagStore {
     const complete = this.kept.listing.get();
     if (!need || !this.driver.listChildren) return complete;
     const early = this.kept.pages.wait(complete, need);
-    if (!need.after || this.kept.listing.has()) return early;
+    if (!need.after || this.kept.listing.peek() !== undefined) return early;
     // Nothing kept yet and a page from the middle: a listing from `after` on shows it sooner
     // than the whole-folder load behind it; whichever has it first answers.
     const fromAfter = TagStore.readPage(this.driver, this.name, need).catch(() => early);
