@@ -85,3 +85,8 @@ export async function startS3(): Promise<S3Server> {
   };
   return server;
 }
+
+/** The `storage.s3` lines of a registry YAML for driver parameters (from S3Server.params). */
+export function s3StorageYaml(params: Record<string, unknown>): string[] {
+  return ['  s3:', ...Object.entries(params).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`)];
+}

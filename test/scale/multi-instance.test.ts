@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { startS3, type S3Server } from '../helpers/s3.js';
+import { s3StorageYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startChildRegistry, type Registry } from '../helpers/registry.js';
 import { blob, digest, imageConfig, ociManifest, random, repoName } from '../helpers/content.js';
@@ -25,8 +25,7 @@ function yaml(secret: string): string {
     '  accesslog:',
     '    disabled: true',
     'storage:',
-    '  s3:',
-    ...Object.entries(p).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
+    ...s3StorageYaml(p),
     '  delete:',
     '    enabled: true',
     '  cache:',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startS3, type S3Server } from '../helpers/s3.js';
+import { s3StorageYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { pushImage } from '../helpers/push.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
@@ -41,8 +41,7 @@ async function start(): Promise<Registry> {
       'log:',
       '  level: error',
       'storage:',
-      '  s3:',
-      ...Object.entries(params).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
+      ...s3StorageYaml(params),
       '  delete:',
       '    enabled: true',
       '  maintenance:',

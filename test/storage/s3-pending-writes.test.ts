@@ -13,7 +13,7 @@ import { createDriver } from '../../src/storage/driver/factory.js';
 import { PathNotFoundError } from '../../src/storage/driver/errors.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { purgeUploads, uploadDirOf } from '../../src/storage/purge.js';
-import { startS3, type S3Server } from '../helpers/s3.js';
+import { s3StorageYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { startChildRegistry, type Registry } from '../helpers/registry.js';
 import { request } from '../helpers/http.js';
 import { digest, random, repoName } from '../helpers/content.js';
@@ -159,8 +159,7 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
       '  accesslog:',
       '    disabled: true',
       'storage:',
-      '  s3:',
-      ...Object.entries(params).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
+      ...s3StorageYaml(params),
       '  maintenance:',
       '    uploadpurging:',
       '      enabled: false',
