@@ -33,6 +33,14 @@ async function writeRepository(name: string): Promise<void> {
   }
 }
 
+/** Writes DIGEST as a link at every key, 64 at a time. */
+async function writeLinks(target: StorageDriver, keys: string[]): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (next < keys.length) await target.putContent(keys[next++]!, Buffer.from(DIGEST));
+  }));
+}
+
 async function start(): Promise<Registry> {
   const params = s3.params(bucket);
   return startRegistry({
@@ -212,10 +220,7 @@ describe('catalog pages from the first pages of a walk', () => {
       ...tricky.flatMap((n) => [`${REPOSITORIES_ROOT}/${n}/_layers/sha256/${DIGEST.slice(7)}/link`, `${REPOSITORIES_ROOT}/${n}/_manifests/revisions/sha256/${DIGEST.slice(7)}/link`]),
       ...filler.map((n) => `${REPOSITORIES_ROOT}/${n}/_manifests/revisions/sha256/${DIGEST.slice(7)}/link`),
     ];
-    let next = 0;
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      while (next < keys.length) await walked.putContent(keys[next++]!, Buffer.from(DIGEST));
-    }));
+    await writeLinks(walked, keys);
   });
   after(async () => {
     await walked?.close?.();
@@ -251,10 +256,7 @@ describe('catalog walk past a repository with thousands of keys', () => {
       ...Array.from({ length: 2600 }, (_, t) => `${repo}/_manifests/tags/t${t}/current/link`),
       ...others.map((n) => `${REPOSITORIES_ROOT}/${n}/_manifests/revisions/sha256/${DIGEST.slice(7)}/link`),
     ];
-    let next = 0;
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      while (next < keys.length) await big.putContent(keys[next++]!, Buffer.from(DIGEST));
-    }));
+    await writeLinks(big, keys);
   });
   after(async () => {
     await big?.close?.();
@@ -289,10 +291,7 @@ describe('tag-list pages from the first page of a listing', () => {
   before(async () => {
     listed = await createDriver('s3', s3.params(bucket, { rootdirectory: '/tags' }));
     const keys = [...tricky, ...filler].map((t) => `${REPOSITORIES_ROOT}/${repo}/_manifests/tags/${t}/current/link`);
-    let next = 0;
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      while (next < keys.length) await listed.putContent(keys[next++]!, Buffer.from(DIGEST));
-    }));
+    await writeLinks(listed, keys);
   });
   after(async () => {
     await listed?.close?.();
