@@ -210,8 +210,6 @@ export class RefreshingValue<T> {
    * UNSEEN_LIMIT and the seed is not used: the first get then waits for a load.
    */
   private unseen: Array<(value: T) => T> | undefined;
-  /** Bumped by invalidate, so a load that started before it is not kept. */
-  private generation = 0;
 
   constructor(
     private readonly load: () => Promise<T>,
@@ -262,12 +260,11 @@ export class RefreshingValue<T> {
 
   private seedOnce(): Promise<T | undefined> {
     this.seeding ??= (async () => {
-      const generation = this.generation;
       const start = await this.seed!().catch(() => undefined);
       this.seeded = true;
       const unseen = this.unseen;
       this.unseen = undefined;
-      if (start !== undefined && unseen && this.value === undefined && generation === this.generation) {
+      if (start !== undefined && unseen && this.value === undefined) {
         this.value = unseen.reduce<T>((v, change) => change(v), start);
         // Out of date from the start: answered while the first load runs.
         this.loadedAt = performance.now() - this.freshMs();
@@ -287,12 +284,6 @@ export class RefreshingValue<T> {
     if (this.loading) this.pending.push(change);
   }
 
-  /** Forgets the kept value: the next get waits for a load. */
-  invalidate(): void {
-    this.value = undefined;
-    this.generation++;
-  }
-
   /** The kept value may have missed changes: it is answered once more while a reload runs. */
   expire(): void {
     if (this.value !== undefined) this.loadedAt = performance.now() - this.freshMs();
@@ -300,13 +291,11 @@ export class RefreshingValue<T> {
 
   private reload(): Promise<T> {
     if (!this.loading) {
-      const generation = this.generation;
       const started = performance.now();
       this.pending = [];
       this.loading = this.load()
         .then((loaded) => {
           const fresh = this.pending.reduce<T>((v, change) => change(v), loaded);
-          if (generation !== this.generation) return this.value ?? fresh;
           this.value = fresh;
           this.loadedAt = started;
           this.lastLoadMs = performance.now() - started;

@@ -103,24 +103,6 @@ describe('kept listings (RefreshingValue)', () => {
     await tick();
     assert.deepEqual(await kept.get(), ['new']);
   });
-
-  it('after invalidate waits for a load and ignores the result of one that started before', async () => {
-    const l = controlledLoad([['before'], ['after']]);
-    const kept = new RefreshingValue(l.load, 60_000, 60_000);
-    const first = kept.get();
-    l.finish();
-    await first;
-    kept.expire();
-    await kept.get(); // answers 'before' and starts a load, invalidated before it finishes
-    await tick();
-    kept.invalidate();
-    l.finish();
-    await tick();
-    const next = kept.get();
-    assert.equal(l.waiting, 1, 'the invalidated load is not kept: another one runs');
-    l.finish();
-    assert.deepEqual(await next, ['after']);
-  });
 });
 
 describe('early pages (EarlyPages)', () => {
