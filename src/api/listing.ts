@@ -1,5 +1,5 @@
 import { RegistryError } from '../errors.js';
-import { compareBytes } from '../storage/tags.js';
+import { sortedIndex } from '../storage/cache.js';
 import type { Repository } from '../storage/registry.js';
 import { type Context, sendJson } from './context.js';
 
@@ -12,8 +12,13 @@ interface Page {
   next?: { last: string; n: number };
 }
 
+interface PageParams {
+  n: number | undefined;
+  last: string;
+}
+
 /** The spec's `n` (bounded by maxN) and `last` ('' when absent). */
-function pageParams(ctx: Context, defaultN: number | undefined, maxN: number): { n: number | undefined; last: string } {
+function pageParams(ctx: Context, defaultN: number | undefined, maxN: number): PageParams {
   const nParam = ctx.query.get('n');
   let n = defaultN;
   if (nParam !== null && nParam !== '') {
@@ -24,13 +29,9 @@ function pageParams(ctx: Context, defaultN: number | undefined, maxN: number): {
 }
 
 /** Applies the spec's `n` and `last` to a sorted list. */
-function paginate(ctx: Context, sorted: string[], defaultN: number | undefined, maxN: number): Page {
-  const { n, last } = pageParams(ctx, defaultN, maxN);
-  let start = 0;
-  if (last !== '') {
-    start = sorted.findIndex((item) => compareBytes(item, last) > 0);
-    if (start === -1) start = sorted.length;
-  }
+function paginate(sorted: string[], { n, last }: PageParams): Page {
+  let start = sortedIndex(sorted, last);
+  if (sorted[start] === last) start++;
   if (n === undefined) return { items: sorted.slice(start) };
   const items = sorted.slice(start, start + n);
   const more = start + n < sorted.length && items.length > 0;
@@ -46,21 +47,21 @@ function linkHeader(ctx: Context, path: string, next: Page['next']): Record<stri
 /** GET /v2/<name>/tags/list */
 export async function handleTags(ctx: Context, repo: Repository): Promise<void> {
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
-  const { n, last } = pageParams(ctx, undefined, Number.MAX_SAFE_INTEGER);
-  const tags = await repo.tags.list(n === undefined ? undefined : { after: last, count: n + 1 });
+  const params = pageParams(ctx, undefined, Number.MAX_SAFE_INTEGER);
+  const tags = await repo.tags.list(params.n === undefined ? undefined : { after: params.last, count: params.n + 1 });
   if (tags.length === 0 && !(await ctx.registry.repositoryExists(repo.name))) {
     throw new RegistryError('NAME_UNKNOWN', undefined, { name: repo.name });
   }
-  const page = paginate(ctx, tags, undefined, Number.MAX_SAFE_INTEGER);
+  const page = paginate(tags, params);
   sendJson(ctx, 200, { name: repo.name, tags: page.items }, linkHeader(ctx, `/v2/${repo.name}/tags/list`, page.next));
 }
 
 /** GET /v2/_catalog */
 export async function handleCatalog(ctx: Context): Promise<void> {
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
-  const { n, last } = pageParams(ctx, CATALOG_MAX_ENTRIES, CATALOG_MAX_ENTRIES);
+  const params = pageParams(ctx, CATALOG_MAX_ENTRIES, CATALOG_MAX_ENTRIES);
   // One name more than the page, so that whether a next page exists is known too.
-  const names = await ctx.registry.catalog({ after: last, count: (n ?? CATALOG_MAX_ENTRIES) + 1 });
-  const page = paginate(ctx, names, CATALOG_MAX_ENTRIES, CATALOG_MAX_ENTRIES);
+  const names = await ctx.registry.catalog({ after: params.last, count: (params.n ?? CATALOG_MAX_ENTRIES) + 1 });
+  const page = paginate(names, params);
   sendJson(ctx, 200, { repositories: page.items }, linkHeader(ctx, '/v2/_catalog', page.next));
 }
