@@ -23,6 +23,14 @@ import { durationToMs } from '../config/duration.js';
  */
 const METADATA_TTL_MS = 1000;
 
+/**
+ * On object stores a process starts listening once its warm-up (registry.warmUp) is done, but
+ * waits no longer than this for a slow or unreachable store: the first requests a load balancer
+ * sends a new instance then find the store's client past its first-use costs (100-150 ms) and
+ * the saved catalog in memory.
+ */
+const WARM_UP_WAIT_MS = 5000;
+
 export interface RunningServer {
   /** Base URL the registry answers on (for a unix socket: "unix:<path>"). */
   readonly url: string;
@@ -57,7 +65,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
   });
 
-  registry.warmUp().catch((err: unknown) => logger.warn({ err }, 'storage: first listing at start-up failed'));
+  const warm = registry.warmUp().catch((err: unknown) => logger.warn({ err }, 'storage: first listing at start-up failed'));
 
   const mirror = config.proxy ? new (await import('../proxy/mirror.js')).Mirror(config.proxy, registry, logger) : undefined;
   if (mirror) {
@@ -76,6 +84,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const { handler, inFlight } = createHandler(config, registry, logger, { auth, metrics, health, notifier });
   const listener = await createListener(config, handler);
   const server = listener.server;
+  await withinMs(warm, WARM_UP_WAIT_MS);
   const url = await listen(server, config);
   let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
   try {
@@ -113,6 +122,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await shared?.close();
     })());
   return { url, registry, close, ...(debug ? { debugUrl: debug.url } : {}) };
+}
+
+/** Waits for `work`, or `ms` at most. */
+async function withinMs(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
+import { PathNotFoundError } from './driver/errors.js';
 import { BlobStore } from './blobs.js';
 import { EarlyPages, LruCache, RefreshingValue, TtlCache, keyOrderBound, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
@@ -59,18 +60,17 @@ export class Registry {
   }
 
   /**
-   * At start-up, on object stores: reads the saved catalog and the first page of repositories/,
+   * At start-up, on object stores: reads the saved catalog and lists one key of repositories/,
    * so the first requests find the catalog in memory and the store's client past its first-use
-   * costs (a cold SDK spends 100-150 ms on its first listing). Failures are the caller's to log;
+   * costs (a cold SDK spends 100-150 ms on its first requests). Failures are the caller's to log;
    * requests read storage again anyway.
    */
   async warmUp(): Promise<void> {
     if (!this.driver.listChildren) return;
-    const firstPage = async () => {
-      for await (const page of this.driver.listChildren!(REPOSITORIES_ROOT)) return page;
-      return [];
-    };
-    await Promise.all([this.catalogListing.prefetch(), firstPage()]);
+    const firstListing = this.driver.stat(REPOSITORIES_ROOT).catch((err: unknown) => {
+      if (!(err instanceof PathNotFoundError)) throw err;
+    });
+    await Promise.all([this.catalogListing.prefetch(), firstListing]);
   }
 
   /** Chooses pull-through repositories for mirrored names (src/proxy); set once at start-up. */
