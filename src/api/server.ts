@@ -8,6 +8,7 @@ import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
 import { scheduleGc } from '../gc/schedule.js';
 import { createHandler } from './dispatch.js';
+import { CATALOG_MAX_ENTRIES } from './listing.js';
 import { createListener } from './listener.js';
 import type { JobLock } from '../redis/lock.js';
 import type { HealthChecks } from '../health/registry.js';
@@ -27,7 +28,7 @@ const METADATA_TTL_MS = 1000;
  * On object stores a process starts listening once its warm-up (registry.warmUp) is done, but
  * waits no longer than this for a slow or unreachable store: the first requests a load balancer
  * sends a new instance then find the store's client past its first-use costs (100-150 ms) and
- * the saved catalog in memory.
+ * the first catalog page (the saved catalog, or the first pages of a walk) in memory.
  */
 const WARM_UP_WAIT_MS = 5000;
 
@@ -65,7 +66,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
   });
 
-  const warm = registry.warmUp().catch((err: unknown) => logger.warn({ err }, 'storage: first listing at start-up failed'));
+  const warm = registry.warmUp(CATALOG_MAX_ENTRIES + 1).catch((err: unknown) => logger.warn({ err }, 'storage: first listing at start-up failed'));
 
   const mirror = config.proxy ? new (await import('../proxy/mirror.js')).Mirror(config.proxy, registry, logger) : undefined;
   if (mirror) {

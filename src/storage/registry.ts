@@ -62,15 +62,18 @@ export class Registry {
   /**
    * At start-up, on object stores: reads the saved catalog and lists one key of repositories/,
    * so the first requests find the catalog in memory and the store's client past its first-use
-   * costs (a cold SDK spends 100-150 ms on its first requests). Failures are the caller's to log;
-   * requests read storage again anyway.
+   * costs (a cold SDK spends 100-150 ms on its first requests). Without a saved catalog (the
+   * first start on a bucket Distribution wrote) the walk that builds one starts now, and its
+   * first `firstCatalogPage` names are waited for, as the saved list would have been. Failures
+   * are the caller's to log; requests read storage again anyway.
    */
-  async warmUp(): Promise<void> {
+  async warmUp(firstCatalogPage: number): Promise<void> {
     if (!this.driver.listChildren) return;
     const firstListing = this.driver.stat(REPOSITORIES_ROOT).catch((err: unknown) => {
       if (!(err instanceof PathNotFoundError)) throw err;
     });
     await Promise.all([this.catalogListing.prefetch(), firstListing]);
+    if (this.catalogSaved && this.catalogListing.peek() === undefined) await this.catalog({ after: '', count: firstCatalogPage });
   }
 
   /** Chooses pull-through repositories for mirrored names (src/proxy); set once at start-up. */
