@@ -38,6 +38,8 @@ export interface S3Service {
   params(bucket: string): S3DriverParams;
   /** PUT every [key, body] with `concurrency` requests in flight; progress through `log`. */
   putMany(bucket: string, objects: Array<[string, Buffer]>, concurrency: number, log: (m: string) => void): Promise<void>;
+  /** One signed request (path-style `/bucket/key`), for timing the store itself; its status. */
+  request(method: string, path: string, query?: Record<string, string>): Promise<number>;
   /** Stop RGW (started here) or empty and delete the buckets made here (external server). */
   stop(keep: boolean): Promise<void>;
 }
@@ -258,6 +260,9 @@ export async function startS3(opts: StartS3Options, onStarted: (stop: () => Prom
         }
       });
       await Promise.all(workers);
+    },
+    async request(method, path, query) {
+      return (await client.send(method, path, query)).status;
     },
     async stop(keep) {
       try {

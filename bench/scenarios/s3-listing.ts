@@ -237,8 +237,33 @@ async function measure(target: Target, server: RunningProcess, ctx: Context, rep
       }
     }
   }
+  if (target.name === 's3-tags' && rep === 0 && server.name === 'berth') notes.push(await storeFloor(ctx, listing));
   const values: Record<string, number> = { [rep === 0 ? 'first cold ms' : 'cold ms']: coldMs, 'warm ms': median(warm), 'rss MiB': rss };
   return { values, errors, notes };
+}
+
+/**
+ * What the store itself takes for the requests a tag page costs a process that has nothing
+ * saved for the repository: a GET of the missing saved list and one listing of the tag folder
+ * (101 names, the first page of n=100). Timed from the bench (median of 7), for reading the
+ * first-request rows against.
+ */
+async function storeFloor(ctx: Context, listing: Listing): Promise<string> {
+  const s3 = ctx.s3!;
+  const time = async (request: () => Promise<number>): Promise<number> => {
+    const ms: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t0 = performance.now();
+      await request();
+      ms.push(performance.now() - t0);
+    }
+    return median(ms);
+  };
+  const get = await time(() => s3.request('GET', `/${listing.bucket}/${ROOT}/_berth/tags/no-such/_tags.json`));
+  const list = await time(() =>
+    s3.request('GET', `/${listing.bucket}`, { 'list-type': '2', prefix: `${ROOT}/repositories/${BIG_REPO}/_manifests/tags/`, delimiter: '/', 'max-keys': '101' }),
+  );
+  return `store alone (median of 7): a GET of a missing key ${get.toFixed(1)} ms; a listing of the first 101 tags of ${BIG_REPO} ${list.toFixed(1)} ms`;
 }
 
 function listingScenario(target: Target, title: string): Scenario {

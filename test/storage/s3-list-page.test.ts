@@ -84,7 +84,7 @@ describe('ListObjectsV2 pages from a real S3 server', () => {
     client.middlewareStack.add(
       (next) => async (args) => {
         const result = await next(args);
-        sdkOutputs.push(result.output as Record<string, unknown>);
+        sdkOutputs.push(result.output as unknown as Record<string, unknown>);
         return result;
       },
       { step: 'initialize', priority: 'high' },
