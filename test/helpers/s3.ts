@@ -15,6 +15,8 @@ export interface S3Server {
   region: string;
   /** A new empty bucket with a random name. */
   bucket(): Promise<string>;
+  /** A plain SDK client on the server, for tests that look at the bucket past the driver; the caller destroys it. */
+  client(): S3Client;
   /** The s3 driver parameters for a bucket (and optional root directory). */
   params(bucket: string, extra?: Record<string, unknown>): Record<string, unknown>;
   stop(): Promise<void>;
@@ -50,9 +52,8 @@ export async function startS3(): Promise<S3Server> {
     accessKey: env.S3_ACCESS_KEY!,
     secretKey: env.S3_SECRET_KEY!,
     region: env.S3_REGION!,
-    async bucket() {
-      const name = `berth-test-${randomBytes(5).toString('hex')}`;
-      const client = new S3Client({
+    client() {
+      return new S3Client({
         endpoint: server.endpoint,
         region: server.region,
         forcePathStyle: true,
@@ -60,6 +61,10 @@ export async function startS3(): Promise<S3Server> {
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
       });
+    },
+    async bucket() {
+      const name = `berth-test-${randomBytes(5).toString('hex')}`;
+      const client = server.client();
       try {
         await client.send(new CreateBucketCommand({ Bucket: name }));
       } finally {
@@ -86,7 +91,29 @@ export async function startS3(): Promise<S3Server> {
   return server;
 }
 
-/** The `storage.s3` lines of a registry YAML for driver parameters (from S3Server.params). */
-export function s3StorageYaml(params: Record<string, unknown>): string[] {
-  return ['  s3:', ...Object.entries(params).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`)];
+/**
+ * A registry YAML on the s3 driver with `params` (from S3Server.params) and upload purging off
+ * (tests decide when uploads go): `storage` lines go under storage:, `top` lines at the top
+ * level (redis:, …).
+ */
+export function s3RegistryYaml(params: Record<string, unknown>, o: { secret?: string; storage?: string[]; top?: string[] } = {}): string {
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: error',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  s3:',
+    ...Object.entries(params).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
+    ...(o.storage ?? []),
+    '  maintenance:',
+    '    uploadpurging:',
+    '      enabled: false',
+    ...(o.top ?? []),
+    'http:',
+    '  addr: {{addr}}',
+    ...(o.secret ? [`  secret: ${o.secret}`] : []),
+    '',
+  ].join('\n');
 }

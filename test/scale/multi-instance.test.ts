@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { s3StorageYaml, startS3, type S3Server } from '../helpers/s3.js';
+import { s3RegistryYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startChildRegistry, type Registry } from '../helpers/registry.js';
 import { blob, digest, imageConfig, ociManifest, random, repoName } from '../helpers/content.js';
@@ -18,29 +18,11 @@ const instances: Registry[] = [];
 
 function yaml(secret: string): string {
   const p = s3.params(bucket, { chunksize: 5 * 1024 * 1024 });
-  return [
-    'version: 0.1',
-    'log:',
-    '  level: error',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    ...s3StorageYaml(p),
-    '  delete:',
-    '    enabled: true',
-    '  cache:',
-    '    blobdescriptor: redis',
-    '  maintenance:',
-    '    uploadpurging:',
-    '      enabled: false',
-    'redis:',
-    `  addr: ${redis.addr}`,
-    '  dialtimeout: 5s',
-    'http:',
-    '  addr: {{addr}}',
-    `  secret: ${secret}`,
-    '',
-  ].join('\n');
+  return s3RegistryYaml(p, {
+    secret,
+    storage: ['  delete:', '    enabled: true', '  cache:', '    blobdescriptor: redis'],
+    top: ['redis:', `  addr: ${redis.addr}`, '  dialtimeout: 5s'],
+  });
 }
 
 /** The path and query of a Location, to send to another instance. */

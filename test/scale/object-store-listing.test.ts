@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { s3StorageYaml, startS3, type S3Server } from '../helpers/s3.js';
+import { s3RegistryYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { pushImage } from '../helpers/push.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
@@ -44,22 +44,7 @@ async function writeLinks(target: StorageDriver, keys: string[]): Promise<void> 
 async function start(): Promise<Registry> {
   const params = s3.params(bucket);
   return startRegistry({
-    yaml: [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      'storage:',
-      ...s3StorageYaml(params),
-      '  delete:',
-      '    enabled: true',
-      '  maintenance:',
-      '    uploadpurging:',
-      '      enabled: false',
-      'http:',
-      '  addr: {{addr}}',
-      '  secret: snapshot-test',
-      '',
-    ].join('\n'),
+    yaml: s3RegistryYaml(params, { secret: 'snapshot-test', storage: ['  delete:', '    enabled: true'] }),
   });
 }
 

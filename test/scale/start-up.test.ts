@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { s3StorageYaml, startS3, type S3Server } from '../helpers/s3.js';
+import { s3RegistryYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
@@ -59,20 +59,7 @@ async function relay(target: URL): Promise<Relay> {
 
 function start(endpoint: string): Promise<Registry> {
   return startRegistry({
-    yaml: [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      'storage:',
-      ...s3StorageYaml({ ...s3.params(bucket), regionendpoint: endpoint }),
-      '  maintenance:',
-      '    uploadpurging:',
-      '      enabled: false',
-      'http:',
-      '  addr: {{addr}}',
-      '  secret: start-up-test',
-      '',
-    ].join('\n'),
+    yaml: s3RegistryYaml({ ...s3.params(bucket), regionendpoint: endpoint }, { secret: 'start-up-test' }),
   });
 }
 

@@ -73,13 +73,7 @@ describe('ListObjectsV2 pages from a real S3 server', () => {
   before(async () => {
     s3 = await startS3();
     bucket = await s3.bucket();
-    client = new S3Client({
-      endpoint: s3.endpoint,
-      region: s3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-    });
+    client = s3.client();
     // What the SDK's deserializer made of each answer (the outermost step sees the final output).
     client.middlewareStack.add(
       (next) => async (args) => {

@@ -13,7 +13,7 @@ import { createDriver } from '../../src/storage/driver/factory.js';
 import { PathNotFoundError } from '../../src/storage/driver/errors.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { purgeUploads, uploadDirOf } from '../../src/storage/purge.js';
-import { s3StorageYaml, startS3, type S3Server } from '../helpers/s3.js';
+import { s3RegistryYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { startChildRegistry, type Registry } from '../helpers/registry.js';
 import { request } from '../helpers/http.js';
 import { digest, random, repoName } from '../helpers/content.js';
@@ -24,14 +24,7 @@ let raw: S3Client;
 
 before(async () => {
   s3 = await startS3();
-  raw = new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  raw = s3.client();
 });
 after(async () => {
   raw?.destroy();
@@ -152,21 +145,7 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
     bucket = await s3.bucket();
     params = s3.params(bucket, { chunksize: 5 * MiB, rootdirectory: '/berth' });
     uploadsPrefix = `berth/docker/registry/v2/repositories/${repo}/_uploads/`;
-    const yaml = [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      ...s3StorageYaml(params),
-      '  maintenance:',
-      '    uploadpurging:',
-      '      enabled: false',
-      'http:',
-      '  addr: {{addr}}',
-      '',
-    ].join('\n');
+    const yaml = s3RegistryYaml(params);
     reg = await startChildRegistry({ yaml });
     driver = await createDriver('s3', params);
   });
