@@ -29,9 +29,19 @@ export const REPOSITORIES_ROOT = `${ROOT}/repositories`;
 export const BERTH_ROOT = `${ROOT}/_berth`;
 /** The repository names the last catalog walk on an object store found (Registry). */
 export const CATALOG_SNAPSHOT = `${BERTH_ROOT}/catalog.json`;
+/** Where saved tag lists live, one folder per repository. */
+export const SAVED_TAGS_ROOT = `${BERTH_ROOT}/tags`;
+const SAVED_TAGS_FILE = '/_tags.json';
 /** A repository's tags as last listed on an object store ("_" keeps it apart from nested names). */
 export function savedTagsPath(name: string): string {
-  return `${BERTH_ROOT}/tags/${name}/_tags.json`;
+  return `${SAVED_TAGS_ROOT}/${name}${SAVED_TAGS_FILE}`;
+}
+/** The repository whose saved tag list `path` is, or undefined for any other path. */
+export function savedTagsOwner(path: string): string | undefined {
+  const start = SAVED_TAGS_ROOT.length + 1;
+  return path.startsWith(`${SAVED_TAGS_ROOT}/`) && path.endsWith(SAVED_TAGS_FILE) && path.length > start + SAVED_TAGS_FILE.length
+    ? path.slice(start, -SAVED_TAGS_FILE.length)
+    : undefined;
 }
 
 export function blobDir(d: Digest): string {

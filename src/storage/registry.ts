@@ -8,7 +8,7 @@ import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests
 import type { Descriptor } from './manifests/types.js';
 import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryFolderOf, repositoryPath, savedTagsPath, uploadsDir } from './paths.js';
 import { isValidName, isValidTag } from '../names.js';
-import { SavedList } from './saved-list.js';
+import { SavedList, SavedTagIndex } from './saved-list.js';
 import { deleteIfExists, listNames } from './links.js';
 import { TagStore, compareBytes } from './tags.js';
 import { UploadSessions, UploadStore } from './uploads.js';
@@ -42,6 +42,7 @@ export class Registry {
   private readonly catalogListing: RefreshingValue<string[]>;
   private readonly catalogPages = new EarlyPages();
   private readonly catalogSaved: SavedList | undefined;
+  private readonly savedTagIndex: SavedTagIndex | undefined;
   private readonly tagLists = new LruCache<KeptTags>(1_000);
 
   constructor(
@@ -56,13 +57,15 @@ export class Registry {
     // Nothing is saved with caching off (berth.metadatattl: 0): nothing would ever start from it.
     this.catalogSaved = driver.listFiles && options.metadataTtlMs > 0 ? new SavedList(driver, CATALOG_SNAPSHOT, 'repositories', isValidName) : undefined;
     const saved = this.catalogSaved;
+    this.savedTagIndex = saved && driver.listFiles ? new SavedTagIndex((path) => driver.listFiles!(path)) : undefined;
     this.catalogListing = new RefreshingValue(() => this.walkCatalog(), options.metadataTtlMs, this.staleListingMs(), saved && (() => saved.read()));
   }
 
   /**
-   * At start-up, on object stores: reads the saved catalog and lists one key of repositories/,
-   * so the first requests find the catalog in memory and the store's client past its first-use
-   * costs (a cold SDK spends 100-150 ms on its first requests). Without a saved catalog (the
+   * At start-up, on object stores: reads the saved catalog, the first page of which repositories
+   * have saved tag lists (SavedTagIndex) and one key of repositories/, so the first requests find
+   * them in memory and the store's client past its first-use costs (a cold SDK spends 100-150 ms
+   * on its first requests). Without a saved catalog (the
    * first start on a bucket Distribution wrote) the walk that builds one starts now, and its
    * first `firstCatalogPage` names are waited for, as the saved list would have been. Failures
    * are the caller's to log; requests read storage again anyway.
@@ -72,7 +75,7 @@ export class Registry {
     const firstListing = this.driver.stat(REPOSITORIES_ROOT).catch((err: unknown) => {
       if (!(err instanceof PathNotFoundError)) throw err;
     });
-    await Promise.all([this.catalogListing.prefetch(), firstListing]);
+    await Promise.all([this.catalogListing.prefetch(), firstListing, this.savedTagIndex?.load()]);
     if (this.catalogSaved && this.catalogListing.peek() === undefined) await this.catalog({ after: '', count: firstCatalogPage });
   }
 
@@ -179,10 +182,15 @@ export class Registry {
       const saved = this.driver.listChildren && this.options.metadataTtlMs > 0 ? this.savedTags(name) : undefined;
       const load = async () => {
         const tags = await TagStore.read(this.driver, name, pages);
-        await saved?.save(tags);
+        if (saved) {
+          await saved.save(tags);
+          this.savedTagIndex?.saved(name);
+        }
         return tags;
       };
-      const listing = new RefreshingValue(load, this.options.metadataTtlMs, this.staleListingMs(), saved && (() => saved.read()));
+      const index = this.savedTagIndex;
+      const seed = saved && (async () => (!index || index.mayHave(name) ? saved.read() : undefined));
+      const listing = new RefreshingValue(load, this.options.metadataTtlMs, this.staleListingMs(), seed);
       const entry: KeptTags = {
         listing,
         pages,

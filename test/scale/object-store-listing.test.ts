@@ -7,6 +7,7 @@ import { createDriver } from '../../src/storage/driver/factory.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, savedTagsPath } from '../../src/storage/paths.js';
 import { Registry as Storage } from '../../src/storage/registry.js';
+import { SavedTagIndex } from '../../src/storage/saved-list.js';
 import { compareBytes } from '../../src/storage/tags.js';
 
 /**
@@ -177,6 +178,23 @@ describe('saved tag lists', () => {
     }
   });
 
+  it('lists a repository that had no saved tags at start-up from the bucket, without reading a list saved since', async () => {
+    // At start-up team/gamma has no saved tags, and no tags listed before have been saved elsewhere.
+    await driver.delete(savedTagsPath('team/gamma')).catch(() => undefined);
+    const r = await start();
+    try {
+      // Saved after this process listed the saved lists' folder: it goes by that listing and
+      // reads the bucket, not this file (a starting point a repository without one never needs).
+      await driver.putContent(savedTagsPath('team/gamma'), Buffer.from(JSON.stringify({ tags: ['saved-later'] })));
+      assert.deepEqual(await tagsOf(r, 'team/gamma'), ['latest']);
+      // zeta's list was saved before the start: it is still the starting point.
+      await driver.putContent(savedTagsPath('zeta'), Buffer.from(JSON.stringify({ tags: ['from-saved-list'] })));
+      assert.deepEqual(await tagsOf(r, 'zeta'), ['from-saved-list']);
+    } finally {
+      await r.stop();
+    }
+  });
+
   it('a tag pushed through a process is saved a moment later; deleting the repository removes its saved tags', async () => {
     const r = await start();
     try {
@@ -189,6 +207,32 @@ describe('saved tag lists', () => {
       await assert.rejects(driver.getContent(savedTagsPath('pushed/tags')), 'no saved tags left');
     } finally {
       await r.stop();
+    }
+  });
+});
+
+describe('index of saved tag lists', () => {
+  it('knows after the first listing page which repositories up to there have none, and the rest once listed', async () => {
+    const indexed = await createDriver('s3', s3.params(bucket, { rootdirectory: '/index' }));
+    try {
+      // More saved lists than the first listing page (400 keys) holds.
+      const names = Array.from({ length: 450 }, (_, i) => `team/r${String(i).padStart(3, '0')}`);
+      let next = 0;
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        while (next < names.length) await indexed.putContent(savedTagsPath(names[next++]!), Buffer.from('{"tags":[]}'));
+      }));
+      const index = new SavedTagIndex((path) => indexed.listFiles!(path));
+      await index.load();
+      assert.equal(index.mayHave('team/r000'), true);
+      assert.equal(index.mayHave('team/r0005'), false, 'sorts among the first page and is not in it');
+      assert.equal(index.mayHave('team/r005/nested'), false);
+      await until('the whole folder is listed', async () => !index.mayHave('zz/unknown'));
+      assert.equal(index.mayHave('team/r449'), true);
+      assert.equal(index.mayHave('team/r450'), false);
+      index.saved('team/r450');
+      assert.equal(index.mayHave('team/r450'), true);
+    } finally {
+      await indexed.close?.();
     }
   });
 });
