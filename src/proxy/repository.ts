@@ -4,6 +4,7 @@ import { digestOf, tryParseDigest, type Digest } from '../digest.js';
 import type { Repository } from '../storage/registry.js';
 import type { BlobDescriptor } from '../storage/blobs.js';
 import { MAX_MANIFEST_BYTES } from '../storage/manifests/store.js';
+import { compareBytes } from '../storage/cache.js';
 import { BlobFetch } from './blob-fetch.js';
 import type { Mirror } from './mirror.js';
 import { ENTRY_BLOB, ENTRY_MANIFEST } from './scheduler.js';
@@ -208,7 +209,7 @@ async function upstreamTags(upstream: Upstream, remote: string, scope: string): 
     const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get('link') ?? '')?.[1];
     path = next ? nextPath(upstream.url, next) : undefined;
   }
-  return [...new Set(out)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...new Set(out)].sort(compareBytes);
 }
 
 /** A Link target relative to the upstream's URL (only paths on the upstream itself are followed). */

@@ -352,7 +352,7 @@ export class EarlyPages {
   }
 
   private answer(waiter: Waiter, shown: NonNullable<EarlyPages['shown']>): void {
-    shown.sorted ??= [...shown.found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    shown.sorted ??= [...shown.found].sort(compareBytes);
     const end = pageEnd(shown.sorted, waiter.need);
     if (end !== undefined && shown.seenUpTo(end)) {
       this.waiting.delete(waiter);
@@ -388,6 +388,11 @@ export function keyOrderBound(name: string, suffix: string): string {
     if (candidate > bound) bound = candidate;
   }
   return bound;
+}
+
+/** Byte order of names (the spec's lexical order; S3's key order for ASCII). */
+export function compareBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Where `name` is or would go in a sorted list of names (byte order). */

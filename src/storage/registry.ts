@@ -2,7 +2,7 @@ import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
 import { PathNotFoundError } from './driver/errors.js';
 import { BlobStore } from './blobs.js';
-import { EarlyPages, LruCache, RefreshingValue, TtlCache, keyOrderBound, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
+import { EarlyPages, LruCache, RefreshingValue, TtlCache, compareBytes, keyOrderBound, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import type { Descriptor } from './manifests/types.js';
@@ -10,7 +10,7 @@ import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, layersDir, manifestsDir, repositor
 import { isValidName, isValidTag } from '../names.js';
 import { SavedList, SavedTagIndex } from './saved-list.js';
 import { deleteIfExists, listNames } from './links.js';
-import { TagStore, compareBytes } from './tags.js';
+import { TagStore } from './tags.js';
 import { UploadSessions, UploadStore } from './uploads.js';
 
 /**
@@ -57,7 +57,7 @@ export class Registry {
     // Nothing is saved with caching off (berth.metadatattl: 0): nothing would ever start from it.
     this.catalogSaved = driver.listFiles && options.metadataTtlMs > 0 ? new SavedList(driver, CATALOG_SNAPSHOT, 'repositories', isValidName) : undefined;
     const saved = this.catalogSaved;
-    this.savedTagIndex = saved && driver.listFiles ? new SavedTagIndex((path) => driver.listFiles!(path)) : undefined;
+    this.savedTagIndex = saved ? new SavedTagIndex((path) => driver.listFiles!(path)) : undefined;
     this.catalogListing = new RefreshingValue(() => this.walkCatalog(), options.metadataTtlMs, this.staleListingMs(), saved && (() => saved.read()));
   }
 

@@ -1,9 +1,7 @@
 import type { StorageDriver } from './driver/types.js';
-import { PathNotFoundError } from './driver/errors.js';
-import { sortedIndex } from './cache.js';
+import { compareBytes, sortedIndex } from './cache.js';
 import { deleteIfExists } from './links.js';
 import { SAVED_TAGS_ROOT, savedTagsOwner, savedTagsPath } from './paths.js';
-import { compareBytes } from './tags.js';
 
 /**
  * A sorted list of names saved beside Distribution's layout on object stores (the catalog, a
@@ -105,10 +103,8 @@ export class SavedTagIndex {
             firstPage();
           }
           this.complete = true;
-        } catch (err) {
-          // A folder that does not exist yet holds no saved list; any other failure leaves the index unknown.
-          if (err instanceof PathNotFoundError) this.complete = true;
-          else this.listedUpTo = undefined;
+        } catch {
+          this.listedUpTo = undefined; // unknown again: every repository may have a list
         }
         firstPage();
       })();
@@ -117,7 +113,8 @@ export class SavedTagIndex {
 
   /** False only when the listing shows `name` has no saved tag list. */
   mayHave(name: string): boolean {
-    if (this.complete || this.names.has(name)) return this.names.has(name);
+    if (this.names.has(name)) return true;
+    if (this.complete) return false;
     return this.listedUpTo === undefined || savedTagsPath(name) > this.listedUpTo;
   }
 

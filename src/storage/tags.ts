@@ -1,6 +1,6 @@
 import type { Digest } from '../digest.js';
 import type { StorageDriver } from './driver/types.js';
-import { keyOrderBound, pageEnd, withName, withoutName, type EarlyPages, type MetadataCache, type PageNeed } from './cache.js';
+import { compareBytes, keyOrderBound, pageEnd, withName, withoutName, type EarlyPages, type MetadataCache, type PageNeed } from './cache.js';
 import type { KeptTags } from './registry.js';
 import { tryParseDigest } from '../digest.js';
 import { deleteIfExists, listNames, readLink, writeLink } from './links.js';
@@ -120,8 +120,4 @@ export class TagStore {
     );
     return hits.sort(compareBytes);
   }
-}
-
-export function compareBytes(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -8,7 +8,7 @@ import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, savedTagsPath } from '../../src/storage/paths.js';
 import { Registry as Storage } from '../../src/storage/registry.js';
 import { SavedTagIndex } from '../../src/storage/saved-list.js';
-import { compareBytes } from '../../src/storage/tags.js';
+import { compareBytes } from '../../src/storage/cache.js';
 
 /**
  * The catalog on an object store: the first catalog request of a process is answered from the

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { keyOrderBound } from '../../src/storage/cache.js';
-import { compareBytes } from '../../src/storage/tags.js';
+import { compareBytes } from '../../src/storage/cache.js';
 
 const seenAllUpTo = (name: string) => keyOrderBound(name, '/_manifests0');
 
