@@ -17,6 +17,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { s3EnvFromProcess, s3EnvFromRgw, type S3Env } from '../scripts/s3/env.js';
+
 const SCRIPTS = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'scripts', 's3');
 
 /** The s3 driver keys both registries get (Distribution's names; Berth reads the same). */
@@ -189,16 +191,12 @@ export interface StartS3Options {
  * still stops them.
  */
 export async function startS3(opts: StartS3Options, onStarted: (stop: () => Promise<void>) => void): Promise<S3Service> {
-  let env: Record<string, string>;
+  let env: S3Env;
   let dir: string | undefined;
   let stopRgw = async (_keep: boolean): Promise<void> => undefined;
-  if (process.env.S3_ENDPOINT) {
-    env = {
-      S3_ENDPOINT: process.env.S3_ENDPOINT,
-      S3_ACCESS_KEY: process.env.S3_ACCESS_KEY ?? '',
-      S3_SECRET_KEY: process.env.S3_SECRET_KEY ?? '',
-      S3_REGION: process.env.S3_REGION ?? 'us-east-1',
-    };
+  const fromProcess = s3EnvFromProcess();
+  if (fromProcess) {
+    env = fromProcess;
     opts.log(`S3: ${env.S3_ENDPOINT} (from S3_ENDPOINT)`);
   } else {
     // Short and plain: the daemons' unix sockets live under it (start-rgw.sh checks).
@@ -215,15 +213,14 @@ export async function startS3(opts: StartS3Options, onStarted: (stop: () => Prom
     onStarted(() => stopRgw(false));
     const t0 = performance.now();
     const out = await run('bash', [join(SCRIPTS, 'start-rgw.sh'), dir], { ...process.env, RGW_STORE_BYTES: String(opts.storeBytes) }, 150_000);
-    env = Object.fromEntries([...out.trim().matchAll(/(\w+)=(\S*)/g)].map((m) => [m[1]!, m[2]!]));
-    if (!env.S3_ENDPOINT) throw new Error(`start-rgw.sh printed no S3_ENDPOINT: ${out}`);
+    env = s3EnvFromRgw(out);
     opts.log(`S3: Ceph RGW on ${env.S3_ENDPOINT} (started in ${((performance.now() - t0) / 1000).toFixed(1)} s, files in ${dir})`);
   }
-  const client = new S3Client(env.S3_ENDPOINT!, env.S3_REGION!, env.S3_ACCESS_KEY!, env.S3_SECRET_KEY!);
+  const client = new S3Client(env.S3_ENDPOINT, env.S3_REGION, env.S3_ACCESS_KEY, env.S3_SECRET_KEY);
   const buckets: string[] = [];
   const service: S3Service = {
-    endpoint: env.S3_ENDPOINT!,
-    region: env.S3_REGION!,
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
     origin: dir ? 'rgw' : 'external',
     async createBucket(label) {
       const name = `berth-bench-${label}-${randomBytes(4).toString('hex')}`;
@@ -232,7 +229,7 @@ export async function startS3(opts: StartS3Options, onStarted: (stop: () => Prom
       return name;
     },
     params(bucket) {
-      return { region: env.S3_REGION!, regionendpoint: env.S3_ENDPOINT!, bucket, accesskey: env.S3_ACCESS_KEY!, secretkey: env.S3_SECRET_KEY! };
+      return { region: env.S3_REGION, regionendpoint: env.S3_ENDPOINT, bucket, accesskey: env.S3_ACCESS_KEY, secretkey: env.S3_SECRET_KEY };
     },
     async putMany(bucket, objects, concurrency, log) {
       let next = 0;

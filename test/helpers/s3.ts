@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { s3EnvFromProcess, s3EnvFromRgw } from '../../scripts/s3/env.js';
 
 const run = promisify(execFile);
 const scripts = fileURLToPath(new URL('../../scripts/s3/', import.meta.url));
@@ -29,29 +30,22 @@ export interface S3Server {
  */
 export async function startS3(): Promise<S3Server> {
   let dir: string | undefined;
-  let env: Record<string, string>;
-  if (process.env.S3_ENDPOINT) {
-    env = {
-      S3_ENDPOINT: process.env.S3_ENDPOINT,
-      S3_ACCESS_KEY: process.env.S3_ACCESS_KEY ?? '',
-      S3_SECRET_KEY: process.env.S3_SECRET_KEY ?? '',
-      S3_REGION: process.env.S3_REGION ?? 'us-east-1',
-    };
-  } else {
+  let env = s3EnvFromProcess();
+  if (!env) {
     dir = mkdtempSync('/tmp/berth-rgw-');
     try {
       const { stdout } = await run('bash', [scripts + 'start-rgw.sh', dir], { timeout: 120_000 });
-      env = Object.fromEntries([...stdout.trim().matchAll(/(\w+)=(\S*)/g)].map((m) => [m[1]!, m[2]!]));
+      env = s3EnvFromRgw(stdout);
     } catch (err) {
       await run('bash', [scripts + 'stop-rgw.sh', dir]).catch(() => undefined);
       throw err;
     }
   }
   const server: S3Server = {
-    endpoint: env.S3_ENDPOINT!,
-    accessKey: env.S3_ACCESS_KEY!,
-    secretKey: env.S3_SECRET_KEY!,
-    region: env.S3_REGION!,
+    endpoint: env.S3_ENDPOINT,
+    accessKey: env.S3_ACCESS_KEY,
+    secretKey: env.S3_SECRET_KEY,
+    region: env.S3_REGION,
     client() {
       return new S3Client({
         endpoint: server.endpoint,
