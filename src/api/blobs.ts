@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { sendFile } from './send-file.js';
-import { RegistryError } from '../errors.js';
-import { parseDigest } from '../digest.js';
+import { RegistryError } from '../oci/errors.js';
+import { parseDigest } from '../oci/digest.js';
 import type { Repository } from '../storage/registry.js';
 import { type Context, sendEmpty } from './context.js';
 import { requireDeleteEnabled, requireWritable } from './guards.js';

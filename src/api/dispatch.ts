@@ -7,7 +7,7 @@ import { accessLogger, REQUEST_ID, type AccessLog } from '../log.js';
 import { accessFor } from '../auth/access.js';
 import type { Auth } from '../auth/index.js';
 import type { Config } from '../config/types.js';
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../oci/errors.js';
 import type { HealthChecks } from '../health/registry.js';
 import type { HandlerKind, HttpMetrics } from '../metrics/http.js';
 import type { Notifier } from '../notifications/notifier.js';

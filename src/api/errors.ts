@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ErrorCodes, RegistryError } from '../errors.js';
+import { ErrorCodes, RegistryError } from '../oci/errors.js';
 import { InvalidOffsetError, InvalidPathError } from '../storage/driver/errors.js';
 import type { Context } from './context.js';
 

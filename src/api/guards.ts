@@ -1,4 +1,4 @@
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../oci/errors.js';
 import type { Context } from './context.js';
 
 /** storage.maintenance.readonly: writes answer 405 UNSUPPORTED, as Distribution does. */

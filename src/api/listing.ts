@@ -1,4 +1,4 @@
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../oci/errors.js';
 import { sortedIndex } from '../storage/cache.js';
 import type { Repository } from '../storage/registry.js';
 import { type Context, sendJson } from './context.js';

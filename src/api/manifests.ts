@@ -1,6 +1,6 @@
-import { RegistryError } from '../errors.js';
-import { isDigestLike, parseDigest, type Digest } from '../digest.js';
-import { isValidTag } from '../names.js';
+import { RegistryError } from '../oci/errors.js';
+import { isDigestLike, parseDigest, type Digest } from '../oci/digest.js';
+import { isValidTag } from '../oci/names.js';
 import type { Repository } from '../storage/registry.js';
 import { MAX_MANIFEST_BYTES } from '../storage/manifests/store.js';
 import { type Context, readBody, sendEmpty } from './context.js';

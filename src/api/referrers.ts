@@ -1,7 +1,7 @@
-import { RegistryError } from '../errors.js';
-import { parseDigest } from '../digest.js';
+import { RegistryError } from '../oci/errors.js';
+import { parseDigest } from '../oci/digest.js';
 import type { Repository } from '../storage/registry.js';
-import { MediaTypes } from '../storage/manifests/types.js';
+import { MediaTypes } from '../oci/descriptor.js';
 import { type Context, sendJson } from './context.js';
 
 /** GET /v2/<name>/referrers/<digest>[?artifactType=] — an image index of the subject's referrers. */

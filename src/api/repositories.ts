@@ -1,4 +1,4 @@
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../oci/errors.js';
 import { sendEmpty, type Context } from './context.js';
 import { requireDeleteEnabled, requireWritable } from './guards.js';
 

@@ -1,5 +1,5 @@
-import { RegistryError } from '../errors.js';
-import { checkName } from '../names.js';
+import { RegistryError } from '../oci/errors.js';
+import { checkName } from '../oci/names.js';
 
 export type Route =
   | { kind: 'base' }

@@ -1,6 +1,6 @@
-import { RegistryError } from '../errors.js';
-import { parseDigest, tryParseDigest } from '../digest.js';
-import { isValidName } from '../names.js';
+import { RegistryError } from '../oci/errors.js';
+import { parseDigest, tryParseDigest } from '../oci/digest.js';
+import { isValidName } from '../oci/names.js';
 import type { Repository } from '../storage/registry.js';
 import { uploadRange, type ChunkExpectation } from '../storage/uploads.js';
 import { packUploadState, uploadSecret, verifyUploadState } from '../storage/upload-token.js';

@@ -1,4 +1,4 @@
-import { isValidName } from '../names.js';
+import { isValidName } from '../oci/names.js';
 import type { Route } from '../api/router.js';
 import type { Access } from './types.js';
 

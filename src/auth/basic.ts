@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../oci/errors.js';
 import { basicChallenge, bearerChallenge } from './challenge.js';
 import { authorization, clientAddress, parseBasic, type BasicCredentials } from './credentials.js';
 import type { HtpasswdFile } from './htpasswd.js';

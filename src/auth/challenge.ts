@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../oci/errors.js';
 import { formatScope, toScopes } from './scope.js';
 import type { Access } from './types.js';
 

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { SignJWT } from 'jose';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.js';
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../oci/errors.js';
 import { isPathNotFound } from '../storage/driver/errors.js';
 import type { StorageDriver } from '../storage/driver/types.js';
 import type { PasswordCheck } from './basic.js';

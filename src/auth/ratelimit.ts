@@ -1,4 +1,4 @@
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../oci/errors.js';
 
 const MAX_TRACKED = 10_000;
 

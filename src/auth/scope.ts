@@ -1,5 +1,5 @@
-import { RegistryError } from '../errors.js';
-import { isValidName } from '../names.js';
+import { RegistryError } from '../oci/errors.js';
+import { isValidName } from '../oci/names.js';
 import type { Access } from './types.js';
 
 /**

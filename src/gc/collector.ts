@@ -1,4 +1,4 @@
-import type { Digest } from '../digest.js';
+import type { Digest } from '../oci/digest.js';
 import { isPathNotFound } from '../storage/driver/errors.js';
 import type { StorageDriver } from '../storage/driver/types.js';
 import { BlobGuard } from '../storage/blob-guard.js';

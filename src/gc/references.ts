@@ -1,4 +1,4 @@
-import { tryParseDigest, type Digest } from '../digest.js';
+import { tryParseDigest, type Digest } from '../oci/digest.js';
 
 /** What the collector needs from a stored manifest: what it keeps alive, and what it refers to. */
 export interface ManifestRefs {

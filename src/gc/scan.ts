@@ -1,4 +1,4 @@
-import { tryParseDigest, type Digest } from '../digest.js';
+import { tryParseDigest, type Digest } from '../oci/digest.js';
 import { isPathNotFound } from '../storage/driver/errors.js';
 import type { StorageDriver } from '../storage/driver/types.js';
 import { readLink } from '../storage/links.js';

@@ -3,8 +3,8 @@ import { hostname } from 'node:os';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { NotificationsConfig } from '../config/types.js';
-import type { Digest } from '../digest.js';
-import type { ManifestInfo } from '../storage/manifests/types.js';
+import type { Digest } from '../oci/digest.js';
+import type { ManifestInfo } from '../oci/descriptor.js';
 import { Endpoint } from './endpoint.js';
 import type { Event, EventAction, EventDescriptor, EventTarget, RequestRecord } from './event.js';
 

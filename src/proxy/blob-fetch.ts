@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Digest } from '../digest.js';
+import type { Digest } from '../oci/digest.js';
 import type { Repository } from '../storage/registry.js';
 
 /**

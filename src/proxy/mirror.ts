@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { MirrorConfig } from '../config/types.js';
-import { tryParseDigest } from '../digest.js';
+import { tryParseDigest } from '../oci/digest.js';
 import type { Registry, Repository, RepositoryMirror } from '../storage/registry.js';
 import type { BlobFetch } from './blob-fetch.js';
 import { upstreamMetrics } from './metrics.js';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import { RegistryError } from '../errors.js';
-import { digestOf, tryParseDigest, type Digest } from '../digest.js';
+import { RegistryError } from '../oci/errors.js';
+import { digestOf, tryParseDigest, type Digest } from '../oci/digest.js';
 import type { Repository } from '../storage/registry.js';
 import type { BlobDescriptor } from '../storage/blobs.js';
 import { MAX_MANIFEST_BYTES } from '../storage/manifests/store.js';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/types.js';
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../oci/errors.js';
 import { type Challenge, type Credentials, TokenCache, basicHeader, parseChallenges, parseTokenResponse } from './auth.js';
 import type { UpstreamErrorReason, UpstreamMetrics } from './metrics.js';
 

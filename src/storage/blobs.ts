@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import { RegistryError } from '../errors.js';
-import type { Digest } from '../digest.js';
+import { RegistryError } from '../oci/errors.js';
+import type { Digest } from '../oci/digest.js';
 import { InvalidOffsetError, isPathNotFound } from './driver/errors.js';
 import type { RandomAccessFile, StorageDriver } from './driver/types.js';
 import { LruCache, type MetadataCache, type SharedBlobDescriptors } from './cache.js';

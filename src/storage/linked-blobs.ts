@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import { RegistryError } from '../errors.js';
-import type { Digest } from '../digest.js';
+import { RegistryError } from '../oci/errors.js';
+import type { Digest } from '../oci/digest.js';
 import type { RandomAccessFile, StorageDriver } from './driver/types.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';
 import type { MetadataCache } from './cache.js';

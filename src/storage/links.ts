@@ -1,4 +1,4 @@
-import { tryParseDigest, type Digest } from '../digest.js';
+import { tryParseDigest, type Digest } from '../oci/digest.js';
 import { isPathNotFound } from './driver/errors.js';
 import type { StorageDriver } from './driver/types.js';
 

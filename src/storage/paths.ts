@@ -1,4 +1,4 @@
-import type { Digest } from '../digest.js';
+import type { Digest } from '../oci/digest.js';
 
 /**
  * Distribution's storage layout, byte for byte, so that a root written by either registry is

@@ -1,13 +1,13 @@
-import type { Digest } from '../digest.js';
+import type { Digest } from '../oci/digest.js';
 import type { StorageDriver } from './driver/types.js';
 import { PathNotFoundError } from './driver/errors.js';
 import { BlobStore } from './blobs.js';
 import { EarlyPages, LruCache, RefreshingValue, TtlCache, compareBytes, keyOrderBound, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
-import type { Descriptor } from './manifests/types.js';
+import type { Descriptor } from '../oci/descriptor.js';
 import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryFolderOf, repositoryPath, savedTagsPath, uploadsDir } from './paths.js';
-import { isValidName, isValidTag } from '../names.js';
+import { isValidName, isValidTag } from '../oci/names.js';
 import { SavedList, SavedTagIndex } from './saved-list.js';
 import { deleteIfExists, listNames } from './links.js';
 import { TagStore } from './tags.js';
@@ -82,7 +82,7 @@ export class Registry {
   /** Chooses pull-through repositories for mirrored names (src/proxy); set once at start-up. */
   mirror: RepositoryMirror | undefined;
 
-  /** A repository's stores. The name must already be validated (names.ts). */
+  /** A repository's stores. The name must already be validated (oci/names.ts). */
   repository(name: string): Repository {
     if (this.mirror) {
       const mirrored = this.mirror.repository(name);

@@ -1,8 +1,8 @@
-import type { Digest } from '../digest.js';
+import type { Digest } from '../oci/digest.js';
 import type { StorageDriver } from './driver/types.js';
 import { compareBytes, keyOrderBound, pageEnd, withName, withoutName, type EarlyPages, type MetadataCache, type PageNeed } from './cache.js';
 import type { KeptTags } from './registry.js';
-import { tryParseDigest } from '../digest.js';
+import { tryParseDigest } from '../oci/digest.js';
 import { deleteIfExists, listNames, readLink, writeLink } from './links.js';
 import { tagCurrentLinkPath, tagDir, tagIndexLinkPath, tagsDir } from './paths.js';
 

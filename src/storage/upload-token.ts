@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../oci/errors.js';
 
 /**
  * The `_state` query parameter of upload Locations, in Distribution's format: base64url of

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { RegistryError } from '../errors.js';
-import { Digester, type Digest, type DigestAlgorithm } from '../digest.js';
+import { RegistryError } from '../oci/errors.js';
+import { Digester, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import { isPathNotFound } from './driver/errors.js';
 import type { FileWriter, StorageDriver } from './driver/types.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';

@@ -1,5 +1,5 @@
-import { RegistryError } from '../../errors.js';
-import { digestOf, type Digest } from '../../digest.js';
+import { RegistryError } from '../../oci/errors.js';
+import { digestOf, type Digest } from '../../oci/digest.js';
 import type { StorageDriver } from '../driver/types.js';
 import type { BlobStore } from '../blobs.js';
 import type { LinkedBlobStore } from '../linked-blobs.js';
@@ -7,9 +7,9 @@ import type { LruCache, MetadataCache } from '../cache.js';
 import type { TagStore } from '../tags.js';
 import { deleteIfExists, listNames, readLink, writeLink } from '../links.js';
 import { revisionDir, revisionLinkPath, revisionsDir } from '../paths.js';
-import { DigestAlgorithms, type DigestAlgorithm } from '../../digest.js';
-import { detectMediaType, handlers } from './handlers.js';
-import { MediaTypes, invalid, isObject, type Descriptor, type ManifestInfo } from './types.js';
+import { DigestAlgorithms, type DigestAlgorithm } from '../../oci/digest.js';
+import { detectMediaType, handlers } from '../../oci/formats.js';
+import { MediaTypes, invalid, isObject, type Descriptor, type ManifestInfo } from '../../oci/descriptor.js';
 
 /** The spec asks registries to accept manifests of at least 4 MiB; we accept exactly that. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;

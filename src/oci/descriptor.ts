@@ -1,5 +1,5 @@
-import { RegistryError } from '../../errors.js';
-import { tryParseDigest, type Digest } from '../../digest.js';
+import { RegistryError } from './errors.js';
+import { tryParseDigest, type Digest } from './digest.js';
 
 export const MediaTypes = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',

@@ -1,5 +1,5 @@
-import type { ManifestHandler, ManifestInfo } from './types.js';
-import { MediaTypes, commonFields, invalid, parseDescriptor, parseDescriptorList } from './types.js';
+import type { ManifestHandler, ManifestInfo } from './descriptor.js';
+import { MediaTypes, commonFields, invalid, parseDescriptor, parseDescriptorList } from './descriptor.js';
 
 /** An image manifest: a config blob and layers (Docker schema 2 and OCI share the shape). */
 function imageManifest(mediaType: string, mediaTypeRequired: boolean): ManifestHandler {
