@@ -14,6 +14,11 @@
 #   util-linux                      unshare(1), used to give the clients a private mount namespace
 #   ceph-mon ceph-osd radosgw       a throw-away Ceph cluster with its S3 gateway (RGW), the real
 #   ceph-common                     S3 server the s3 driver tests run against (scripts/s3/start-rgw.sh)
+#   docker.io containerd            the Docker engine and CLI, and containerd's ctr: real clients of
+#                                   test/clients/ (each test starts its own daemon on private paths)
+#   chromium                        a real browser for the web UI's tests (driven by playwright-core;
+#                                   browsers cannot be downloaded here)
+#   tmux                            a real pseudo-terminal for the command line's progress bars
 set -euo pipefail
 
 PACKAGES=(
@@ -23,6 +28,9 @@ PACKAGES=(
   wrk apache2-utils nginx-light
   util-linux
   ceph-mon ceph-osd radosgw ceph-common
+  docker.io containerd
+  chromium
+  tmux
 )
 
 if [ "$(id -u)" -ne 0 ]; then
