@@ -1,6 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { digest, random, repoName } from '../helpers/content.js';
 import { assertError, pushBlob, pushBlobChunked, startUpload, withQuery } from '../helpers/push.js';
@@ -45,6 +48,18 @@ test('single POST with ?digest= stores the blob: 201, Location, Docker-Content-D
   const get = await reg.req('GET', loc.toString());
   assert.equal(get.status, 200);
   assert.ok(get.body.equals(data));
+});
+
+test('single POST with a digest that does not match the body: 400 DIGEST_INVALID, nothing stored under either digest', deviation('monolithicPost'), async () => {
+  const repo = repoName('up');
+  const data = random(1000);
+  const claimed = digest(random(1000));
+  const res = await reg.req('POST', `/v2/${repo}/blobs/uploads/?digest=${claimed}`, { body: data, headers: octet });
+  assertError(res, 400, 'DIGEST_INVALID');
+  assertError(await reg.req('GET', `/v2/${repo}/blobs/${claimed}`), 404, 'BLOB_UNKNOWN');
+  assertError(await reg.req('GET', `/v2/${repo}/blobs/${digest(data)}`), 404, 'BLOB_UNKNOWN');
+  assert.equal(existsSync(path.join(reg.root, 'docker/registry/v2/blobs/sha256', claimed.slice(7, 9), claimed.slice(7))), false, 'no blob data under the claimed digest');
+  assert.deepEqual(await readdir(path.join(reg.root, 'docker/registry/v2/repositories', repo, '_uploads')).catch(() => []), [], 'no upload left behind');
 });
 
 test('POST then PUT with the whole blob: 201, pullable Location, Docker-Content-Digest', async () => {
