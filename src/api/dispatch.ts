@@ -1,9 +1,9 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { accessLogger, REQUEST_ID, type AccessLog } from '../log.js';
+import { peerOf, type Peer } from '../peer.js';
 import { accessFor } from '../auth/access.js';
 import type { Auth } from '../auth/index.js';
 import type { Config } from '../config/types.js';
@@ -15,6 +15,7 @@ import type { Registry } from '../storage/registry.js';
 import { handleBlob } from './blobs.js';
 import { API_VERSION_HEADER, type Context, sendJson } from './context.js';
 import { sendError } from './errors.js';
+import { escapedFromRequest, withinRequest } from './guard.js';
 import { handleCatalog, handleTags } from './listing.js';
 import { handleManifest } from './manifests.js';
 import { handleReferrers } from './referrers.js';
@@ -55,6 +56,9 @@ class RequestContext implements Context {
   actor: string | undefined = undefined;
   private child: Logger | undefined = undefined;
   readonly started = performance.now();
+  /** Read once now: the access log and metrics run after the response, when req.socket is gone. */
+  readonly peer: Peer;
+  readonly target: string;
 
   constructor(
     readonly req: IncomingMessage,
@@ -65,39 +69,55 @@ class RequestContext implements Context {
     readonly id: string,
     readonly events: Notifier | undefined,
     readonly shared: Shared,
-  ) {}
+  ) {
+    this.peer = peerOf(req);
+    this.target = req.url ?? '/';
+  }
 
   get log(): Logger {
     return (this.child ??= this.shared.logger.child({ reqId: this.id }));
   }
 
   url(path: string): string {
-    return urlFor(this.config, this.req, path);
+    return urlFor(this.config, this.req, this.peer, path);
   }
 }
 
 const EMPTY_QUERY = new URLSearchParams();
 const CONTEXT = Symbol('berth.context');
 
-/** The response's 'close' listener, shared by all requests: in-flight count, metrics, access log. */
+/**
+ * The response's 'close' listener, shared by all requests: in-flight count, metrics, access log.
+ * It runs after the response, so it reads only what the context captured while the request was
+ * alive (never req.socket), and nothing it does can throw out of it.
+ */
 function finished(this: ServerResponse): void {
   const ctx = (this as ServerResponse & { [CONTEXT]: RequestContext })[CONTEXT];
-  const { shared, req } = ctx;
+  const { shared } = ctx;
   shared.active--;
-  const ms = performance.now() - ctx.started;
-  if (shared.metrics) {
-    const socket = req.socket as CountedSocket;
-    const read = socket.bytesRead;
-    const written = socket.bytesWritten;
-    const bytesIn = read - (socket[BYTES_READ] ?? 0);
-    const bytesOut = written - (socket[BYTES_WRITTEN] ?? 0);
-    socket[BYTES_READ] = read;
-    socket[BYTES_WRITTEN] = written;
-    shared.metrics.record(ctx.kind, ctx.method, this.statusCode, ms / 1000, bytesIn, bytesOut);
+  try {
+    const ms = performance.now() - ctx.started;
+    if (shared.metrics) {
+      const [bytesIn, bytesOut] = socketBytes(ctx.peer.socket as CountedSocket | undefined);
+      shared.metrics.record(ctx.kind, ctx.method, this.statusCode, ms / 1000, bytesIn, bytesOut);
+    }
+    if (shared.access) {
+      shared.access.write({ reqId: ctx.id, method: ctx.method, url: ctx.target, status: this.statusCode, ms: Math.round(ms * 10) / 10, remote: ctx.peer.address });
+    }
+  } catch (err) {
+    ctx.log.error({ err }, 'request metrics or access log failed');
   }
-  if (shared.access) {
-    shared.access.write({ reqId: ctx.id, method: ctx.method, url: req.url, status: this.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress });
-  }
+}
+
+/** Bytes the connection carried since the last request on it finished (counters outlive the socket). */
+function socketBytes(socket: CountedSocket | undefined): [number, number] {
+  if (!socket) return [0, 0];
+  const read = socket.bytesRead || 0;
+  const written = socket.bytesWritten || 0;
+  const counted: [number, number] = [read - (socket[BYTES_READ] ?? 0), written - (socket[BYTES_WRITTEN] ?? 0)];
+  socket[BYTES_READ] = read;
+  socket[BYTES_WRITTEN] = written;
+  return counted;
 }
 
 function enabledOnly(log: AccessLog): AccessLog | undefined {
@@ -113,22 +133,28 @@ export function createHandler(config: Config, registry: Registry, logger: Logger
   const prefix = config.http.prefix;
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    shared.active++;
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
-    res.setHeader(API_VERSION_HEADER, 'registry/2.0');
-    res.setHeader(REQUEST_ID_HEADER, id);
     (req as IncomingMessage & { [REQUEST_ID]?: string })[REQUEST_ID] = id;
-    for (const [name, values] of extraHeaders) res.setHeader(name, values);
     const ctx = new RequestContext(req, res, req.method ?? 'GET', registry, config, id, notifier, shared);
     (res as ServerResponse & { [CONTEXT]: RequestContext })[CONTEXT] = ctx;
+    shared.active++;
     res.once('close', finished);
-    if (health && !health.healthy && req.url !== '/') {
-      // As Distribution: every request but "/" answers 503 while a health check fails.
-      sendError(ctx, ctx.log, new RegistryError('UNAVAILABLE', 'service unavailable', 'health check failed: please see /debug/health'));
-      return;
-    }
-    void run(ctx, prefix, auth);
+    withinRequest(ctx, () => {
+      try {
+        res.setHeader(API_VERSION_HEADER, 'registry/2.0');
+        res.setHeader(REQUEST_ID_HEADER, id);
+        for (const [name, values] of extraHeaders) res.setHeader(name, values);
+        if (health && !health.healthy && req.url !== '/') {
+          // As Distribution: every request but "/" answers 503 while a health check fails.
+          sendError(ctx, ctx.log, new RegistryError('UNAVAILABLE', 'service unavailable', 'health check failed: please see /debug/health'));
+          return;
+        }
+        run(ctx, prefix, auth).catch((err: unknown) => escapedFromRequest(ctx, err, 'error handling'));
+      } catch (err) {
+        escapedFromRequest(ctx, err, 'request start');
+      }
+    });
   };
   return { handler, inFlight: () => shared.active };
 }
@@ -203,12 +229,12 @@ function methodNotAllowed(allow: string): RegistryError {
 }
 
 /** Location URLs: absolute from http.host or the request's host (as Distribution), or relative. */
-function urlFor(config: Config, req: IncomingMessage, path: string): string {
+function urlFor(config: Config, req: IncomingMessage, peer: Peer, path: string): string {
   const full = `${config.http.prefix}${path}`;
   if (config.http.relativeurls) return full;
   if (config.http.host) return `${config.http.host.replace(/\/$/, '')}${full}`;
   const forwardedProto = firstValue(req.headers['x-forwarded-proto']);
-  const proto = forwardedProto ?? ((req.socket as TLSSocket).encrypted ? 'https' : 'http');
+  const proto = forwardedProto ?? (peer.encrypted ? 'https' : 'http');
   const host = firstValue(req.headers['x-forwarded-host']) ?? req.headers.host ?? firstValue(req.headers[':authority']);
   return host ? `${proto}://${host}${full}` : full;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import { RegistryError } from '../oci/errors.js';
+import { peerOf } from '../peer.js';
 import { formatScope, toScopes } from './scope.js';
 import type { Access } from './types.js';
 
@@ -30,7 +30,7 @@ export function bearerChallenge(realm: string, service: string, needed: readonly
 /** The realm for `autoredirect`: this request's own scheme and host with the token path. */
 export function selfRealm(req: IncomingMessage, path: string): string {
   const forwarded = req.headers['x-forwarded-proto'];
-  const proto = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim() || ((req.socket as TLSSocket).encrypted ? 'https' : 'http');
+  const proto = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim() || (peerOf(req).encrypted ? 'https' : 'http');
   const host = req.headers.host ?? req.headers[':authority'];
   return `${proto}://${typeof host === 'string' ? host : 'localhost'}${path}`;
 }

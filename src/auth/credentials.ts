@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { peerOf } from '../peer.js';
 
 /** Longest user name and password accepted in Basic credentials (bcrypt reads 72 bytes anyway). */
 const MAX_USER_BYTES = 256;
@@ -46,5 +47,5 @@ export function parseBasic(value: string): BasicCredentials | string {
 
 /** The address failed logins are counted against: the peer, never a forwarded header a client can forge. */
 export function clientAddress(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
+  return peerOf(req).address ?? 'unknown';
 }

@@ -1,3 +1,4 @@
+import { guardProcess } from '../api/guard.js';
 import { startServer as defaultStartServer, type RunningServer } from '../api/server.js';
 import type { Config } from '../config/types.js';
 import { ConfigError, defaultConfigText, loadConfigFile, parseConfig, type LoadedConfig } from '../config/load.js';
@@ -30,6 +31,8 @@ export async function serve(file: string | undefined, startServer?: StartServer)
   }
   const { config, warnings } = loaded;
   const logger = createLogger(config.log);
+  // A failure inside a request stays there; one outside any request exits (src/api/guard.ts).
+  guardProcess(logger);
   for (const warning of warnings) logger.warn(warning);
   if (!file && !process.env.REGISTRY_CONFIGURATION_PATH) logger.info('no configuration file given; using the built-in default');
 

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { NotificationsConfig } from '../config/types.js';
 import type { Digest } from '../oci/digest.js';
 import type { ManifestInfo } from '../oci/descriptor.js';
+import { peerOf } from '../peer.js';
 import { Endpoint } from './endpoint.js';
 import type { Event, EventAction, EventDescriptor, EventTarget, RequestRecord } from './event.js';
 
@@ -155,9 +156,10 @@ function remoteAddr(req: IncomingMessage): string | undefined {
   if (first) return first;
   const realIp = req.headers['x-real-ip'];
   if (typeof realIp === 'string' && realIp.trim()) return realIp.trim();
-  const { remoteAddress, remotePort } = req.socket;
-  if (!remoteAddress) return undefined;
-  return remoteAddress.includes(':') ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`;
+  // Events are made after the response, when req.socket is gone: the peer was recorded at the start.
+  const { address, port } = peerOf(req);
+  if (!address) return undefined;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** A URL without its user-info (credentials must never reach the log). */

@@ -44,6 +44,10 @@ export interface Registry {
   stop(opts?: { keep?: boolean }): Promise<void>;
   /** SIGKILLs a child-process registry (crash tests); the temp dir is kept. */
   kill?(): Promise<void>;
+  /** A child-process registry's stderr so far (its log; the last 4 MiB). */
+  output?(): string;
+  /** Whether a child-process registry is still running, and its exit code once it is not. */
+  exitCode?(): number | null | undefined;
 }
 
 export function defaultYaml(o: { deleteEnabled?: boolean; readonly?: boolean; extraYaml?: string } = {}): string {
@@ -150,19 +154,20 @@ async function startChild(which: Target, opts: RegistryOptions): Promise<Registr
     ? spawn(DISTRIBUTION_BINARY, ['serve', configPath], { env, stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli.ts'), 'serve', configPath], { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stderr?.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4 * 1024 * 1024); });
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) => child.once('exit', (code) => { exitCode = code; resolve(); }));
   let dead = false;
   void exited.then(() => { dead = true; });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (dead) throw new Error(`${which} registry exited during start-up: ${stderr}`);
+    if (dead) throw new Error(`${which} registry exited during start-up: ${stderr.slice(-4000)}`);
     try {
       const res = await request(url, 'GET', '/v2/');
-      if (res.status === 200) break;
+      if (res.status === 200 || res.status === 401) break; // 401: up, with auth on
     } catch { /* not listening yet */ }
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`${which} registry did not start: ${stderr}`); }
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`${which} registry did not start: ${stderr.slice(-4000)}`); }
     await new Promise((r) => setTimeout(r, 100));
   }
   const cleanup = async (keep: boolean) => {
@@ -175,6 +180,8 @@ async function startChild(which: Target, opts: RegistryOptions): Promise<Registr
     base,
     root,
     pid: child.pid,
+    output: () => stderr,
+    exitCode: () => (dead ? exitCode : undefined),
     async stop(o = {}) {
       if (!dead) {
         child.kill('SIGTERM');
