@@ -1,5 +1,6 @@
 import { RegistryError } from './errors.js';
 import { tryParseDigest, type Digest } from './digest.js';
+import { platformOf, type Platform } from './platform.js';
 
 export const MediaTypes = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -9,6 +10,8 @@ export const MediaTypes = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociEmpty: 'application/vnd.oci.empty.v1+json',
+  /** The artifact manifest of image-spec 1.1's release candidates, still written by old ORAS versions. */
+  ociArtifact: 'application/vnd.oci.artifact.manifest.v1+json',
 } as const;
 
 export interface Descriptor {
@@ -18,6 +21,8 @@ export interface Descriptor {
   urls?: string[];
   artifactType?: string;
   annotations?: Record<string, string>;
+  /** An index entry's platform; kept when well formed, never a reason to refuse a manifest. */
+  platform?: Platform;
 }
 
 /** What the registry needs to know about a stored manifest; derived once per digest and cached. */
@@ -54,7 +59,7 @@ function stringMap(v: unknown, where: string): Record<string, string> | undefine
 
 export function parseDescriptor(v: unknown, where: string): Descriptor {
   if (!isObject(v)) throw invalid(`${where} must be a descriptor object`);
-  const { mediaType, digest, size, urls, artifactType, annotations, data } = v;
+  const { mediaType, digest, size, urls, artifactType, annotations, data, platform } = v;
   if (typeof mediaType !== 'string' || mediaType === '') throw invalid(`${where}.mediaType must be a non-empty string`);
   const d = typeof digest === 'string' ? tryParseDigest(digest) : undefined;
   if (!d) throw invalid(`${where}.digest is not a valid digest`, { digest });
@@ -66,7 +71,20 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
     const bytes = Buffer.from(data, 'base64');
     if (bytes.length !== size) throw invalid(`${where}.data does not have the descriptor's size`);
   }
-  return { mediaType, digest: d, size, urls: urls as string[] | undefined, artifactType: artifactType as string | undefined, annotations: stringMap(annotations, `${where}.annotations`) };
+  const out: Descriptor = { mediaType, digest: d, size, urls: urls as string[] | undefined, artifactType: artifactType as string | undefined, annotations: stringMap(annotations, `${where}.annotations`) };
+  const p = platformOf(platform);
+  if (p) out.platform = p;
+  return out;
+}
+
+/** A descriptor back in its wire form (digest as a string), for writing an index. */
+export function descriptorJson(d: Descriptor): Record<string, unknown> {
+  const out: Record<string, unknown> = { mediaType: d.mediaType, digest: d.digest.value, size: d.size };
+  if (d.urls) out.urls = d.urls;
+  if (d.artifactType) out.artifactType = d.artifactType;
+  if (d.annotations) out.annotations = d.annotations;
+  if (d.platform) out.platform = d.platform;
+  return out;
 }
 
 export function parseDescriptorList(v: unknown, where: string, required: boolean): Descriptor[] {
