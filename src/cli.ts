@@ -1,25 +1,15 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { garbageCollect } from './cli/garbage-collect.js';
 import { serve } from './cli/serve.js';
-
-/** The version in package.json (one level above both src/ and dist/). */
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
+import { berthVersion } from './version.js';
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('berth')
     .description('An OCI Distribution registry, drop-in compatible with CNCF Distribution')
-    .version(`berth ${packageVersion()}`, '-v, --version', 'print the version and exit')
+    .version(`berth ${berthVersion()}`, '-v, --version', 'print the version and exit')
     .showHelpAfterError();
 
   program

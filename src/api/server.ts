@@ -35,6 +35,8 @@ const WARM_UP_WAIT_MS = 5000;
 export interface RunningServer {
   /** Base URL the registry answers on (for a unix socket: "unix:<path>"). */
   readonly url: string;
+  /** The TCP port listened on (0 for a unix socket). */
+  readonly port: number;
   readonly registry: Registry;
   /** Base URL of the debug server (http.debug.addr: /debug/health, metrics), when configured. */
   readonly debugUrl?: string;
@@ -52,7 +54,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const redis = config.redis ? await import('../redis/index.js') : undefined;
   const shared = redis ? await redis.startShared(config, logger) : undefined;
   const onOperation = prometheus ? (await import('../metrics/storage.js')).driverMetricsHook() : undefined;
-  const base = await createDriver(config.storage.driver, config.storage.parameters, onOperation ? { onOperation } : {});
+  const created = await createDriver(config.storage.driver, config.storage.parameters, onOperation ? { onOperation } : {});
+  const base = config.middleware?.storage.length ? await (await import('../storage/middleware/index.js')).applyStorageMiddleware(created, config.middleware.storage, logger) : created;
   const driver = redis && shared ? redis.publishingDriver(base, shared.bus) : base;
   if (!config.http.secret) {
     logger.warn('http.secret is not set: a random one is used, so uploads cannot move between instances behind a load balancer');
@@ -87,6 +90,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const server = listener.server;
   await withinMs(warm, WARM_UP_WAIT_MS);
   const url = await listen(server, config);
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
   let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
   try {
     if (config.http.debug) debug = await startDebugServer(config.http.debug, health, logger);
@@ -122,7 +127,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await driver.close?.();
       await shared?.close();
     })());
-  return { url, registry, close, ...(debug ? { debugUrl: debug.url } : {}) };
+  return { url, port, registry, close, ...(debug ? { debugUrl: debug.url } : {}) };
 }
 
 /** Waits for `work`, or `ms` at most. */

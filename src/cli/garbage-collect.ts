@@ -20,7 +20,7 @@ export interface GarbageCollectOptions {
  */
 export async function garbageCollect(file: string, options: GarbageCollectOptions): Promise<void> {
   try {
-    const { config, warnings } = loadConfigFile(file, process.env);
+    const { config, warnings } = await loadConfigFile(file, process.env);
     for (const warning of warnings) process.stderr.write(`berth: ${warning}\n`);
     const driver = await createDriver(config.storage.driver, config.storage.parameters);
     // With redis configured, the command takes the same lock as instances' scheduled runs.

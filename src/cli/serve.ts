@@ -1,27 +1,22 @@
 import { guardProcess } from '../api/guard.js';
-import { startServer as defaultStartServer, type RunningServer } from '../api/server.js';
-import type { Config } from '../config/types.js';
-import { ConfigError, defaultConfigText, loadConfigFile, parseConfig, type LoadedConfig } from '../config/load.js';
-import { createLogger, type Logger } from '../log.js';
-
-export type StartServer = (config: Config, logger: Logger) => Promise<RunningServer>;
-
-/** Distribution reads the file named by REGISTRY_CONFIGURATION_PATH when none is given. */
-export function resolveConfig(file: string | undefined, env: NodeJS.ProcessEnv): LoadedConfig {
-  const chosen = file ?? (env.REGISTRY_CONFIGURATION_PATH || undefined);
-  if (chosen !== undefined) return loadConfigFile(chosen, env);
-  return parseConfig(defaultConfigText, env, { source: 'default configuration' });
-}
+import type { RunningServer } from '../api/server.js';
+import { ConfigError, defaultConfigText, readConfigFile } from '../config/load.js';
+import { prepare, type Prepared } from '../launch.js';
 
 /**
- * `berth serve [CONFIG]`: load the configuration, start the registry, and stop on SIGTERM or
- * SIGINT after draining in-flight requests (a second signal exits at once). Configuration
- * problems print one line to stderr and exit 1.
+ * `berth serve [CONFIG]`: load the configuration (CONFIG, else $REGISTRY_CONFIGURATION_PATH as
+ * Distribution reads it, else the built-in default), start the registry through the start-up
+ * path startRegistry shares (src/launch.ts), and stop on SIGTERM or SIGINT after draining
+ * in-flight requests (a second signal exits at once). Configuration problems, plugins that fail
+ * to load included, print one line to stderr and exit 1.
  */
-export async function serve(file: string | undefined, startServer?: StartServer): Promise<void> {
-  let loaded: LoadedConfig;
+export async function serve(file: string | undefined): Promise<void> {
+  const chosen = file ?? (process.env.REGISTRY_CONFIGURATION_PATH || undefined);
+  let prepared: Prepared;
   try {
-    loaded = resolveConfig(file, process.env);
+    prepared = chosen !== undefined
+      ? await prepare(readConfigFile(chosen), { env: process.env, source: `config file ${chosen}` })
+      : await prepare(defaultConfigText, { env: process.env, source: 'default configuration' });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`berth: ${error.message}\n`);
@@ -29,16 +24,15 @@ export async function serve(file: string | undefined, startServer?: StartServer)
     }
     throw error;
   }
-  const { config, warnings } = loaded;
-  const logger = createLogger(config.log);
+  const { logger } = prepared;
   // A failure inside a request stays there; one outside any request exits (src/api/guard.ts).
+  // Only the command does this: startRegistry leaves the embedding process's handlers alone.
   guardProcess(logger);
-  for (const warning of warnings) logger.warn(warning);
-  if (!file && !process.env.REGISTRY_CONFIGURATION_PATH) logger.info('no configuration file given; using the built-in default');
+  if (chosen === undefined) logger.info('no configuration file given; using the built-in default');
 
   let server: RunningServer;
   try {
-    server = await (startServer ?? defaultStartServer)(config, logger);
+    server = await prepared.start();
   } catch (error) {
     logger.error({ err: error }, `cannot start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);

@@ -8,10 +8,12 @@ import { TypedScalar } from './yaml.js';
 import { buildNotifications } from '../notifications/config.js';
 import { buildHealth } from '../health/config.js';
 import { buildMirror } from '../proxy/config.js';
+import { buildMiddleware } from '../storage/middleware/config.js';
 
 /** Defaults and cross-key rules applied after the schema; every default here is Distribution's. */
 
-const STORAGE_SETTINGS = new Set(['delete', 'redirect', 'cache', 'maintenance', 'tag']);
+/** The keys under `storage` that are settings; any other key names the driver. */
+export const STORAGE_SETTINGS: ReadonlySet<string> = new Set(['delete', 'redirect', 'cache', 'maintenance', 'tag']);
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
 const TLS_VERSIONS = ['tls1.0', 'tls1.1', 'tls1.2', 'tls1.3'] as const;
 const DEFAULT_ADDR = ':5000';
@@ -20,7 +22,7 @@ const DEFAULT_ADDR = ':5000';
  * Sections Distribution knows that Berth does not act on yet. Remove a name when its feature
  * lands (auth is checked when the server starts: src/auth/config.ts; redis by src/redis/client.ts).
  */
-export const NOT_YET_IMPLEMENTED = ['middleware', 'compatibility', 'catalog', 'reporting', 'policy'] as const;
+export const NOT_YET_IMPLEMENTED = ['compatibility', 'catalog', 'reporting', 'policy'] as const;
 
 export interface BuildOptions {
   /** Storage driver names that exist (the factory's registeredDrivers()). */
@@ -55,6 +57,7 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
     const params = file.auth[type];
     config.auth = { [type]: params && typeof params === 'object' && !Array.isArray(params) ? (params as Record<string, unknown>) : {} };
   }
+  if (file.middleware) config.middleware = buildMiddleware(file.middleware, warn);
   if (file.notifications) config.notifications = buildNotifications(file.notifications);
   if (file.redis) config.redis = file.redis;
   if (file.health) config.health = buildHealth(file.health);

@@ -5,7 +5,8 @@ import { applyEnvOverrides } from './env.js';
 import { ConfigError } from './errors.js';
 import { configSchema, keyPath } from './schema.js';
 import type { Config } from './types.js';
-import { isRecord, parseYaml, YamlSyntaxError } from './yaml.js';
+import { isRecord, parseYaml, TypedScalar, YamlSyntaxError } from './yaml.js';
+import { loadPlugins, pluginsNamedIn } from '../plugins/load.js';
 
 export { ConfigError } from './errors.js';
 
@@ -36,6 +37,13 @@ export interface ParseOptions {
   cwd?: string;
   /** Names the source in YAML syntax errors, e.g. "config file /etc/berth.yml". */
   source?: string;
+  /**
+   * Called with the tree once REGISTRY_* overrides are applied, before it is checked: where a
+   * caller fills in defaults of its own (startRegistry's inmemory storage and free port).
+   */
+  fillDefaults?: (tree: Record<string, unknown>) => void;
+  /** A configuration without `version` is taken as 0.1 (startRegistry); serve requires it, as Distribution. */
+  defaultVersion?: boolean;
 }
 
 export interface LoadedConfig {
@@ -45,21 +53,60 @@ export interface LoadedConfig {
 }
 
 /**
+ * A configuration in Distribution's format: YAML text, or the same shape as plain data
+ * (`{ version: '0.1', storage: { filesystem: { rootdirectory: '/srv' } } }`), as JSON or YAML
+ * would give it.
+ */
+export type ConfigInput = string | Record<string, unknown>;
+
+/** The configuration tree before it is checked: REGISTRY_* applied, with where each override came from. */
+export interface ConfigTree {
+  tree: Record<string, unknown>;
+  warnings: string[];
+  /** Key path → the environment variable that set it (for error messages). */
+  origins: Map<string, string>;
+}
+
+/**
  * Reads Distribution-format YAML (version 0.1), applies REGISTRY_* overrides from `env`,
  * validates, and fills in defaults. Throws ConfigError with a one-line message on any problem.
+ * Storage drivers, access controllers and sinks must already be registered: loadConfig also
+ * loads the plugins the configuration names.
  */
-export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv = process.env, options: ParseOptions = {}): LoadedConfig {
+export function parseConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.env, options: ParseOptions = {}): LoadedConfig {
+  return buildLoaded(readConfigTree(input, env, options), options);
+}
+
+/**
+ * The configuration as the library takes it: `input` as YAML text or plain data, REGISTRY_*
+ * variables from `env` only when it is given (pass process.env to honour the process's), and the
+ * plugins it names (berth.plugins, and driver, controller or sink names no plugin has registered
+ * yet: docs/extending.md) loaded before it is checked. Rejects with a ConfigError whose message
+ * is the one line `berth serve` prints.
+ */
+export async function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = {}, options: ParseOptions = {}): Promise<LoadedConfig> {
+  const read = readConfigTree(input, env, options);
+  await loadPlugins(pluginsNamedIn(read.tree), options.cwd ?? process.cwd());
+  return buildLoaded(read, options);
+}
+
+/** YAML or plain data → the tree, version checked, shorthands expanded, REGISTRY_* applied. */
+export function readConfigTree(input: ConfigInput, env: NodeJS.ProcessEnv, options: ParseOptions = {}): ConfigTree {
   const warnings: string[] = [];
+  const source = options.source ?? 'configuration';
   let tree: unknown;
-  try {
-    tree = parseYaml(yamlText);
-  } catch (error) {
-    if (error instanceof YamlSyntaxError) throw new ConfigError(`${options.source ?? 'configuration'}: invalid YAML: ${error.message}`);
-    throw error;
-  }
+  if (typeof input === 'string') {
+    try {
+      tree = parseYaml(input);
+    } catch (error) {
+      if (error instanceof YamlSyntaxError) throw new ConfigError(`${source}: invalid YAML: ${error.message}`);
+      throw error;
+    }
+  } else tree = fromPlainData(input, '');
   if (tree === null || tree === undefined) tree = {};
-  if (!isRecord(tree)) throw new ConfigError(`${options.source ?? 'configuration'}: expected a YAML map at the top level`);
+  if (!isRecord(tree)) throw new ConfigError(`${source}: expected a ${typeof input === 'string' ? 'YAML map' : 'map'} at the top level`);
   // Distribution checks the version before applying the environment (which cannot set it).
+  if (options.defaultVersion && (tree.version === undefined || tree.version === null)) tree.version = '0.1';
   checkVersion(tree.version);
 
   // `storage: inmemory` / `auth: silly` are short for a driver (or controller) without parameters.
@@ -67,7 +114,11 @@ export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv = process.e
 
   const origins = new Map<string, string>();
   applyEnvOverrides(tree, env, warnings, origins);
+  options.fillDefaults?.(tree);
+  return { tree, warnings, origins };
+}
 
+function buildLoaded({ tree, warnings, origins }: ConfigTree, options: ParseOptions): LoadedConfig {
   const result = configSchema((message) => warnings.push(message)).safeParse(tree);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -80,6 +131,28 @@ export function parseConfig(yamlText: string, env: NodeJS.ProcessEnv = process.e
     (message) => warnings.push(message),
   );
   return { config, warnings };
+}
+
+/**
+ * Plain data as the YAML reader would give it: numbers and booleans become TypedScalars (so a
+ * string setting given 5000 reads "5000", as from a file); anything JSON cannot hold is refused.
+ */
+function fromPlainData(value: unknown, where: string): unknown {
+  if (typeof value === 'number' || typeof value === 'boolean') return new TypedScalar(value, String(value));
+  if (value === null || value === undefined || typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map((item, i) => fromPlainData(item, `${where}[${i}]`));
+  const proto = typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value as Record<string, unknown>)) out[key] = fromPlainData(item, where ? `${where}.${key}` : key);
+    return out;
+  }
+  throw new ConfigError(`${where || 'configuration'}: expected plain data (a map, list, string, number or boolean), got ${describeValue(value)}`);
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'object' && value !== null) return `a ${value.constructor?.name ?? 'object'}`;
+  return typeof value;
 }
 
 /** " (set by REGISTRY_X)" when an environment variable set `where` or one of its parents. */
@@ -96,11 +169,10 @@ function originOf(where: string, origins: Map<string, string>): string {
   return name ? ` (set by ${name})` : '';
 }
 
-/** Reads and parses a configuration file; a missing or unreadable file is a ConfigError. */
-export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, options: ParseOptions = {}): LoadedConfig {
-  let text: string;
+/** Reads a configuration file; a missing or unreadable file is a ConfigError. */
+export function readConfigFile(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ConfigError(`config file ${path}: not found`);
@@ -108,5 +180,9 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     if (code === 'EACCES') throw new ConfigError(`config file ${path}: permission denied`);
     throw new ConfigError(`config file ${path}: cannot be read (${code ?? String(error)})`);
   }
-  return parseConfig(text, env, { ...options, source: options.source ?? `config file ${path}` });
+}
+
+/** Reads and loads a configuration file (plugins included, as loadConfig). */
+export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, options: ParseOptions = {}): Promise<LoadedConfig> {
+  return loadConfig(readConfigFile(path), env, { ...options, source: options.source ?? `config file ${path}` });
 }

@@ -16,10 +16,17 @@ export interface Config {
   health?: HealthConfig;
   /** `proxy` (Distribution's single upstream) and `berth.proxy.upstreams`, checked (src/proxy/config.ts). */
   proxy?: MirrorConfig;
+  /** middleware: the storage middleware to apply, checked (src/storage/middleware/config.ts). */
+  middleware?: MiddlewareConfig;
   /** Berth-specific extensions; Distribution ignores this key. */
   berth?: Record<string, unknown>;
   /** berth.gc, checked and with defaults (built from `berth` by build.ts; absent means the defaults). */
   gc?: GcConfig;
+}
+
+export interface MiddlewareConfig {
+  /** Registered storage middleware, in the order listed (the first wraps the driver first). */
+  storage: { name: string; options: Record<string, unknown> }[];
 }
 
 /** berth.gc: the garbage collector's grace period and its scheduled run inside `serve` (docs/gc.md). */

@@ -166,7 +166,7 @@ test('a full Distribution configuration', () => {
   assert.equal((config.health as { storagedriver: { threshold: number } }).storagedriver.threshold, 3);
   assert.ok(config.notifications);
   assert.deepEqual(warnings, [
-    'middleware: this section is not implemented yet and is ignored',
+    'middleware.registry[0]: registry middleware "ARegistryMiddleware" is not available in Berth and is ignored',
   ]);
 });
 
@@ -336,12 +336,12 @@ test('loadConfigFile reads files and names them in errors', async () => {
   try {
     const file = path.join(dir, 'config.yml');
     await writeFile(file, 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: data\n');
-    const { config } = loadConfigFile(file, {}, { cwd: dir });
+    const { config } = await loadConfigFile(file, {}, { cwd: dir });
     assert.deepEqual(config.storage.parameters, { rootdirectory: path.join(dir, 'data') });
-    assert.throws(() => loadConfigFile(path.join(dir, 'missing.yml'), {}), { message: `config file ${path.join(dir, 'missing.yml')}: not found` });
-    assert.throws(() => loadConfigFile(dir, {}), { message: `config file ${dir}: is a directory` });
+    await assert.rejects(loadConfigFile(path.join(dir, 'missing.yml'), {}), { message: `config file ${path.join(dir, 'missing.yml')}: not found` });
+    await assert.rejects(loadConfigFile(dir, {}), { message: `config file ${dir}: is a directory` });
     await writeFile(file, 'version: 0.1\n  bad: [\n');
-    assert.throws(() => loadConfigFile(file, {}), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`config file ${file}: invalid YAML: `));
+    await assert.rejects(loadConfigFile(file, {}), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`config file ${file}: invalid YAML: `));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

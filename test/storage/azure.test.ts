@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { createDriver } from '../../src/storage/driver/factory.js';
-import { runDriverSuite } from './driver-suite.js';
+import { runDriverSuite } from '../../src/testing/index.js';
 
 // Azurite's well-known development account.
 const ACCOUNT = 'devstoreaccount1';

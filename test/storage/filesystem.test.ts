@@ -7,7 +7,7 @@ import { InvalidPathError, PathNotFoundError } from '../../src/storage/driver/er
 import { createDriver } from '../../src/storage/driver/factory.js';
 import { parseFilesystemParameters, TEMP_DIR } from '../../src/storage/driver/filesystem.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
-import { runDriverSuite } from './driver-suite.js';
+import { runDriverSuite } from '../../src/testing/index.js';
 
 runDriverSuite('filesystem', async () => {
   const root = await mkdtemp(path.join(tmpdir(), 'berth-fs-suite-'));

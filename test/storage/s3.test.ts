@@ -6,7 +6,7 @@ import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { PathNotFoundError } from '../../src/storage/driver/errors.js';
 import { parseS3Params } from '../../src/storage/driver/s3/params.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
-import { readAll, runDriverSuite } from './driver-suite.js';
+import { readAll, runDriverSuite } from '../../src/testing/index.js';
 
 // One RGW for this file (or the server S3_ENDPOINT names); each part gets its own bucket.
 let s3: S3Server;

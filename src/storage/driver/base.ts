@@ -69,6 +69,7 @@ class BaseDriver implements StorageDriver {
   readonly abortPendingWrite?: (write: PendingWrite) => Promise<void>;
   readonly listFiles?: (path: string, skip?: (lastPath: string) => string | undefined) => AsyncIterable<string[]>;
   readonly listChildren?: (path: string, after?: string) => AsyncIterable<string[]>;
+  readonly objectKey?: (path: string) => string;
 
   constructor(
     private readonly inner: StorageDriver,
@@ -99,6 +100,8 @@ class BaseDriver implements StorageDriver {
     if (listFiles) this.listFiles = (path, skip) => this.pages('listFiles', this.checkPath(path, true), (p) => listFiles(p, skip));
     const listChildren = inner.listChildren?.bind(inner);
     if (listChildren) this.listChildren = (path, after) => this.pages('listChildren', this.checkPath(path, true), (p) => listChildren(p, after));
+    const objectKey = inner.objectKey?.bind(inner);
+    if (objectKey) this.objectKey = (path) => objectKey(this.checkPath(path));
   }
 
   /** A paged listing, each page fetched as one timed, normalised operation. */

@@ -1,25 +1,24 @@
 import { wrapDriver, type BaseOptions } from './base.js';
 import { createFilesystemDriver } from './filesystem.js';
 import { createInMemoryDriver } from './inmemory.js';
+import { NamedFactories } from '../../named.js';
 import type { DriverFactory, StorageDriver } from './types.js';
 
 /**
  * Drivers by name (Distribution's factory.Register / factory.Create). The built-in drivers are
- * registered here when this module loads; other drivers call registerDriver from their own
- * module, which must be imported before createDriver is called for them.
+ * registered here when this module loads; others by a plugin (docs/extending.md) or by a program
+ * embedding Berth, before the configuration naming them is loaded.
  */
-const factories = new Map<string, DriverFactory>();
+const factories = new NamedFactories<DriverFactory>('storage driver');
 
 /** Registers a driver factory under a name. Registering the same name twice is an error. */
 export function registerDriver(name: string, factory: DriverFactory): void {
-  if (!name) throw new Error('storage driver name must not be empty');
-  if (factories.has(name)) throw new Error(`storage driver "${name}" is already registered`);
-  factories.set(name, factory);
+  factories.register(name, factory);
 }
 
 /** Names of every registered driver, sorted. */
 export function registeredDrivers(): string[] {
-  return [...factories.keys()].sort();
+  return factories.names();
 }
 
 /**

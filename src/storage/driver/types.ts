@@ -100,6 +100,12 @@ export interface StorageDriver {
    */
   listChildren?(path: string, after?: string): AsyncIterable<string[]>;
 
+  /**
+   * Optional, for object stores: the key of path's object in the store (s3: `rootdirectory` +
+   * path, without the leading slash), for a CDN in front of the bucket (the cloudfront middleware).
+   */
+  objectKey?(path: string): string;
+
   /** Releases resources (connections, timers). Optional. */
   close?(): Promise<void>;
 }

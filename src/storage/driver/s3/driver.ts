@@ -109,6 +109,10 @@ export class S3Driver implements StorageDriver {
     return root ? root + path : path.slice(1);
   }
 
+  objectKey(path: string): string {
+    return this.key(path);
+  }
+
   /** The key prefix of everything below a directory path ("" or "root/" for "/"). */
   dirPrefix(path: string): string {
     if (path === '/') return this.params.rootdirectory ? this.params.rootdirectory + '/' : '';

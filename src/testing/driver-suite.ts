@@ -1,21 +1,22 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import * as nodeTest from 'node:test';
 import {
   InvalidOffsetError,
   InvalidPathError,
   PathNotFoundError,
   StorageDriverError,
-} from '../../src/storage/driver/errors.js';
-import type { FileInfo, StorageDriver, WalkResult } from '../../src/storage/driver/types.js';
+} from '../storage/driver/errors.js';
+import type { FileInfo, StorageDriver, WalkResult } from '../storage/driver/types.js';
 
 /**
- * The one behaviour suite every storage driver must pass (filesystem, inmemory, and later S3,
- * Azure, …). Each driver's test file runs it in a few lines. `setup` must return a driver as
- * createDriver does (wrapped by the base wrapper). Every test works under its own folder, which
- * is deleted after it; at the end the suite checks that the driver's root holds exactly what it
- * held before, so a driver that leaves files behind (or writes outside the asked path) fails.
+ * The one behaviour suite every storage driver must pass: Berth's own (filesystem, inmemory, s3,
+ * azure) and a plugin's (`import { runDriverSuite } from 'berth/testing'`, docs/extending.md).
+ * Each driver's test file runs it in a few lines. `setup` must return a driver as createDriver
+ * does (wrapped by the base wrapper). Every test works under its own folder, which is deleted
+ * after it; at the end the suite checks that the driver's root holds exactly what it held
+ * before, so a driver that leaves files behind (or writes outside the asked path) fails.
  */
 export interface DriverSetup {
   driver: StorageDriver;
@@ -48,10 +49,32 @@ const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).d
 
 /** Optional capabilities the driver under test declares (src/storage/driver/README.md); the suite checks each. */
 export interface DriverFeatures {
+  /** The driver offers listFiles and listChildren (object stores). */
   listFiles?: boolean;
 }
 
-export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, features: DriverFeatures = {}): void {
+/**
+ * The test functions the suite registers with, node:test's by default. Another runner's fit:
+ * vitest's `{ describe, it, before: beforeAll, after: afterAll, beforeEach, afterEach }`, and
+ * jest's the same way (its default 5 s timeout is short for the 32 MiB test).
+ */
+export interface TestRunner {
+  describe(name: string, fn: () => void): unknown;
+  it(name: string, fn: () => Promise<void> | void): unknown;
+  before(fn: () => Promise<void> | void): unknown;
+  after(fn: () => Promise<void> | void): unknown;
+  beforeEach(fn: () => Promise<void> | void): unknown;
+  afterEach(fn: () => Promise<void> | void): unknown;
+}
+
+export interface DriverSuiteOptions extends DriverFeatures {
+  runner?: TestRunner;
+}
+
+/** Registers the suite under `storage driver suite: <name>`, with a fresh driver from `setup` for it. */
+export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, options: DriverSuiteOptions = {}): void {
+  const { describe, it, before, after, beforeEach, afterEach } = options.runner ?? nodeTest;
+  const features: DriverFeatures = options;
   describe(`storage driver suite: ${name}`, () => {
     let driver: StorageDriver;
     let cleanup: () => Promise<void>;
