@@ -20,7 +20,8 @@ export function sendError(ctx: Context, log: Logger, thrown: unknown): void {
     res.destroy();
     return;
   }
-  const body = Buffer.from(JSON.stringify({ errors: [{ code: err.code, message: err.message, detail: err.detail ?? {} }] }));
+  const errors = [err, ...err.also].map((e) => ({ code: e.code, message: e.message, detail: e.detail ?? {} }));
+  const body = Buffer.from(JSON.stringify({ errors }));
   res.writeHead(err.status, { ...err.headers, 'Content-Type': 'application/json', 'Content-Length': body.length });
   res.end(ctx.method === 'HEAD' ? undefined : body);
 }

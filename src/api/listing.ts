@@ -49,7 +49,7 @@ export async function handleTags(ctx: Context, repo: Repository): Promise<void> 
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
   const params = pageParams(ctx, undefined, Number.MAX_SAFE_INTEGER);
   const tags = await repo.tags.list(params.n === undefined ? undefined : { after: params.last, count: params.n + 1 });
-  if (tags.length === 0 && !(await ctx.registry.repositoryExists(repo.name))) {
+  if (tags.length === 0 && !(await ctx.registry.hasManifests(repo.name))) {
     throw new RegistryError('NAME_UNKNOWN', undefined, { name: repo.name });
   }
   const page = paginate(tags, params);

@@ -8,15 +8,28 @@ import { requireDeleteEnabled, requireWritable } from './guards.js';
 
 type Reference = { tag: string; digest?: undefined } | { digest: Digest; tag?: undefined };
 
-function parseReference(reference: string): Reference {
-  if (isDigestLike(reference)) return { digest: parseDigest(reference) };
-  if (!isValidTag(reference)) throw new RegistryError('TAG_INVALID', 'invalid tag', { tag: reference });
+/**
+ * A tag or a digest. A PUT with anything else is refused as invalid; a lookup (GET, HEAD, DELETE)
+ * of it finds nothing, so it answers 404 MANIFEST_UNKNOWN as Distribution does, and as clients and
+ * conformance suites expect of anything that does not exist.
+ */
+function parseReference(reference: string, lookup: boolean): Reference {
+  const notFound = (cause: unknown) =>
+    new RegistryError('MANIFEST_UNKNOWN', 'reference is neither a valid tag nor a valid digest', { reference }, { cause });
+  if (isDigestLike(reference)) {
+    try {
+      return { digest: parseDigest(reference) };
+    } catch (err) {
+      throw lookup ? notFound(err) : err;
+    }
+  }
+  if (!isValidTag(reference)) throw lookup ? notFound(undefined) : new RegistryError('TAG_INVALID', 'invalid tag', { tag: reference });
   return { tag: reference };
 }
 
 /** GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference> */
 export async function handleManifest(ctx: Context, repo: Repository, rawReference: string): Promise<void> {
-  const ref = parseReference(rawReference);
+  const ref = parseReference(rawReference, ctx.method !== 'PUT');
   switch (ctx.method) {
     case 'GET':
     case 'HEAD':

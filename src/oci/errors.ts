@@ -8,7 +8,7 @@ export const ErrorCodes = {
   BLOB_UPLOAD_INVALID: { status: 400, message: 'blob upload invalid' },
   BLOB_UPLOAD_UNKNOWN: { status: 404, message: 'blob upload unknown to registry' },
   DIGEST_INVALID: { status: 400, message: 'provided digest did not match uploaded content' },
-  MANIFEST_BLOB_UNKNOWN: { status: 404, message: 'manifest references a manifest or blob unknown to registry' },
+  MANIFEST_BLOB_UNKNOWN: { status: 400, message: 'manifest references a manifest or blob unknown to registry' },
   MANIFEST_INVALID: { status: 400, message: 'manifest invalid' },
   MANIFEST_UNKNOWN: { status: 404, message: 'manifest unknown to registry' },
   MANIFEST_UNVERIFIED: { status: 400, message: 'manifest failed signature verification' },
@@ -34,14 +34,29 @@ export class RegistryError extends Error {
   readonly detail: unknown;
   /** Extra response headers (e.g. Range on an out-of-order chunk, WWW-Authenticate). */
   readonly headers: Record<string, string>;
+  /** Further errors answered in the same envelope (this one decides the status). */
+  readonly also: readonly RegistryError[];
 
-  constructor(code: ErrorCode, message?: string, detail?: unknown, opts: { status?: number; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    detail?: unknown,
+    opts: { status?: number; headers?: Record<string, string>; cause?: unknown; also?: readonly RegistryError[] } = {},
+  ) {
     super(message ?? ErrorCodes[code].message, { cause: opts.cause });
     this.name = 'RegistryError';
     this.code = code;
     this.status = opts.status ?? ErrorCodes[code].status;
     this.detail = detail;
     this.headers = opts.headers ?? {};
+    this.also = opts.also ?? [];
+  }
+
+  /** Several errors as one answer, as Distribution gives one MANIFEST_BLOB_UNKNOWN per missing blob. */
+  static all(errors: readonly [RegistryError, ...RegistryError[]]): RegistryError {
+    const [first, ...rest] = errors;
+    if (rest.length === 0) return first;
+    return new RegistryError(first.code, first.message, first.detail, { status: first.status, headers: first.headers, cause: first.cause, also: rest });
   }
 }
 

@@ -5,12 +5,13 @@ import type { RandomAccessFile, StorageDriver } from './driver/types.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';
 import type { MetadataCache } from './cache.js';
 import { deleteIfExists, readLink, writeLink } from './links.js';
-import { layerLinkPath, revisionLinkPath } from './paths.js';
+import { layerLinkPath } from './paths.js';
 
 /**
  * A repository's view of the blob store: a blob is reachable through `name` only while the
- * repository holds a link to it (`_layers` for layers and configs, `_manifests/revisions` for
- * manifests, which are blobs too).
+ * repository links it in `_layers` (layers and configs). Manifests are blobs too, but their
+ * `_manifests/revisions` links belong to the ManifestStore: as in Distribution, the blobs endpoint
+ * does not serve, and a manifest cannot name as a layer, a manifest that was never pushed as a blob.
  */
 export class LinkedBlobStore {
   constructor(
@@ -32,9 +33,7 @@ export class LinkedBlobStore {
 
   private async readLinks(digest: Digest): Promise<boolean> {
     const link = await readLink(this.driver, layerLinkPath(this.name, digest));
-    if (link?.value === digest.value) return true;
-    const revision = await readLink(this.driver, revisionLinkPath(this.name, digest));
-    return revision?.value === digest.value;
+    return link?.value === digest.value;
   }
 
   async stat(digest: Digest): Promise<BlobDescriptor | undefined> {

@@ -108,10 +108,12 @@ export class Registry {
     };
   }
 
-  /** Whether `name` is a repository: its directory holds `_manifests`, `_layers` or `_uploads` (a parent of nested repositories alone is not). */
-  async repositoryExists(name: string): Promise<boolean> {
-    const children = await listNames(this.driver, repositoryPath(name));
-    return children.some((c) => c === '_manifests' || c === '_layers' || c === '_uploads');
+  /**
+   * Whether `name` is a repository whose tags can be listed: its directory holds `_manifests`.
+   * One with only blobs or uploads is unknown to tags/list, as in Distribution.
+   */
+  async hasManifests(name: string): Promise<boolean> {
+    return (await listNames(this.driver, repositoryPath(name))).includes('_manifests');
   }
 
   /**

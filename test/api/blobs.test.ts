@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { blob, digest, random, repoName } from '../helpers/content.js';
-import { assertError, pushBlob } from '../helpers/push.js';
+import { assertError, getManifest, pushBlob, pushImage } from '../helpers/push.js';
 import { rawRequest } from '../helpers/http.js';
 import { deviation } from '../helpers/target.js';
 
@@ -105,6 +105,29 @@ test('a blob pushed to one repository is not served through another', async () =
 test('blob in a repository that does not exist answers 404', async () => {
   const res = await reg.req('GET', `/v2/${repoName('nowhere')}/blobs/${dgst}`);
   assertError(res, 404, ['BLOB_UNKNOWN', 'NAME_UNKNOWN']);
+});
+
+test('a manifest digest is no blob: GET, HEAD and DELETE on /blobs/ answer 404 BLOB_UNKNOWN until it is pushed as a layer', async () => {
+  // As in Distribution: the blobs endpoint reaches what the repository links as a layer
+  // (_layers), never its manifest revisions, although manifests are stored as blobs too.
+  const r = repoName('blobs-man');
+  const img = await pushImage(reg, r, 'v1');
+  const path = `/v2/${r}/blobs/${img.manifest.digest}`;
+  assertError(await reg.req('GET', path), 404, 'BLOB_UNKNOWN');
+  const head = await reg.req('HEAD', path);
+  assert.equal(head.status, 404);
+  assert.equal(head.body.length, 0);
+  assertError(await reg.req('DELETE', path), 404, 'BLOB_UNKNOWN');
+  // the manifest itself is untouched
+  assert.equal((await getManifest(reg, r, img.manifest.digest, 'HEAD')).status, 200);
+  // pushed as a blob, the same bytes are a layer of the repository: served, then unlinked by DELETE
+  await pushBlob(reg, r, img.manifest.bytes);
+  const get = await reg.req('GET', path);
+  assert.equal(get.status, 200);
+  assert.ok(get.body.equals(img.manifest.bytes));
+  assert.equal((await reg.req('DELETE', path)).status, 202);
+  assertError(await reg.req('GET', path), 404, 'BLOB_UNKNOWN');
+  assert.equal((await getManifest(reg, r, img.manifest.digest, 'HEAD')).status, 200, 'the manifest outlives its blob link');
 });
 
 test('malformed digests answer 400 DIGEST_INVALID, never a server error', async () => {

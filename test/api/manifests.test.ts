@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { blob, digest, dockerList, dockerManifest, emptyConfig, imageConfig, manifest, ociIndex, ociManifest, random, repoName, MT, withPlatform } from '../helpers/content.js';
 import { ACCEPT_ALL, assertError, getManifest, pushBlobs, pushImage, pushManifest, putManifest } from '../helpers/push.js';
-import { deviation } from '../helpers/target.js';
+import { deviates, deviation } from '../helpers/target.js';
 
 let reg: Registry;
 let noDelete: Registry;
@@ -130,7 +130,7 @@ test('a manifest referencing a layer the repository lacks answers MANIFEST_BLOB_
   const missing = blob(random(50));
   const m = ociManifest({ config: config.descriptor, layers: [missing.descriptor] });
   const res = await putManifest(reg, repo, 'broken', m);
-  assertError(res, [400, 404], 'MANIFEST_BLOB_UNKNOWN');
+  assertError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
   assertError(await getManifest(reg, repo, 'broken'), 404, ['MANIFEST_UNKNOWN', 'NAME_UNKNOWN']);
 });
 
@@ -139,7 +139,7 @@ test('a manifest whose config blob is missing answers MANIFEST_BLOB_UNKNOWN', as
   const layer = blob(random(50));
   await pushBlobs(reg, repo, [layer]);
   const m = ociManifest({ config: imageConfig().descriptor, layers: [layer.descriptor] });
-  assertError(await putManifest(reg, repo, 'noconfig', m), [400, 404], 'MANIFEST_BLOB_UNKNOWN');
+  assertError(await putManifest(reg, repo, 'noconfig', m), 400, 'MANIFEST_BLOB_UNKNOWN');
 });
 
 test('a layer that exists only in another repository counts as missing', async () => {
@@ -150,7 +150,7 @@ test('a layer that exists only in another repository counts as missing', async (
   await pushBlobs(reg, elsewhere, [layer]);
   await pushBlobs(reg, repo, [config]);
   const m = ociManifest({ config: config.descriptor, layers: [layer.descriptor] });
-  assertError(await putManifest(reg, repo, 'x', m), [400, 404], 'MANIFEST_BLOB_UNKNOWN');
+  assertError(await putManifest(reg, repo, 'x', m), 400, 'MANIFEST_BLOB_UNKNOWN');
 });
 
 test('an index whose child manifest is unknown answers MANIFEST_BLOB_UNKNOWN', async () => {
@@ -158,7 +158,40 @@ test('an index whose child manifest is unknown answers MANIFEST_BLOB_UNKNOWN', a
   await pushImage(reg, repo, 'present');
   const ghost = ociManifest({ config: imageConfig().descriptor, layers: [] });
   const idx = ociIndex({ manifests: [withPlatform(ghost.descriptor, 'amd64')] });
-  assertError(await putManifest(reg, repo, 'idx', idx), [400, 404], 'MANIFEST_BLOB_UNKNOWN');
+  assertError(await putManifest(reg, repo, 'idx', idx), 400, 'MANIFEST_BLOB_UNKNOWN');
+});
+
+/** The digests named by the errors of a response, each error carrying `code`. */
+function errorDigests(res: { json(): unknown }, code: string): string[] {
+  const { errors } = res.json() as { errors: { code: string; detail?: unknown }[] };
+  return errors.map((e) => {
+    assert.equal(e.code, code, JSON.stringify(errors));
+    const found = JSON.stringify(e.detail ?? '').match(/sha256:[0-9a-f]{64}/);
+    assert.ok(found, `error detail names the digest: ${JSON.stringify(e)}`);
+    return found[0];
+  });
+}
+
+test('a manifest missing several blobs answers 400 with one MANIFEST_BLOB_UNKNOWN per missing blob', async () => {
+  const repo = repoName('man');
+  const config = imageConfig();
+  const present = blob(random(40));
+  const missing = [blob(random(41)), blob(random(42))];
+  await pushBlobs(reg, repo, [present]);
+  const m = ociManifest({ config: config.descriptor, layers: [missing[0]!.descriptor, present.descriptor, missing[1]!.descriptor] });
+  const res = await putManifest(reg, repo, 'gaps', m);
+  assertError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
+  assert.deepEqual(errorDigests(res, 'MANIFEST_BLOB_UNKNOWN').sort(), [config.digest, missing[0]!.digest, missing[1]!.digest].sort());
+});
+
+test('an index missing several children answers 400 with one MANIFEST_BLOB_UNKNOWN per missing child', async () => {
+  const repo = repoName('man');
+  const img = await pushImage(reg, repo, 'present');
+  const ghosts = ['arm64', 's390x'].map((arch) => withPlatform(ociManifest({ config: imageConfig().descriptor, layers: [] }).descriptor, arch));
+  const idx = ociIndex({ manifests: [ghosts[0]!, withPlatform(img.manifest.descriptor, 'amd64'), ghosts[1]!] });
+  const res = await putManifest(reg, repo, 'idx', idx);
+  assertError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
+  assert.deepEqual(errorDigests(res, 'MANIFEST_BLOB_UNKNOWN').sort(), ghosts.map((g) => g.digest).sort());
 });
 
 test('a manifest with a subject that does not exist yet is accepted', async () => {
@@ -367,6 +400,26 @@ test('unknown manifest in a known repository answers 404 MANIFEST_UNKNOWN (HEAD:
   const head = await getManifest(reg, repo, 'missing', 'HEAD');
   assert.equal(head.status, 404);
   assert.equal(head.body.length, 0);
+});
+
+test('a lookup by a reference that is neither a tag nor a digest answers 404 MANIFEST_UNKNOWN (GET, HEAD, DELETE)', async () => {
+  // Clients and conformance suites probe with such names (".INVALID_MANIFEST_NAME") and expect
+  // "not found"; only a PUT, which would create the tag, is refused as invalid.
+  const repo = repoName('man');
+  const img = await pushImage(reg, repo, 'exists');
+  for (const ref of ['.INVALID_MANIFEST_NAME', '-dash', 'x'.repeat(129)]) {
+    for (const method of ['GET', 'DELETE'] as const) {
+      const res = await reg.req(method, `/v2/${repo}/manifests/${ref}`, { headers: { Accept: ACCEPT_ALL } });
+      if (deviates('invalidReference404')) assert.equal(res.status, 404, `${method} ${ref}`);
+      else assertError(res, 404, 'MANIFEST_UNKNOWN', `${method} ${ref}`);
+    }
+    const head = await getManifest(reg, repo, ref, 'HEAD');
+    assert.equal(head.status, 404, `HEAD ${ref}`);
+    assert.equal(head.body.length, 0);
+  }
+  const put = await putManifest(reg, repo, '.INVALID_MANIFEST_NAME', img.manifest);
+  if (deviates('invalidReference404')) assert.ok(put.status >= 400 && put.status < 500, `PUT: ${put.status}`);
+  else assertError(put, 400, 'TAG_INVALID');
 });
 
 test('manifest in an unknown repository answers 404 NAME_UNKNOWN or MANIFEST_UNKNOWN', async () => {

@@ -1,8 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRegistry, type Registry } from '../helpers/registry.js';
-import { repoName } from '../helpers/content.js';
-import { assertError, pushImage, pushManifest } from '../helpers/push.js';
+import { random, repoName } from '../helpers/content.js';
+import { assertError, pushBlob, pushImage, pushManifest } from '../helpers/push.js';
 import { nextLink } from '../helpers/http.js';
 import { deviation } from '../helpers/target.js';
 
@@ -95,6 +95,14 @@ test('last past the final tag returns an empty list', deviation('tagOrderAndN'),
 
 test('tags/list of an unknown repository answers 404 NAME_UNKNOWN', async () => {
   assertError(await reg.req('GET', `/v2/${repoName('ghost')}/tags/list`), 404, 'NAME_UNKNOWN');
+});
+
+test('tags/list of a repository that holds only blobs answers 404 NAME_UNKNOWN', async () => {
+  // Distribution knows a repository's tags once it has manifests; blobs alone (an upload that
+  // was never followed by a manifest) do not make a name listable.
+  const r = repoName('tags-blobs');
+  await pushBlob(reg, r, random(64));
+  assertError(await reg.req('GET', `/v2/${r}/tags/list`), 404, 'NAME_UNKNOWN');
 });
 
 test('a non-numeric or negative n answers 400 PAGINATION_NUMBER_INVALID', deviation('tagOrderAndN'), async () => {

@@ -139,21 +139,23 @@ export class ManifestStore {
     return result;
   }
 
+  /** Throws one MANIFEST_BLOB_UNKNOWN per missing blob or child manifest, all in one answer. */
   private async checkReferences(info: ManifestInfo): Promise<void> {
+    const errors: RegistryError[] = [];
     for (const blob of info.blobs) {
       if (blob.urls && blob.urls.length > 0) {
         for (const url of blob.urls) this.checkUrl(url, blob);
-        continue;
-      }
-      if (!(await this.linked.stat(blob.digest))) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: blob.digest.value });
+      } else if (!(await this.linked.stat(blob.digest))) {
+        errors.push(new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: blob.digest.value }));
       }
     }
     for (const child of info.manifests) {
       if (!(await this.has(child.digest))) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a manifest unknown to the repository', { digest: child.digest.value });
+        errors.push(new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a manifest unknown to the repository', { digest: child.digest.value }));
       }
     }
+    const [first, ...rest] = errors;
+    if (first) throw RegistryError.all([first, ...rest]);
   }
 
   private checkUrl(url: string, blob: Descriptor): void {
