@@ -92,6 +92,11 @@ export class Registry {
     return paginate(this, '/v2/_catalog', 'repositories', { ...opts, scopes: ['registry:catalog:*'] });
   }
 
+  /** Closes idle connections (of the client, which other registries may share). */
+  close(): void {
+    this.client.transport.close();
+  }
+
   repository(name: string): Repository {
     return new Repository(this, checkName(name));
   }
