@@ -29,3 +29,7 @@ export { formatPlatform, parsePlatform, platformMatches, type Platform } from '.
 export { MediaTypes, descriptorJson, type Descriptor } from '../oci/descriptor.js';
 export { digestOf, parseDigest, Digester, type Digest } from '../oci/digest.js';
 export { isIndexMediaType, isManifestMediaType, manifestMediaTypes, referrersTag, successors } from '../oci/graph.js';
+export { copy, type CopyOptions, type CopyResult, type Endpoint } from './copy/copy.js';
+export { copyGraph, type CopyHooks, type CopyProgress, type CopyStats, type GraphCopyOptions } from './copy/graph.js';
+export { OciLayout } from './layout/oci-layout.js';
+export { MemoryStore } from './memory.js';
