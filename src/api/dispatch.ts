@@ -22,6 +22,7 @@ import { handleReferrers } from './referrers.js';
 import { handleRepositoryDelete } from './repositories.js';
 import { matchRoute, parseTarget, type Route } from './router.js';
 import { handleUpload, handleUploadStart } from './uploads.js';
+import { Ui, withoutBrowserPrompt } from './ui/index.js';
 
 /** Optional operational parts: request metrics, health (503 while a check fails), notifications. */
 export interface HandlerOptions {
@@ -131,6 +132,7 @@ export function createHandler(config: Config, registry: Registry, logger: Logger
   const shared: Shared = { active: 0, logger, access: config.log.accesslog.disabled ? undefined : enabledOnly(accessLogger(logger)), metrics };
   const extraHeaders = Object.entries(config.http.headers);
   const prefix = config.http.prefix;
+  const ui = new Ui(config, registry, auth);
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const given = req.headers['x-request-id'];
@@ -150,7 +152,7 @@ export function createHandler(config: Config, registry: Registry, logger: Logger
           sendError(ctx, ctx.log, new RegistryError('UNAVAILABLE', 'service unavailable', 'health check failed: please see /debug/health'));
           return;
         }
-        run(ctx, prefix, auth).catch((err: unknown) => escapedFromRequest(ctx, err, 'error handling'));
+        run(ctx, prefix, auth, ui).catch((err: unknown) => escapedFromRequest(ctx, err, 'error handling'));
       } catch (err) {
         escapedFromRequest(ctx, err, 'request start');
       }
@@ -159,15 +161,15 @@ export function createHandler(config: Config, registry: Registry, logger: Logger
   return { handler, inFlight: () => shared.active };
 }
 
-async function run(ctx: RequestContext, prefix: string, auth: Auth | undefined): Promise<void> {
+async function run(ctx: RequestContext, prefix: string, auth: Auth | undefined, ui: Ui): Promise<void> {
   try {
-    await dispatch(ctx, prefix, auth);
+    await dispatch(ctx, prefix, auth, ui);
   } catch (err) {
-    sendError(ctx, ctx.log, err);
+    sendError(ctx, ctx.log, withoutBrowserPrompt(ctx.req, err));
   }
 }
 
-async function dispatch(ctx: RequestContext, prefix: string, auth?: Auth): Promise<void> {
+async function dispatch(ctx: RequestContext, prefix: string, auth: Auth | undefined, ui: Ui): Promise<void> {
   const target = parseTarget(ctx.req.url ?? '/', prefix);
   if (!target) throw notFound();
   ctx.query = target.query;
@@ -175,17 +177,20 @@ async function dispatch(ctx: RequestContext, prefix: string, auth?: Auth): Promi
   if (route) ctx.kind = route.kind;
   if (!route) {
     if (auth?.issuer && target.path === auth.issuer.settings.path) return auth.issuer.handle(ctx.req, ctx.res, target.query);
+    if (ui.page(ctx, target.path)) return;
     throw notFound();
   }
-  if (auth) {
+  // The session endpoint asks the access controller itself (it answers anonymous callers too).
+  if (auth && route.kind !== 'session') {
     // Access is decided once the route is known and before its handler runs (src/auth/access.ts).
     const grant = await auth.controller.authorize(ctx.req, accessFor(route, ctx.method, target.query));
     ctx.actor = grant.user;
     // A mount without `from` could reach any blob by digest alone: with auth on it is a plain upload.
     if (route.kind === 'uploads' && !target.query.has('from')) target.query.delete('mount');
     if (route.kind === 'catalog' && grant.visible) return handleCatalog(Object.create(ctx, { registry: { value: visibleOnly(ctx.registry, grant.visible) } }) as Context);
+    if (route.kind === 'repositories') return ui.handle(ctx, route, grant.visible);
   }
-  return route.kind === 'base' ? base(ctx) : handle(ctx, route);
+  return route.kind === 'base' ? base(ctx) : handle(ctx, route, ui);
 }
 
 /** The registry as the catalog handler sees it for a caller who may list only some repositories. */
@@ -193,8 +198,18 @@ function visibleOnly(registry: Registry, visible: (name: string) => boolean): Re
   return Object.create(registry, { catalog: { value: async () => (await registry.catalog()).filter(visible) } }) as Registry;
 }
 
-function handle(ctx: Context, route: Exclude<Route, { kind: 'base' }>): Promise<void> {
-  if (route.kind === 'catalog') return handleCatalog(ctx);
+function handle(ctx: Context, route: Exclude<Route, { kind: 'base' }>, ui: Ui): Promise<void> {
+  switch (route.kind) {
+    case 'catalog':
+      return handleCatalog(ctx);
+    case 'session':
+    case 'repositories':
+    case 'image':
+    case 'referrer-tree':
+      return ui.handle(ctx, route);
+    case 'repository':
+      return ctx.method === 'DELETE' ? handleRepositoryDelete(ctx, route.name) : ui.handle(ctx, route);
+  }
   const repo = ctx.registry.repository(route.name);
   switch (route.kind) {
     case 'tags':
@@ -210,8 +225,6 @@ function handle(ctx: Context, route: Exclude<Route, { kind: 'base' }>): Promise<
       return handleUpload(ctx, repo, route.id);
     case 'referrers':
       return handleReferrers(ctx, repo, route.digest);
-    case 'repository':
-      return handleRepositoryDelete(ctx, route.name);
   }
 }
 

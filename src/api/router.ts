@@ -10,8 +10,13 @@ export type Route =
   | { kind: 'uploads'; name: string }
   | { kind: 'upload'; name: string; id: string }
   | { kind: 'referrers'; name: string; digest: string }
-  /** Berth extension: DELETE a whole repository (docs/gc.md). */
-  | { kind: 'repository'; name: string };
+  /** Berth extension: GET a repository's tag page (docs/ui.md), DELETE the whole repository (docs/gc.md). */
+  | { kind: 'repository'; name: string }
+  /** Berth's JSON endpoints for the web UI and scripts (docs/ui.md). */
+  | { kind: 'session' }
+  | { kind: 'repositories' }
+  | { kind: 'image'; name: string; reference: string }
+  | { kind: 'referrer-tree'; name: string; digest: string };
 
 // Names may contain slashes (and even words like "manifests"), so each pattern anchors on its
 // tail and the greedy name group takes everything before the last match.
@@ -22,6 +27,10 @@ const patterns: Array<[RegExp, (m: RegExpMatchArray) => Route]> = [
   // repository route can ever be this path (the reason Distribution chose /v2/_catalog). First,
   // so that a name containing "manifests" or "blobs" is not taken for a spec route.
   [/^\/v2\/_berth\/repositories\/(.+)$/, (m) => ({ kind: 'repository', name: m[1]! })],
+  [/^\/v2\/_berth\/repositories$/, () => ({ kind: 'repositories' })],
+  [/^\/v2\/_berth\/session$/, () => ({ kind: 'session' })],
+  [/^\/v2\/_berth\/images\/(.+)\/([^/]+)$/, (m) => ({ kind: 'image', name: m[1]!, reference: m[2]! })],
+  [/^\/v2\/_berth\/referrers\/(.+)\/([^/]+)$/, (m) => ({ kind: 'referrer-tree', name: m[1]!, digest: m[2]! })],
   [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[1]! })],
   [/^\/v2\/(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: 'manifest', name: m[1]!, reference: m[2]! })],
   [/^\/v2\/(.+)\/blobs\/uploads\/?$/, (m) => ({ kind: 'uploads', name: m[1]! })],

@@ -13,6 +13,10 @@ import type { Access } from './types.js';
  * | PUT manifests, uploads (any method) | repository:NAME:pull,push               |
  * | POST uploads ?mount=&from=SRC       | also repository:SRC:pull                |
  * | DELETE manifests and blobs          | repository:NAME:delete                  |
+ * | GET /v2/_berth/repositories         | registry:catalog:* (lists what the caller may pull) |
+ * | GET /v2/_berth/repositories/NAME, images, referrers | repository:NAME:pull        |
+ * | DELETE /v2/_berth/repositories/NAME | repository:NAME:delete                  |
+ * | GET /v2/_berth/session              | nothing: its handler asks the controller who the caller is |
  *
  * A method a route does not support needs what a write needs (pull, push), so that an
  * unauthenticated caller learns nothing about a route before authenticating; DELETE always
@@ -23,9 +27,14 @@ export function accessFor(route: Route, method: string, query: URLSearchParams):
     case 'base':
       return [];
     case 'catalog':
+    case 'repositories':
       return [{ type: 'registry', name: 'catalog', action: '*' }];
+    case 'session':
+      return [];
     case 'tags':
     case 'referrers':
+    case 'image':
+    case 'referrer-tree':
       return isRead(method) ? pull(route.name) : pushPull(route.name);
     case 'manifest':
     case 'blob':
@@ -41,7 +50,8 @@ export function accessFor(route: Route, method: string, query: URLSearchParams):
     case 'upload':
       return pushPull(route.name);
     case 'repository':
-      return [repo(route.name, 'delete')];
+      if (isRead(method)) return pull(route.name);
+      return method === 'DELETE' ? [repo(route.name, 'delete')] : pushPull(route.name);
   }
 }
 

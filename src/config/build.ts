@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Config, GcConfig, HttpConfig, LogConfig, StorageConfig, ValidationConfig } from './types.js';
+import type { Config, GcConfig, HttpConfig, LogConfig, StorageConfig, UiConfig, ValidationConfig } from './types.js';
 import { durationToMs } from './duration.js';
 import { ConfigError } from './errors.js';
 import { compileGoRegExp } from './regexp.js';
@@ -65,21 +65,39 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
   if (mirror) config.proxy = mirror;
   if (file.berth) config.berth = file.berth;
   config.gc = buildGc(file.berth);
+  config.ui = buildUi(file.berth);
   return config;
+}
+
+/** A `berth.<name>` map with its keys lower-cased (REGISTRY_BERTH_* overrides create lower-case keys). */
+function berthSection(berth: Record<string, unknown> | undefined, name: string): Record<string, unknown> {
+  const v = berth?.[name] ?? {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`berth.${name}: expected a map`);
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toLowerCase(), x]));
+}
+
+function flagOf(given: Record<string, unknown>, where: string, key: string, fallback: boolean): boolean {
+  const v = given[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new ConfigError(`${where}.${key}: expected true or false, got ${JSON.stringify(v)}`);
+}
+
+/** berth.ui (docs/ui.md): the pages at `/` on by default, titled "Berth" unless named. */
+function buildUi(berth: Record<string, unknown> | undefined): UiConfig {
+  const given = berthSection(berth, 'ui');
+  const title = given.title ?? 'Berth';
+  if (typeof title !== 'string' && typeof title !== 'number') throw new ConfigError(`berth.ui.title: expected a string, got ${JSON.stringify(title)}`);
+  const text = String(title).trim();
+  if (text === '' || text.length > 100) throw new ConfigError('berth.ui.title: expected 1 to 100 characters');
+  return { enabled: flagOf(given, 'berth.ui', 'enabled', true), title: text };
 }
 
 /** berth.gc (Berth-specific; Distribution ignores the `berth` key). */
 function buildGc(berth: Record<string, unknown> | undefined): GcConfig {
-  const gc = berth?.gc ?? {};
-  if (typeof gc !== 'object' || gc === null || Array.isArray(gc)) throw new ConfigError('berth.gc: expected a map');
-  const given = Object.fromEntries(Object.entries(gc).map(([k, v]) => [k.toLowerCase(), v]));
-  const flag = (key: string): boolean => {
-    const v = given[key];
-    if (v === undefined || v === null) return false;
-    if (typeof v === 'boolean') return v;
-    if (v === 'true' || v === 'false') return v === 'true';
-    throw new ConfigError(`berth.gc.${key}: expected true or false, got ${JSON.stringify(v)}`);
-  };
+  const given = berthSection(berth, 'gc');
+  const flag = (key: string): boolean => flagOf(given, 'berth.gc', key, false);
   const duration = (key: string, fallback: number): number => {
     const v = given[key];
     if (v === undefined || v === null) return fallback;

@@ -22,6 +22,16 @@ export interface Config {
   berth?: Record<string, unknown>;
   /** berth.gc, checked and with defaults (built from `berth` by build.ts; absent means the defaults). */
   gc?: GcConfig;
+  /** berth.ui, checked and with defaults (built from `berth` by build.ts; absent means the defaults). */
+  ui?: UiConfig;
+}
+
+/** berth.ui: the web UI the registry serves at `/` (docs/ui.md). */
+export interface UiConfig {
+  /** Serve the pages at `/` (default true). The JSON endpoints under /v2/_berth/ stay either way. */
+  enabled: boolean;
+  /** The registry's name in the page's title and header (default "Berth"). */
+  title: string;
 }
 
 export interface MiddlewareConfig {

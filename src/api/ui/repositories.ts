@@ -1,0 +1,62 @@
+import { isValidName } from '../../oci/names.js';
+import { sortedIndex } from '../../storage/cache.js';
+import { type Context, sendJson } from '../context.js';
+import { badParameter, choice, nameFilter, paging } from './query.js';
+
+/** One entry of the repositories page: a repository, a namespace (tree view), or both (`team` and `team/app`). */
+export interface RepositoryEntry {
+  /** The full name: a repository's name, or a namespace's prefix without its trailing slash. */
+  name: string;
+  /** A repository of this name exists. */
+  repository: boolean;
+  /** Tree view: how many repositories (that match the filter) lie below it; 0 for a plain repository. */
+  below: number;
+}
+
+/**
+ * GET /v2/_berth/repositories: the catalog the caller may see (what it may pull), filtered
+ * (`q`, `regex`), as a flat list or one level of the namespace tree (`view=tree`, `prefix`),
+ * paged by `n` and `offset`. Follows the whole catalog however long it is (the kept listing of
+ * src/storage answers it), not the first 1000 names.
+ */
+export async function repositoriesPage(ctx: Context, visible: ((name: string) => boolean) | undefined): Promise<void> {
+  const view = choice(ctx.query, 'view', ['flat', 'tree'] as const);
+  const { n, offset } = paging(ctx.query);
+  const prefix = namespacePrefix(ctx.query.get('prefix') ?? '');
+  const filter = await nameFilter(ctx.query);
+  const catalog = await ctx.registry.catalog();
+  const seen = visible ? catalog.filter(visible) : catalog;
+  const matched = filter ? seen.filter(filter) : seen;
+  const entries = view === 'flat' ? matched.map((name) => ({ name, repository: true, below: 0 })) : level(matched, prefix);
+  sendJson(
+    ctx,
+    200,
+    { view, prefix: view === 'tree' ? prefix : '', total: seen.length, matched: matched.length, entries: entries.length, offset, n, repositories: entries.slice(offset, offset + n) },
+    { 'Cache-Control': 'no-store' },
+  );
+}
+
+/** '' or a namespace followed by '/'. */
+function namespacePrefix(raw: string): string {
+  const trimmed = raw.replace(/^\/+|\/+$/g, '');
+  if (trimmed === '') return '';
+  if (!isValidName(trimmed)) throw badParameter('prefix is not a repository namespace', { prefix: raw });
+  return `${trimmed}/`;
+}
+
+/** The entries one level below `prefix` in a sorted list of names: repositories there and namespaces with their counts. */
+function level(sorted: readonly string[], prefix: string): RepositoryEntry[] {
+  // Sorted by bytes, "a/x" comes after "a-b": the names below one head are not always adjacent.
+  const byHead = new Map<string, RepositoryEntry>();
+  for (let i = prefix ? sortedIndex(sorted, prefix) : 0; i < sorted.length; i++) {
+    const name = sorted[i]!;
+    if (!name.startsWith(prefix)) break;
+    const slash = name.indexOf('/', prefix.length);
+    const head = slash === -1 ? name : name.slice(0, slash);
+    let entry = byHead.get(head);
+    if (!entry) byHead.set(head, (entry = { name: head, repository: false, below: 0 }));
+    if (slash === -1) entry.repository = true;
+    else entry.below++;
+  }
+  return [...byHead.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

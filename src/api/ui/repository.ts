@@ -1,0 +1,122 @@
+import type { Digest } from '../../oci/digest.js';
+import { RegistryError } from '../../oci/errors.js';
+import { LruCache, RefreshingValue } from '../../storage/cache.js';
+import { tagCurrentLinkPath } from '../../storage/paths.js';
+import type { Repository } from '../../storage/registry.js';
+import { type Context, sendJson } from '../context.js';
+import { choice, mapLimit, nameFilter, paging } from './query.js';
+import type { ManifestSummary, Summaries } from './summaries.js';
+import type { UiState } from './state.js';
+
+/** One row of a repository's tag page. */
+export interface TagRow extends Omit<ManifestSummary, 'digest'> {
+  name: string;
+  digest: string;
+  /** When the tag was last written: the modification time of its `current` link. */
+  pushed: string | null;
+  /** When the tag was last pulled: not recorded yet (the policy work records it); always null today. */
+  pulled: string | null;
+}
+
+const SORTS = ['name', 'pushed', 'created', 'size'] as const;
+type SortKey = (typeof SORTS)[number];
+/** Reads of tag links and summaries in flight for one page at most. */
+const READ_CONCURRENCY = 32;
+
+/**
+ * GET /v2/_berth/repositories/<name>: one page of the repository's tags with their summaries,
+ * filtered (`q`, `regex`), sorted (`sort`, `order`) and paged (`n`, `offset`) here, plus the
+ * repository's size. Sorting by name reads only the page's tags; other sorts read every matching
+ * tag's link and summary (summaries are kept per digest, so that is one link read per tag).
+ */
+export async function repositoryPage(ctx: Context, ui: UiState, name: string): Promise<void> {
+  const repo = ctx.registry.repository(name);
+  const sort = choice(ctx.query, 'sort', SORTS);
+  const order = choice(ctx.query, 'order', sort === 'name' ? (['asc', 'desc'] as const) : (['desc', 'asc'] as const));
+  const { n, offset } = paging(ctx.query);
+  const filter = await nameFilter(ctx.query);
+  const all = await repo.tags.list();
+  if (all.length === 0 && !(await ctx.registry.hasManifests(name))) throw new RegistryError('NAME_UNKNOWN', undefined, { name });
+  const matched = filter ? all.filter(filter) : all;
+  let rows: TagRow[];
+  if (sort === 'name') {
+    const ordered = order === 'asc' ? matched.slice(offset, offset + n) : matched.slice(Math.max(0, matched.length - offset - n), Math.max(0, matched.length - offset)).reverse();
+    rows = (await mapLimit(ordered, READ_CONCURRENCY, (tag) => tagRow(ctx, ui.summaries, repo, tag))).filter((r): r is TagRow => r !== undefined);
+  } else {
+    const every = (await mapLimit(matched, READ_CONCURRENCY, (tag) => tagRow(ctx, ui.summaries, repo, tag))).filter((r): r is TagRow => r !== undefined);
+    every.sort(byKey(sort, order));
+    rows = every.slice(offset, offset + n);
+  }
+  const [size, canDelete] = await Promise.all([ui.sizes.of(repo, ui.summaries), ui.canDelete(ctx, name)]);
+  sendJson(ctx, 200, { name, tagCount: all.length, matched: matched.length, offset, n, sort, order, size, canDelete, tags: rows }, { 'Cache-Control': 'no-store' });
+}
+
+/** A tag's row; undefined when the tag went away meanwhile. */
+async function tagRow(ctx: Context, summaries: Summaries, repo: Repository, tag: string): Promise<TagRow | undefined> {
+  const [digest, pushed] = await Promise.all([repo.tags.resolve(tag), pushedAt(ctx, repo.name, tag)]);
+  if (!digest) return undefined;
+  const { digest: _, ...facts } = (await summaries.get(digest)) ?? UNREADABLE;
+  return { name: tag, digest: digest.value, ...facts, pushed, pulled: null };
+}
+
+/** What a row shows for a tag whose manifest cannot be read (gone meanwhile, or not JSON). */
+const UNREADABLE: ManifestSummary = { digest: '', mediaType: '', artifactType: null, size: 0, created: null, platforms: [], attestations: 0, layerCount: 0, subject: null };
+
+async function pushedAt(ctx: Context, name: string, tag: string): Promise<string | null> {
+  try {
+    return (await ctx.registry.driver.stat(tagCurrentLinkPath(name, tag))).modTime.toISOString();
+  } catch {
+    return null;
+  }
+}
+
+/** Rows by `key` (rows without a value last), then by name. */
+function byKey(key: Exclude<SortKey, 'name'>, order: 'asc' | 'desc'): (a: TagRow, b: TagRow) => number {
+  const sign = order === 'asc' ? 1 : -1;
+  return (a, b) => {
+    const x = a[key];
+    const y = b[key];
+    if (x !== y) {
+      if (x === null) return 1;
+      if (y === null) return -1;
+      return (x < y ? -1 : 1) * sign;
+    }
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  };
+}
+
+/** How long a repository's size is answered before it is computed again (in the background while it is still answered). */
+const SIZE_FRESH_MS = 10_000;
+const SIZE_STALE_MS = 10 * 60_000;
+
+/**
+ * Repository sizes: every manifest revision's own bytes plus every blob its manifests name, each
+ * blob counted once however many images share it. Kept per repository and recomputed at most
+ * every SIZE_FRESH_MS (summaries are kept per digest, so a recomputation reads the revision links).
+ */
+export class RepositorySizes {
+  private readonly kept = new LruCache<RefreshingValue<number>>(1_000);
+
+  of(repo: Repository, summaries: Summaries): Promise<number> {
+    let value = this.kept.get(repo.name);
+    if (!value) {
+      value = new RefreshingValue(() => repositorySize(repo, summaries), SIZE_FRESH_MS, SIZE_STALE_MS);
+      this.kept.set(repo.name, value);
+    }
+    return value.get();
+  }
+}
+
+async function repositorySize(repo: Repository, summaries: Summaries): Promise<number> {
+  const revisions: Digest[] = await repo.manifests.revisions();
+  const parts = await mapLimit(revisions, READ_CONCURRENCY, (d) => summaries.parts(d));
+  const blobs = new Map<string, number>();
+  let total = 0;
+  for (const p of parts) {
+    if (!p) continue;
+    total += p.ownBytes;
+    for (const [digest, size] of p.blobs) blobs.set(digest, size);
+  }
+  for (const size of blobs.values()) total += size;
+  return total;
+}
