@@ -44,6 +44,10 @@ const TOOL_PACKAGES: Record<string, string> = {
   podman: 'podman',
   'docker-registry': 'docker-registry',
   htpasswd: 'apache2-utils',
+  dockerd: 'docker.io',
+  docker: 'docker.io',
+  containerd: 'containerd',
+  ctr: 'containerd',
   unshare: 'util-linux',
   mount: 'mount',
   tar: 'tar',
@@ -241,9 +245,9 @@ export class Workspace {
     );
   }
 
-  /** Runs a plain tool (umoci, tar, htpasswd) with this workspace's environment. */
-  tool(tool: string, args: string[], opts: Omit<RunOptions, 'env'> = {}): Promise<RunResult> {
-    return run(tool, args, { ...opts, env: this.env, cwd: opts.cwd ?? this.dir });
+  /** Runs a plain tool (umoci, tar, htpasswd, docker) with this workspace's environment, plus `extraEnv`. */
+  tool(tool: string, args: string[], opts: Omit<RunOptions, 'env'> & { extraEnv?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+    return run(tool, args, { ...opts, env: { ...this.env, ...opts.extraEnv }, cwd: opts.cwd ?? this.dir });
   }
 
   path(...parts: string[]): string {
@@ -358,6 +362,84 @@ export interface StartOptions {
   port?: number;
 }
 
+export interface DaemonOptions {
+  cmd: string;
+  args: string[];
+  /** Where its stdout and stderr go. */
+  logPath: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** True once the daemon serves; polled every 100 ms. */
+  ready: () => Promise<boolean>;
+  /** How long to wait for `ready` (default 30 s). */
+  startMs?: number;
+  /** How long SIGTERM is given before SIGKILL on stop (default 10 s). */
+  stopMs?: number;
+}
+
+export interface RunningDaemon {
+  pid: number;
+  /** Stops it (SIGTERM, then SIGKILL) and everything left in its process group. */
+  stop(): Promise<void>;
+}
+
+/** The error a daemon's failed start-up throws: names the command and ends with its log. */
+export class DaemonStartError extends Error {
+  constructor(readonly describe: string, readonly reason: string, readonly log: string) {
+    super(`${describe} ${reason}; log:\n${tail(log, 4000)}`);
+    this.name = 'DaemonStartError';
+  }
+}
+
+/**
+ * Starts a long-running process (a registry, dockerd, containerd) in its own process group, killed
+ * when the test process ends however it ends, and waits until `ready` says it serves.
+ */
+export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
+  const describe = [opts.cmd, ...opts.args].join(' ');
+  const log = createWriteStream(opts.logPath);
+  const child = spawn(opts.cmd, opts.args, { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  live.add(child);
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  let exited: number | null | undefined;
+  const exitPromise = new Promise<void>((res) =>
+    child.on('exit', (code, signal) => {
+      exited = code ?? (signal ? -1 : null);
+      live.delete(child);
+      res();
+    }),
+  );
+  const deadline = Date.now() + (opts.startMs ?? 30_000);
+  for (;;) {
+    if (exited !== undefined) {
+      await new Promise((r) => setTimeout(r, 50));
+      log.end();
+      throw new DaemonStartError(describe, `exited with code ${exited} before it served`, readLog(opts.logPath));
+    }
+    if (await opts.ready().catch(() => false)) break;
+    if (Date.now() > deadline) {
+      killGroup(child, 'SIGKILL');
+      log.end();
+      throw new DaemonStartError(describe, `did not serve within ${(opts.startMs ?? 30_000) / 1000} s`, readLog(opts.logPath));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    pid: child.pid!,
+    async stop() {
+      if (exited === undefined) {
+        killGroup(child, 'SIGTERM');
+        const timer = setTimeout(() => killGroup(child, 'SIGKILL'), opts.stopMs ?? 10_000);
+        await exitPromise;
+        clearTimeout(timer);
+      }
+      killGroup(child, 'SIGKILL'); // anything left in its group
+      log.end();
+    },
+  };
+}
+
 /** Starts a registry as a child process in its own process group and waits until /v2/ answers. */
 export async function startRegistry(opts: StartOptions): Promise<RunningRegistry> {
   const kind = opts.kind ?? targetKind();
@@ -384,60 +466,19 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
     args = ['serve', configPath];
   }
 
-  const log = createWriteStream(logPath);
-  const child = spawn(cmd, args, { cwd: REPO_ROOT, env: serverEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  live.add(child);
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
-  let exited: number | null | undefined;
-  const exitPromise = new Promise<void>((res) =>
-    child.on('exit', (code, signal) => {
-      exited = code ?? (signal ? -1 : null);
-      live.delete(child);
-      res();
-    }),
-  );
-
   const url = `http://127.0.0.1:${port}`;
-  const describe = `${kind} (${[cmd, ...args].join(' ')})`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exited !== undefined) {
-      await new Promise((r) => setTimeout(r, 50));
-      throw new Error(`${describe} exited with code ${exited} before answering; log:\n${tail(readLog(logPath), 4000)}`);
-    }
-    try {
+  const daemon = await startDaemon({
+    cmd,
+    args,
+    logPath,
+    env: serverEnv(),
+    ready: async () => {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
-      if (res.status === 200 || res.status === 401) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      killGroup(child, 'SIGKILL');
-      throw new Error(`${describe} did not answer GET /v2/ within 30 s; log:\n${tail(readLog(logPath), 4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-
-  return {
-    kind,
-    host: `127.0.0.1:${port}`,
-    url,
-    root: opts.root,
-    configPath,
-    logPath,
-    async stop() {
-      if (exited === undefined) {
-        killGroup(child, 'SIGTERM');
-        const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 10_000);
-        await exitPromise;
-        clearTimeout(timer);
-      }
-      killGroup(child, 'SIGKILL'); // anything left in its group
-      log.end();
+      return res.status === 200 || res.status === 401;
     },
-  };
+  });
+  return { kind, host: `127.0.0.1:${port}`, url, root: opts.root, configPath, logPath, stop: () => daemon.stop() };
 }
 
 function readLog(path: string): string {
