@@ -22,6 +22,8 @@ interface Manifest {
 
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+/** The image every test pushes: built once, for amd64, in before(). */
+const BASE = 'localhost/berth-docker:amd64';
 
 describe('docker', () => {
   let ws: Workspace;
@@ -50,9 +52,12 @@ describe('docker', () => {
    */
   const build = (tag: string, arch: string) =>
     engine.docker(['build', '--no-cache', '--platform', `linux/${arch}`, '--label', `arch=${arch}`, '-t', tag, ws.path('context')], { extraEnv: { DOCKER_BUILDKIT: '0' } });
+  /** Puts the amd64 image built in before() back into the store (a load is much cheaper than a build). */
+  const loadBase = () => docker('load', '-i', ws.path('base-amd64.tar'));
+  /** Empties the daemon's image store (no containers are left behind, so every image goes). */
   const removeAllImages = async () => {
-    const ids = (await docker('images', '-aq')).stdout.split('\n').filter(Boolean);
-    if (ids.length > 0) await docker('rmi', '-f', ...new Set(ids));
+    await docker('image', 'prune', '--all', '--force');
+    assert.equal((await docker('images', '-aq')).stdout.trim(), '', 'no image left');
   };
   /** The files of an image, as `docker export` of a container created from it (never started) writes them. */
   const imageFiles = async (ref: string) => {
@@ -90,6 +95,8 @@ describe('docker', () => {
       'CMD ["/hello"]',
       '',
     ].join('\n'));
+    await build(BASE, 'amd64');
+    await docker('save', '-o', ws.path('base-amd64.tar'), BASE);
     reg = await startRegistry({ root: ws.path('registry-root') });
   });
 
@@ -102,8 +109,7 @@ describe('docker', () => {
 
   it('pushes a multi-layer image built FROM scratch, with the digest it reports', async (t) => {
     if (!ready(t)) return;
-    await build('localhost/berth-docker:amd64', 'amd64');
-    await docker('tag', 'localhost/berth-docker:amd64', `${reg.host}/docker/img:v1`);
+    await docker('tag', BASE, `${reg.host}/docker/img:v1`);
     pushedDigest = await push(`${reg.host}/docker/img:v1`);
     const m = await getManifest(reg.url, 'docker/img', 'v1');
     assert.equal(m.status, 200);
@@ -155,8 +161,9 @@ describe('docker', () => {
   it('docker manifest create/push of a two-platform list; a pull of one platform from it', async (t) => {
     if (!ready(t)) return;
     const digests: Record<string, string> = {};
+    await loadBase();
+    await build('localhost/berth-docker:arm64', 'arm64');
     for (const arch of ['amd64', 'arm64']) {
-      await build(`localhost/berth-docker:${arch}`, arch);
       await docker('tag', `localhost/berth-docker:${arch}`, `${reg.host}/docker/multi:${arch}`);
       digests[arch] = await push(`${reg.host}/docker/multi:${arch}`);
     }
@@ -217,8 +224,8 @@ describe('docker', () => {
   /** Refused without login and with a wrong password; logged in: push, pull; logged out: refused again. */
   async function loginFlow(target: RunningRegistry, repo: string): Promise<void> {
     const ref = `${target.host}/${repo}:v1`;
-    await build('localhost/berth-docker:amd64', 'amd64');
-    await docker('tag', 'localhost/berth-docker:amd64', ref);
+    await loadBase();
+    await docker('tag', BASE, ref);
     // htpasswd answers 401; the issuer gives an anonymous caller a token without push, which Docker reports as denied
     await assert.rejects(docker('push', ref), /unauthorized|authentication required|no basic auth credentials|denied: requested access/i);
     await assert.rejects(docker('login', '-u', 'berth', '-p', 'wrong', target.host), /unauthorized|incorrect username or password|401/i);
@@ -247,14 +254,14 @@ describe('docker', () => {
       }),
     });
     extra.push(mirror);
-    await build('localhost/berth-docker:amd64', 'amd64');
-    await docker('tag', 'localhost/berth-docker:amd64', `${mirror.host}/upstream/docker/pushed:v1`);
+    await loadBase();
+    await docker('tag', BASE, `${mirror.host}/upstream/docker/pushed:v1`);
     await assert.rejects(docker('push', `${mirror.host}/upstream/docker/pushed:v1`), (err: Error) => {
       assert.match(err.message, /pull-through cache of http:\/\/127\.0\.0\.1:\d+\/docker\/pushed/);
       return true;
     });
     // a name under no prefix is a normal repository of the same registry
-    await docker('tag', 'localhost/berth-docker:amd64', `${mirror.host}/local/pushed:v1`);
+    await docker('tag', BASE, `${mirror.host}/local/pushed:v1`);
     await push(`${mirror.host}/local/pushed:v1`);
     await removeAllImages();
     const { stdout } = await docker('pull', `${mirror.host}/upstream/docker/img:v1`);
