@@ -192,7 +192,7 @@ export function proxiedRepository(mirror: Mirror, local: Repository, upstream: U
   } satisfies Partial<Repository['tags']>);
 
   const uploads = Object.create(local.uploads) as Repository['uploads'];
-  Object.assign(uploads, { create: refuse, status: refuse, append: refuse, commit: refuse, cancel: refuse } satisfies Partial<Repository['uploads']>);
+  Object.assign(uploads, { create: refuse, putWhole: refuse, status: refuse, append: refuse, commit: refuse, cancel: refuse } satisfies Partial<Repository['uploads']>);
 
   return { name, blobs, manifests, tags, uploads };
 }

@@ -128,8 +128,10 @@ export class TtlCache<V> {
     this.loading.delete(key);
   }
 
+  /** Drops every entry whose key starts with `prefix`; as delete, loads of such keys under way are not kept. */
   deletePrefix(prefix: string): void {
     this.entries.deletePrefix(prefix);
+    for (const key of [...this.loading.keys()]) if (key.startsWith(prefix)) this.loading.delete(key);
   }
 
   /** Loads in progress, by key: when an entry expires under load, one read serves every request waiting for it. */

@@ -3,9 +3,18 @@
 // refused, one upstream fetch for concurrent pulls of a large blob, upstream 5xx and hangs.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { packUploadState } from '../../src/storage/upload-token.js';
 import { metricsRegistry } from '../../src/metrics/registry.js';
 import { type Berth, Front, type Image, getBlob, getManifest, pullImage, pushImage, sha256, startBerth, tempDir } from './helpers.js';
+
+/** The mirror's http.secret, so that the test can sign an upload Location as the mirror would. */
+const MIRROR_SECRET = 'mirror-test-secret';
+
+function blobDataPath(root: string, digest: string): string {
+  return `${root}/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`;
+}
 
 function layerLinkPath(root: string, repo: string, digest: string): string {
   return `${root}/docker/registry/v2/repositories/${repo}/_layers/sha256/${digest.slice(7)}/link`;
@@ -29,7 +38,7 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
   before(async () => {
     upstream = await startBerth(`${tmp.dir}/upstream`);
     front = await new Front(upstream.url).start();
-    mirror = await startBerth(`${tmp.dir}/mirror`, `proxy:\n  remoteurl: ${front.url}\nberth:\n  proxy:\n    timeout: 1s\n    idletimeout: 1s\n`);
+    mirror = await startBerth(`${tmp.dir}/mirror`, `  secret: ${MIRROR_SECRET}\nproxy:\n  remoteurl: ${front.url}\nberth:\n  proxy:\n    timeout: 1s\n    idletimeout: 1s\n`);
     app = await pushImage(upstream.url, 'library/app', 'v1', { layers: 2 });
   });
 
@@ -80,16 +89,38 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
     assert.deepEqual(((await res.json()) as { tags: string[] }).tags, ['v1', 'v9']);
   });
 
-  it('refuses pushes and deletes with 405 UNSUPPORTED naming the upstream', async () => {
-    const post = await fetch(`${mirror.url}/v2/library/app/blobs/uploads/`, { method: 'POST' });
-    assert.equal(post.status, 405);
-    const body = (await post.json()) as { errors: { code: string; message: string }[] };
-    assert.equal(body.errors[0]!.code, 'UNSUPPORTED');
-    assert.match(body.errors[0]!.message, /pull-through cache/);
-    const put = await fetch(`${mirror.url}/v2/other/manifests/x`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: new Uint8Array(app.manifest) });
-    assert.equal(put.status, 405);
-    const del = await fetch(`${mirror.url}/v2/library/app/manifests/${app.manifestDigest}`, { method: 'DELETE' });
-    assert.equal(del.status, 405);
+  it('refuses every write route to a mirrored name with 405 UNSUPPORTED naming the upstream, storing nothing', async () => {
+    const data = Buffer.from('pushed to a mirror');
+    const d = sha256(data);
+    const id = randomUUID();
+    const state = packUploadState(MIRROR_SECRET, { Name: 'library/app', UUID: id, Offset: 0, StartedAt: new Date().toISOString() });
+    const upload = `/v2/library/app/blobs/uploads/${id}?_state=${state}`;
+    const octet = { 'Content-Type': 'application/octet-stream' };
+    const manifestType = { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' };
+    const routes: Array<[string, string, string, RequestInit?]> = [
+      ['start an upload', 'POST', '/v2/library/app/blobs/uploads/'],
+      ['upload a blob in one POST', 'POST', `/v2/library/app/blobs/uploads/?digest=${d}`, { body: data, headers: octet }],
+      ['mount a blob', 'POST', `/v2/library/app/blobs/uploads/?mount=${app.blobs[1]!.digest}&from=library/app`],
+      ['read an upload', 'GET', upload],
+      ['append to an upload', 'PATCH', upload, { body: data, headers: octet }],
+      ['complete an upload', 'PUT', `${upload}&digest=${d}`, { body: data, headers: octet }],
+      ['cancel an upload', 'DELETE', upload],
+      ['put a manifest by tag', 'PUT', '/v2/library/app/manifests/pushed', { body: new Uint8Array(app.manifest), headers: manifestType }],
+      ['put a manifest by digest', 'PUT', `/v2/library/app/manifests/${app.manifestDigest}`, { body: new Uint8Array(app.manifest), headers: manifestType }],
+      ['delete a tag', 'DELETE', '/v2/library/app/manifests/v1'],
+      ['delete a manifest', 'DELETE', `/v2/library/app/manifests/${app.manifestDigest}`],
+      ['delete a blob', 'DELETE', `/v2/library/app/blobs/${app.blobs[1]!.digest}`],
+    ];
+    for (const [what, method, path, init] of routes) {
+      const res = await fetch(`${mirror.url}${path}`, { method, ...init });
+      const text = await res.text();
+      assert.equal(res.status, 405, `${what}: ${res.status} ${text}`);
+      const body = JSON.parse(text) as { errors: { code: string; message: string }[] };
+      assert.equal(body.errors[0]!.code, 'UNSUPPORTED', what);
+      assert.match(body.errors[0]!.message, /pull-through cache/, what);
+    }
+    assert.ok(!existsSync(blobDataPath(mirror.root, d)), 'no pushed blob in storage');
+    assert.equal(await pullImage(mirror.url, 'library/app', 'v1'), app.manifestDigest, 'the cached image is still served');
   });
 
   it('answers 404 for content the upstream does not have', async () => {

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TtlCache } from '../../src/storage/cache.js';
+
+/** A load the test finishes when it wants, as a storage read that is still under way. */
+function pending<T>(): { promise: Promise<T>; finish(value: T): void } {
+  let finish!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => (finish = resolve));
+  return { promise, finish };
+}
+
+describe('metadata cache (TtlCache)', () => {
+  it('keeps what a load read, and shares one load between concurrent misses', async () => {
+    const cache = new TtlCache<string>(60_000);
+    const read = pending<string>();
+    let loads = 0;
+    const load = () => {
+      loads++;
+      return read.promise;
+    };
+    const first = cache.through('t:repo:v1', load);
+    const second = cache.through('t:repo:v1', load);
+    read.finish('sha256:aa');
+    assert.equal(await first, 'sha256:aa');
+    assert.equal(await second, 'sha256:aa');
+    assert.equal(loads, 1);
+    assert.equal(cache.get('t:repo:v1'), 'sha256:aa');
+  });
+
+  it('does not keep what a load read when its key is deleted while the load runs', async () => {
+    const cache = new TtlCache<string>(60_000);
+    const read = pending<string>();
+    const loaded = cache.through('t:repo:v1', () => read.promise);
+    cache.delete('t:repo:v1');
+    read.finish('sha256:old');
+    assert.equal(await loaded, 'sha256:old', 'the request that asked still gets its answer');
+    assert.equal(cache.get('t:repo:v1'), undefined);
+  });
+
+  it('does not keep what a load read when a prefix of its key is dropped while the load runs', async () => {
+    // A repository removed (its metadata dropped by prefix) must not come back from a read that
+    // started before the removal.
+    const cache = new TtlCache<string>(60_000);
+    const read = pending<string>();
+    const other = pending<string>();
+    const loaded = cache.through('t:repo:v1', () => read.promise);
+    const elsewhere = cache.through('t:repo2:v1', () => other.promise);
+    cache.deletePrefix('t:repo:');
+    read.finish('sha256:old');
+    other.finish('sha256:kept');
+    assert.equal(await loaded, 'sha256:old');
+    await elsewhere;
+    assert.equal(cache.get('t:repo:v1'), undefined, 'the dropped repository stays dropped');
+    assert.equal(cache.get('t:repo2:v1'), 'sha256:kept', 'keys outside the prefix are kept');
+  });
+
+  it('does not keep what a load read when the whole cache is cleared while the load runs', async () => {
+    const cache = new TtlCache<string>(60_000);
+    const read = pending<string>();
+    const loaded = cache.through('b:sha256:aa', () => read.promise);
+    cache.clear();
+    read.finish('12');
+    await loaded;
+    assert.equal(cache.get('b:sha256:aa'), undefined);
+  });
+});
