@@ -166,6 +166,9 @@ export class Front {
       // sends clients back through the front.
       const mode = req.url?.includes('/blobs/sha256:') ? this.mode : 'forward';
       const out = http.request(target, { method: req.method, headers: req.headers }, (up) => {
+        // A client (the mirror) that goes away mid-body must not leave the upstream's response
+        // unread: the upstream would count it in flight forever and never finish closing.
+        res.once('close', () => up.destroy());
         res.writeHead(up.statusCode ?? 502, up.headers);
         if (mode === 'stall' || mode === 'corrupt') {
           up.once('data', (chunk: Buffer) => {

@@ -33,17 +33,21 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
   let upstream: Berth;
   let front: Front;
   let mirror: Berth;
+  /** A second mirror of the same upstream with 1 s timeouts, for the tests of a hanging or stalling upstream (the first keeps the defaults, so a loaded machine does not break its transfers). */
+  let strict: Berth;
   let app: Image;
 
   before(async () => {
     upstream = await startBerth(`${tmp.dir}/upstream`);
     front = await new Front(upstream.url).start();
-    mirror = await startBerth(`${tmp.dir}/mirror`, `  secret: ${MIRROR_SECRET}\nproxy:\n  remoteurl: ${front.url}\nberth:\n  proxy:\n    timeout: 1s\n    idletimeout: 1s\n`);
+    mirror = await startBerth(`${tmp.dir}/mirror`, `  secret: ${MIRROR_SECRET}\nproxy:\n  remoteurl: ${front.url}\n`);
+    strict = await startBerth(`${tmp.dir}/strict`, `proxy:\n  remoteurl: ${front.url}\nberth:\n  proxy:\n    timeout: 1s\n    idletimeout: 1s\n`);
     app = await pushImage(upstream.url, 'library/app', 'v1', { layers: 2 });
   });
 
   after(async () => {
     await mirror?.close();
+    await strict?.close();
     await front?.stop();
     await upstream?.close();
     tmp.cleanup();
@@ -159,14 +163,15 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
   });
 
   it('answers 503 when the upstream hangs, after the configured timeout (not a hang)', async () => {
+    await pullImage(strict.url, 'library/app', 'v1');
     await front.setMode('hang');
     try {
-      const res = await fetch(`${mirror.url}/v2/library/fresh/blobs/${sha256('y')}`, { signal: AbortSignal.timeout(20_000) });
+      const res = await fetch(`${strict.url}/v2/library/fresh/blobs/${sha256('y')}`, { signal: AbortSignal.timeout(20_000) });
       assert.equal(res.status, 503);
       const body = (await res.json()) as { errors: { code: string; message: string }[] };
       assert.equal(body.errors[0]!.code, 'UNAVAILABLE');
       assert.match(body.errors[0]!.message, /no answer within 1s/);
-      assert.equal(await pullImage(mirror.url, 'library/app', 'v1'), app.manifestDigest, 'cached tag and content');
+      assert.equal(await pullImage(strict.url, 'library/app', 'v1'), app.manifestDigest, 'cached tag and content');
     } finally {
       await front.setMode('forward');
     }
@@ -177,12 +182,12 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
     const layer = img.blobs[1]!;
     await front.setMode('stall');
     try {
-      await assert.rejects(getBlob(mirror.url, 'library/stall', layer.digest));
+      await assert.rejects(getBlob(strict.url, 'library/stall', layer.digest));
     } finally {
       await front.setMode('forward');
     }
-    assert.ok(!existsSync(layerLinkPath(mirror.root, 'library/stall', layer.digest)));
-    const again = await getBlob(mirror.url, 'library/stall', layer.digest);
+    assert.ok(!existsSync(layerLinkPath(strict.root, 'library/stall', layer.digest)));
+    const again = await getBlob(strict.url, 'library/stall', layer.digest);
     assert.equal(sha256(again.body), layer.digest, 'fetched again once the upstream recovers');
   });
 
