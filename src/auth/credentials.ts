@@ -9,16 +9,24 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export type BasicCredentials = { user: string; password: string };
 
 /**
- * The Authorization header split into its scheme and parameter. Undefined when absent; several
- * Authorization headers cannot reach here (Node joins or rejects duplicates).
+ * The Authorization header split into its scheme and parameter. Undefined when absent, or when it
+ * is Basic with an empty user and password (`Basic Og==`): containers/image (skopeo, podman,
+ * buildah) answers a Basic challenge with that when it has no credentials, and means anonymous.
+ * Several Authorization headers cannot reach here (Node joins or rejects duplicates).
  */
 export function authorization(req: IncomingMessage): { scheme: string; value: string } | undefined {
   const header = req.headers.authorization;
   if (header === undefined || header === '') return undefined;
   const space = header.indexOf(' ');
   if (space === -1) return { scheme: header.toLowerCase(), value: '' };
-  return { scheme: header.slice(0, space).toLowerCase(), value: header.slice(space + 1).trim() };
+  const scheme = header.slice(0, space).toLowerCase();
+  const value = header.slice(space + 1).trim();
+  if (scheme === 'basic' && EMPTY_BASIC.has(value)) return undefined;
+  return { scheme, value };
 }
+
+/** base64(":"), with and without its padding. */
+const EMPTY_BASIC = new Set(['Og==', 'Og']);
 
 /**
  * Decodes `Basic base64(user:password)`. Returns a reason string for anything malformed:

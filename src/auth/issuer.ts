@@ -56,8 +56,9 @@ export class TokenIssuer {
       const grant = params.get('grant_type');
       if (grant !== 'password') throw new RegistryError('UNSUPPORTED', `unsupported grant_type ${JSON.stringify(grant ?? '')} (only password)`, undefined, { status: 400 });
       const name = params.get('username') ?? '';
-      const encoded = Buffer.from(`${name}:${params.get('password') ?? ''}`).toString('base64');
-      user = await this.passwords.check(req, encoded, reject);
+      const password = params.get('password') ?? '';
+      // An empty user and password is an anonymous caller, as `Basic Og==` is on GET.
+      if (name !== '' || password !== '') user = await this.passwords.check(req, Buffer.from(`${name}:${password}`).toString('base64'), reject);
     } else {
       const auth = authorization(req);
       if (auth) {

@@ -18,6 +18,8 @@ const PERMISSIONS = [
   '      - repositories: ["**"]',
   '        users: [reader]',
   '        actions: [pull]',
+  '      - repositories: ["public/*"]',
+  '        anonymous: true',
 ];
 
 for (const mode of ['htpasswd', 'token issuer'] as const) {
@@ -85,6 +87,31 @@ for (const mode of ['htpasswd', 'token issuer'] as const) {
         skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', 'reader:reader-pw', '--dest-creds', 'reader:reader-pw',
           `docker://${host}/team/img:v1`, `docker://${host}/team/stolen:v1`),
         /denied|unauthorized|insufficient|403|401/i,
+      );
+    });
+
+    // Without credentials, skopeo and podman answer the challenge with `Basic Og==` (an empty user
+    // and password): that is an anonymous caller, who may pull public/* and nothing else.
+    it('anonymous pulls of a public repository with skopeo and podman (no login, empty auth file)', async () => {
+      await skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', 'admin:admin-pw', '--dest-creds', 'admin:admin-pw',
+        `docker://${host}/team/img:v1`, `docker://${host}/public/img:v1`);
+      writeFileSync(ws.authFile, '{"auths":{}}\n');
+      const out = ws.path('anon-layout');
+      await skopeo('copy', '--src-tls-verify=false', '--authfile', ws.authFile, `docker://${host}/public/img:v1`, `oci:${out}:v1`);
+      const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: unknown[] };
+      assert.equal(index.manifests.length, 1);
+      const inspected = JSON.parse((await skopeo('inspect', '--tls-verify=false', '--authfile', ws.authFile, `docker://${host}/public/img:v1`)).stdout) as { Digest: string };
+      assert.match(inspected.Digest, /^sha256:/);
+      await podman('rmi', '--all', '--force');
+      await podman('pull', ...policy(), '--tls-verify=false', '--authfile', ws.authFile, `${host}/public/img:v1`);
+      const mnt = (await podman('image', 'mount', `${host}/public/img:v1`)).stdout.trim();
+      assert.equal(readFileSync(join(mnt, 'etc/hello.txt'), 'utf8'), hello);
+      await podman('image', 'unmount', `${host}/public/img:v1`);
+      // anonymous is pull-only, and only where a rule says so
+      await assert.rejects(podman('pull', ...policy(), '--tls-verify=false', '--authfile', ws.authFile, `${host}/team/img:v1`), /unauthorized|authentication required|denied|401|403/i);
+      await assert.rejects(
+        skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--authfile', ws.authFile, `oci:${out}:v1`, `docker://${host}/public/pushed:v1`),
+        /unauthorized|authentication required|denied|insufficient|401|403/i,
       );
     });
   });

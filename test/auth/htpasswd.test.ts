@@ -184,6 +184,16 @@ describe('auth.htpasswd with berth.auth permissions', () => {
     assert.equal((await reg.req('GET', '/v2/public/deep/er/manifests/v1')).status, 401);
   });
 
+  it('takes empty Basic credentials (Basic Og==, what skopeo and podman send without a login) for an anonymous caller', async () => {
+    for (const empty of [{ Authorization: 'Basic Og==' }, { Authorization: 'basic Og' }]) {
+      assert.equal((await reg.req('GET', '/v2/public/base/manifests/v1', { headers: empty })).status, 200);
+      const push = await reg.req('POST', '/v2/public/base/blobs/uploads/', { headers: empty });
+      assert.equal(push.status, 401);
+      assert.equal(push.header('www-authenticate'), 'Basic realm="acl"');
+      assert.equal((await reg.req('GET', '/v2/team-a/app/manifests/v1', { headers: empty })).status, 401);
+    }
+  });
+
   it('shows in the catalog only the repositories the caller may pull', async () => {
     const list = async (h: Record<string, string>) => (await reg.req('GET', '/v2/_catalog', { headers: h })).json().repositories;
     assert.deepEqual(await list(alice), ['public/base', 'secret/thing', 'team-a/app']);

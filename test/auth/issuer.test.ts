@@ -119,6 +119,15 @@ describe('built-in token issuer', () => {
     assert.deepEqual(granted(anon.token), [{ type: 'repository', name: 'public/base', actions: ['pull'] }]);
     assert.equal(decodeJwt(anon.token).sub, '');
     assert.equal((await reg.req('GET', '/v2/public/base/manifests/v1', { headers: bearer(anon.token) })).status, 200);
+    // Empty Basic credentials, and an empty user and password in the password grant, are anonymous too.
+    const empty = await token(['repository:public/base:pull,push', 'repository:apps/web:pull'], 'Basic Og==');
+    assert.equal(empty.status, 200);
+    assert.deepEqual(granted(empty.token), [{ type: 'repository', name: 'public/base', actions: ['pull'] }]);
+    assert.equal(decodeJwt(empty.token).sub, '');
+    const form = new URLSearchParams({ grant_type: 'password', username: '', password: '', service: 'berth-test', scope: 'repository:public/base:pull,push' });
+    const grant = await reg.req('POST', '/auth/token', { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    assert.equal(grant.status, 200);
+    assert.deepEqual(granted(grant.json().token), [{ type: 'repository', name: 'public/base', actions: ['pull'] }]);
   });
 
   it('refuses wrong credentials with 401 and bad scopes or services with 400', async () => {
