@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { isLoopbackHost } from '../../oci/reference.js';
-import { NetworkError, ProtocolError, type RequestInfo } from '../errors.js';
+import { ClientError, NetworkError, ProtocolError, type RequestInfo } from '../errors.js';
 import { backoff, isNetworkError, isRetryableStatus, parseRetryAfter, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.js';
 
 export interface TlsOptions {
@@ -213,7 +213,8 @@ function replayable(body: RequestBody | undefined): boolean {
 /** A failure below HTTP (refused, reset, TLS, timeout) as a NetworkError naming the request; an abort as the signal's reason. */
 function wrapNetwork(err: unknown, req: HttpRequest): unknown {
   if (req.signal?.aborted) return req.signal.reason;
-  if (!(err instanceof Error) || err instanceof NetworkError) return err;
+  // A ClientError here came from the body's source (a digest mismatch, a failed download): as it is.
+  if (!(err instanceof Error) || err instanceof ClientError) return err;
   const code = (err as { code?: string }).code ?? 'NETWORK';
   return new NetworkError(err.message, { code, info: { registry: req.url.host, method: req.method, url: describeUrl(req.url) }, cause: err });
 }

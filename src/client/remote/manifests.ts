@@ -5,7 +5,7 @@
 import type { Descriptor } from '../../oci/descriptor.js';
 import { digestOf, tryParseDigest, type Digest } from '../../oci/digest.js';
 import { detectMediaType } from '../../oci/formats.js';
-import { manifestAccept, parseJsonObject } from '../../oci/graph.js';
+import { isManifestMediaType, manifestAccept, parseJsonObject } from '../../oci/graph.js';
 import { ProtocolError } from '../errors.js';
 import { mismatch } from '../content/verify.js';
 import { discard, header, readBuffer, type HttpResponse } from '../http/transport.js';
@@ -52,7 +52,7 @@ export async function headManifest(c: BlobContext, reference: string, signal?: A
   const digest = tryParseDigest(header(res, 'docker-content-digest') ?? '') ?? tryParseDigest(reference);
   const size = Number(header(res, 'content-length'));
   const mediaType = mediaTypeOf(res);
-  if (!digest || !Number.isSafeInteger(size) || mediaType === 'application/json') return (await fetchManifest(c, reference, signal)).descriptor;
+  if (!digest || !Number.isSafeInteger(size) || !isManifestMediaType(mediaType)) return (await fetchManifest(c, reference, signal)).descriptor;
   return { mediaType, digest, size };
 }
 
