@@ -44,7 +44,8 @@ describe('repository delete', () => {
       await assertPullable(s.reg, 'team/gone/nested', 'c');
       assertError(await s.reg.req('DELETE', '/v2/_berth/repositories/team/gone'), 404, 'NAME_UNKNOWN');
       assertError(await s.reg.req('DELETE', '/v2/_berth/repositories/Bad_Name'), 400, 'NAME_INVALID');
-      assertError(await s.reg.req('GET', '/v2/_berth/repositories/keep'), 405, 'UNSUPPORTED');
+      // GET is the UI's repository page (docs/ui.md); other methods are refused.
+      assertError(await s.reg.req('PUT', '/v2/_berth/repositories/keep'), 405, 'UNSUPPORTED');
 
       const r = await collectGarbage(s.server.registry.driver, { dryRun: false, deleteUntagged: false, graceMs: 0, registry: s.server.registry });
       const own = [gone.config.digest, gone.layers[0]!.digest, gone.manifest.digest];

@@ -116,7 +116,7 @@ berth:
   gc:
     enabled: true
     interval: 200ms
-    grace: 0s
+    grace: 2s
 `);
   t.after(async () => {
     await berth.close();
@@ -124,9 +124,11 @@ berth:
   });
   const image = await pushImage(berth.url, 'gc/app', 'v1', 'gc-metrics');
   assert.equal((await fetch(`${berth.url}/v2/gc/app/manifests/${image.manifest}`, { method: 'DELETE' })).status, 202);
-  // Wait for a run that reclaimed the image's three blobs (config, layer, manifest).
+  // Wait for a run that reclaimed the image's three blobs (config, layer, manifest). The grace
+  // period keeps the config blob from being collected between its upload and the manifest's push
+  // (a run every 200 ms with no grace raced the push on a loaded machine).
   let m = new Map<string, number>();
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     m = parseMetrics(await (await fetch(`${berth.debugUrl}/metrics`)).text());
     if ((series(m, 'berth_gc_blobs_deleted_total') ?? 0) >= 3) break;
     await new Promise((r) => setTimeout(r, 100));
