@@ -9,7 +9,7 @@ import type { Auth } from '../auth/index.js';
 import type { Config } from '../config/types.js';
 import { RegistryError } from '../oci/errors.js';
 import type { HealthChecks } from '../health/registry.js';
-import type { HandlerKind, HttpMetrics } from '../metrics/http.js';
+import type { HandlerKind, HttpMetrics, RequestCells } from '../metrics/http.js';
 import type { Notifier } from '../notifications/notifier.js';
 import type { Registry } from '../storage/registry.js';
 import { handleBlob } from './blobs.js';
@@ -54,6 +54,8 @@ interface Shared {
 class RequestContext implements Context {
   query = EMPTY_QUERY;
   kind: HandlerKind = 'none';
+  /** The request's metric cells, once routed (with metrics on). */
+  cells: RequestCells | undefined = undefined;
   actor: string | undefined = undefined;
   private child: Logger | undefined = undefined;
   readonly started = performance.now();
@@ -100,7 +102,10 @@ function finished(this: ServerResponse): void {
     const ms = performance.now() - ctx.started;
     if (shared.metrics) {
       const [bytesIn, bytesOut] = socketBytes(ctx.peer.socket as CountedSocket | undefined);
-      shared.metrics.record(ctx.kind, ctx.method, this.statusCode, ms / 1000, bytesIn, bytesOut);
+      // The body alone, as Distribution counts it: what was written less the header block.
+      const header = (this as { _header?: string | null })._header;
+      const bodyOut = Math.max(0, bytesOut - (header ? header.length : 0));
+      shared.metrics.record(ctx.cells, ctx.kind, ctx.method, this.statusCode, ms / 1000, bytesIn, bodyOut);
     }
     if (shared.access) {
       shared.access.write({ reqId: ctx.id, method: ctx.method, url: ctx.target, status: this.statusCode, ms: Math.round(ms * 10) / 10, remote: ctx.peer.address });
@@ -174,12 +179,13 @@ async function dispatch(ctx: RequestContext, prefix: string, auth: Auth | undefi
   if (!target) throw notFound();
   ctx.query = target.query;
   const route = matchRoute(target.path);
-  if (route) ctx.kind = route.kind;
   if (!route) {
     if (auth?.issuer && target.path === auth.issuer.settings.path) return auth.issuer.handle(ctx.req, ctx.res, target.query);
     if (ui.page(ctx, target.path)) return;
     throw notFound();
   }
+  ctx.kind = route.kind;
+  ctx.cells = ctx.shared.metrics?.begin(route.kind, ctx.method);
   // The session endpoint asks the access controller itself (it answers anonymous callers too).
   if (auth && route.kind !== 'session') {
     // Access is decided once the route is known and before its handler runs (src/auth/access.ts).

@@ -53,7 +53,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // does not need to load or keep in memory.
   const redis = config.redis ? await import('../redis/index.js') : undefined;
   const shared = redis ? await redis.startShared(config, logger) : undefined;
-  const onOperation = prometheus ? (await import('../metrics/storage.js')).driverMetricsHook() : undefined;
+  const storageMetrics = prometheus ? await import('../metrics/storage.js') : undefined;
+  const onOperation = storageMetrics?.driverMetricsHook();
   const created = await createDriver(config.storage.driver, config.storage.parameters, onOperation ? { onOperation } : {});
   const base = config.middleware?.storage.length ? await (await import('../storage/middleware/index.js')).applyStorageMiddleware(created, config.middleware.storage, logger) : created;
   const driver = redis && shared ? redis.publishingDriver(base, shared.bus) : base;
@@ -68,6 +69,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       urlsDeny: config.validation.manifests.urls.deny.map(compileGoRegExp),
     },
   });
+
+  registry.blobs.cacheCounters = storageMetrics?.blobDescriptorCacheCounters();
 
   const warm = registry.warmUp(CATALOG_MAX_ENTRIES + 1).catch((err: unknown) => logger.warn({ err }, 'storage: first listing at start-up failed'));
 
@@ -84,7 +87,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const auth = config.auth || config.berth?.auth ? await (await import('../auth/index.js')).createAuth(config, driver, logger) : undefined;
   const health = startHealthChecks(config, driver, logger);
   const notifier = config.notifications ? new (await import('../notifications/notifier.js')).Notifier(config.notifications, logger, config.http.addr) : undefined;
-  const metrics = prometheus ? new (await import('../metrics/http.js')).HttpMetrics(() => inFlight()) : undefined;
+  const metrics = prometheus ? new (await import('../metrics/http.js')).HttpMetrics() : undefined;
   const { handler, inFlight } = createHandler(config, registry, logger, { auth, metrics, health, notifier });
   const listener = await createListener(config, handler);
   const server = listener.server;

@@ -62,6 +62,20 @@ export class CounterFamily extends Family<CounterCell> {
   }
 }
 
+/** A gauge kept in cells: `cell.value += 1`, `cell.value -= 1`. */
+export class GaugeFamily extends Family<CounterCell> {
+  readonly type = 'gauge' as const;
+
+  protected create(): CounterCell {
+    return { value: 0 };
+  }
+
+  async get() {
+    const values = [...this.cells.values()].map(({ labels, cell }) => ({ labels, value: cell.value }));
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' as const };
+  }
+}
+
 /** A gauge whose values are read at scrape time from a callback, one per label combination. */
 export class CallbackGaugeFamily extends Family<{ read: () => number }> {
   readonly type = 'gauge' as const;
@@ -120,9 +134,10 @@ export class HistogramFamily extends Family<HistogramCell> {
 
   async get() {
     const values: MetricValue[] = [];
+    const les = this.bounds.map(goFloat);
     for (const { labels, cell } of this.cells.values()) {
       let acc = 0;
-      this.bounds.forEach((le, i) => {
+      les.forEach((le, i) => {
         acc += cell.counts[i]!;
         values.push({ labels: { ...labels, le }, value: acc, metricName: `${this.name}_bucket` });
       });
@@ -132,4 +147,18 @@ export class HistogramFamily extends Family<HistogramCell> {
     }
     return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' as const };
   }
+}
+
+/**
+ * A bucket bound as Go's Prometheus client writes it (strconv 'g', shortest): exponent form from
+ * 1e6 up ("1.048576e+06") and below 1e-4, so `le` labels are the same strings Distribution's are.
+ */
+export function goFloat(n: number): string {
+  const exp = n === 0 ? 0 : Math.floor(Math.log10(Math.abs(n)));
+  if (exp < 21 && (exp >= 6 || exp < -4)) {
+    const [mantissa, e] = n.toExponential().split('e') as [string, string];
+    const sign = e.startsWith('-') ? '-' : '+';
+    return `${mantissa}e${sign}${e.replace(/^[+-]/, '').padStart(2, '0')}`;
+  }
+  return String(n);
 }

@@ -1,10 +1,11 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { CallbackGaugeFamily, CounterFamily, HistogramFamily } from './cells.js';
+import { CallbackGaugeFamily, CounterFamily, GaugeFamily, HistogramFamily } from './cells.js';
 
 /**
  * The process's one Prometheus registry, served on the debug server at http.debug.prometheus.path.
- * Names follow Distribution's (`registry_http_*`, `registry_storage_*`, `registry_notifications_*`)
- * so existing dashboards keep working. Other parts add their own metrics through the getters
+ * Families named `registry_*` are Distribution's, with its types, labels, label values and
+ * buckets, so dashboards built for Distribution keep working; Berth's own are named `berth_*`
+ * (docs/operations.md lists both). Other parts add their own metrics through the getters
  * below, which are idempotent by name (a second server in the same process, as in tests, gets
  * the same family): for example garbage collection with
  * `counterFamily('registry_gc_runs_total', 'Garbage collection runs', ['result']).cell('ok').value++`,
@@ -44,9 +45,22 @@ export function histogramFamily(name: string, help: string, labelNames: readonly
   return family(name, () => new HistogramFamily(name, help, labelNames, bounds), (m): m is HistogramFamily => m instanceof HistogramFamily);
 }
 
+export function gaugeFamily(name: string, help: string, labelNames: readonly string[]): GaugeFamily {
+  return family(name, () => new GaugeFamily(name, help, labelNames), (m): m is GaugeFamily => m instanceof GaugeFamily);
+}
+
 export function callbackGaugeFamily(name: string, help: string, labelNames: readonly string[]): CallbackGaugeFamily {
   return family(name, () => new CallbackGaugeFamily(name, help, labelNames), (m): m is CallbackGaugeFamily => m instanceof CallbackGaugeFamily);
 }
 
-/** Latency buckets in seconds: Distribution's, with finer steps below 5 ms where most registry requests end. */
+/** Distribution's buckets for registry_http_request_duration_seconds, in seconds. */
+export const HTTP_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60] as const;
+
+/** Prometheus's default buckets, which Distribution's registry_storage_action_seconds uses. */
+export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+/** Distribution's request and response size buckets: 1 KiB doubling to 2 GiB. */
+export const SIZE_BUCKETS = Array.from({ length: 22 }, (_, i) => 1024 * 2 ** i);
+
+/** Berth's own latency buckets (berth_* families): finer below 5 ms, where most registry requests end. */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60] as const;

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import type { NotificationEndpointConfig } from '../config/types.js';
 import { callbackGaugeFamily, counterFamily } from '../metrics/registry.js';
@@ -11,7 +12,7 @@ const CLOSE_GRACE_MS = 1000;
  * One configured endpoint: filter → bounded queue → retries → HTTP. Writing never waits.
  * Metrics carry Distribution's names: registry_notifications_events_total{type,endpoint} with
  * type Events, Successes, Failures, Errors (and Berth's Dropped), registry_notifications_pending
- * and registry_notifications_status_total{code,endpoint}.
+ * and registry_notifications_status_total{code,endpoint} (code as Distribution writes it: "200 OK").
  */
 export class Endpoint implements Sink {
   private readonly queue: QueueSink;
@@ -51,7 +52,7 @@ function endpointObserver(endpoint: string): SinkObserver {
   const failures = events.cell('Failures', endpoint);
   const errors = events.cell('Errors', endpoint);
   const dropped = events.cell('Dropped', endpoint);
-  const status = (code: number) => statuses.cell(String(code), endpoint).value++;
+  const status = (code: number) => statuses.cell(`${code} ${STATUS_CODES[code] ?? ''}`, endpoint).value++;
   return {
     ingress: () => incoming.value++,
     egress: () => undefined,

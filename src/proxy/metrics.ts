@@ -3,9 +3,9 @@ import { counterFamily, histogramFamily, LATENCY_BUCKETS } from '../metrics/regi
 
 /**
  * The mirror's Prometheus metrics, in the process's one registry (served on the debug server).
- * Names follow Distribution's proxy metrics (`registry_proxy_{requests,hits,misses,pulled_bytes}`
- * by `type` blob|manifest), with an `upstream` label (the prefix, or "default"); Berth adds the
- * upstream's latency and errors.
+ * Names follow Distribution 3's proxy metrics (`registry_proxy_{requests,hits,misses,pulled_bytes}_total`
+ * by `type` blob|manifest), with an `upstream` label (the prefix, or "default"); Berth's own
+ * `berth_proxy_upstream_*` add the upstream's latency and errors.
  */
 export type ContentType = 'blob' | 'manifest';
 export type UpstreamErrorReason = 'unreachable' | 'timeout' | 'status_5xx' | 'status_429' | 'denied' | 'invalid';
@@ -24,8 +24,8 @@ export function upstreamMetrics(upstream: string): UpstreamMetrics {
   const hits = counterFamily('registry_proxy_hits_total', 'Mirrored requests served from the cache', ['type', 'upstream']);
   const misses = counterFamily('registry_proxy_misses_total', 'Mirrored requests fetched from the upstream', ['type', 'upstream']);
   const pulled = counterFamily('registry_proxy_pulled_bytes_total', 'Bytes fetched from the upstream', ['type', 'upstream']);
-  const errors = counterFamily('registry_proxy_upstream_errors_total', 'Failed upstream requests, by reason', ['upstream', 'reason']);
-  const latency = histogramFamily('registry_proxy_upstream_request_duration_seconds', 'Time until an upstream answered (response headers)', ['upstream', 'method'], LATENCY_BUCKETS);
+  const errors = counterFamily('berth_proxy_upstream_errors_total', 'Failed upstream requests, by reason', ['upstream', 'reason']);
+  const latency = histogramFamily('berth_proxy_upstream_request_duration_seconds', 'Time until an upstream answered (response headers)', ['upstream', 'method'], LATENCY_BUCKETS);
 
   const byType = <T>(make: (type: ContentType) => T): Record<ContentType, T> => ({ blob: make('blob'), manifest: make('manifest') });
   const req = byType((t) => requests.cell(t, upstream));

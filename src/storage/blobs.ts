@@ -30,6 +30,9 @@ export class BlobStore {
   /** The blob descriptor cache shared with other instances (storage.cache.blobdescriptor: redis), when set. */
   shared: SharedBlobDescriptors | undefined;
 
+  /** Counts blob descriptor lookups as cache hits or misses (registry_storage_cache_total), when metrics are on. */
+  cacheCounters: { hit(): void; miss(): void } | undefined;
+
   /** Records that the server relies on `digest` existing; waits out a deletion of it in progress. */
   use(digest: Digest): Promise<void> | undefined {
     return this.guard.use(digest.value);
@@ -38,13 +41,18 @@ export class BlobStore {
   async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
     const deleting = this.use(digest);
     if (deleting) await deleting;
-    const size = await this.meta.through(`b:${digest.value}`, () => this.readSize(digest));
+    const counters = this.cacheCounters;
+    let missed = false;
+    const size = await this.meta.through(`b:${digest.value}`, () => this.readSize(digest, counters && (() => (missed = true))));
+    if (missed) counters?.miss();
+    else counters?.hit();
     return typeof size === 'number' ? { digest, size } : undefined;
   }
 
-  private async readSize(digest: Digest): Promise<number | undefined> {
+  private async readSize(digest: Digest, onMiss?: () => void): Promise<number | undefined> {
     const shared = await this.shared?.size(digest.value);
     if (shared !== undefined) return shared;
+    onMiss?.();
     try {
       const info = await this.driver.stat(blobDataPath(digest));
       if (info.isDir) return undefined;

@@ -43,33 +43,35 @@ http:
   assert.equal((await fetch(`${berth.url}/v2/metrics/app/manifests/nope`)).status, 404);
   const blob = await fetch(`${berth.url}/v2/metrics/app/blobs/${image.layer}`);
   await blob.arrayBuffer();
-  // A method no route knows is counted under OTHER, so clients cannot create series at will.
+  // A method no route knows is counted under other, so clients cannot create series at will.
   await fetch(`${berth.url}/v2/`, { method: 'PROPFIND' });
 
   const after = await scrape();
-  const manifestGet = { handler: 'manifest', method: 'GET', code: '200' };
+  const manifestGet = { handler: 'manifest', method: 'get', code: '200' };
   assert.equal(count(after, manifestGet) - count(before, manifestGet), 5);
-  assert.equal(count(after, { handler: 'manifest', method: 'GET', code: '404' }) - count(before, { handler: 'manifest', method: 'GET', code: '404' }), 1);
-  assert.equal(count(after, { handler: 'manifest', method: 'PUT', code: '201' }) - count(before, { handler: 'manifest', method: 'PUT', code: '201' }), 1);
-  assert.ok(count(after, { handler: 'blob_upload', method: 'POST', code: '201' }) >= 1);
-  assert.ok(count(after, { handler: 'blob_upload_chunk', method: 'PATCH', code: '202' }) >= 1);
-  assert.ok(count(after, { handler: 'base', method: 'OTHER' }) >= 1);
+  assert.equal(count(after, { handler: 'manifest', method: 'get', code: '404' }) - count(before, { handler: 'manifest', method: 'get', code: '404' }), 1);
+  assert.equal(count(after, { handler: 'manifest', method: 'put', code: '201' }) - count(before, { handler: 'manifest', method: 'put', code: '201' }), 1);
+  assert.ok(count(after, { handler: 'blob_upload', method: 'post', code: '201' }) >= 1);
+  assert.ok(count(after, { handler: 'blob_upload_chunk', method: 'patch', code: '202' }) >= 1);
+  assert.ok(count(after, { handler: 'base', method: 'other' }) >= 1);
 
-  const latencyCount = series(after, 'registry_http_request_duration_seconds_count', { handler: 'manifest', method: 'GET' })!;
-  const infBucket = series(after, 'registry_http_request_duration_seconds_bucket', { handler: 'manifest', method: 'GET', le: '+Inf' })!;
+  const latencyCount = series(after, 'registry_http_request_duration_seconds_count', { handler: 'manifest', method: 'get' })!;
+  const infBucket = series(after, 'registry_http_request_duration_seconds_bucket', { handler: 'manifest', method: 'get', le: '+Inf' })!;
   assert.ok(latencyCount >= 6);
   assert.equal(infBucket, latencyCount);
-  assert.ok(series(after, 'registry_http_request_duration_seconds_sum', { handler: 'manifest', method: 'GET' })! > 0);
+  assert.ok(series(after, 'registry_http_request_duration_seconds_sum', { handler: 'manifest', method: 'get' })! > 0);
 
-  // Bytes in count the manifest body; bytes out count the blob served.
-  const inBytes = series(after, 'registry_http_request_bytes_total', { handler: 'manifest', method: 'PUT' })!;
-  assert.ok(inBytes >= image.manifestBody.length);
-  const outBytes = series(after, 'registry_http_response_bytes_total', { handler: 'blob', method: 'GET' })!;
-  assert.ok(outBytes >= image.layerSize);
+  // Request sizes count the manifest body (and headers); response sizes count the blob's bytes served, as Distribution does.
+  const inBytes = series(after, 'registry_http_request_size_bytes_sum', { handler: 'manifest' })!;
+  assert.ok(inBytes > image.manifestBody.length);
+  const outBytes = series(after, 'registry_http_response_size_bytes_sum', { handler: 'blob' })!;
+  assert.equal(outBytes, image.layerSize);
+  assert.equal(series(after, 'registry_http_response_size_bytes_bucket', { handler: 'blob', le: '1024' }), 1);
 
-  assert.ok(series(after, 'registry_storage_action_seconds_count', { driver: 'filesystem', action: 'putContent' })! >= 1);
-  assert.ok(series(after, 'registry_storage_action_seconds_count', { driver: 'filesystem', action: 'getContent' })! >= 1);
-  assert.notEqual(series(after, 'registry_http_in_flight_requests'), undefined);
+  assert.ok(series(after, 'registry_storage_action_seconds_count', { driver: 'filesystem', action: 'PutContent' })! >= 1);
+  assert.ok(series(after, 'registry_storage_action_seconds_count', { driver: 'filesystem', action: 'GetContent' })! >= 1);
+  assert.ok(series(after, 'berth_storage_action_seconds_count', { driver: 'filesystem', action: 'writer.commit' })! >= 1);
+  assert.equal(series(after, 'registry_http_in_flight_requests', { handler: 'manifest' }), 0);
   assert.notEqual(series(after, 'process_cpu_user_seconds_total'), undefined);
   assert.notEqual(series(after, 'nodejs_eventloop_lag_seconds'), undefined);
 
@@ -137,5 +139,5 @@ berth:
   assert.ok((series(m, 'berth_gc_bytes_reclaimed_total') ?? 0) >= image.layerSize + image.manifestBody.length);
   assert.ok((series(m, 'berth_gc_runs_total', { dryrun: 'false' }) ?? 0) >= 1);
   assert.ok((series(m, 'berth_gc_duration_seconds_count') ?? 0) >= 1);
-  assert.equal((await fetch(`${berth.url}/v2/gc/app/blobs/${image.layer}`, { method: 'HEAD' })).status, 404);
+  assert.equal((await fetch(`${berth.url}/v2/gc/app/blobs/${image.layer}`, { method: 'head' })).status, 404);
 });

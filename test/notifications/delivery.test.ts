@@ -72,8 +72,8 @@ test('a failing, then hanging endpoint gets every event, in order, once it recov
   assert.equal(series(metrics, 'registry_notifications_events_total', { type: 'Successes', endpoint: 'flaky' }), 6);
   assert.ok(series(metrics, 'registry_notifications_events_total', { type: 'Failures', endpoint: 'flaky' })! >= 4);
   assert.ok(series(metrics, 'registry_notifications_events_total', { type: 'Errors', endpoint: 'flaky' })! >= 1);
-  assert.ok(series(metrics, 'registry_notifications_status_total', { code: '500', endpoint: 'flaky' })! >= 4);
-  assert.equal(series(metrics, 'registry_notifications_status_total', { code: '200', endpoint: 'flaky' }), 6);
+  assert.ok(series(metrics, 'registry_notifications_status_total', { code: '500 Internal Server Error', endpoint: 'flaky' })! >= 4);
+  assert.equal(series(metrics, 'registry_notifications_status_total', { code: '200 OK', endpoint: 'flaky' }), 6);
 
   const messages = berth.logs.filter((l) => l.endpoint === 'flaky').map((l) => l.msg);
   assert.ok(messages.includes('notification endpoint failing; retrying'));

@@ -65,7 +65,7 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
     assert.equal(front.count('GET', `/manifests/${app.manifestDigest}`), 1, 'manifest fetched once');
     assert.equal(front.count('HEAD', '/manifests/v1'), 2, 'the tag is checked upstream on every pull');
     assert.equal(await metric('registry_proxy_hits_total', { type: 'blob', upstream: 'default' }), hitsBefore + app.blobs.length);
-    assert.ok((await metric('registry_proxy_upstream_request_duration_seconds', { upstream: 'default', method: 'HEAD' })) >= 0);
+    assert.ok((await metric('berth_proxy_upstream_request_duration_seconds', { upstream: 'default', method: 'HEAD' })) >= 0);
   });
 
   it('stores the content in Distribution\'s layout under the mirror\'s root', async () => {

@@ -78,6 +78,6 @@ describe('mirror of several upstreams', () => {
     const text = await metricsRegistry().metrics();
     assert.match(text, /registry_proxy_hits_total\{type="blob",upstream="dockerhub"\} [1-9]/);
     assert.match(text, /registry_proxy_misses_total\{type="blob",upstream="corp\/mirror"\} [1-9]/);
-    assert.match(text, /registry_proxy_upstream_request_duration_seconds_count\{upstream="dockerhub",method="HEAD"\} [1-9]/);
+    assert.match(text, /berth_proxy_upstream_request_duration_seconds_count\{upstream="dockerhub",method="HEAD"\} [1-9]/);
   });
 });
