@@ -5,7 +5,7 @@ import { basicChallenge, bearerChallenge } from './challenge.js';
 import { authorization, clientAddress, parseBasic, type BasicCredentials } from './credentials.js';
 import type { HtpasswdFile } from './htpasswd.js';
 import type { Permissions } from './permissions.js';
-import type { FailureLimiter } from './ratelimit.js';
+import type { LoginLimiter } from './ratelimit.js';
 import type { Access, AccessController, Grant } from './types.js';
 
 /**
@@ -27,34 +27,60 @@ export class SillyController implements AccessController {
 }
 
 /**
- * Checks Basic credentials against an htpasswd file, counting failures against the limiter
- * (per client address and per user name). Shared by the htpasswd controller and the token issuer.
+ * Checks Basic credentials against an htpasswd file, within the limiter's budget per client
+ * address and per user name. Shared by the htpasswd controller and the token issuer.
  */
 export class PasswordCheck {
   constructor(
     private readonly file: HtpasswdFile,
-    private readonly limiter: FailureLimiter,
+    private readonly limiter: LoginLimiter,
     private readonly log: Logger,
   ) {}
 
   /** The user, or a thrown error: `reject(message)` for bad credentials, 429 when rate-limited. */
   async check(req: IncomingMessage, encoded: string, reject: (message: string) => RegistryError): Promise<string> {
-    const address = `a:${clientAddress(req)}`;
+    const remote = clientAddress(req);
+    const address = `a:${remote}`;
     const creds: BasicCredentials | string = parseBasic(encoded);
     if (typeof creds === 'string') {
-      this.limiter.check([address]);
-      this.limiter.fail([address]);
-      this.log.info({ remote: clientAddress(req), reason: creds }, 'login refused: malformed Basic credentials');
+      this.refuseIfLimited([address], { remote });
+      this.limiter.reserve([address]); // a failure, never given back
+      this.log.info({ remote, reason: creds }, 'login refused: malformed Basic credentials');
       throw reject(`malformed Basic credentials: ${creds}`);
     }
-    const keys = [address, `u:${creds.user}`];
-    this.limiter.check(keys);
-    if (!(await this.file.verify(creds.user, creds.password))) {
-      this.limiter.fail(keys);
-      this.log.info({ remote: clientAddress(req), user: creds.user }, 'login failed');
+    const { user, password } = creds;
+    const keys = [address, `u:${user}`];
+    await this.file.fresh();
+    // From here to the reservation nothing waits, so attempts that arrive together are counted
+    // one by one. The limit comes first: a used-up key is refused even with the right password,
+    // or a remembered success would tell a guesser when a guess was right.
+    this.refuseIfLimited(keys, { remote, user });
+    const known = this.file.recall(user, password);
+    let ok: boolean;
+    if (known === true) return user;
+    if (known) {
+      // The same credentials are being checked right now: one check answers both, and counts once.
+      ok = await known;
+    } else {
+      const attempt = this.limiter.reserve(keys);
+      ok = await this.file.verify(user, password);
+      if (ok) attempt.release();
+    }
+    if (!ok) {
+      this.log.info({ remote, user }, 'login failed');
       throw reject('invalid username or password');
     }
-    return creds.user;
+    return user;
+  }
+
+  /** The limiter's check, with a debug line when it refuses. */
+  private refuseIfLimited(keys: readonly string[], who: { remote: string; user?: string }): void {
+    try {
+      this.limiter.check(keys);
+    } catch (err) {
+      this.log.debug(who, 'login refused before any password check: too many failed logins');
+      throw err;
+    }
   }
 }
 

@@ -11,6 +11,10 @@ const VERIFIED_TTL_MS = 60_000;
 const VERIFIED_MAX = 1024;
 const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 
+function credentialKey(user: string, password: string): string {
+  return createHash('sha256').update(user).update('\0').update(password).digest('base64');
+}
+
 interface Loaded {
   users: Map<string, string>;
   mtimeMs: number;
@@ -26,9 +30,11 @@ interface Loaded {
 export class HtpasswdFile {
   private loaded: Loaded;
   private lastCheck = Date.now();
-  private checking: Promise<void> | undefined;
+  private rereading: Promise<void> | undefined;
   /** sha256(user, password) → expiry; cleared whenever the file is re-read. */
   private readonly verified = new Map<string, number>();
+  /** sha256(user, password) → its bcrypt check while one runs: the same credentials at once are checked once. */
+  private readonly checking = new Map<string, Promise<boolean>>();
   /** A hash of a random string, of the file's cost: an unknown user costs as much as a known one. */
   private dummy: string | undefined;
 
@@ -40,20 +46,44 @@ export class HtpasswdFile {
     this.loaded = this.read(statSync(path));
   }
 
-  /** Whether `password` is the user's password. Timing does not reveal whether the user exists. */
-  async verify(user: string, password: string): Promise<boolean> {
-    await this.refresh();
-    const key = createHash('sha256').update(user).update('\0').update(password).digest('base64');
-    const now = Date.now();
+  /**
+   * Whether `password` is the user's password, as of the last `fresh()`. Timing does not reveal
+   * whether the user exists. A check of the same credentials already running is shared.
+   */
+  verify(user: string, password: string): Promise<boolean> {
+    const key = credentialKey(user, password);
+    const known = this.recallKey(key);
+    if (known !== undefined) return Promise.resolve(known);
+    const check = this.compare(key, user, password).finally(() => this.checking.delete(key));
+    this.checking.set(key, check);
+    return check;
+  }
+
+  /**
+   * The answer for these credentials without checking a password: true when they were verified
+   * recently, the running check of the very same credentials, or undefined when a check is needed.
+   */
+  recall(user: string, password: string): true | Promise<boolean> | undefined {
+    return this.recallKey(credentialKey(user, password));
+  }
+
+  private recallKey(key: string): true | Promise<boolean> | undefined {
     const until = this.verified.get(key);
     if (until !== undefined) {
-      if (until > now) return true;
+      if (until > Date.now()) return true;
       this.verified.delete(key);
     }
-    const hash = this.loaded.users.get(user);
+    return this.checking.get(key);
+  }
+
+  private async compare(key: string, user: string, password: string): Promise<boolean> {
+    const loaded = this.loaded;
+    const hash = loaded.users.get(user);
     // bcrypt's own comparison is constant-time; an unknown user still pays one bcrypt round.
     const ok = await bcrypt.compare(password, hash ?? this.dummyHash());
     if (!ok || hash === undefined) return false;
+    if (loaded !== this.loaded) return true; // right when checked; not remembered past a re-read
+    const now = Date.now();
     if (this.verified.size >= VERIFIED_MAX) {
       for (const [k, t] of this.verified) if (t <= now) this.verified.delete(k);
       if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
@@ -75,9 +105,10 @@ export class HtpasswdFile {
     return this.dummy;
   }
 
-  private async refresh(): Promise<void> {
+  /** Re-reads the file when it changed (looked at once a second at most). */
+  async fresh(): Promise<void> {
     if (Date.now() - this.lastCheck < RECHECK_MS) return;
-    this.checking ??= (async () => {
+    this.rereading ??= (async () => {
       try {
         const info = await stat(this.path);
         if (info.mtimeMs !== this.loaded.mtimeMs || info.size !== this.loaded.size) {
@@ -90,10 +121,10 @@ export class HtpasswdFile {
         this.log.error({ path: this.path, reason: (err as Error).message }, 'htpasswd file could not be re-read; keeping the previous users');
       } finally {
         this.lastCheck = Date.now();
-        this.checking = undefined;
+        this.rereading = undefined;
       }
     })();
-    await this.checking;
+    await this.rereading;
   }
 
   private read(info: { mtimeMs: number; size: number }): Loaded {

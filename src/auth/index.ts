@@ -8,7 +8,7 @@ import { HtpasswdFile } from './htpasswd.js';
 import { TokenIssuer, loadSigningKey } from './issuer.js';
 import { TrustedKeys } from './keys.js';
 import { Permissions } from './permissions.js';
-import { FailureLimiter } from './ratelimit.js';
+import { LoginLimiter } from './ratelimit.js';
 import { TokenController } from './token.js';
 import type { AccessController } from './types.js';
 
@@ -27,7 +27,7 @@ export async function createAuth(config: Config, driver: StorageDriver, logger: 
   const settings = authSettings(config);
   if (!settings) return undefined;
   const log = logger.child({ component: 'auth' });
-  const limiter = new FailureLimiter(settings.ratelimit.failures, settings.ratelimit.windowMs);
+  const limiter = new LoginLimiter(settings.ratelimit.failures, settings.ratelimit.windowMs);
   const permissions = settings.permissions ? new Permissions(settings.permissions.rules, settings.permissions.groups) : undefined;
   const c = settings.controller;
   switch (c.kind) {

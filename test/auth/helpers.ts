@@ -12,9 +12,9 @@ export function tempDir(label: string): { dir: string; cleanup(): void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** An htpasswd file with bcrypt entries for `users` plus any raw `extra` lines. */
-export function writeHtpasswd(file: string, users: Record<string, string>, extra: string[] = []): void {
-  const lines = Object.entries(users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, 4)}`);
+/** An htpasswd file with bcrypt entries (of `cost`, 4 by default) for `users` plus any raw `extra` lines. */
+export function writeHtpasswd(file: string, users: Record<string, string>, extra: string[] = [], cost = 4): void {
+  const lines = Object.entries(users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, cost)}`);
   writeFileSync(file, [...lines, ...extra, ''].join('\n'));
 }
 
