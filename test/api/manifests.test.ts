@@ -505,10 +505,49 @@ test('validation.manifests.urls: denied or unlisted URLs are refused with 400', 
   }
 });
 
-test('without an allow list, a manifest with layer URLs is refused', deviation('urlValidation500'), async () => {
+test('without validation.manifests.urls, non-distributable and foreign layers with URLs are accepted without their blobs and served byte for byte', deviation('urlsWithoutAllow'), async () => {
   const repo = repoName('urls');
   const config = imageConfig();
-  await pushBlobs(reg, repo, [config]);
-  const m = ociManifest({ config: config.descriptor, layers: [{ ...blob(random(64)).descriptor, mediaType: MT.ociLayerNondist, urls: ['https://foreign.example.com/x.tgz'] }] });
-  assertError(await putManifest(reg, repo, 'x', m), 400, ['MANIFEST_BLOB_UNKNOWN', 'MANIFEST_INVALID']);
+  const local = blob(random(70));
+  await pushBlobs(reg, repo, [config, local]);
+  const foreign = [
+    { ...blob(random(64)).descriptor, mediaType: MT.ociLayerNondist, urls: ['https://foreign.example.com/x.tgz'] },
+    { ...blob(random(65)).descriptor, mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar', urls: ['http://mirror.example.org/y.tar', 'https://foreign.example.com/y.tar'] },
+  ];
+  const m = ociManifest({ config: config.descriptor, layers: [foreign[0]!, local.descriptor, foreign[1]!] }, { indent: 3 });
+  const put = await putManifest(reg, repo, 'x', m);
+  assert.equal(put.status, 201, put.text());
+  await assertServed(reg, repo, 'x', m);
+  await assertServed(reg, repo, m.digest, m);
+  // the foreign blobs were never pushed, and pulling the manifest does not make them appear
+  for (const f of foreign) assertError(await reg.req('GET', `/v2/${repo}/blobs/${f.digest}`), 404, 'BLOB_UNKNOWN');
+  // Docker's foreign layers (Windows base images) likewise
+  const dcfg = blob(JSON.stringify({ architecture: 'amd64', os: 'windows', rootfs: { type: 'layers', diff_ids: [] } }), MT.dockerConfig);
+  await pushBlobs(reg, repo, [dcfg]);
+  const dm = dockerManifest({ config: dcfg.descriptor, layers: [{ ...blob(random(66)).descriptor, mediaType: MT.dockerForeignLayer, urls: ['https://mcr.example.com/windows/base.tgz'] }] });
+  assert.equal((await putManifest(reg, repo, 'win', dm)).status, 201);
+  await assertServed(reg, repo, 'win', dm);
+  // a URL that is not http(s), or carries a fragment, is still refused
+  for (const url of ['ftp://foreign.example.com/x.tgz', 'https://foreign.example.com/x.tgz#frag', 'not a url']) {
+    const bad = ociManifest({ config: config.descriptor, layers: [{ ...blob(random(64)).descriptor, mediaType: MT.ociLayerNondist, urls: [url] }] });
+    assertError(await putManifest(reg, repo, 'bad', bad), 400, 'MANIFEST_INVALID', url);
+  }
+  // a non-distributable layer without URLs is a layer like any other: its blob must be here
+  const missing = blob(random(67));
+  const noUrls = ociManifest({ config: config.descriptor, layers: [{ ...missing.descriptor, mediaType: MT.ociLayerNondist }] });
+  assertError(await putManifest(reg, repo, 'nourls', noUrls), 400, 'MANIFEST_BLOB_UNKNOWN');
+});
+
+test('validation.manifests.urls.deny alone refuses what it matches and allows the rest', deviation('urlsWithoutAllow'), async () => {
+  const denyOnly = await startRegistry({ extraYaml: ['validation:', '  manifests:', '    urls:', '      deny:', '        - ^https?://blocked\\.example\\.com/'].join('\n') });
+  try {
+    const repo = repoName('urls');
+    const config = imageConfig();
+    await pushBlobs(denyOnly, repo, [config]);
+    const withUrl = (url: string) => ociManifest({ config: config.descriptor, layers: [{ ...blob(random(64)).descriptor, mediaType: MT.ociLayerNondist, urls: [url] }] });
+    assert.equal((await putManifest(denyOnly, repo, 'ok', withUrl('https://elsewhere.example.com/a.tgz'))).status, 201);
+    assertError(await putManifest(denyOnly, repo, 'bad', withUrl('https://blocked.example.com/a.tgz')), 400, 'MANIFEST_INVALID');
+  } finally {
+    await denyOnly.stop();
+  }
 });

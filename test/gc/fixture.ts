@@ -2,7 +2,8 @@
  * A Berth server in-process on a fresh filesystem root (the GC tests need its Registry, which
  * test/helpers/registry.ts does not expose), and a populated root whose expected survivors are
  * known exactly: multi-arch indexes, a Docker manifest list, referrers, layers shared across
- * repositories, untagged manifests, a deleted manifest and an orphan blob.
+ * repositories, untagged manifests, a deleted manifest, an orphan blob, and images whose
+ * non-distributable layer was never pushed.
  */
 import { mkdtemp, rm, readdir, utimes } from 'node:fs/promises';
 import os from 'node:os';
@@ -204,6 +205,23 @@ export async function populate(reg: TestRegistry): Promise<Populated> {
   const del = await reg.req('DELETE', `/v2/gone/manifests/${goneImg.manifest.digest}`);
   if (del.status !== 202) throw new Error(`DELETE manifest: ${del.status}`);
   for (const d of owned(goneImg)) if (d !== shared.digest) garbage.add(d);
+
+  // win: images with a non-distributable layer whose blob was never pushed (clients fetch it from
+  // its URL), one tagged, one untagged: GC marks the absent blob and never trips over it.
+  const foreignLayer = () => ({ ...blob(random(90)).descriptor, mediaType: MT.ociLayerNondist, urls: ['https://foreign.example.com/base.tar.gz'] });
+  for (const tag of ['v1', undefined]) {
+    const cfg = imageConfig();
+    const own = blob(random(100));
+    await pushBlobs(reg, 'win', [cfg, own]);
+    const m = ociManifest({ config: cfg.descriptor, layers: [foreignLayer(), own.descriptor] });
+    await pushManifest(reg, 'win', tag ?? m.digest, m);
+    for (const d of [cfg.digest, own.digest, m.digest]) all.add(d);
+    if (tag) tags.set(`win:${tag}`, m.digest);
+    else {
+      for (const d of [cfg.digest, own.digest, m.digest]) untaggedGarbage.add(d);
+      untaggedManifests.add(`win@${m.digest}`);
+    }
+  }
 
   return { all, garbage, untaggedGarbage, untaggedManifests, tags, keptUntagged };
 }

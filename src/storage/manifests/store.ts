@@ -17,7 +17,11 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export interface ManifestPolicy {
   /** validation.disabled: skip checking that referenced blobs and manifests exist. */
   skipReferenceChecks: boolean;
-  /** validation.manifests.urls: which external URLs a descriptor may name. */
+  /**
+   * validation.manifests.urls: which external URLs a descriptor may name. An empty allow list
+   * allows every http(s) URL (the image spec wants non-distributable layers accepted), where
+   * Distribution refuses them all; a configured one is applied as Distribution applies it.
+   */
   urlsAllow: RegExp[];
   urlsDeny: RegExp[];
 }
@@ -143,6 +147,8 @@ export class ManifestStore {
   private async checkReferences(info: ManifestInfo): Promise<void> {
     const errors: RegistryError[] = [];
     for (const blob of info.blobs) {
+      // A descriptor with URLs (non-distributable and Docker foreign layers) is fetched from
+      // there by clients: its blob need not be here, as in Distribution.
       if (blob.urls && blob.urls.length > 0) {
         for (const url of blob.urls) this.checkUrl(url, blob);
       } else if (!(await this.linked.stat(blob.digest))) {
@@ -169,7 +175,7 @@ export class ManifestStore {
       parsed !== undefined &&
       (parsed.protocol === 'http:' || parsed.protocol === 'https:') &&
       parsed.hash === '' &&
-      this.policy.urlsAllow.some((re) => re.test(url)) &&
+      (this.policy.urlsAllow.length === 0 || this.policy.urlsAllow.some((re) => re.test(url))) &&
       !this.policy.urlsDeny.some((re) => re.test(url));
     if (!ok) throw invalid('descriptor URL not allowed by validation.manifests.urls', { digest: blob.digest.value, url });
   }
