@@ -148,7 +148,13 @@ export class Upstream {
     const body = (): Readable => {
       consumed = true;
       if (!web) return Readable.from([]);
-      return Readable.from(idleBounded(web, idleTimeoutMs, controller, () => this.metrics.error('timeout')), { objectMode: false });
+      // The stream is locked here, not at the first read: fetch cancels the body of a Response
+      // that is garbage-collected while its body is unlocked, and the body then reads as empty.
+      const reader = web.getReader();
+      const out = Readable.from(idleBounded(web, reader, idleTimeoutMs, controller, () => this.metrics.error('timeout')), { objectMode: false });
+      // Destroyed before its first read, the generator never runs its clean-up: let the connection go.
+      out.once('close', () => void reader.cancel().catch(() => undefined));
+      return out;
     };
     return {
       status: res.status,
@@ -193,8 +199,13 @@ export class Upstream {
 }
 
 /** The body's chunks; aborts the request when the next chunk takes longer than `idleMs`. */
-async function* idleBounded(web: WebReadableStream<Uint8Array>, idleMs: number, controller: AbortController, onTimeout: () => void): AsyncGenerator<Buffer> {
-  const reader = web.getReader();
+async function* idleBounded(
+  web: WebReadableStream<Uint8Array>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  idleMs: number,
+  controller: AbortController,
+  onTimeout: () => void,
+): AsyncGenerator<Buffer> {
   try {
     for (;;) {
       let timedOut = false;

@@ -4,8 +4,8 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { blob, digest, random } from '../helpers/content.js';
-import { errorCodes, getManifest, pushBlob, pushImage, pushManifest, putManifest } from '../helpers/push.js';
-import { rawRequest } from '../helpers/http.js';
+import { assertError, errorCodes, getManifest, pushBlob, pushImage, pushManifest, putManifest } from '../helpers/push.js';
+import { rawRequest, type RawRes } from '../helpers/http.js';
 import { deviation } from '../helpers/target.js';
 
 let reg: Registry;
@@ -13,7 +13,6 @@ before(async () => { reg = await startRegistry(); });
 after(async () => { await reg?.stop(); });
 
 const NAME = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
-const SPEC_4XX_CODES = ['NAME_INVALID', 'NAME_UNKNOWN', 'BLOB_UNKNOWN', 'MANIFEST_UNKNOWN', 'TAG_INVALID', 'MANIFEST_INVALID', 'DIGEST_INVALID', 'BLOB_UPLOAD_UNKNOWN', 'UNSUPPORTED'];
 
 /** Repository directories the storage holds (those with _manifests, _layers or _uploads inside). */
 async function storedRepos(root: string): Promise<string[]> {
@@ -27,15 +26,6 @@ async function storedRepos(root: string): Promise<string[]> {
   }
   await walk(base, '');
   return out;
-}
-
-/** A refused request: 4xx (never 5xx) and, when it has a JSON body, a spec error code. */
-function assertRefused(status: number, body: string, what: string): void {
-  assert.ok(status >= 400 && status < 500, `${what}: status ${status}`);
-  if (body.trim().startsWith('{')) {
-    const codes = (JSON.parse(body).errors ?? []).map((e: { code: string }) => e.code);
-    assert.ok(codes.some((c: string) => SPEC_4XX_CODES.includes(c)), `${what}: codes ${codes}`);
-  }
 }
 
 test('names matching the spec grammar work for blobs, manifests and tags', async () => {
@@ -52,7 +42,8 @@ test('names matching the spec grammar work for blobs, manifests and tags', async
 
 const INVALID = ['Upper', 'Up/per', 'a..b', 'a//b', '-a', 'a-', 'a_', '_a', 'a___b', 'a/.b', 'a/../b', '..', '%2e%2e', 'a/%2e%2e/b', '%2e%2e/%2e%2e/escape', 'a%00b', 'a b'];
 
-async function sendAll(n: string, strict: boolean): Promise<void> {
+/** Sends blob, manifest and tag requests under name `n` over a raw socket (paths go out as they are). */
+async function sendAll(n: string, check: (res: RawRes, what: string) => void): Promise<void> {
   const data = random(16);
   const d = digest(data);
   const u = new URL(reg.url);
@@ -65,18 +56,25 @@ async function sendAll(n: string, strict: boolean): Promise<void> {
   ] as const) {
     const head = `${method} ${p} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body?.length ?? 0}\r\nConnection: close\r\n\r\n`;
     const res = await rawRequest(reg.url, Buffer.concat([Buffer.from(head, 'latin1'), body ?? Buffer.alloc(0)]));
-    if (res.status === 0) continue; // the connection was refused outright, which is also a refusal
-    assert.ok(res.status < 500, `${method} ${p}: ${res.status}`);
-    if (strict) assertRefused(res.status, res.body, `${method} ${JSON.stringify(n)}`);
+    const what = `${method} ${JSON.stringify(n)}`;
+    assert.notEqual(res.status, 0, `${what}: no answer`);
+    check(res, what);
   }
 }
 
-test('names outside the grammar are refused with 4xx and a spec code', deviation('nameValidation'), async () => {
-  for (const n of INVALID) await sendAll(n, true);
+test('names outside the grammar are refused with 400 NAME_INVALID', deviation('nameValidation'), async () => {
+  for (const n of INVALID) {
+    await sendAll(n, (res, what) => {
+      assert.equal(res.status, 400, what);
+      // A space ends the request target: Node's HTTP parser answers 400 itself, before routing, with no body.
+      if (n.includes(' ')) assert.equal(res.body, '', what);
+      else assert.deepEqual(JSON.parse(res.body).errors.map((e: { code: string }) => e.code), ['NAME_INVALID'], what);
+    });
+  }
 });
 
 test('requests under invalid names write nothing outside the storage root and create no invalid repository', async () => {
-  for (const n of INVALID) await sendAll(n, false);
+  for (const n of INVALID) await sendAll(n, (res, what) => assert.ok(res.status < 500, `${what}: ${res.status}`));
   const beside = (await readdir(reg.base)).filter((e) => e !== 'storage');
   assert.deepEqual(beside, [], 'nothing beside the storage root');
   const inRoot = (await readdir(reg.root).catch(() => [] as string[])).filter((e) => e !== 'docker' && !e.startsWith('.berth')); // the filesystem driver's scratch dir is allowed
@@ -94,18 +92,19 @@ test('a percent-encoded slash is refused or means a real slash, never a literal 
   assert.ok(!(await storedRepos(reg.root)).some((r) => r.includes('%')));
 });
 
-test('a name of 256 characters or more is refused with NAME_INVALID (or 404)', deviation('nameValidation'), async () => {
+test('a name of 256 characters or more is refused with 400 NAME_INVALID', deviation('nameValidation'), async () => {
   const long = `${'a'.repeat(200)}/${'b'.repeat(60)}`;
   const res = await reg.req('POST', `/v2/${long}/blobs/uploads/`);
-  assert.ok([400, 404].includes(res.status), `status ${res.status}`);
-  if (res.status === 400) assert.deepEqual(errorCodes(res), ['NAME_INVALID']);
+  assert.equal(res.status, 400);
+  assert.deepEqual(errorCodes(res), ['NAME_INVALID']);
   assert.ok((await storedRepos(reg.root)).every((r) => r.length < 256));
 });
 
 test('a blob route under an invalid name never creates storage for it', deviation('nameValidation'), async () => {
   const before = await storedRepos(reg.root);
   const res = await rawRequest(reg.url, `POST /v2/UPPER/case/blobs/uploads/ HTTP/1.1\r\nHost: ${new URL(reg.url).host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
-  assertRefused(res.status, res.body, 'UPPER/case');
+  assert.equal(res.status, 400);
+  assert.deepEqual(JSON.parse(res.body).errors.map((e: { code: string }) => e.code), ['NAME_INVALID']);
   assert.deepEqual(await storedRepos(reg.root), before);
 });
 
@@ -119,21 +118,28 @@ test('tags matching [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} are accepted', async () =>
   }
 });
 
-test('tags outside the grammar are refused on PUT (4xx) and not found on GET', async () => {
+const BAD_TAGS = ['.dot', '-dash', 'x'.repeat(129), 'a+b', 'a%20b', 'a@b'];
+
+test('tags outside the grammar are refused on PUT and not found on GET; nothing is tagged', async () => {
   const repo = 'names/badtags';
   const img = await pushImage(reg, repo, 'base');
-  const bad = ['.dot', '-dash', 'x'.repeat(129), 'a+b', 'a%20b', 'a@b'];
-  for (const t of bad) {
+  for (const t of BAD_TAGS) {
     const put = await putManifest(reg, repo, t, img.manifest);
     assert.ok(put.status >= 400 && put.status < 500, `PUT ${t}: ${put.status}`);
-    if (put.body.length && /json/.test(put.header('content-type') ?? '')) {
-      assert.ok(errorCodes(put).some((c) => ['TAG_INVALID', 'MANIFEST_INVALID', 'NAME_INVALID', 'DIGEST_INVALID', 'MANIFEST_UNKNOWN', 'NAME_UNKNOWN'].includes(c)), `PUT ${t}: ${errorCodes(put)}`);
-    }
     const get = await getManifest(reg, repo, t);
     assert.ok([400, 404].includes(get.status), `GET ${t}: ${get.status}`);
   }
   const tags = (await reg.req('GET', `/v2/${repo}/tags/list`)).json().tags;
   assert.deepEqual(tags, ['base']);
+});
+
+test('a tag outside the grammar answers 400 TAG_INVALID on PUT and GET', deviation('tagValidation'), async () => {
+  const repo = 'names/badtags2';
+  const img = await pushImage(reg, repo, 'base');
+  for (const t of BAD_TAGS) {
+    assertError(await putManifest(reg, repo, t, img.manifest), 400, 'TAG_INVALID', `PUT ${t}`);
+    assertError(await getManifest(reg, repo, t), 400, 'TAG_INVALID', `GET ${t}`);
+  }
 });
 
 test('a repository name that equals an endpoint keyword still works as a path component', async () => {

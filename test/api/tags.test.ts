@@ -19,13 +19,6 @@ before(async () => {
 after(async () => { await reg?.stop(); });
 
 const ascii = [...tags].sort();
-const caseless = [...tags].sort((x, y) => x.toLowerCase().localeCompare(y.toLowerCase(), 'en') || (x < y ? -1 : 1));
-function assertLexical(list: string[]): void {
-  const okAscii = JSON.stringify(list) === JSON.stringify([...list].sort());
-  const okCaseless = JSON.stringify(list) === JSON.stringify([...list].sort((x, y) => x.toLowerCase().localeCompare(y.toLowerCase(), 'en') || (x < y ? -1 : 1)));
-  assert.ok(okAscii || okCaseless, `not in lexical order: ${list.join(' ')}`);
-}
-
 test('tags/list returns every tag with the repository name', async () => {
   const res = await reg.req('GET', `/v2/${repo}/tags/list`);
   assert.equal(res.status, 200);
@@ -37,30 +30,23 @@ test('tags/list returns every tag with the repository name', async () => {
 
 test('tags/list is in lexical order', deviation('tagOrderAndN'), async () => {
   const body = (await reg.req('GET', `/v2/${repo}/tags/list`)).json();
-  assertLexical(body.tags);
-  assert.ok(JSON.stringify(body.tags) === JSON.stringify(ascii) || JSON.stringify(body.tags) === JSON.stringify(caseless));
+  // Byte order (upper case before lower case), the order Berth documents.
+  assert.deepEqual(body.tags, ascii);
 });
 
 test('n limits the page and Link rel="next" walks the rest in order', deviation('tagOrderAndN'), async () => {
-  const seen: string[] = [];
+  const pages: string[][] = [];
   let url: string | undefined = `/v2/${repo}/tags/list?n=3`;
-  let pages = 0;
   while (url) {
     const res = await reg.req('GET', new URL(url, reg.url).toString());
     assert.equal(res.status, 200);
-    const page = res.json().tags as string[];
-    pages += 1;
-    const link = nextLink(res.header('link'));
-    if (link) assert.equal(page.length, 3, 'a page followed by a Link is full');
-    assert.ok(page.length <= 3);
-    seen.push(...page);
-    if (link) assert.match(res.header('link')!, /^<[^>]+>;\s*rel="next"$/);
-    url = link;
-    assert.ok(pages < 20, 'pagination terminates');
+    pages.push(res.json().tags as string[]);
+    url = nextLink(res.header('link'));
+    if (url !== undefined) assert.match(res.header('link')!, /^<[^>]+>;\s*rel="next"$/);
+    assert.ok(pages.length < 20, 'pagination terminates');
   }
-  assert.equal(seen.length, tags.length);
-  assert.deepEqual([...seen].sort(), ascii);
-  assertLexical(seen);
+  // Full pages of 3 in order, each followed by a Link, and the last (2 tags) without one.
+  assert.deepEqual(pages, [ascii.slice(0, 3), ascii.slice(3, 6), ascii.slice(6, 9), ascii.slice(9)]);
 });
 
 test('last returns the tags after the given one; n is optional with last', deviation('tagOrderAndN'), async () => {
@@ -76,7 +62,7 @@ test('last returns the tags after the given one; n is optional with last', devia
 test('n=0 returns an empty list and no Link header', deviation('tagOrderAndN'), async () => {
   const res = await reg.req('GET', `/v2/${repo}/tags/list?n=0`);
   assert.equal(res.status, 200);
-  assert.deepEqual(res.json().tags ?? [], []);
+  assert.deepEqual(res.json().tags, []);
   assert.equal(res.header('link'), undefined);
 });
 
@@ -90,7 +76,7 @@ test('n larger than the tag count returns everything without a Link', async () =
 test('last past the final tag returns an empty list', deviation('tagOrderAndN'), async () => {
   const res = await reg.req('GET', `/v2/${repo}/tags/list?last=zzzz`);
   assert.equal(res.status, 200);
-  assert.deepEqual(res.json().tags ?? [], []);
+  assert.deepEqual(res.json().tags, []);
 });
 
 test('tags/list of an unknown repository answers 404 NAME_UNKNOWN', async () => {

@@ -164,12 +164,11 @@ test('out-of-order first chunk (not starting at 0) is refused with 416 and Range
   assert.equal(res.header('range'), '0-0');
 });
 
-test('a Content-Range whose length disagrees with the body is refused (400 or 416)', deviation('chunkLengthCheck'), async () => {
+test('a Content-Range whose length disagrees with the body answers 400 SIZE_INVALID', deviation('chunkLengthCheck'), async () => {
   const repo = repoName('up');
   const { location } = await startUpload(reg, repo);
   const res = await reg.req('PATCH', location, { body: random(10), headers: { ...octet, 'Content-Range': '0-99' } });
-  assert.ok([400, 416].includes(res.status), `status ${res.status}`);
-  if (res.status === 400) assertError(res, 400, ['BLOB_UPLOAD_INVALID', 'SIZE_INVALID', 'RANGE_INVALID']);
+  assertError(res, 400, 'SIZE_INVALID');
 });
 
 test('a Content-Range outside the spec grammar is refused (400 or 416)', deviation('contentRangeFormat'), async () => {
@@ -351,10 +350,10 @@ test('mount without from: Berth mounts a blob it knows (201)', deviation('mountW
   await assertBlob(dst, d, data);
 });
 
-test('mount with a malformed digest answers 400 DIGEST_INVALID or opens a session', async () => {
+test('mount with a malformed digest falls back to a new session (202), as the spec says of a mount that cannot happen', async () => {
   const res = await reg.req('POST', `/v2/${repoName('mount-dst')}/blobs/uploads/?mount=sha256:zzz&from=${repoName('src')}`);
-  assert.ok([400, 202].includes(res.status), `status ${res.status}`);
-  if (res.status === 400) assertError(res, 400, 'DIGEST_INVALID');
+  assert.equal(res.status, 202);
+  assert.ok(res.header('location'));
 });
 
 test('Location works both as an absolute URL and as a path-only relative reference', async () => {
