@@ -34,7 +34,7 @@ export const distributionDeviations = {
   tagDelete: 'Distribution 2.8.2 does not implement DELETE by tag (answers 400 DIGEST_INVALID); Berth deletes the tag',
   schemaVersion500: 'Distribution 2.8.2 answers 500 UNKNOWN for an OCI manifest with a schemaVersion other than 2',
   nameValidation: 'Distribution 2.8.2 lets Go\'s router redirect (301) paths with empty or dot segments, accepts some upper-case names (Up/per), and answers 500 for names of 256+ characters',
-  tagValidation: 'Distribution 2.8.2 routes only tags matching its grammar: a tag outside it answers 404 with a plain-text body instead of 400 TAG_INVALID',
+  tagValidation: 'Distribution 2.8.2 routes only tags matching its grammar: a PUT to a tag outside it answers 404 with a plain-text body instead of 400 TAG_INVALID',
   methodNotAllowedBody: 'Distribution 2.8.2 answers a method a route does not take with 405 and a plain-text body instead of an UNSUPPORTED error envelope',
   readonlyBody: 'Distribution 2.8.2 answers writes in read-only mode with 405 and a plain-text body instead of an UNSUPPORTED error envelope',
   urlValidation500: 'Distribution 2.8.2 answers 500 UNKNOWN (with MANIFEST_BLOB_UNKNOWN among the errors) for a layer URL refused by validation.manifests.urls',
