@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs (real registry clients, Distribution itself,
 # and the tools the benchmarks use). Idempotent and non-interactive: it does nothing when every
-# package is already installed. Must run as root (CI does).
+# package is already installed. Installing needs root (CI runs as root; `npm test` calls this script
+# when it finds a package missing and runs as root). `--missing` only lists what is not installed.
 #
 # Why each package:
 #   skopeo, umoci, buildah, podman  real clients driven by test/clients/* (pull/push/copy only:
@@ -33,11 +34,6 @@ PACKAGES=(
   tmux
 )
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "ci-setup.sh: must run as root (apt-get install)" >&2
-  exit 1
-fi
-
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
@@ -46,9 +42,21 @@ for pkg in "${PACKAGES[@]}"; do
   fi
 done
 
+# --missing: print the packages not installed (one line, nothing when all are) and install nothing;
+# any user may ask. scripts/run-tests.mjs uses it so the list lives here only.
+if [ "${1:-}" = "--missing" ]; then
+  echo "${missing[*]}"
+  exit 0
+fi
+
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "ci-setup.sh: all system packages present"
   exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ci-setup.sh: must run as root to install ${missing[*]} (apt-get install)" >&2
+  exit 1
 fi
 
 echo "ci-setup.sh: installing ${missing[*]}"
