@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { sendFile } from './send-file.js';
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
-import type { Repository } from '../storage/registry.js';
+import type { Repository } from '../storage/repository.js';
 import { type Context, sendEmpty } from './context.js';
 import { requireDeleteEnabled, requireWritable } from './guards.js';
 
@@ -18,7 +18,8 @@ export async function handleBlob(ctx: Context, repo: Repository, reference: stri
     return;
   }
 
-  const desc = await repo.blobs.statOrThrow(digest);
+  const desc = await repo.blobs.stat(digest);
+  if (!desc) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
   const etag = `"${digest.value}"`;
   const headers: Record<string, string | number> = {
     'Docker-Content-Digest': digest.value,

@@ -193,15 +193,10 @@ async function dispatch(ctx: RequestContext, prefix: string, auth: Auth | undefi
     ctx.actor = grant.user;
     // A mount without `from` could reach any blob by digest alone: with auth on it is a plain upload.
     if (route.kind === 'uploads' && !target.query.has('from')) target.query.delete('mount');
-    if (route.kind === 'catalog' && grant.visible) return handleCatalog(Object.create(ctx, { registry: { value: visibleOnly(ctx.registry, grant.visible) } }) as Context);
+    if (route.kind === 'catalog' && grant.visible) return handleCatalog(ctx, grant.visible);
     if (route.kind === 'repositories') return ui.handle(ctx, route, grant.visible);
   }
   return route.kind === 'base' ? base(ctx) : handle(ctx, route, ui);
-}
-
-/** The registry as the catalog handler sees it for a caller who may list only some repositories. */
-function visibleOnly(registry: Registry, visible: (name: string) => boolean): Registry {
-  return Object.create(registry, { catalog: { value: async () => (await registry.catalog()).filter(visible) } }) as Registry;
 }
 
 function handle(ctx: Context, route: Exclude<Route, { kind: 'base' }>, ui: Ui): Promise<void> {
@@ -214,7 +209,7 @@ function handle(ctx: Context, route: Exclude<Route, { kind: 'base' }>, ui: Ui): 
     case 'referrer-tree':
       return ui.handle(ctx, route);
     case 'repository':
-      return ctx.method === 'DELETE' ? handleRepositoryDelete(ctx, route.name) : ui.handle(ctx, route);
+      return ctx.method === 'DELETE' ? handleRepositoryDelete(ctx, ctx.registry.repository(route.name)) : ui.handle(ctx, route);
   }
   const repo = ctx.registry.repository(route.name);
   switch (route.kind) {

@@ -1,6 +1,6 @@
 import { RegistryError } from '../oci/errors.js';
 import { sortedIndex } from '../storage/cache.js';
-import type { Repository } from '../storage/registry.js';
+import type { Repository } from '../storage/repository.js';
 import { type Context, sendJson } from './context.js';
 
 /** Catalog pages hold at most this many names (Distribution's catalog.maxentries default). */
@@ -49,19 +49,24 @@ export async function handleTags(ctx: Context, repo: Repository): Promise<void> 
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
   const params = pageParams(ctx, undefined, Number.MAX_SAFE_INTEGER);
   const tags = await repo.tags.list(params.n === undefined ? undefined : { after: params.last, count: params.n + 1 });
-  if (tags.length === 0 && !(await ctx.registry.hasManifests(repo.name))) {
+  if (tags.length === 0 && !(await repo.hasManifests())) {
     throw new RegistryError('NAME_UNKNOWN', undefined, { name: repo.name });
   }
   const page = paginate(tags, params);
   sendJson(ctx, 200, { name: repo.name, tags: page.items }, linkHeader(ctx, `/v2/${repo.name}/tags/list`, page.next));
 }
 
-/** GET /v2/_catalog */
-export async function handleCatalog(ctx: Context): Promise<void> {
+/**
+ * GET /v2/_catalog. With `visible` (a caller who may list only some repositories) the page is
+ * cut from the whole list filtered, so that it holds n names the caller may see.
+ */
+export async function handleCatalog(ctx: Context, visible?: (name: string) => boolean): Promise<void> {
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
   const params = pageParams(ctx, CATALOG_MAX_ENTRIES, CATALOG_MAX_ENTRIES);
   // One name more than the page, so that whether a next page exists is known too.
-  const names = await ctx.registry.catalog({ after: params.last, count: (params.n ?? CATALOG_MAX_ENTRIES) + 1 });
+  const names = visible
+    ? (await ctx.registry.catalog()).filter(visible)
+    : await ctx.registry.catalog({ after: params.last, count: (params.n ?? CATALOG_MAX_ENTRIES) + 1 });
   const page = paginate(names, params);
   sendJson(ctx, 200, { repositories: page.items }, linkHeader(ctx, '/v2/_catalog', page.next));
 }

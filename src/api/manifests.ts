@@ -1,7 +1,7 @@
 import { RegistryError } from '../oci/errors.js';
 import { isDigestLike, parseDigest, type Digest } from '../oci/digest.js';
 import { isValidTag } from '../oci/names.js';
-import type { Repository } from '../storage/registry.js';
+import type { Repository } from '../storage/repository.js';
 import { MAX_MANIFEST_BYTES } from '../storage/manifests/store.js';
 import { type Context, readBody, sendEmpty } from './context.js';
 import { requireDeleteEnabled, requireWritable } from './guards.js';

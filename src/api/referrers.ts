@@ -1,6 +1,7 @@
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
-import type { Repository } from '../storage/registry.js';
+import { findReferrers } from '../storage/referrers.js';
+import type { Repository } from '../storage/repository.js';
 import { MediaTypes } from '../oci/descriptor.js';
 import { type Context, sendJson } from './context.js';
 
@@ -9,7 +10,7 @@ export async function handleReferrers(ctx: Context, repo: Repository, reference:
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
   const subject = parseDigest(reference);
   const artifactType = ctx.query.get('artifactType') ?? undefined;
-  const found = await ctx.registry.referrers(repo, subject, artifactType);
+  const found = await findReferrers(repo.manifests, subject, artifactType);
   const manifests = found.map((d) => ({
     mediaType: d.mediaType,
     digest: d.digest.value,

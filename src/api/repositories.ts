@@ -1,4 +1,5 @@
 import { RegistryError } from '../oci/errors.js';
+import type { Repository } from '../storage/repository.js';
 import { sendEmpty, type Context } from './context.js';
 import { requireDeleteEnabled, requireWritable } from './guards.js';
 
@@ -7,11 +8,11 @@ import { requireDeleteEnabled, requireWritable } from './guards.js';
  * repository's tags, manifest revisions, blob links and uploads; the blobs are reclaimed by the
  * next garbage collection. 202 when done, 404 NAME_UNKNOWN when there was no such repository.
  */
-export async function handleRepositoryDelete(ctx: Context, name: string): Promise<void> {
+export async function handleRepositoryDelete(ctx: Context, repo: Repository): Promise<void> {
   if (ctx.method !== 'DELETE') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'DELETE' } });
   requireWritable(ctx);
   requireDeleteEnabled(ctx);
-  if (!(await ctx.registry.deleteRepository(name))) throw new RegistryError('NAME_UNKNOWN', undefined, { name });
+  if (!(await repo.delete())) throw new RegistryError('NAME_UNKNOWN', undefined, { name: repo.name });
   sendEmpty(ctx, 202);
-  ctx.events?.repositoryDeleted(ctx, name);
+  ctx.events?.repositoryDeleted(ctx, repo.name);
 }

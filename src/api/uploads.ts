@@ -1,7 +1,7 @@
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest, tryParseDigest } from '../oci/digest.js';
 import { isValidName } from '../oci/names.js';
-import type { Repository } from '../storage/registry.js';
+import type { Repository } from '../storage/repository.js';
 import { uploadRange, type ChunkExpectation } from '../storage/uploads.js';
 import { packUploadState, uploadSecret, verifyUploadState } from '../storage/upload-token.js';
 import { type Context, hasBody, sendEmpty } from './context.js';

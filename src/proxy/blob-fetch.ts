@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../oci/digest.js';
-import type { Repository } from '../storage/registry.js';
+import type { LocalRepository } from '../storage/local-repository.js';
 
 /**
  * One blob on its way from the upstream into storage. Its bytes go through the repository's
@@ -35,7 +35,7 @@ export class BlobFetch {
   readonly done: Promise<void>;
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: LocalRepository,
     readonly digest: Digest,
     /** From the upstream's Content-Length; -1 when it sent none. */
     readonly size: number,

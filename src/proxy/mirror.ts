@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { MirrorConfig } from '../config/types.js';
 import { tryParseDigest } from '../oci/digest.js';
-import type { Registry, Repository, RepositoryMirror } from '../storage/registry.js';
+import type { Registry } from '../storage/registry.js';
+import type { Repository, RepositoryMirror } from '../storage/repository.js';
 import type { BlobFetch } from './blob-fetch.js';
 import { upstreamMetrics } from './metrics.js';
-import { proxiedRepository } from './repository.js';
+import { MirroredRepository } from './repository.js';
 import { ENTRY_MANIFEST, ExpiryScheduler } from './scheduler.js';
 import { Upstream } from './upstream.js';
 
@@ -52,7 +53,7 @@ export class Mirror implements RepositoryMirror {
   repository(name: string): Repository | undefined {
     const route = this.route(name);
     if (!route) return undefined;
-    return proxiedRepository(this, this.registry.localRepository(name, true), route.upstream, route.remote);
+    return new MirroredRepository(this, this.registry.localRepository(name, { mirrorCache: true }), route.upstream, route.remote);
   }
 
   upstreams(): Upstream[] {
@@ -118,7 +119,7 @@ export class Mirror implements RepositoryMirror {
   private async expire(name: string, digestText: string, type: number): Promise<void> {
     const digest = tryParseDigest(digestText);
     if (!digest) return;
-    const repo = this.registry.localRepository(name, true);
+    const repo = this.registry.localRepository(name, { mirrorCache: true });
     if (type === ENTRY_MANIFEST) {
       await repo.manifests.delete(digest);
     } else {

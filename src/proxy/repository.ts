@@ -1,9 +1,13 @@
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import { digestOf, tryParseDigest, type Digest } from '../oci/digest.js';
-import type { Repository } from '../storage/registry.js';
+import type { RandomAccessFile } from '../storage/driver/types.js';
 import type { BlobDescriptor } from '../storage/blobs.js';
-import { MAX_MANIFEST_BYTES } from '../storage/manifests/store.js';
+import type { PageNeed } from '../storage/cache.js';
+import type { LocalRepository } from '../storage/local-repository.js';
+import { MAX_MANIFEST_BYTES, type CachedInfo, type StoredManifest } from '../storage/manifests/store.js';
+import type { Repository, RepositoryBlobs, RepositoryManifests, RepositoryTags, RepositoryUploads } from '../storage/repository.js';
+import type { UploadStatus } from '../storage/uploads.js';
 import { compareBytes } from '../storage/cache.js';
 import { BlobFetch } from './blob-fetch.js';
 import type { Mirror } from './mirror.js';
@@ -11,34 +15,88 @@ import { ENTRY_BLOB, ENTRY_MANIFEST } from './scheduler.js';
 import { MANIFEST_ACCEPT, type Upstream } from './upstream.js';
 
 /**
- * A mirrored repository: the local repository's stores (the cache, in Distribution's layout)
- * decorated so that reads fall through to the upstream. Each decorated store is an object whose
- * prototype is the local store, with only the proxying methods replaced; the local store's own
- * methods that call them (statOrThrow → stat, ManifestStore.get/stat → has) go through the
- * proxy too. Pushes, deletes and uploads are refused (405 UNSUPPORTED), as in Distribution.
+ * A mirrored repository: reads fall through to the upstream and land in the local repository
+ * (the cache, in Distribution's layout); every write is refused (405 UNSUPPORTED), as in
+ * Distribution. Each store implements the repository interfaces whole, so every operation,
+ * including one added later, is decided here: proxied, served from the cache, or refused.
  *
  * - Tags: asked upstream (HEAD) on every resolve, so a moved tag is seen; the local tag follows.
  *   When the upstream cannot answer, the cached tag is served.
  * - Manifests and blobs by digest: served from storage when present (a hit, which refreshes their
  *   expiry), else fetched, stored, and then served (a miss).
  */
-export function proxiedRepository(mirror: Mirror, local: Repository, upstream: Upstream, remote: string): Repository {
-  const name = local.name;
-  const scope = `repository:${remote}:pull`;
-  const metrics = upstream.metrics;
-  const ttl = upstream.config.ttlMs;
-  const refuse = (): never => {
-    throw new RegistryError('UNSUPPORTED', `repository ${name} is a pull-through cache of ${upstream.url}/${remote}: pushes and deletes are not accepted`);
-  };
+export class MirroredRepository implements Repository {
+  readonly name: string;
+  readonly blobs: MirroredBlobs;
+  readonly manifests: MirroredManifests;
+  readonly tags: MirroredTags;
+  readonly uploads: RefusedUploads;
 
-  // ---- blobs ----
-  const blobKey = (d: Digest) => `${name}@${d.value}`;
+  constructor(mirror: Mirror, local: LocalRepository, upstream: Upstream, remote: string) {
+    const route = new Route(mirror, local, upstream, remote);
+    this.name = local.name;
+    this.blobs = new MirroredBlobs(route);
+    this.manifests = new MirroredManifests(route);
+    this.tags = new MirroredTags(route, this.manifests);
+    this.uploads = new RefusedUploads(route);
+    this.route = route;
+  }
+
+  private readonly route: Route;
+
+  hasManifests(): Promise<boolean> {
+    return this.route.local.hasManifests();
+  }
+
+  async delete(): Promise<never> {
+    throw this.route.refusal();
+  }
+}
+
+/** What every store of one mirrored repository shares: where it reads from and where it caches. */
+class Route {
+  readonly scope: string;
+
+  constructor(
+    readonly mirror: Mirror,
+    readonly local: LocalRepository,
+    readonly upstream: Upstream,
+    readonly remote: string,
+  ) {
+    this.scope = `repository:${remote}:pull`;
+  }
+
+  get name(): string {
+    return this.local.name;
+  }
+
+  get metrics(): Upstream['metrics'] {
+    return this.upstream.metrics;
+  }
+
+  /** Pulls refresh the cached entry's expiry. */
+  touch(digest: Digest, type: number): void {
+    this.mirror.scheduler?.touch(this.name, digest.value, type, this.upstream.config.ttlMs);
+  }
+
+  refusal(): RegistryError {
+    return new RegistryError('UNSUPPORTED', `repository ${this.name} is a pull-through cache of ${this.upstream.url}/${this.remote}: pushes and deletes are not accepted`);
+  }
+}
+
+class MirroredBlobs implements RepositoryBlobs {
+  constructor(private readonly route: Route) {}
+
+  private key(digest: Digest): string {
+    return `${this.route.name}@${digest.value}`;
+  }
 
   /** The running fetch of the blob, or a new one; undefined when the upstream does not have it. */
-  const fetchBlob = (digest: Digest): Promise<BlobFetch | undefined> =>
-    mirror.blobFetch(blobKey(digest), async () => {
+  private fetch(digest: Digest): Promise<BlobFetch | undefined> {
+    const { mirror, upstream, remote, local, metrics } = this.route;
+    return mirror.blobFetch(this.key(digest), async () => {
       metrics.miss('blob');
-      const res = await upstream.request('GET', `/v2/${remote}/blobs/${digest.value}`, scope);
+      const res = await upstream.request('GET', `/v2/${remote}/blobs/${digest.value}`, this.route.scope);
       if (res.status === 404) {
         res.discard();
         return undefined;
@@ -49,154 +107,221 @@ export function proxiedRepository(mirror: Mirror, local: Repository, upstream: U
       fetch.done.then(
         () => {
           metrics.pulled('blob', fetch.received);
-          mirror.scheduler?.touch(name, digest.value, ENTRY_BLOB, ttl);
+          this.route.touch(digest, ENTRY_BLOB);
         },
-        (err: unknown) => mirror.log.warn({ err, upstream: upstream.url, repository: name, digest: digest.value }, 'mirror: fetching a blob failed'),
+        (err: unknown) => mirror.log.warn({ err, upstream: upstream.url, repository: local.name, digest: digest.value }, 'mirror: fetching a blob failed'),
       );
       return fetch;
     });
+  }
 
-  const blobs = Object.create(local.blobs) as Repository['blobs'];
-  Object.assign(blobs, {
-    async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
-      metrics.request('blob');
-      const running = mirror.runningBlob(blobKey(digest));
-      if (!running) {
-        const desc = await local.blobs.stat(digest);
-        if (desc) {
-          metrics.hit('blob');
-          mirror.scheduler?.touch(name, digest.value, ENTRY_BLOB, ttl);
-          return desc;
-        }
+  async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
+    const { mirror, local, metrics } = this.route;
+    metrics.request('blob');
+    const running = mirror.runningBlob(this.key(digest));
+    if (!running) {
+      const desc = await local.blobs.stat(digest);
+      if (desc) {
+        metrics.hit('blob');
+        this.route.touch(digest, ENTRY_BLOB);
+        return desc;
       }
-      // As in Distribution, a HEAD of an uncached blob fetches it into the cache.
-      const fetch = running ?? (await fetchBlob(digest));
-      if (!fetch) return undefined;
-      if (fetch.size >= 0) return { digest, size: fetch.size };
-      await fetch.done;
-      return local.blobs.stat(digest);
-    },
-    async reader(digest: Digest, offset?: number, length?: number): Promise<Readable> {
-      const running = mirror.runningBlob(blobKey(digest));
-      if (running) return running.reader(offset, length);
-      try {
-        return await local.blobs.reader(digest, offset, length);
-      } catch (err) {
-        if (!(err instanceof RegistryError) || err.code !== 'BLOB_UNKNOWN') throw err;
-      }
-      const fetch = await fetchBlob(digest);
-      if (!fetch) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
-      return fetch.reader(offset, length);
-    },
-    // Downloads go through reader(), which fetches from the upstream what is not cached yet.
-    openRead: async () => undefined,
-    async redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
-      // Content still arriving is streamed by this process.
-      if (mirror.runningBlob(blobKey(digest))) return undefined;
-      return local.blobs.redirectURL(digest, method);
-    },
-    mountFrom: refuse,
-    link: refuse,
-    unlink: refuse,
-  } satisfies Partial<Repository['blobs']>);
+    }
+    // As in Distribution, a HEAD of an uncached blob fetches it into the cache.
+    const fetch = running ?? (await this.fetch(digest));
+    if (!fetch) return undefined;
+    if (fetch.size >= 0) return { digest, size: fetch.size };
+    await fetch.done;
+    return local.blobs.stat(digest);
+  }
 
-  // ---- manifests ----
+  async reader(digest: Digest, offset?: number, length?: number): Promise<Readable> {
+    const running = this.route.mirror.runningBlob(this.key(digest));
+    if (running) return running.reader(offset, length);
+    try {
+      return await this.route.local.blobs.reader(digest, offset, length);
+    } catch (err) {
+      if (!(err instanceof RegistryError) || err.code !== 'BLOB_UNKNOWN') throw err;
+    }
+    const fetch = await this.fetch(digest);
+    if (!fetch) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
+    return fetch.reader(offset, length);
+  }
+
+  /** Downloads go through reader(), which fetches from the upstream what is not cached yet. */
+  async openRead(): Promise<RandomAccessFile | undefined> {
+    return undefined;
+  }
+
+  async redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
+    // Content still arriving is streamed by this process.
+    if (this.route.mirror.runningBlob(this.key(digest))) return undefined;
+    return this.route.local.blobs.redirectURL(digest, method);
+  }
+
+  async mountFrom(): Promise<never> {
+    throw this.route.refusal();
+  }
+
+  async unlink(): Promise<never> {
+    throw this.route.refusal();
+  }
+}
+
+class MirroredManifests implements RepositoryManifests {
+  constructor(private readonly route: Route) {}
+
   /** Makes the revision present locally (fetching it by digest); false when the upstream does not have it. */
-  const ensureManifest = async (digest: Digest): Promise<boolean> => {
+  async ensure(digest: Digest): Promise<boolean> {
+    const { mirror, local, upstream, remote, metrics } = this.route;
     if (await local.manifests.has(digest)) {
       metrics.hit('manifest');
-      mirror.scheduler?.touch(name, digest.value, ENTRY_MANIFEST, ttl);
+      this.route.touch(digest, ENTRY_MANIFEST);
       return true;
     }
-    return mirror.once(`m:${name}@${digest.value}`, async () => {
+    return mirror.once(`m:${local.name}@${digest.value}`, async () => {
       metrics.miss('manifest');
-      const res = await upstream.request('GET', `/v2/${remote}/manifests/${digest.value}`, scope, MANIFEST_ACCEPT);
+      const res = await upstream.request('GET', `/v2/${remote}/manifests/${digest.value}`, this.route.scope, MANIFEST_ACCEPT);
       if (res.status === 404) {
         res.discard();
         return false;
       }
       if (res.status !== 200) throw upstream.unexpected(res, `manifest ${remote}@${digest.value}`);
-      await storeManifest(await res.bytes(MAX_MANIFEST_BYTES), res.headers.get('content-type'), digest);
+      await this.store(await res.bytes(MAX_MANIFEST_BYTES), res.headers.get('content-type'), digest);
       return true;
     });
-  };
+  }
 
-  const storeManifest = async (content: Buffer, contentType: string | null, expected: Digest | undefined): Promise<Digest> => {
+  /** Caches a manifest the upstream sent, checked against the digest it was asked by (when it was). */
+  async store(content: Buffer, contentType: string | null, expected: Digest | undefined): Promise<Digest> {
+    const { local, upstream, remote, metrics } = this.route;
     const digest = digestOf(content, expected?.algorithm ?? 'sha256');
     if (expected && digest.value !== expected.value) {
       throw upstream.failure('invalid', `manifest ${remote}@${expected.value} arrived with digest ${digest.value}`, 502);
     }
     await local.manifests.put(content, contentType ?? undefined, { digest });
     metrics.pulled('manifest', content.length);
-    mirror.scheduler?.touch(name, digest.value, ENTRY_MANIFEST, ttl);
+    this.route.touch(digest, ENTRY_MANIFEST);
     return digest;
-  };
+  }
 
-  const manifests = Object.create(local.manifests) as Repository['manifests'];
-  Object.assign(manifests, {
-    // ManifestStore.stat and .get ask has() first: this is where a miss is fetched.
-    async has(digest: Digest): Promise<boolean> {
-      metrics.request('manifest');
-      return ensureManifest(digest);
-    },
-    put: refuse,
-    delete: refuse,
-  } satisfies Partial<Repository['manifests']>);
+  /** A revision not cached yet is fetched from the upstream. */
+  async has(digest: Digest): Promise<boolean> {
+    this.route.metrics.request('manifest');
+    return this.ensure(digest);
+  }
 
-  // ---- tags ----
-  const tags = Object.create(local.tags) as Repository['tags'];
-  Object.assign(tags, {
-    async resolve(tag: string): Promise<Digest | undefined> {
-      let res;
-      try {
-        res = await upstream.request('HEAD', `/v2/${remote}/manifests/${tag}`, scope, MANIFEST_ACCEPT);
-      } catch (err) {
-        const cached = await local.tags.resolve(tag);
-        if (cached) {
-          mirror.log.warn({ upstream: upstream.url, repository: name, tag, reason: (err as Error).message }, 'mirror: upstream unavailable, serving the cached tag');
-          return cached;
-        }
-        throw err;
-      }
-      if (res.status !== 200) {
-        res.discard();
-        // As Distribution: whatever the upstream says, a tag already cached is still served.
-        const cached = await local.tags.resolve(tag);
-        if (cached || res.status === 404) return cached;
-        throw upstream.unexpected(res, `${remote}:${tag}`);
-      }
-      res.discard();
-      let digest = tryParseDigest(res.headers.get('docker-content-digest') ?? '');
-      if (digest) {
-        if (!(await ensureManifest(digest))) throw new RegistryError('MANIFEST_UNKNOWN', `upstream ${upstream.url} lists ${remote}:${tag} but not its manifest`, { tag });
-      } else {
-        // An upstream that does not name the digest on HEAD: fetch by tag.
-        const got = await upstream.request('GET', `/v2/${remote}/manifests/${tag}`, scope, MANIFEST_ACCEPT);
-        if (got.status !== 200) throw upstream.unexpected(got, `${remote}:${tag}`);
-        metrics.miss('manifest');
-        digest = await storeManifest(await got.bytes(MAX_MANIFEST_BYTES), got.headers.get('content-type'), undefined);
-      }
-      if ((await local.tags.resolve(tag))?.value !== digest.value) await local.tags.tag(tag, digest);
-      return digest;
-    },
-    async list(): Promise<string[]> {
-      try {
-        return await upstreamTags(upstream, remote, scope);
-      } catch (err) {
-        mirror.log.warn({ upstream: upstream.url, repository: name, reason: (err as Error).message }, 'mirror: upstream tag list unavailable, listing cached tags');
-        return local.tags.list();
-      }
-    },
-    tag: refuse,
-    untag: refuse,
-  } satisfies Partial<Repository['tags']>);
+  async stat(digest: Digest): Promise<CachedInfo | undefined> {
+    return (await this.has(digest)) ? this.route.local.manifests.info(digest) : undefined;
+  }
 
-  const uploads = Object.create(local.uploads) as Repository['uploads'];
-  Object.assign(uploads, { create: refuse, putWhole: refuse, status: refuse, append: refuse, commit: refuse, cancel: refuse } satisfies Partial<Repository['uploads']>);
+  async get(digest: Digest): Promise<StoredManifest | undefined> {
+    return (await this.has(digest)) ? this.route.local.manifests.read(digest) : undefined;
+  }
 
-  return { name, blobs, manifests, tags, uploads };
+  /** Referrers are what is cached. */
+  revisions(): Promise<Digest[]> {
+    return this.route.local.manifests.revisions();
+  }
+
+  info(digest: Digest): Promise<CachedInfo | undefined> {
+    return this.route.local.manifests.info(digest);
+  }
+
+  async put(): Promise<never> {
+    throw this.route.refusal();
+  }
+
+  async delete(): Promise<never> {
+    throw this.route.refusal();
+  }
 }
 
+class MirroredTags implements RepositoryTags {
+  constructor(
+    private readonly route: Route,
+    private readonly manifests: MirroredManifests,
+  ) {}
+
+  async resolve(tag: string): Promise<Digest | undefined> {
+    const { mirror, local, upstream, remote } = this.route;
+    let res;
+    try {
+      res = await upstream.request('HEAD', `/v2/${remote}/manifests/${tag}`, this.route.scope, MANIFEST_ACCEPT);
+    } catch (err) {
+      const cached = await local.tags.resolve(tag);
+      if (cached) {
+        mirror.log.warn({ upstream: upstream.url, repository: local.name, tag, reason: (err as Error).message }, 'mirror: upstream unavailable, serving the cached tag');
+        return cached;
+      }
+      throw err;
+    }
+    if (res.status !== 200) {
+      res.discard();
+      // As Distribution: whatever the upstream says, a tag already cached is still served.
+      const cached = await local.tags.resolve(tag);
+      if (cached || res.status === 404) return cached;
+      throw upstream.unexpected(res, `${remote}:${tag}`);
+    }
+    res.discard();
+    let digest = tryParseDigest(res.headers.get('docker-content-digest') ?? '');
+    if (digest) {
+      if (!(await this.manifests.ensure(digest))) throw new RegistryError('MANIFEST_UNKNOWN', `upstream ${upstream.url} lists ${remote}:${tag} but not its manifest`, { tag });
+    } else {
+      // An upstream that does not name the digest on HEAD: fetch by tag.
+      const got = await upstream.request('GET', `/v2/${remote}/manifests/${tag}`, this.route.scope, MANIFEST_ACCEPT);
+      if (got.status !== 200) throw upstream.unexpected(got, `${remote}:${tag}`);
+      this.route.metrics.miss('manifest');
+      digest = await this.manifests.store(await got.bytes(MAX_MANIFEST_BYTES), got.headers.get('content-type'), undefined);
+    }
+    if ((await local.tags.resolve(tag))?.value !== digest.value) await local.tags.tag(tag, digest);
+    return digest;
+  }
+
+  /** The upstream's tags (every page; `need` is not passed on); the cached tags when it cannot answer. */
+  async list(need?: PageNeed): Promise<string[]> {
+    const { mirror, local, upstream, remote } = this.route;
+    try {
+      return await upstreamTags(upstream, remote, this.route.scope);
+    } catch (err) {
+      mirror.log.warn({ upstream: upstream.url, repository: local.name, reason: (err as Error).message }, 'mirror: upstream tag list unavailable, listing cached tags');
+      return local.tags.list(need);
+    }
+  }
+
+  /** The cached tags on `digest` (for the events of a delete, which is refused). */
+  lookup(digest: Digest): Promise<string[]> {
+    return this.route.local.tags.lookup(digest);
+  }
+
+  async untag(): Promise<never> {
+    throw this.route.refusal();
+  }
+}
+
+/** Nothing is uploaded into a mirrored repository: its blobs come from the upstream. */
+class RefusedUploads implements RepositoryUploads {
+  constructor(private readonly route: Route) {}
+
+  async create(): Promise<UploadStatus> {
+    throw this.route.refusal();
+  }
+  async putWhole(): Promise<never> {
+    throw this.route.refusal();
+  }
+  async status(): Promise<never> {
+    throw this.route.refusal();
+  }
+  async append(): Promise<never> {
+    throw this.route.refusal();
+  }
+  async commit(): Promise<never> {
+    throw this.route.refusal();
+  }
+  async cancel(): Promise<never> {
+    throw this.route.refusal();
+  }
+}
 /** Every tag upstream (following Link pages), sorted as the local store sorts them. */
 async function upstreamTags(upstream: Upstream, remote: string, scope: string): Promise<string[]> {
   const out: string[] = [];

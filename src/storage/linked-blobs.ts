@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
-import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { RandomAccessFile, StorageDriver } from './driver/types.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';
 import type { MetadataCache } from './cache.js';
 import { deleteIfExists, readLink, writeLink } from './links.js';
 import { layerLinkPath } from './paths.js';
+import type { RepositoryBlobs } from './repository.js';
 
 /**
  * A repository's view of the blob store: a blob is reachable through `name` only while the
@@ -13,7 +13,7 @@ import { layerLinkPath } from './paths.js';
  * `_manifests/revisions` links belong to the ManifestStore: as in Distribution, the blobs endpoint
  * does not serve, and a manifest cannot name as a layer, a manifest that was never pushed as a blob.
  */
-export class LinkedBlobStore {
+export class LinkedBlobStore implements RepositoryBlobs {
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
@@ -39,12 +39,6 @@ export class LinkedBlobStore {
   async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
     if (!(await this.isLinked(digest))) return undefined;
     return this.blobs.stat(digest);
-  }
-
-  async statOrThrow(digest: Digest): Promise<BlobDescriptor> {
-    const desc = await this.stat(digest);
-    if (!desc) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
-    return desc;
   }
 
   reader(digest: Digest, offset?: number, length?: number): Promise<Readable> {
@@ -77,7 +71,7 @@ export class LinkedBlobStore {
   }
 
   /** Links a blob that `source` can see; returns its descriptor, or undefined when it cannot. */
-  async mountFrom(source: LinkedBlobStore | undefined, digest: Digest): Promise<BlobDescriptor | undefined> {
+  async mountFrom(source: RepositoryBlobs | undefined, digest: Digest): Promise<BlobDescriptor | undefined> {
     const desc = source ? await source.stat(digest) : await this.blobs.stat(digest);
     if (!desc) return undefined;
     await this.link(digest);

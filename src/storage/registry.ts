@@ -3,15 +3,15 @@ import type { StorageDriver } from './driver/types.js';
 import { PathNotFoundError } from './driver/errors.js';
 import { BlobStore } from './blobs.js';
 import { EarlyPages, LruCache, RefreshingValue, TtlCache, compareBytes, keyOrderBound, withName, withoutName, type MetadataCache, type PageNeed } from './cache.js';
-import { LinkedBlobStore } from './linked-blobs.js';
-import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
-import type { Descriptor } from '../oci/descriptor.js';
-import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, layersDir, manifestsDir, repositoryFolderOf, repositoryPath, savedTagsPath, uploadsDir } from './paths.js';
+import type { CachedInfo, ManifestPolicy } from './manifests/store.js';
+import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, repositoryFolderOf, repositoryPath, savedTagsPath } from './paths.js';
 import { isValidName, isValidTag } from '../oci/names.js';
 import { SavedList, SavedTagIndex } from './saved-list.js';
-import { deleteIfExists, listNames } from './links.js';
+import { listNames } from './links.js';
+import { LocalRepository, type LocalRepositoryOptions, type RegistryParts } from './local-repository.js';
+import type { Repository, RepositoryMirror } from './repository.js';
 import { TagStore } from './tags.js';
-import { UploadSessions, UploadStore } from './uploads.js';
+import { UploadSessions } from './uploads.js';
 
 /**
  * How long a kept listing (catalog, tag list) past its ttl is still answered while it is read
@@ -34,11 +34,12 @@ export interface RegistryOptions {
 }
 
 /** The storage services of one registry, built on one driver. */
-export class Registry {
+export class Registry implements RegistryParts {
   readonly blobs: BlobStore;
-  private readonly sessions = new UploadSessions();
-  private readonly manifestInfo = new LruCache<CachedInfo>(10_000);
-  private readonly meta: MetadataCache;
+  readonly sessions = new UploadSessions();
+  readonly manifestInfo = new LruCache<CachedInfo>(10_000);
+  readonly meta: MetadataCache;
+  readonly policy: ManifestPolicy;
   private readonly catalogListing: RefreshingValue<string[]>;
   private readonly catalogPages = new EarlyPages();
   private readonly catalogSaved: SavedList | undefined;
@@ -50,6 +51,7 @@ export class Registry {
     private readonly options: RegistryOptions,
   ) {
     this.meta = new TtlCache(options.metadataTtlMs);
+    this.policy = options.policy;
     this.blobs = new BlobStore(driver, this.meta);
     // On object stores the first catalog of a process starts from the list the last walk saved
     // in the bucket (any instance's), answered while a walk checks it: no instance waits for a
@@ -84,53 +86,18 @@ export class Registry {
 
   /** A repository's stores. The name must already be validated (oci/names.ts). */
   repository(name: string): Repository {
-    if (this.mirror) {
-      const mirrored = this.mirror.repository(name);
-      if (mirrored) return mirrored;
-    }
-    return this.localRepository(name);
+    return this.mirror?.repository(name) ?? new LocalRepository(this, name);
   }
 
-  /**
-   * The stores as they are in storage, never proxied. `cache` (for a mirror's copy of upstream
-   * content): manifests are stored without checking that their blobs are present, which arrive later.
-   */
-  localRepository(name: string, cache = false): Repository {
-    const linked = new LinkedBlobStore(this.driver, this.blobs, this.meta, name);
-    const tags = new TagStore(this.driver, this.meta, name, this.tagList(name));
-    const policy = cache ? { ...this.options.policy, skipReferenceChecks: true } : this.options.policy;
-    return {
-      name,
-      blobs: linked,
-      tags,
-      uploads: new UploadStore(this.driver, this.blobs, linked, this.sessions, name),
-      manifests: new ManifestStore(this.driver, this.blobs, linked, tags, policy, this.manifestInfo, this.meta, name, () => this.noteRepository(name)),
-    };
+  /** The stores as they are in storage, never proxied. */
+  localRepository(name: string, options?: LocalRepositoryOptions): LocalRepository {
+    return new LocalRepository(this, name, options);
   }
 
-  /**
-   * Whether `name` is a repository whose tags can be listed: its directory holds `_manifests`.
-   * One with only blobs or uploads is unknown to tags/list, as in Distribution.
-   */
-  async hasManifests(name: string): Promise<boolean> {
-    return (await listNames(this.driver, repositoryPath(name))).includes('_manifests');
-  }
-
-  /**
-   * Removes a repository: its tags, manifest revisions, blob links and uploads (Berth's repository
-   * delete, docs/gc.md). Blob data stays until garbage collection. Repositories nested under the
-   * name (`name/child`) are kept. False when there was nothing to remove.
-   */
-  async deleteRepository(name: string): Promise<boolean> {
-    let removed = false;
-    for (const dir of [manifestsDir(name), layersDir(name), uploadsDir(name)]) {
-      if (await deleteIfExists(this.driver, dir)) removed = true;
-    }
+  /** A repository was removed (LocalRepository.delete): what is kept about it is dropped. */
+  async repositoryRemoved(name: string): Promise<void> {
     this.forgetRepository(name);
     if (this.driver.listChildren) await this.savedTags(name).remove();
-    // Drop the directory itself when nothing else (a nested repository) lives in it.
-    if ((await listNames(this.driver, repositoryPath(name))).length === 0) await deleteIfExists(this.driver, repositoryPath(name));
-    return removed;
   }
 
   /**
@@ -176,7 +143,7 @@ export class Registry {
   }
 
   /** A repository's kept tag list (see RefreshingValue). */
-  private tagList(name: string): KeptTags {
+  tagList(name: string): KeptTags {
     let kept = this.tagLists.get(name);
     if (!kept) {
       const pages = new EarlyPages();
@@ -292,18 +259,6 @@ export class Registry {
     await visit(REPOSITORIES_ROOT, '');
     return names.sort(compareBytes);
   }
-
-  /** Manifests in `name` whose subject is `subject`, as descriptors for a referrers index. */
-  async referrers(repo: Repository, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
-    const out: Descriptor[] = [];
-    for (const digest of await repo.manifests.revisions()) {
-      const info = await repo.manifests.info(digest);
-      if (!info || info.subject?.digest.value !== subject.value) continue;
-      if (artifactType !== undefined && info.artifactType !== artifactType) continue;
-      out.push({ mediaType: info.mediaType, digest, size: info.size, artifactType: info.artifactType, annotations: info.annotations });
-    }
-    return out.sort((a, b) => compareBytes(a.digest.value, b.digest.value));
-  }
 }
 
 /**
@@ -326,18 +281,4 @@ export interface KeptTags {
   pages: EarlyPages;
   /** This process added or removed a tag: the saved list (object stores) follows. */
   changed(tag: string, present: boolean): void;
-}
-
-/** Decides which names are served through a pull-through cache (src/proxy/mirror.ts). */
-export interface RepositoryMirror {
-  /** The proxying repository for a mirrored name; undefined for a name stored locally. */
-  repository(name: string): Repository | undefined;
-}
-
-export interface Repository {
-  readonly name: string;
-  readonly blobs: LinkedBlobStore;
-  readonly tags: TagStore;
-  readonly uploads: UploadStore;
-  readonly manifests: ManifestStore;
 }

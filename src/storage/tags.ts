@@ -4,10 +4,11 @@ import { compareBytes, keyOrderBound, pageEnd, withName, withoutName, type Early
 import type { KeptTags } from './registry.js';
 import { tryParseDigest } from '../oci/digest.js';
 import { deleteIfExists, listNames, readLink, writeLink } from './links.js';
+import type { RepositoryTags } from './repository.js';
 import { tagCurrentLinkPath, tagDir, tagIndexLinkPath, tagsDir } from './paths.js';
 
 /** Tags of one repository: `_manifests/tags/<tag>/current/link` plus the history index. */
-export class TagStore {
+export class TagStore implements RepositoryTags {
   constructor(
     private readonly driver: StorageDriver,
     private readonly meta: MetadataCache,

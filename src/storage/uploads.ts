@@ -7,6 +7,7 @@ import type { FileWriter, StorageDriver } from './driver/types.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';
 import type { LinkedBlobStore } from './linked-blobs.js';
 import { deleteIfExists } from './links.js';
+import type { RepositoryUploads } from './repository.js';
 import { uploadDataPath, uploadDir, uploadStartedAtPath } from './paths.js';
 
 export interface UploadStatus {
@@ -61,7 +62,7 @@ export class UploadSessions {
   }
 }
 
-export class UploadStore {
+export class UploadStore implements RepositoryUploads {
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,

@@ -140,6 +140,7 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
       ['delete a tag', 'DELETE', '/v2/library/app/manifests/v1'],
       ['delete a manifest', 'DELETE', `/v2/library/app/manifests/${app.manifestDigest}`],
       ['delete a blob', 'DELETE', `/v2/library/app/blobs/${app.blobs[1]!.digest}`],
+      ['delete the repository', 'DELETE', '/v2/_berth/repositories/library/app'],
     ];
     for (const [what, method, path, init] of routes) {
       const res = await fetch(`${mirror.url}${path}`, { method, ...init });

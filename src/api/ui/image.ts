@@ -2,7 +2,8 @@ import { isDigestLike, parseDigest, type Digest } from '../../oci/digest.js';
 import { isObject } from '../../oci/descriptor.js';
 import { RegistryError } from '../../oci/errors.js';
 import { isValidTag } from '../../oci/names.js';
-import type { Repository } from '../../storage/registry.js';
+import { findReferrers } from '../../storage/referrers.js';
+import type { Repository } from '../../storage/repository.js';
 import { type Context, sendJson } from '../context.js';
 import { descriptors, isAttestationEntry, str } from './summaries.js';
 import type { UiState } from './state.js';
@@ -55,7 +56,7 @@ export async function imagePage(ctx: Context, ui: UiState, name: string, referen
   const attestationManifests = descriptors(doc.manifests)
     .filter((d) => isAttestationEntry(d.raw))
     .map((d) => ({ digest: d.digest.value, size: d.size, for: str((d.raw.annotations as Record<string, unknown>)['vnd.docker.reference.digest']) }));
-  const [tags, referrers, canDelete] = await Promise.all([repo.tags.lookup(digest), ctx.registry.referrers(repo, digest), ui.canDelete(ctx, name)]);
+  const [tags, referrers, canDelete] = await Promise.all([repo.tags.lookup(digest), findReferrers(repo.manifests, digest), ui.canDelete(ctx, name)]);
   sendJson(
     ctx,
     200,

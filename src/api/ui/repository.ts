@@ -2,7 +2,7 @@ import type { Digest } from '../../oci/digest.js';
 import { RegistryError } from '../../oci/errors.js';
 import { LruCache, RefreshingValue } from '../../storage/cache.js';
 import { tagCurrentLinkPath } from '../../storage/paths.js';
-import type { Repository } from '../../storage/registry.js';
+import type { Repository } from '../../storage/repository.js';
 import { type Context, sendJson } from '../context.js';
 import { choice, mapLimit, nameFilter, paging } from './query.js';
 import type { ManifestSummary, Summaries } from './summaries.js';
@@ -36,7 +36,7 @@ export async function repositoryPage(ctx: Context, ui: UiState, name: string): P
   const { n, offset } = paging(ctx.query);
   const filter = await nameFilter(ctx.query);
   const all = await repo.tags.list();
-  if (all.length === 0 && !(await ctx.registry.hasManifests(name))) throw new RegistryError('NAME_UNKNOWN', undefined, { name });
+  if (all.length === 0 && !(await repo.hasManifests())) throw new RegistryError('NAME_UNKNOWN', undefined, { name });
   const matched = filter ? all.filter(filter) : all;
   let rows: TagRow[];
   if (sort === 'name') {

@@ -4,6 +4,7 @@ import type { StorageDriver } from '../driver/types.js';
 import type { BlobStore } from '../blobs.js';
 import type { LinkedBlobStore } from '../linked-blobs.js';
 import type { LruCache, MetadataCache } from '../cache.js';
+import type { RepositoryManifests } from '../repository.js';
 import type { TagStore } from '../tags.js';
 import { deleteIfExists, listNames, readLink, writeLink } from '../links.js';
 import { revisionDir, revisionLinkPath, revisionsDir } from '../paths.js';
@@ -35,7 +36,7 @@ export interface StoredManifest {
 export type CachedInfo = ManifestInfo & { size: number };
 
 /** A repository's manifests: content in the blob store, presence as `_manifests/revisions` links. */
-export class ManifestStore {
+export class ManifestStore implements RepositoryManifests {
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
@@ -71,7 +72,11 @@ export class ManifestStore {
   }
 
   async get(digest: Digest): Promise<StoredManifest | undefined> {
-    if (!(await this.has(digest))) return undefined;
+    return (await this.has(digest)) ? this.read(digest) : undefined;
+  }
+
+  /** The revision's content, for a caller that has just seen it present (the mirror, after fetching it). */
+  async read(digest: Digest): Promise<StoredManifest | undefined> {
     const content = await this.blobs.getContent(digest);
     if (!content) return undefined;
     return { digest, content, info: this.describeStored(digest, content) };

@@ -1,0 +1,71 @@
+import type { StorageDriver } from './driver/types.js';
+import type { BlobStore } from './blobs.js';
+import type { LruCache, MetadataCache } from './cache.js';
+import { LinkedBlobStore } from './linked-blobs.js';
+import { deleteIfExists, listNames } from './links.js';
+import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
+import { layersDir, manifestsDir, repositoryPath, uploadsDir } from './paths.js';
+import type { KeptTags } from './registry.js';
+import type { Repository } from './repository.js';
+import { TagStore } from './tags.js';
+import { UploadSessions, UploadStore } from './uploads.js';
+
+/** What every repository of one registry shares (Registry holds it). */
+export interface RegistryParts {
+  readonly driver: StorageDriver;
+  readonly blobs: BlobStore;
+  readonly sessions: UploadSessions;
+  readonly manifestInfo: LruCache<CachedInfo>;
+  readonly meta: MetadataCache;
+  readonly policy: ManifestPolicy;
+  tagList(name: string): KeptTags;
+  noteRepository(name: string): void;
+  repositoryRemoved(name: string): Promise<void>;
+}
+
+export interface LocalRepositoryOptions {
+  /**
+   * A pull-through cache's copy of upstream content (src/proxy): manifests are stored without
+   * checking that their blobs are present, which arrive later.
+   */
+  mirrorCache?: boolean;
+}
+
+/** A repository as it is in storage, never proxied. */
+export class LocalRepository implements Repository {
+  readonly blobs: LinkedBlobStore;
+  readonly tags: TagStore;
+  readonly manifests: ManifestStore;
+  readonly uploads: UploadStore;
+
+  /** The name must already be validated (oci/names.ts). */
+  constructor(
+    private readonly parts: RegistryParts,
+    readonly name: string,
+    options: LocalRepositoryOptions = {},
+  ) {
+    const { driver, blobs, meta } = parts;
+    this.blobs = new LinkedBlobStore(driver, blobs, meta, name);
+    this.tags = new TagStore(driver, meta, name, parts.tagList(name));
+    this.uploads = new UploadStore(driver, blobs, this.blobs, parts.sessions, name);
+    const policy = options.mirrorCache ? { ...parts.policy, skipReferenceChecks: true } : parts.policy;
+    this.manifests = new ManifestStore(driver, blobs, this.blobs, this.tags, policy, parts.manifestInfo, meta, name, () => parts.noteRepository(name));
+  }
+
+  async hasManifests(): Promise<boolean> {
+    return (await listNames(this.parts.driver, repositoryPath(this.name))).includes('_manifests');
+  }
+
+  /** Repositories nested under the name (`name/child`) are kept. */
+  async delete(): Promise<boolean> {
+    const { driver } = this.parts;
+    let removed = false;
+    for (const dir of [manifestsDir(this.name), layersDir(this.name), uploadsDir(this.name)]) {
+      if (await deleteIfExists(driver, dir)) removed = true;
+    }
+    await this.parts.repositoryRemoved(this.name);
+    // Drop the directory itself when nothing else (a nested repository) lives in it.
+    if ((await listNames(driver, repositoryPath(this.name))).length === 0) await deleteIfExists(driver, repositoryPath(this.name));
+    return removed;
+  }
+}

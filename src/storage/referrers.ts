@@ -1,0 +1,20 @@
+import type { Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { compareBytes } from './cache.js';
+import type { RepositoryManifests } from './repository.js';
+
+/**
+ * The manifests of a repository whose subject is `subject` (optionally of one artifact type), as
+ * descriptors for a referrers index, sorted by digest. Computed from the repository's revisions,
+ * whose parsed content is cached by digest (docs/architecture.md, "Referrers are computed").
+ */
+export async function findReferrers(manifests: RepositoryManifests, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
+  const out: Descriptor[] = [];
+  for (const digest of await manifests.revisions()) {
+    const info = await manifests.info(digest);
+    if (!info || info.subject?.digest.value !== subject.value) continue;
+    if (artifactType !== undefined && info.artifactType !== artifactType) continue;
+    out.push({ mediaType: info.mediaType, digest, size: info.size, artifactType: info.artifactType, annotations: info.annotations });
+  }
+  return out.sort((a, b) => compareBytes(a.digest.value, b.digest.value));
+}

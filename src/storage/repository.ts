@@ -1,0 +1,86 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+import type { RandomAccessFile } from './driver/types.js';
+import type { BlobDescriptor } from './blobs.js';
+import type { PageNeed } from './cache.js';
+import type { CachedInfo, StoredManifest } from './manifests/store.js';
+import type { ChunkExpectation, UploadStatus } from './uploads.js';
+
+/**
+ * One repository as the HTTP layer sees it: its blobs, tags, manifests and uploads. A local
+ * repository is built on storage (local-repository.ts); a mirrored one (src/proxy/repository.ts)
+ * reads through to an upstream and refuses every write. Each interface lists every operation the
+ * HTTP layer may call, so a store that implements it has to decide on each, and an operation
+ * added later cannot be reached through a store that has not.
+ */
+export interface Repository {
+  readonly name: string;
+  readonly blobs: RepositoryBlobs;
+  readonly tags: RepositoryTags;
+  readonly manifests: RepositoryManifests;
+  readonly uploads: RepositoryUploads;
+  /**
+   * Whether the repository holds manifests (its directory has `_manifests`): one with only blobs
+   * or uploads is unknown to tags/list, as in Distribution.
+   */
+  hasManifests(): Promise<boolean>;
+  /**
+   * Removes the repository: its tags, manifest revisions, blob links and uploads (Berth's
+   * repository delete, docs/gc.md). Blob data stays until garbage collection. False when there
+   * was nothing to remove.
+   */
+  delete(): Promise<boolean>;
+}
+
+/** The blobs a repository links (a blob is reachable through a repository only while it holds a link). */
+export interface RepositoryBlobs {
+  stat(digest: Digest): Promise<BlobDescriptor | undefined>;
+  reader(digest: Digest, offset?: number, length?: number): Promise<Readable>;
+  /** The blob opened for positioned reads, when storage offers that (see StorageDriver.openRead). */
+  openRead(digest: Digest): Promise<RandomAccessFile | undefined>;
+  redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined>;
+  /** Links a blob that `source` can see (any blob in storage without a source); its descriptor, or undefined when it cannot. */
+  mountFrom(source: RepositoryBlobs | undefined, digest: Digest): Promise<BlobDescriptor | undefined>;
+  /** Removes the repository's link (a blob DELETE); the data stays for garbage collection. */
+  unlink(digest: Digest): Promise<boolean>;
+}
+
+export interface RepositoryTags {
+  resolve(tag: string): Promise<Digest | undefined>;
+  /** Every tag, sorted; with `need`, possibly complete only up to the end of that page. */
+  list(need?: PageNeed): Promise<string[]>;
+  /** Tags whose current target is `digest`. */
+  lookup(digest: Digest): Promise<string[]>;
+  untag(tag: string): Promise<boolean>;
+}
+
+export interface RepositoryManifests {
+  /** Whether the repository holds the revision. */
+  has(digest: Digest): Promise<boolean>;
+  /** Size and format of a revision (for HEAD). */
+  stat(digest: Digest): Promise<CachedInfo | undefined>;
+  get(digest: Digest): Promise<StoredManifest | undefined>;
+  put(content: Buffer, contentType: string | undefined, reference: { tag?: string; digest?: Digest }): Promise<StoredManifest>;
+  /** Removes the revision and every tag that points at it; false when there is no such revision. */
+  delete(digest: Digest): Promise<boolean>;
+  /** Every revision in the repository. */
+  revisions(): Promise<Digest[]>;
+  /** Parsed facts about a revision's content. */
+  info(digest: Digest): Promise<CachedInfo | undefined>;
+}
+
+export interface RepositoryUploads {
+  create(): Promise<UploadStatus>;
+  /** A whole blob in one request (POST ?digest=). */
+  putWhole(digest: Digest, body: Readable, expect?: ChunkExpectation): Promise<BlobDescriptor>;
+  status(id: string): Promise<UploadStatus>;
+  append(id: string, body: Readable, expect?: ChunkExpectation): Promise<UploadStatus>;
+  commit(id: string, digest: Digest, body?: Readable, expect?: ChunkExpectation): Promise<BlobDescriptor>;
+  cancel(id: string): Promise<void>;
+}
+
+/** Decides which names are served through a pull-through cache (src/proxy/mirror.ts). */
+export interface RepositoryMirror {
+  /** The proxying repository for a mirrored name; undefined for a name stored locally. */
+  repository(name: string): Repository | undefined;
+}
