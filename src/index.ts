@@ -41,3 +41,4 @@ export { EVENTS_MEDIA_TYPE } from './notifications/event.js';
 
 // Plugins: packages that register any of the above (docs/extending.md).
 export type { BerthPlugin, PluginHost, PluginErrors } from './plugins/host.js';
+export { registerPlugin } from './plugins/load.js';

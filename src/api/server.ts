@@ -86,7 +86,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const auth = config.auth || config.berth?.auth ? await (await import('../auth/index.js')).createAuth(config, driver, logger) : undefined;
   const health = startHealthChecks(config, driver, logger);
-  const notifier = config.notifications ? new (await import('../notifications/notifier.js')).Notifier(config.notifications, logger, config.http.addr) : undefined;
+  const notifier = config.notifications ? await (await import('../notifications/notifier.js')).Notifier.start(config.notifications, logger, config.http.addr) : undefined;
   const metrics = prometheus ? new (await import('../metrics/http.js')).HttpMetrics() : undefined;
   const { handler, inFlight } = createHandler(config, registry, logger, { auth, metrics, health, notifier });
   const listener = await createListener(config, handler);
@@ -126,6 +126,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       health.stop();
       await mirror?.close();
       await notifier?.close();
+      auth?.controller.close?.();
       await debug?.close();
       await driver.close?.();
       await shared?.close();

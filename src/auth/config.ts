@@ -1,6 +1,7 @@
 import { ConfigError } from '../config/errors.js';
 import { durationToMs } from '../config/duration.js';
 import type { Config } from '../config/types.js';
+import { registeredAccessControllers } from './controllers.js';
 import { REPOSITORY_ACTIONS, type RepositoryAction } from './types.js';
 
 /**
@@ -96,7 +97,7 @@ function controllerSettings(kind: string, p: Record<string, unknown>): Controlle
       };
     }
     default:
-      throw new ConfigError(`auth: unknown access controller "${kind}" (expected silly, htpasswd or token)`);
+      throw new ConfigError(`auth: unknown access controller "${kind}" (known: ${registeredAccessControllers().join(', ')})`);
   }
 }
 

@@ -11,6 +11,7 @@ import { Permissions } from './permissions.js';
 import { LoginLimiter } from './ratelimit.js';
 import { TokenController } from './token.js';
 import type { AccessController } from './types.js';
+import { accessControllerFactory, type AccessControllerFactory } from './controllers.js';
 
 export { accessFor } from './access.js';
 export type { Access, AccessController, Grant } from './types.js';
@@ -24,6 +25,9 @@ export interface Auth {
 
 /** Builds the access controller (and token issuer) the configuration asks for; undefined when auth is off. */
 export async function createAuth(config: Config, driver: StorageDriver, logger: Logger): Promise<Auth | undefined> {
+  const [kind = ''] = Object.keys(config.auth ?? {});
+  const custom = accessControllerFactory(kind);
+  if (custom) return { controller: await pluginController(kind, custom, config, driver, logger) };
   const settings = authSettings(config);
   if (!settings) return undefined;
   const log = logger.child({ component: 'auth' });
@@ -51,6 +55,14 @@ export async function createAuth(config: Config, driver: StorageDriver, logger: 
       return { controller: new TokenController(c, keys, permissions, log), ...(issuer ? { issuer } : {}) };
     }
   }
+}
+
+/** A plugin's controller, from `auth.<name>`; berth.auth (permissions, issuer, limits) is for the built-in ones. */
+async function pluginController(kind: string, factory: AccessControllerFactory, config: Config, driver: StorageDriver, logger: Logger): Promise<AccessController> {
+  if (config.berth?.auth !== undefined) throw new ConfigError(`berth.auth: applies to the built-in access controllers (silly, htpasswd, token), not to "${kind}"`);
+  const controller = await factory(config.auth?.[kind] ?? {}, { logger: logger.child({ component: 'auth', controller: kind }), driver });
+  if (typeof controller?.authorize !== 'function') throw new ConfigError(`auth.${kind}: the access controller built has no authorize method`);
+  return controller;
 }
 
 function openHtpasswd(path: string, key: string, log: Logger): HtpasswdFile {

@@ -34,7 +34,10 @@ export async function serve(file: string | undefined): Promise<void> {
   try {
     server = await prepared.start();
   } catch (error) {
-    logger.error({ err: error }, `cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    // A configuration problem found while starting (a file it names, a plugin's parameters) is
+    // still one line, as one found while loading; anything else is logged with its stack.
+    if (error instanceof ConfigError) process.stderr.write(`berth: ${error.message}\n`);
+    else logger.error({ err: error }, `cannot start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
   logger.info({ url: server.url }, `listening on ${server.url}`);

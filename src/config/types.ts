@@ -141,7 +141,10 @@ export interface NotificationsConfig {
 
 export interface NotificationEndpointConfig {
   name: string;
+  /** Where the built-in sink POSTs events; "" when a plugin's `sink` delivers them instead. */
   url: string;
+  /** Berth: a registered notification sink (a plugin's) instead of the HTTP POST, with its options. */
+  sink?: { name: string; options: Record<string, unknown> };
   headers: Record<string, string[]>;
   timeoutMs: number;
   threshold: number;

@@ -1,6 +1,7 @@
 import { ConfigError } from '../config/errors.js';
 import { durationToMs } from '../config/duration.js';
 import type { NotificationEndpointConfig, NotificationsConfig } from '../config/types.js';
+import { notificationSinkFactory, registeredNotificationSinks } from './registry.js';
 
 /**
  * `notifications` from Distribution's YAML (kept as plain data by the schema) → NotificationsConfig.
@@ -82,7 +83,12 @@ function buildEndpoint(item: unknown, key: string): NotificationEndpointConfig {
   const name = optString(e.name, `${key}.name`) ?? '';
   const url = optString(e.url, `${key}.url`) ?? '';
   const disabled = optBool(e.disabled, `${key}.disabled`) ?? false;
-  if (!disabled) {
+  const sink = optString(e.sink, `${key}.sink`);
+  if (e.options !== undefined && e.options !== null && !isMap(e.options)) throw new ConfigError(`${key}.options: expected a map`);
+  if (sink) {
+    if (url) throw new ConfigError(`${key}: set url (the built-in HTTP sink) or sink (a plugin's), not both`);
+    if (!notificationSinkFactory(sink) && !disabled) throw new ConfigError(`${key}.sink: unknown notification sink "${sink}" (known: ${registeredNotificationSinks().join(', ') || 'none'})`);
+  } else if (!disabled) {
     let parsed: URL | undefined;
     try {
       parsed = new URL(url);
@@ -96,8 +102,9 @@ function buildEndpoint(item: unknown, key: string): NotificationEndpointConfig {
   const ignore = isMap(e.ignore) ? lowerKeys(e.ignore) : {};
   const positive = (v: number | undefined, fallback: number) => (v === undefined || v <= 0 ? fallback : v);
   return {
-    name: name || url,
+    name: name || sink || url,
     url,
+    ...(sink ? { sink: { name: sink, options: isMap(e.options) ? e.options : {} } } : {}),
     headers: headerMap(e.headers, `${key}.headers`),
     timeoutMs: positive(optDuration(e.timeout, `${key}.timeout`), 1000),
     threshold: positive(optInt(e.threshold, `${key}.threshold`), 10),

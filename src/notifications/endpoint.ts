@@ -18,12 +18,14 @@ export class Endpoint implements Sink {
   private readonly queue: QueueSink;
   private readonly head: Sink;
 
+  /** `delivery` replaces the HTTP POST to `url` (a plugin's sink); filter, queue and retries stay. */
   constructor(
     readonly config: NotificationEndpointConfig,
     log: Logger,
+    delivery?: Sink,
   ) {
     const observer = endpointObserver(config.name);
-    const http = new HttpSink(config.url, { headers: config.headers, timeoutMs: config.timeoutMs, observer });
+    const http = delivery ?? new HttpSink(config.url, { headers: config.headers, timeoutMs: config.timeoutMs, observer });
     const retrying = new RetryingSink(http, config.threshold, config.backoffMs, log, config.name);
     this.queue = new QueueSink(retrying, config.queuesize, log, config.name, observer);
     this.head = new FilterSink(this.queue, [...config.ignore.mediatypes, ...config.ignoredmediatypes], config.ignore.actions);

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import type { NotificationsConfig } from '../config/types.js';
+import type { NotificationEndpointConfig, NotificationsConfig } from '../config/types.js';
+import { notificationSinkFactory } from './registry.js';
+import type { Sink } from './sinks.js';
 import type { Digest } from '../oci/digest.js';
 import type { ManifestInfo } from '../oci/descriptor.js';
 import { peerOf } from '../peer.js';
@@ -32,15 +34,29 @@ export class Notifier {
   private readonly endpoints: Endpoint[];
   private readonly source: Event['source'];
 
+  /** Builds the endpoints' plugin sinks (a factory may be async), then the notifier. */
+  static async start(config: NotificationsConfig, log: Logger, listenAddr: string): Promise<Notifier> {
+    const deliveries = new Map<NotificationEndpointConfig, Sink>();
+    for (const e of config.endpoints) {
+      if (e.disabled || !e.sink) continue;
+      const factory = notificationSinkFactory(e.sink.name);
+      if (!factory) throw new Error(`notification sink "${e.sink.name}" is not registered`);
+      deliveries.set(e, await factory(e.sink.options, { endpoint: e.name, logger: log.child({ endpoint: e.name }) }));
+    }
+    return new Notifier(config, log, listenAddr, deliveries);
+  }
+
   constructor(
     private readonly config: NotificationsConfig,
     private readonly log: Logger,
     listenAddr: string,
+    deliveries: ReadonlyMap<NotificationEndpointConfig, Sink> = new Map(),
   ) {
-    this.endpoints = config.endpoints.filter((e) => !e.disabled).map((e) => new Endpoint(e, log));
+    this.endpoints = config.endpoints.filter((e) => !e.disabled).map((e) => new Endpoint(e, log, deliveries.get(e)));
     for (const e of config.endpoints) {
       // Headers may hold credentials: only their names are logged.
       if (e.disabled) log.info({ endpoint: e.name }, 'notification endpoint disabled');
+      else if (e.sink) log.info({ endpoint: e.name, sink: e.sink.name, timeoutMs: e.timeoutMs, threshold: e.threshold, backoffMs: e.backoffMs }, 'notification endpoint configured');
       else log.info({ endpoint: e.name, url: redactUrl(e.url), timeoutMs: e.timeoutMs, threshold: e.threshold, backoffMs: e.backoffMs, headers: Object.keys(e.headers) }, 'notification endpoint configured');
     }
     const port = /:(\d+)$/.exec(listenAddr)?.[1];

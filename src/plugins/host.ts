@@ -3,7 +3,7 @@ import { ConfigError } from '../config/errors.js';
 import type { NotificationSinkFactory } from '../notifications/registry.js';
 import { RegistryError } from '../oci/errors.js';
 import { InvalidOffsetError, InvalidPathError, PathNotFoundError, StorageDriverError, UnsupportedMethodError } from '../storage/driver/errors.js';
-import type { DriverFactory } from '../storage/driver/types.js';
+import type { DriverFactory, StorageDriver } from '../storage/driver/types.js';
 import type { StorageMiddlewareFactory } from '../storage/middleware/index.js';
 
 /**
@@ -17,6 +17,11 @@ export interface PluginHost {
   readonly plugin: string;
   /** The running Berth's version. */
   readonly version: string;
+  /**
+   * A driver registered under `name` (built in, or by a plugin loaded before), wrapped by the base
+   * wrapper: for a driver built on another (a prefix, encryption, a cache in front).
+   */
+  createDriver(name: string, parameters?: Record<string, unknown>): Promise<StorageDriver>;
   /** A storage driver for `storage.<name>` (docs/extending.md; test it with berth/testing). */
   registerStorageDriver(name: string, factory: DriverFactory): void;
   /** A storage middleware for `middleware.storage[].name`. */
@@ -46,6 +51,7 @@ export interface BerthPlugin {
 }
 
 interface Registrars {
+  createDriver(name: string, parameters?: Record<string, unknown>): Promise<StorageDriver>;
   registerDriver(name: string, factory: DriverFactory): void;
   registerStorageMiddleware(name: string, factory: StorageMiddlewareFactory): void;
   registerAccessController(name: string, factory: AccessControllerFactory): void;
@@ -58,6 +64,7 @@ export function pluginHost(plugin: string, version: string, r: Registrars): Plug
   return {
     plugin,
     version,
+    createDriver: (name, parameters) => r.createDriver(name, parameters),
     registerStorageDriver: (name, factory) => r.registerDriver(name, factory),
     registerStorageMiddleware: (name, factory) => r.registerStorageMiddleware(name, factory),
     registerAccessController: (name, factory) => r.registerAccessController(name, factory),

@@ -6,7 +6,7 @@ import { STORAGE_SETTINGS } from '../config/build.js';
 import { ConfigError } from '../config/errors.js';
 import { isRecord, plain } from '../config/yaml.js';
 import { registerNotificationSink, registeredNotificationSinks } from '../notifications/registry.js';
-import { registerDriver, registeredDrivers } from '../storage/driver/factory.js';
+import { createDriver, registerDriver, registeredDrivers } from '../storage/driver/factory.js';
 import { registerStorageMiddleware } from '../storage/middleware/index.js';
 import { berthVersion } from '../version.js';
 import { pluginHost, type BerthPlugin } from './host.js';
@@ -111,10 +111,18 @@ async function load(spec: string, file: string | undefined, provides: WantedPlug
   const plugin = pluginOf(module);
   if (!plugin) throw new ConfigError(`${name}: exports no register function (export default { register(berth) { … } }: docs/extending.md)`);
   try {
-    await plugin.register(pluginHost(spec, berthVersion(), { registerDriver, registerStorageMiddleware, registerAccessController, registerNotificationSink }));
+    await registerPlugin(plugin, spec);
   } catch (err) {
     throw new ConfigError(`${name}: register failed: ${firstLine(err)}`);
   }
+}
+
+/**
+ * Runs a plugin's register function in this process, as loading it from the configuration would:
+ * for a program that embeds Berth with a plugin it imported itself, and for a plugin's own tests.
+ */
+export async function registerPlugin(plugin: BerthPlugin, name = 'plugin'): Promise<void> {
+  await plugin.register(pluginHost(name, berthVersion(), { createDriver, registerDriver, registerStorageMiddleware, registerAccessController, registerNotificationSink }));
 }
 
 /** `export default { register }`, `export default function register`, or `export function register`. */
