@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { startServer, type RunningServer } from './api/server.js';
-import { loadConfig, type ConfigInput } from './config/load.js';
+import { loadConfig, type ConfigInput, type ParseOptions } from './config/load.js';
 import { STORAGE_SETTINGS } from './config/build.js';
 import type { Config } from './config/types.js';
 import { isRecord } from './config/yaml.js';
@@ -19,15 +19,9 @@ export interface Prepared {
   start(): Promise<RunningServer>;
 }
 
-export interface PrepareOptions {
+export interface PrepareOptions extends ParseOptions {
   /** REGISTRY_* overrides (serve passes process.env). */
   env: NodeJS.ProcessEnv;
-  cwd?: string;
-  /** Names the configuration in YAML errors ("config file /etc/berth.yml"). */
-  source?: string;
-  /** startRegistry's defaults, filled in once REGISTRY_* is applied. */
-  fillDefaults?: (tree: Record<string, unknown>) => void;
-  defaultVersion?: boolean;
   /** Makes the logger; by default one from the configuration's `log`. */
   makeLogger?: (config: Config) => Logger;
 }

@@ -89,9 +89,15 @@ function quoteValue(value: unknown): string {
 /**
  * stderr through a buffer: one write per few KiB of log instead of one per line (a line per
  * request is the registry's hottest I/O after the response itself). Flushed every 200 ms and at
- * exit, so lines are late by at most that.
+ * exit, so lines are late by at most that. One per process, however many loggers write to it
+ * (each startRegistry with logs on makes one).
  */
+let stderrBuffer: DestinationStream | undefined;
 function bufferedStderr(): DestinationStream {
+  return (stderrBuffer ??= newBufferedStderr());
+}
+
+function newBufferedStderr(): DestinationStream {
   const stream = pino.destination({ fd: 2, sync: false, minLength: 8192 });
   const timer = setInterval(() => stream.flush(), 200);
   timer.unref();

@@ -56,7 +56,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const storageMetrics = prometheus ? await import('../metrics/storage.js') : undefined;
   const onOperation = storageMetrics?.driverMetricsHook();
   const created = await createDriver(config.storage.driver, config.storage.parameters, onOperation ? { onOperation } : {});
-  const base = config.middleware?.storage.length ? await (await import('../storage/middleware/index.js')).applyStorageMiddleware(created, config.middleware.storage, logger) : created;
+  const base = config.middleware?.storage.length
+    ? await (await import('../storage/middleware/index.js')).applyStorageMiddleware(created, config.middleware.storage, logger).catch(async (err: unknown) => {
+      await created.close?.();
+      throw err;
+    })
+    : created;
   const driver = redis && shared ? redis.publishingDriver(base, shared.bus) : base;
   if (!config.http.secret) {
     logger.warn('http.secret is not set: a random one is used, so uploads cannot move between instances behind a load balancer');

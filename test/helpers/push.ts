@@ -20,6 +20,18 @@ export function withQuery(location: string, params: Record<string, string>): str
   return u.toString();
 }
 
+/** POST then PUT with fetch, for a registry known only by its URL (the library tests); resolves the digest. */
+export async function pushBlobAt(url: string, repo: string, data: Uint8Array): Promise<string> {
+  const b = blob(Buffer.from(data));
+  const start = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  assert.equal(start.status, 202, `POST upload: ${start.status}`);
+  const location = new URL(start.headers.get('location')!, url);
+  location.searchParams.set('digest', b.digest);
+  const put = await fetch(location, { method: 'PUT', body: new Uint8Array(data) });
+  assert.equal(put.status, 201, `PUT blob: ${put.status} ${await put.text()}`);
+  return b.digest;
+}
+
 /** POST then PUT, whole blob in the PUT. */
 export async function pushBlob(reg: Registry, repo: string, data: Buffer, digestValue?: string): Promise<string> {
   const b = blob(data);

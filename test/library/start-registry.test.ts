@@ -1,28 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, startRegistry, type RunningRegistry } from '../../src/index.js';
+import { ConfigError, loadConfig, registerPlugin, startRegistry, type RunningRegistry } from '../../src/index.js';
+import { pushBlobAt } from '../helpers/push.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Pushes one blob (POST + PUT) and returns its digest. */
-async function pushBlob(url: string, repo: string, data: Buffer): Promise<string> {
-  const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-  const start = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-  assert.equal(start.status, 202);
-  const location = new URL(start.headers.get('location')!, url);
-  location.searchParams.set('digest', digest);
-  const put = await fetch(location, { method: 'PUT', body: new Uint8Array(data), headers: { 'content-type': 'application/octet-stream' } });
-  assert.equal(put.status, 201, await put.text());
-  return digest;
-}
 
 async function pullBlob(url: string, repo: string, digest: string): Promise<Buffer> {
   const res = await fetch(`${url}/v2/${repo}/blobs/${digest}`);
@@ -52,7 +40,7 @@ describe('startRegistry', () => {
       assert.equal(base.status, 200);
       assert.equal(base.headers.get('docker-distribution-api-version'), 'registry/2.0');
       const data = Buffer.from('hello from a library');
-      const digest = await pushBlob(registry.url, 'lib/test', data);
+      const digest = await pushBlobAt(registry.url, 'lib/test', data);
       assert.deepEqual(await pullBlob(registry.url, 'lib/test', digest), data);
       // inmemory: deletes off by default, as in Distribution.
       assert.equal((await fetch(`${registry.url}/v2/lib/test/blobs/${digest}`, { method: 'DELETE' })).status, 405);
@@ -71,7 +59,7 @@ describe('startRegistry', () => {
       for (const config of [yaml, data]) {
         const registry = await startRegistry({ config });
         running.push(registry);
-        const digest = await pushBlob(registry.url, 'a/b', Buffer.from('content'));
+        const digest = await pushBlobAt(registry.url, 'a/b', Buffer.from('content'));
         assert.equal((await fetch(`${registry.url}/v2/a/b/blobs/${digest}`, { method: 'DELETE' })).status, 202);
       }
       assert.equal((await fetch(`${running[1]!.url}/v2/`)).headers.get('x-test'), 'object');
@@ -89,9 +77,9 @@ describe('startRegistry', () => {
       const ignoring = await startRegistry();
       const honouring = await startRegistry({ env: { REGISTRY_STORAGE_DELETE_ENABLED: 'true', 'REGISTRY_HTTP_HEADERS_X-FROM': '[env]' } });
       try {
-        const d1 = await pushBlob(ignoring.url, 'r', Buffer.from('x'));
+        const d1 = await pushBlobAt(ignoring.url, 'r', Buffer.from('x'));
         assert.equal((await fetch(`${ignoring.url}/v2/r/blobs/${d1}`, { method: 'DELETE' })).status, 405, 'process.env is not read');
-        const d2 = await pushBlob(honouring.url, 'r', Buffer.from('x'));
+        const d2 = await pushBlobAt(honouring.url, 'r', Buffer.from('x'));
         assert.equal((await fetch(`${honouring.url}/v2/r/blobs/${d2}`, { method: 'DELETE' })).status, 202);
         assert.equal((await fetch(`${honouring.url}/v2/`)).headers.get('x-from'), 'env');
       } finally {
@@ -135,6 +123,63 @@ describe('loadConfig', () => {
       message: 'http.draintimeout: invalid duration "abc" (set by REGISTRY_HTTP_DRAINTIMEOUT)',
     });
     await assert.rejects(loadConfig({ storage: 'inmemory' }), { message: 'version: missing (this registry reads configuration version 0.1)' });
+  });
+});
+
+describe('plugins, in process', () => {
+  it('loads a module file named in berth.plugins once per process, and uses what it registers', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-plugin-file-'));
+    try {
+      const file = path.join(dir, 'plugin.mjs');
+      await writeFile(file, `let loads = 0;
+export default {
+  register(berth) {
+    loads++;
+    berth.registerStorageDriver('counted-inmemory', async () => {
+      const inner = await berth.createDriver('inmemory');
+      return Object.assign(Object.create(inner), { name: 'counted-inmemory', loads });
+    });
+  },
+};
+`);
+      const config = { berth: { plugins: [file] }, storage: { 'counted-inmemory': {} } };
+      for (let i = 0; i < 2; i++) {
+        const registry = await startRegistry({ config });
+        try {
+          const digest = await pushBlobAt(registry.url, 'p', Buffer.from(`run ${i}`));
+          assert.equal((await pullBlob(registry.url, 'p', digest)).toString(), `run ${i}`);
+        } finally {
+          await registry.close();
+        }
+      }
+      const { registeredDrivers } = await import('../../src/index.js');
+      assert.ok(registeredDrivers().includes('counted-inmemory'));
+      await assert.rejects(loadConfig({ version: '0.1', storage: 'inmemory' }, { REGISTRY_BERTH_PLUGINS: `[${path.join(dir, 'absent.mjs')}]` }), {
+        message: `plugin "${path.join(dir, 'absent.mjs')}": not found (no file ${path.join(dir, 'absent.mjs')})`,
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes a plugin object through registerPlugin, as a program embedding Berth would', async () => {
+    const written: string[] = [];
+    await registerPlugin({
+      register(berth) {
+        berth.registerNotificationSink('in-memory-list', () => ({ write: async (event) => void written.push(`${event.action} ${event.target.repository}`), close: async () => {} }));
+      },
+    });
+    const registry = await startRegistry({ config: { notifications: { endpoints: [{ name: 'list', sink: 'in-memory-list' }] } } });
+    try {
+      await pushBlobAt(registry.url, 'sunk/here', Buffer.from('x'));
+      for (let i = 0; i < 100 && written.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(written, ['push sunk/here']);
+    } finally {
+      await registry.close();
+    }
+    await assert.rejects(startRegistry({ config: { notifications: { endpoints: [{ name: 'both', sink: 'in-memory-list', url: 'http://127.0.0.1:9/' }] } } }), {
+      message: 'notifications.endpoints[0]: set url (the built-in HTTP sink) or sink (a plugin\'s), not both',
+    });
   });
 });
 

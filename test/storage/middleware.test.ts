@@ -12,6 +12,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { ConfigError, startRegistry, type RunningRegistry } from '../../src/index.js';
 import { blob, imageConfig, ociManifest, random } from '../helpers/content.js';
+import { pushBlobAt } from '../helpers/push.js';
 import { freePort } from '../helpers/registry.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
 
@@ -19,23 +20,12 @@ const run = promisify(execFile);
 const sha256 = (data: Uint8Array) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const blobPath = (digest: string) => `/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`;
 
-async function pushBlob(url: string, repo: string, data: Uint8Array): Promise<string> {
-  const digest = sha256(data);
-  const start = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-  assert.equal(start.status, 202);
-  const location = new URL(start.headers.get('location')!, url);
-  location.searchParams.set('digest', digest);
-  const put = await fetch(location, { method: 'PUT', body: new Uint8Array(data) });
-  assert.equal(put.status, 201, await put.text());
-  return digest;
-}
-
 /** A small OCI image (config + two layers), tagged. */
 async function pushImage(url: string, repo: string, tag: string): Promise<string[]> {
   const config = imageConfig();
   // gzip streams, as their media type says (skopeo would recompress what does not look compressed).
   const layers = [blob(gzipSync(random(3000))), blob(gzipSync(random(70_000)))];
-  for (const b of [config, ...layers]) await pushBlob(url, repo, b.data);
+  for (const b of [config, ...layers]) await pushBlobAt(url, repo, b.data);
   const m = ociManifest({ config: config.descriptor, layers: layers.map((l) => l.descriptor) });
   const put = await fetch(`${url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(m.bytes), headers: { 'content-type': m.mediaType } });
   assert.equal(put.status, 201);
@@ -97,7 +87,7 @@ http {
 
   it('answers blob GET and HEAD with 307 to baseurl + the blob path, where the bytes are served', async () => {
     const data = random(5000);
-    const digest = await pushBlob(registry.url, 'red/irect', data);
+    const digest = await pushBlobAt(registry.url, 'red/irect', data);
     const expected = `${nginxUrl}/mirror${blobPath(digest)}`;
     for (const method of ['GET', 'HEAD']) {
       const res = await fetch(`${registry.url}/v2/red/irect/blobs/${digest}`, { method, redirect: 'manual' });
@@ -132,7 +122,7 @@ http {
       config: { storage: { inmemory: null, redirect: { disable: true } }, middleware: { storage: [{ name: 'redirect', options: { baseurl: nginxUrl } }] } },
     });
     try {
-      const digest = await pushBlob(direct.url, 'r', new TextEncoder().encode('direct'));
+      const digest = await pushBlobAt(direct.url, 'r', new TextEncoder().encode('direct'));
       const res = await fetch(`${direct.url}/v2/r/blobs/${digest}`, { redirect: 'manual' });
       assert.equal(res.status, 200);
       assert.equal(await res.text(), 'direct');
@@ -152,7 +142,7 @@ http {
       config: { middleware: { storage: [{ name: 'alicdn', options: {} }], registry: [{ name: 'openshift' }], repository: [{ name: 'openshift', disabled: true }] } },
     });
     try {
-      const digest = await pushBlob(r.url, 'w', new TextEncoder().encode('still served'));
+      const digest = await pushBlobAt(r.url, 'w', new TextEncoder().encode('still served'));
       assert.equal((await fetch(`${r.url}/v2/w/blobs/${digest}`, { redirect: 'manual' })).status, 200);
     } finally {
       await r.close();
@@ -193,7 +183,7 @@ describe('storage middleware: cloudfront', () => {
     });
     try {
       const data = random(20_000);
-      const digest = await pushBlob(registry.url, 'cf/app', data);
+      const digest = await pushBlobAt(registry.url, 'cf/app', data);
       const before = Math.floor(Date.now() / 1000);
       const get = await fetch(`${registry.url}/v2/cf/app/blobs/${digest}`, { redirect: 'manual' });
       const head = await fetch(`${registry.url}/v2/cf/app/blobs/${digest}`, { method: 'HEAD', redirect: 'manual' });
@@ -229,7 +219,7 @@ describe('storage middleware: cloudfront', () => {
     const options = { baseurl: 'https://cdn.example', privatekey: keyFile, keypairid: 'K1' };
     const r = await startRegistry({ logger, config: { middleware: { storage: [{ name: 'cloudfront', options }] } } });
     try {
-      const digest = await pushBlob(r.url, 'm', new TextEncoder().encode('served here'));
+      const digest = await pushBlobAt(r.url, 'm', new TextEncoder().encode('served here'));
       const res = await fetch(`${r.url}/v2/m/blobs/${digest}`, { redirect: 'manual' });
       assert.equal(res.status, 200);
       assert.equal(await res.text(), 'served here');
