@@ -3,9 +3,6 @@ import { sortedIndex } from '../storage/cache.js';
 import type { Repository } from '../storage/repository.js';
 import { type Context, sendJson } from './context.js';
 
-/** Catalog pages hold at most this many names (Distribution's catalog.maxentries default). */
-export const CATALOG_MAX_ENTRIES = 1000;
-
 interface Page {
   items: string[];
   /** The `n` to repeat in the next page's link, when there is a next page. */
@@ -57,16 +54,20 @@ export async function handleTags(ctx: Context, repo: Repository): Promise<void> 
 }
 
 /**
- * GET /v2/_catalog. With `visible` (a caller who may list only some repositories) the page is
- * cut from the whole list filtered, so that it holds n names the caller may see.
+ * GET /v2/_catalog. A page holds `n` names, at most catalog.maxentries (also the page without
+ * `n`). Distribution v3 refuses a larger `n` with 400; Berth cuts it to the bound, as the spec lets
+ * a registry return fewer than `n`, and the Link header leads to the rest. With `visible` (a
+ * caller who may list only some repositories) the page is cut from the whole list filtered, so
+ * that it holds n names the caller may see.
  */
 export async function handleCatalog(ctx: Context, visible?: (name: string) => boolean): Promise<void> {
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 'method not allowed', undefined, { headers: { Allow: 'GET' } });
-  const params = pageParams(ctx, CATALOG_MAX_ENTRIES, CATALOG_MAX_ENTRIES);
+  const max = ctx.config.catalog.maxEntries;
+  const params = pageParams(ctx, max, max);
   // One name more than the page, so that whether a next page exists is known too.
   const names = visible
     ? (await ctx.registry.catalog()).filter(visible)
-    : await ctx.registry.catalog({ after: params.last, count: (params.n ?? CATALOG_MAX_ENTRIES) + 1 });
+    : await ctx.registry.catalog({ after: params.last, count: (params.n ?? max) + 1 });
   const page = paginate(names, params);
   sendJson(ctx, 200, { repositories: page.items }, linkHeader(ctx, '/v2/_catalog', page.next));
 }

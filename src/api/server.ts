@@ -8,7 +8,6 @@ import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
 import { scheduleGc } from '../gc/schedule.js';
 import { createHandler } from './dispatch.js';
-import { CATALOG_MAX_ENTRIES } from './listing.js';
 import { createListener } from './listener.js';
 import type { JobLock } from '../redis/lock.js';
 import type { HealthChecks } from '../health/registry.js';
@@ -77,7 +76,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   registry.blobs.cacheCounters = storageMetrics?.blobDescriptorCacheCounters();
 
-  const warm = registry.warmUp(CATALOG_MAX_ENTRIES + 1).catch((err: unknown) => logger.warn({ err }, 'storage: first listing at start-up failed'));
+  const warm = registry.warmUp(config.catalog.maxEntries + 1).catch((err: unknown) => logger.warn({ err }, 'storage: first listing at start-up failed'));
 
   const mirror = config.proxy ? new (await import('../proxy/mirror.js')).Mirror(config.proxy, registry, logger) : undefined;
   if (mirror) {

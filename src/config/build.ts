@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Config, GcConfig, HttpConfig, LogConfig, StorageConfig, UiConfig, ValidationConfig } from './types.js';
+import type { CatalogConfig, Config, GcConfig, HttpConfig, LogConfig, StorageConfig, UiConfig, ValidationConfig } from './types.js';
 import { durationToMs } from './duration.js';
 import { ConfigError } from './errors.js';
 import { compileGoRegExp } from './regexp.js';
@@ -22,7 +22,7 @@ const DEFAULT_ADDR = ':5000';
  * Sections Distribution knows that Berth does not act on yet. Remove a name when its feature
  * lands (auth is checked when the server starts: src/auth/config.ts; redis by src/redis/client.ts).
  */
-export const NOT_YET_IMPLEMENTED = ['compatibility', 'catalog', 'reporting', 'policy'] as const;
+export const NOT_YET_IMPLEMENTED = ['compatibility', 'reporting', 'policy'] as const;
 
 export interface BuildOptions {
   /** Storage driver names that exist (the factory's registeredDrivers()). */
@@ -46,6 +46,7 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
     storage: buildStorage(file.storage, options, warn, file.redis !== undefined && file.redis !== null),
     http: buildHttp(file.http, warn),
     validation: buildValidation(file.validation, warn),
+    catalog: buildCatalog(file.catalog),
   };
   for (const name of NOT_YET_IMPLEMENTED) {
     if (file[name] !== undefined) warn(`${name}: this section is not implemented yet and is ignored`);
@@ -252,6 +253,15 @@ function buildHttp(http: ParsedFile['http'], warn: (message: string) => void): H
   if (http.http2.disabled !== undefined) result.http2 = { disabled: http.http2.disabled };
   if (http.h2c.enabled !== undefined) result.h2c = { enabled: http.h2c.enabled };
   return result;
+}
+
+/** Distribution v3's default catalog page bound. */
+const DEFAULT_CATALOG_MAX_ENTRIES = 1000;
+
+function buildCatalog(catalog: ParsedFile['catalog']): CatalogConfig {
+  const max = catalog.maxentries ?? DEFAULT_CATALOG_MAX_ENTRIES;
+  if (max < 1) throw new ConfigError(`catalog.maxentries: must be a positive number of repositories, got ${max}`);
+  return { maxEntries: max };
 }
 
 function buildValidation(validation: ParsedFile['validation'], warn: (message: string) => void): ValidationConfig {

@@ -67,6 +67,7 @@ export const CONFIG_SHAPE: Shape = {
         h2c: { fields: leaves('enabled') },
       },
     },
+    catalog: { fields: leaves('maxentries') },
     validation: {
       fields: {
         ...leaves('enabled', 'disabled'),
@@ -79,7 +80,7 @@ export const CONFIG_SHAPE: Shape = {
       },
     },
     ...Object.fromEntries(
-      ['notifications', 'redis', 'health', 'proxy', 'middleware', 'compatibility', 'catalog', 'reporting', 'policy', 'berth'].map(
+      ['notifications', 'redis', 'health', 'proxy', 'middleware', 'compatibility', 'reporting', 'policy', 'berth'].map(
         (n) => [n, 'any' as Shape],
       ),
     ),

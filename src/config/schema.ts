@@ -196,7 +196,7 @@ export function configSchema(warn: (message: string) => void) {
     proxy: rawMap(),
     middleware: rawMap(),
     compatibility: rawMap(),
-    catalog: rawMap(),
+    catalog: sec({ maxentries: int() }),
     reporting: rawMap(),
     policy: rawMap(),
     berth: rawMap(),

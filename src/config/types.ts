@@ -9,6 +9,7 @@ export interface Config {
   storage: StorageConfig;
   http: HttpConfig;
   validation: ValidationConfig;
+  catalog: CatalogConfig;
   /** Sections accepted but handled by features added later (auth, redis, proxy, …): kept raw. */
   auth?: AuthConfig;
   notifications?: NotificationsConfig;
@@ -125,6 +126,12 @@ export interface HttpConfig {
   /** http.http2 / http.h2c, present only when the file sets them. */
   http2?: { disabled: boolean };
   h2c?: { enabled: boolean };
+}
+
+/** catalog (Distribution v3). */
+export interface CatalogConfig {
+  /** The most repository names one /v2/_catalog page holds (default 1000); a larger `n` is cut to it. */
+  maxEntries: number;
 }
 
 export interface ValidationConfig {

@@ -68,3 +68,50 @@ test('n=0 returns an empty list and no Link', async () => {
 test('a non-numeric n answers 400 PAGINATION_NUMBER_INVALID', deviation('catalogPagination'), async () => {
   assertError(await reg.req('GET', '/v2/_catalog?n=many'), 400, 'PAGINATION_NUMBER_INVALID');
 });
+
+/** Every name the catalog lists, following Link from `first`; also the size of each page. */
+async function walk(r: Registry, first: string): Promise<{ names: string[]; pages: number[] }> {
+  const names: string[] = [];
+  const pages: number[] = [];
+  for (let url: string | undefined = first; url; url = nextLink((await r.req('GET', new URL(url, r.url).toString())).header('link'))) {
+    const res = await r.req('GET', new URL(url, r.url).toString());
+    assert.equal(res.status, 200, `${url}: ${res.text()}`);
+    const page = res.json().repositories as string[];
+    names.push(...page);
+    pages.push(page.length);
+    assert.ok(pages.length < 20);
+  }
+  return { names, pages };
+}
+
+test('catalog.maxentries bounds every page, with and without n; Link leads to the rest', async () => {
+  const small = await startRegistry({ extraYaml: 'catalog:\n  maxentries: 4' });
+  try {
+    for (const r of repos) await pushImage(small, r, 'latest');
+    const plain = await walk(small, '/v2/_catalog');
+    assert.deepEqual(plain.names, sorted);
+    assert.deepEqual(plain.pages, [4, 4, 2]);
+    const paged = await walk(small, '/v2/_catalog?n=3');
+    assert.deepEqual(paged.names, sorted);
+    assert.deepEqual(paged.pages, [3, 3, 3, 1]);
+  } finally {
+    await small.stop();
+  }
+});
+
+test('an n above catalog.maxentries is cut to it', deviation('catalogMaxEntries400'), async () => {
+  const small = await startRegistry({ extraYaml: 'catalog:\n  maxentries: 4' });
+  try {
+    for (const r of repos) await pushImage(small, r, 'latest');
+    const res = await small.req('GET', '/v2/_catalog?n=100');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json().repositories, sorted.slice(0, 4));
+    const link = nextLink(res.header('link'));
+    assert.ok(link, 'a Link to the next page');
+    assert.equal(new URL(link, small.url).searchParams.get('n'), '4');
+    const all = await walk(small, '/v2/_catalog?n=100');
+    assert.deepEqual(all.names, sorted);
+  } finally {
+    await small.stop();
+  }
+});

@@ -14,6 +14,7 @@ test('string, boolean and duration settings', () => {
     REGISTRY_LOG_LEVEL: 'debug',
     REGISTRY_LOG_ACCESSLOG_DISABLED: 'yes',
     REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED: 'false',
+    REGISTRY_CATALOG_MAXENTRIES: '250',
   }, OPTS);
   assert.deepEqual(warnings, []);
   assert.equal(config.http.addr, '127.0.0.1:7000');
@@ -23,6 +24,8 @@ test('string, boolean and duration settings', () => {
   assert.equal(config.log.level, 'debug');
   assert.equal(config.log.accesslog.disabled, true);
   assert.equal(config.storage.maintenance.uploadpurging.enabled, false);
+  assert.equal(config.catalog.maxEntries, 250);
+  assert.equal(parseConfig(BASE, {}, OPTS).config.catalog.maxEntries, 1000, 'the default bound');
 });
 
 test('driver parameters, maps and lists', () => {

@@ -277,8 +277,8 @@ test('legacy and compatibility settings', () => {
   assert.equal(config.storage.cache.blobdescriptor, undefined);
   assert.equal(config.http.tls, undefined);
   assert.equal(config.validation.disabled, false);
+  assert.equal(config.catalog.maxEntries, 10);
   assert.deepEqual(warnings.sort(), [
-    'catalog: this section is not implemented yet and is ignored',
     'compatibility: this section is not implemented yet and is ignored',
     'frobnicate: unknown key, ignored',
     'http.tls.letsencrypt: not supported and ignored',
@@ -317,6 +317,8 @@ const ERRORS: [string, string][] = [
   ['version: 0.1\nstorage: inmemory\nlog:\n  formatter: xml', 'log.formatter: unsupported formatter "xml" (expected text, json or logstash)'],
   ['version: 0.1\nstorage: inmemory\nvalidation:\n  manifests:\n    urls:\n      allow: ["("]', 'validation.manifests.urls.allow[0]: invalid regular expression "(": Invalid regular expression: /(/: Unterminated group'],
   ['version: 0.1\nstorage: inmemory\nvalidation:\n  manifests:\n    urls:\n      deny: [[x]]', 'validation.manifests.urls.deny[0]: expected a string, got a list'],
+  ['version: 0.1\nstorage: inmemory\ncatalog:\n  maxentries: 0', 'catalog.maxentries: must be a positive number of repositories, got 0'],
+  ['version: 0.1\nstorage: inmemory\ncatalog:\n  maxentries: many', 'catalog.maxentries: invalid integer "many"'],
   ['version: 0.1\nstorage: inmemory\nauth:\n  silly: {}\n  token: {}', 'auth: exactly one access controller must be configured, got silly, token'],
   ['version: 0.1\nstorage: [', 'configuration: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 11'],
   ['- a\n- b', 'configuration: expected a YAML map at the top level'],
