@@ -88,6 +88,7 @@ class RequestContext implements Context {
 
 const EMPTY_QUERY = new URLSearchParams();
 const CONTEXT = Symbol('berth.context');
+const CLOSED_UNANSWERED = 499;
 
 /**
  * The response's 'close' listener, shared by all requests: in-flight count, metrics, access log.
@@ -100,15 +101,17 @@ function finished(this: ServerResponse): void {
   shared.active--;
   try {
     const ms = performance.now() - ctx.started;
+    // Nothing was sent before the connection closed: 499, as nginx logs it, not Node's default 200.
+    const status = this.headersSent ? this.statusCode : CLOSED_UNANSWERED;
     if (shared.metrics) {
       const [bytesIn, bytesOut] = socketBytes(ctx.peer.socket as CountedSocket | undefined);
       // The body alone, as Distribution counts it: what was written less the header block.
       const header = (this as { _header?: string | null })._header;
       const bodyOut = Math.max(0, bytesOut - (header ? header.length : 0));
-      shared.metrics.record(ctx.cells, ctx.kind, ctx.method, this.statusCode, ms / 1000, bytesIn, bodyOut);
+      shared.metrics.record(ctx.cells, ctx.kind, ctx.method, status, ms / 1000, bytesIn, bodyOut);
     }
     if (shared.access) {
-      shared.access.write({ reqId: ctx.id, method: ctx.method, url: ctx.target, status: this.statusCode, ms: Math.round(ms * 10) / 10, remote: ctx.peer.address });
+      shared.access.write({ reqId: ctx.id, method: ctx.method, url: ctx.target, status, ms: Math.round(ms * 10) / 10, remote: ctx.peer.address });
     }
   } catch (err) {
     ctx.log.error({ err }, 'request metrics or access log failed');

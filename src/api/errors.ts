@@ -11,8 +11,17 @@ export function toRegistryError(err: unknown): RegistryError {
   return new RegistryError('UNKNOWN', ErrorCodes.UNKNOWN.message, undefined, { cause: err });
 }
 
-/** Writes the spec's error envelope, unless the response has already started (then the connection is cut). */
+/**
+ * Writes the spec's error envelope, unless the response has already started (then the connection
+ * is cut). A request whose client closed its connection mid-body is nobody's error to report: a
+ * debug line, not an error, since any client can cause as many as it likes.
+ */
 export function sendError(ctx: Context, log: Logger, thrown: unknown): void {
+  if (clientWentAway(ctx, thrown)) {
+    log.debug({ reason: (thrown as Error).message }, 'client closed the connection before the request ended');
+    ctx.res.destroy();
+    return;
+  }
   const err = toRegistryError(thrown);
   if (err.code === 'UNKNOWN') log.error({ err: err.cause ?? thrown }, 'request failed');
   const { res } = ctx;
@@ -24,4 +33,11 @@ export function sendError(ctx: Context, log: Logger, thrown: unknown): void {
   const body = Buffer.from(JSON.stringify({ errors }));
   res.writeHead(err.status, { ...err.headers, 'Content-Type': 'application/json', 'Content-Length': body.length });
   res.end(ctx.method === 'HEAD' ? undefined : body);
+}
+
+/** Whether `thrown` is the request stream's own end by the client (reset, or closed before the body was complete). */
+function clientWentAway(ctx: Context, thrown: unknown): boolean {
+  const { req } = ctx;
+  if (thrown !== undefined && thrown === req.errored) return true;
+  return (thrown as NodeJS.ErrnoException | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE' && req.destroyed && !req.complete;
 }

@@ -52,12 +52,17 @@ export async function assertStillServing(reg: Registry, headers: Record<string, 
   assertCleanLog(reg);
 }
 
-/** No error escaped a request or went uncaught (the guard would have logged it). */
+/**
+ * No error escaped a request or went uncaught (the guard would have logged it), and no request
+ * was answered with a 5xx, received by the client or not (the access log says what was sent).
+ */
 export function assertCleanLog(reg: Registry): void {
   const log = reg.output?.() ?? '';
-  for (const marker of ['escaped the request handler', 'uncaught exception', 'unhandled promise rejection', 'access log failed', 'TypeError']) {
+  for (const marker of ['escaped the request handler', 'uncaught exception', 'unhandled promise rejection', 'access log failed', 'TypeError', 'request failed']) {
     assert.ok(!log.includes(marker), `the log mentions "${marker}":\n${log.slice(-3000)}`);
   }
+  const fivexx = log.split('\n').filter((l) => /msg=request .*status=5\d\d|"status":5\d\d,.*"msg":"request"/.test(l));
+  assert.deepEqual(fivexx, [], 'requests answered with a server error');
 }
 
 /** Waits (the child's log is flushed every 200 ms) until its stderr matches, or fails. */
