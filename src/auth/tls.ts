@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type https from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { DEFAULT_CIPHERS, type TLSSocket } from 'node:tls';
 import { ConfigError } from '../config/errors.js';
 import type { HttpConfig } from '../config/types.js';
 
@@ -19,6 +19,10 @@ export function tlsServerOptions(tls: NonNullable<HttpConfig['tls']>): https.Ser
     }
   };
   const mode = clientAuthMode(tls);
+  // OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level (their handshakes sign with
+  // SHA-1): asked for them, the listener lowers the level to 0, and only then.
+  const legacy = tls.minimumtls === 'tls1.0' || tls.minimumtls === 'tls1.1';
+  const ciphers = tls.ciphersuites?.length ? opensslCiphers(tls.ciphersuites) : legacy ? DEFAULT_CIPHERS : undefined;
   return {
     cert: read(tls.certificate, 'http.tls.certificate'),
     key: read(tls.key, 'http.tls.key'),
@@ -27,7 +31,7 @@ export function tlsServerOptions(tls: NonNullable<HttpConfig['tls']>): https.Ser
     requestCert: mode !== 'no-client-cert',
     // Only the strict mode can be left to the handshake; the others are checked on connection.
     rejectUnauthorized: mode === 'require-and-verify-client-cert',
-    ...(tls.ciphersuites?.length ? { ciphers: opensslCiphers(tls.ciphersuites) } : {}),
+    ...(ciphers ? { ciphers: legacy ? `${ciphers}:@SECLEVEL=0` : ciphers } : {}),
   };
 }
 

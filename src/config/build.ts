@@ -234,6 +234,9 @@ function buildHttp(http: ParsedFile['http'], warn: (message: string) => void): H
     if (tls.minimumtls) {
       minimumtls = TLS_VERSIONS.find((v) => v === tls.minimumtls?.toLowerCase());
       if (!minimumtls) throw new ConfigError(`http.tls.minimumtls: unknown TLS version "${tls.minimumtls}" (expected one of ${TLS_VERSIONS.join(', ')})`);
+      if (minimumtls === 'tls1.0' || minimumtls === 'tls1.1') {
+        warn(`http.tls.minimumtls: ${minimumtls} lets clients use obsolete TLS versions; OpenSSL's security level is lowered to 0 on this listener so that their SHA-1 handshakes work`);
+      }
     }
     result.tls = {
       certificate: tls.certificate,

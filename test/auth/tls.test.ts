@@ -30,9 +30,13 @@ function makePki(dir: string): void {
   }
 }
 
-function get(url: string, o: { ca: Buffer; cert?: Buffer; key?: Buffer; maxVersion?: 'TLSv1.2' | 'TLSv1.3' }): Promise<number> {
+type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/** GET /v2/; `maxVersion` below 1.2 also lowers this client's OpenSSL security level, which refuses them otherwise. */
+function get(url: string, o: { ca: Buffer; cert?: Buffer; key?: Buffer; maxVersion?: TlsVersion; minVersion?: TlsVersion }): Promise<number> {
+  const legacy = o.maxVersion === 'TLSv1' || o.maxVersion === 'TLSv1.1';
   return new Promise((resolve, reject) => {
-    const req = https.get(`${url}/v2/`, { ca: o.ca, cert: o.cert, key: o.key, maxVersion: o.maxVersion, agent: false }, (res) => {
+    const req = https.get(`${url}/v2/`, { ca: o.ca, cert: o.cert, key: o.key, maxVersion: o.maxVersion, minVersion: o.minVersion, ...(legacy ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}), agent: false }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
@@ -88,6 +92,31 @@ describe('TLS', () => {
   it('honours minimumtls', async () => {
     assert.equal(await get(tls13.url, { ca: file('ca.crt') }), 200);
     await assert.rejects(get(tls13.url, { ca: file('ca.crt'), maxVersion: 'TLSv1.2' }));
+    // the default, tls1.2, refuses older clients
+    await assert.rejects(get(mtls.url, { ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key'), maxVersion: 'TLSv1.1' }));
+  });
+
+  it('minimumtls tls1.0 and tls1.1 let such clients in (OpenSSL would refuse them at its default security level)', async () => {
+    for (const [setting, versions, refused] of [['tls1.0', ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], []], ['tls1.1', ['TLSv1.1', 'TLSv1.2'], ['TLSv1']]] as const) {
+      for (const suites of [[], ['TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256']]) {
+        const yaml = defaultYaml({ extraYaml: '' }).replace('http:\n', [
+          'http:',
+          '  tls:',
+          `    certificate: ${path.join(d, 'server.crt')}`,
+          `    key: ${path.join(d, 'server.key')}`,
+          `    minimumtls: ${setting}`,
+          ...(suites.length ? ['    ciphersuites:', ...suites.map((s) => `      - ${s}`)] : []),
+          '',
+        ].join('\n'));
+        const old = await startRegistry({ yaml });
+        try {
+          for (const v of versions) assert.equal(await get(old.url, { ca: file('ca.crt'), minVersion: v, maxVersion: v }), 200, `${setting} ${suites.join(',')}: ${v}`);
+          for (const v of refused) await assert.rejects(get(old.url, { ca: file('ca.crt'), minVersion: v, maxVersion: v }), `${setting}: ${v} refused`);
+        } finally {
+          await old.stop();
+        }
+      }
+    }
   });
 
   it('speaks HTTP/2 to clients that negotiate it: pings, pushes and pulls a blob, pushes and reads a manifest', async () => {

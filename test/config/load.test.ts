@@ -290,6 +290,15 @@ test('legacy and compatibility settings', () => {
   ]);
 });
 
+test('minimumtls tls1.0 and tls1.1 are accepted with a warning that the security level is lowered', () => {
+  for (const v of ['tls1.0', 'tls1.1']) {
+    const { config, warnings } = parseConfig(`version: 0.1\nstorage: inmemory\nhttp:\n  tls:\n    certificate: /c\n    key: /k\n    minimumtls: ${v}\n`, {}, DRIVERS);
+    assert.equal(config.http.tls?.minimumtls, v);
+    assert.deepEqual(warnings, [`http.tls.minimumtls: ${v} lets clients use obsolete TLS versions; OpenSSL's security level is lowered to 0 on this listener so that their SHA-1 handshakes work`]);
+  }
+  assert.deepEqual(parseConfig('version: 0.1\nstorage: inmemory\nhttp:\n  tls:\n    certificate: /c\n    key: /k\n    minimumtls: tls1.2\n', {}, DRIVERS).warnings, []);
+});
+
 test('unknown keys inside known sections are warnings', () => {
   const { warnings } = parseConfig('version: 0.1\nstorage:\n  inmemory:\n  delete:\n    enabeld: true\nhttp:\n  adr: x\n', {}, DRIVERS);
   assert.deepEqual(warnings, ['storage.delete.enabeld: unknown key, ignored', 'http.adr: unknown key, ignored']);
