@@ -11,7 +11,8 @@
 #                                   containers-common with its default policy.json)
 #   docker-registry                 CNCF Distribution 2.8.2, the reference for the drop-in tests
 #   redis-server                    the redis blob-descriptor cache
-#   wrk, apache2-utils, nginx-light benchmarks and the proxy tests
+#   wrk, apache2-utils, nginx-light benchmarks, the proxy tests, and the web server the redirect
+#                                   storage middleware sends blob downloads to (test/storage/middleware.test.ts)
 #   util-linux                      unshare(1), used to give the clients a private mount namespace
 #   ceph-mon ceph-osd radosgw       a throw-away Ceph cluster with its S3 gateway (RGW), the real
 #   ceph-common                     S3 server the s3 driver tests run against (scripts/s3/start-rgw.sh)

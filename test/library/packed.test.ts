@@ -10,9 +10,13 @@ import { freePort } from '../helpers/registry.js';
 
 /**
  * The package as users get it: `npm pack` of this checkout (dist/ built by pretest) and of the
- * example plugin under test/fixtures, both installed into an empty project with `npm install
- * --offline` (every dependency comes from the npm cache `npm ci` filled; run that first), then
- * every `exports` entry, every file in examples/ and the plugin used from there.
+ * example plugin under test/fixtures, both installed into an empty project, then every `exports`
+ * entry, every file in examples/ and the plugin used from there.
+ *
+ * The install is offline: the project gets a lockfile pinning Berth's dependencies to the
+ * versions this checkout's package-lock.json pins (its non-dev entries), so `npm ci --offline`
+ * takes every tarball from the npm cache that `npm ci` filled here, and needs no registry metadata
+ * (which `npm ci` does not cache, so `npm install <tarball> --offline` would fail on a fresh machine).
  */
 
 const run = promisify(execFile);
@@ -24,7 +28,27 @@ const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => 
 
 interface Packed {
   filename: string;
+  integrity: string;
   files: { path: string }[];
+}
+
+type LockEntry = Record<string, unknown> & { dev?: boolean; link?: boolean };
+
+/** package.json and package-lock.json of a project depending on the two tarballs, pinned as this checkout pins its dependencies. */
+async function pinnedProject(project: string, berth: Packed, plugin: Packed): Promise<void> {
+  const repoLock = JSON.parse(await readFile(path.join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+  const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const fixture = JSON.parse(await readFile(path.join(FIXTURE, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const dependencies = { berth: `file:../${berth.filename}`, 'berth-plugin-example': `file:../${plugin.filename}` };
+  const packages: Record<string, unknown> = { '': { name: 'uses-berth', version: '1.0.0', dependencies } };
+  for (const [where, entry] of Object.entries(repoLock.packages)) {
+    if (where.startsWith('node_modules/') && !entry.dev && !entry.link) packages[where] = entry;
+  }
+  const pick = (from: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
+  packages['node_modules/berth'] = { resolved: dependencies.berth, integrity: berth.integrity, ...pick(pkg, ['version', 'license', 'dependencies', 'bin', 'engines']) };
+  packages['node_modules/berth-plugin-example'] = { resolved: dependencies['berth-plugin-example'], integrity: plugin.integrity, ...pick(fixture, ['version', 'license', 'peerDependencies']) };
+  await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'uses-berth', version: '1.0.0', private: true, type: 'module', dependencies }));
+  await writeFile(path.join(project, 'package-lock.json'), JSON.stringify({ name: 'uses-berth', version: '1.0.0', lockfileVersion: 3, requires: true, packages }));
 }
 
 async function pack(dir: string, into: string): Promise<Packed> {
@@ -52,11 +76,9 @@ describe('the packed package, installed into an empty project', () => {
     await mkdir(project);
     packed = await pack(REPO, work);
     const plugin = await pack(FIXTURE, work);
-    await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'uses-berth', version: '1.0.0', private: true, type: 'module' }));
-    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', path.join(work, packed.filename), path.join(work, plugin.filename)], {
-      cwd: project,
-      env: cleanEnv,
-      timeout: 240_000,
+    await pinnedProject(project, packed, plugin);
+    await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: project, env: cleanEnv, timeout: 240_000 }).catch((err: { stderr?: string }) => {
+      throw new Error(`npm ci --offline of the packed package failed (has npm ci run here, filling the npm cache?):\n${err.stderr ?? String(err)}`);
     });
     const pkg = JSON.parse(await readFile(path.join(project, 'node_modules/berth/package.json'), 'utf8')) as { exports: Record<string, unknown> };
     entries = Object.keys(pkg.exports).filter((e) => e !== './package.json');
