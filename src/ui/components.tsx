@@ -4,7 +4,7 @@ import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, login } from './api.js';
 import { bytes, platformName } from './format.js';
-import type { Platform, Session } from './types.js';
+import type { PlatformSummary, Session } from './types.js';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -200,7 +200,33 @@ export function Confirm({ title, children, action, onConfirm, onClose }: { title
   );
 }
 
-export function Platforms({ platforms }: { platforms: Platform[] }) {
+/** A term and its description in a `dl.facts`; nothing when there is no value. */
+export function Fact({ term, children, when = true }: { term: string; children: ComponentChildren; when?: unknown }) {
+  if (!when) return null;
+  return (
+    <>
+      <dt>{term}</dt>
+      <dd>{children}</dd>
+    </>
+  );
+}
+
+/** A table's header row. */
+export function Head({ columns }: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c, i) => (
+          <th scope="col" key={i}>
+            {c || <span class="visually-hidden">Actions</span>}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
+export function Platforms({ platforms }: { platforms: PlatformSummary[] }) {
   if (platforms.length === 0) return <span class="muted">—</span>;
   return (
     <ul class="platforms">
@@ -217,22 +243,31 @@ const THEMES = ['auto', 'light', 'dark'] as const;
 type Theme = (typeof THEMES)[number];
 const THEME_KEY = 'berth.theme';
 
-export function applyStoredTheme(): void {
+const systemDark = matchMedia('(prefers-color-scheme: dark)');
+
+/** Sets html[data-theme] from the chosen theme, or for "auto" from the system's scheme (followed as it changes). */
+function applyTheme(theme: Theme): void {
+  const dark = theme === 'dark' || (theme === 'auto' && systemDark.matches);
+  document.documentElement.dataset.theme = dark ? 'dark' : 'light';
+}
+
+function storedTheme(): Theme {
   const t = localStorage.getItem(THEME_KEY);
-  if (t === 'light' || t === 'dark') document.documentElement.dataset.theme = t;
+  return t === 'light' || t === 'dark' ? t : 'auto';
+}
+
+export function applyStoredTheme(): void {
+  applyTheme(storedTheme());
+  systemDark.addEventListener('change', () => applyTheme(storedTheme()));
 }
 
 export function ThemeSwitch() {
-  const [theme, setTheme] = useState<Theme>(() => (localStorage.getItem(THEME_KEY) as Theme | null) ?? 'auto');
+  const [theme, setTheme] = useState<Theme>(storedTheme);
   const choose = (t: Theme) => {
     setTheme(t);
-    if (t === 'auto') {
-      localStorage.removeItem(THEME_KEY);
-      delete document.documentElement.dataset.theme;
-    } else {
-      localStorage.setItem(THEME_KEY, t);
-      document.documentElement.dataset.theme = t;
-    }
+    if (t === 'auto') localStorage.removeItem(THEME_KEY);
+    else localStorage.setItem(THEME_KEY, t);
+    applyTheme(t);
   };
   return (
     <label class="theme">

@@ -15,7 +15,12 @@ export type Route =
 export function parseRoute(hash: string): Route {
   const raw = hash.replace(/^#/, '') || '/';
   const q = raw.indexOf('?');
-  const path = decodeURIComponent(q === -1 ? raw : raw.slice(0, q));
+  let path = q === -1 ? raw : raw.slice(0, q);
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    return { page: 'missing', params: new URLSearchParams() };
+  }
   const params = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1));
   if (path === '/' || path === '') return { page: 'repositories', params };
   let m = /^\/repo\/(.+)$/.exec(path);

@@ -104,6 +104,12 @@ describe('the UI of a registry with 10,000 repositories', () => {
     for (const tool of ['docker', 'podman', 'skopeo', 'oras', 'berth']) {
       await page.locator('.command').filter({ has: page.locator('.tool', { hasText: new RegExp(`^${tool}$`) }) }).locator('button.copy').waitFor();
     }
+    // The copy button puts the command on the clipboard.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    const docker = page.locator('.command').filter({ has: page.locator('.tool', { hasText: /^docker$/ }) });
+    await docker.locator('button.copy').click();
+    await docker.getByText('Copied').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `docker pull ${new URL(reg.url).host}/${APP}:v1.0`);
     // A platform opens its own image page: config and layers.
     await page.locator('tr[data-platform="linux/arm64"] a').click();
     await page.locator('table.layers').getByText('COPY app-arm64 /bin/app').waitFor();
@@ -189,6 +195,14 @@ describe('the UI of a registry with 10,000 repositories', () => {
   });
 });
 
+/** Signs in through the page's login form. */
+async function signIn(page: Page, user: string, password: string): Promise<void> {
+  const form = page.locator('form.login');
+  await form.getByLabel('User name').fill(user);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+}
+
 describe('the UI with htpasswd and permissions', () => {
   const tmp = tempDir('ui-browser');
   const file = path.join(tmp.dir, 'htpasswd');
@@ -223,14 +237,9 @@ describe('the UI with htpasswd and permissions', () => {
 
   it('asks to sign in, refuses a wrong password, then shows only the repositories the user may pull', async () => {
     const { page, problems } = await openPage(browser, `${reg.url}/`);
-    const form = page.locator('form.login');
-    await form.waitFor();
-    await form.getByLabel('User name').fill('alice');
-    await form.getByLabel('Password').fill('wrong');
-    await form.getByRole('button', { name: 'Sign in' }).click();
-    await form.getByText('Wrong user name or password.').waitFor();
-    await form.getByLabel('Password').fill('alicepw');
-    await form.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, 'alice', 'wrong');
+    await page.locator('form.login').getByText('Wrong user name or password.').waitFor();
+    await signIn(page, 'alice', 'alicepw');
     await page.locator('ul.repositories a.repo').first().waitFor();
     assert.deepEqual(await page.locator('ul.repositories a.repo').allTextContents(), ['team-a/api', 'team-a/web']);
     await page.locator('header .user', { hasText: 'alice' }).waitFor();
@@ -241,11 +250,45 @@ describe('the UI with htpasswd and permissions', () => {
     // Signed out, the form is back; root sees everything and may delete.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.goto(`${reg.url}/`);
-    await page.locator('form.login').getByLabel('User name').fill('root');
-    await page.locator('form.login').getByLabel('Password').fill('rootpw');
-    await page.locator('form.login').getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, 'root', 'rootpw');
     await page.locator('ul.repositories a.repo', { hasText: 'team-b/db' }).click();
     await page.getByRole('button', { name: 'Delete tag latest' }).waitFor();
+    assert.deepEqual(problems, []);
+  });
+});
+
+describe('the UI with the built-in token issuer', () => {
+  const tmp = tempDir('ui-browser-token');
+  const file = path.join(tmp.dir, 'htpasswd');
+  let reg: Registry;
+
+  before(async () => {
+    writeHtpasswd(file, { root: 'rootpw', alice: 'alicepw' });
+    const extra = ['auth:', '  token:', '    autoredirect: true', '    service: ui-browser', '    issuer: ui-browser', 'berth:', '  auth:', '    tokenissuer:', `      htpasswd: ${file}`, '    permissions:', '      - repositories: ["**"]', '        users: [root]', '        actions: [pull, push, delete]', '      - repositories: ["team-a/**"]', '        users: [alice]', '        actions: [pull]', '      - repositories: ["public/*"]', '        anonymous: true', ''].join('\n');
+    reg = await startRegistry({ yaml: defaultYaml({ extraYaml: extra }) });
+    for (const repo of ['public/base', 'team-a/api', 'team-b/db']) {
+      const q = new URLSearchParams({ service: 'ui-browser', scope: `repository:${repo}:pull,push` });
+      const token = (await reg.req('GET', `/auth/token?${q}`, { headers: { Authorization: basic('root', 'rootpw') } })).json().token as string;
+      assert.equal((await pushWithAuth(reg, repo, 'latest', { Authorization: `Bearer ${token}` })).status, 201);
+    }
+  });
+  after(async () => {
+    await reg?.stop();
+    tmp.cleanup();
+  });
+
+  it('shows anonymous users what they may pull, and signed-in users theirs, with tokens from the issuer', async () => {
+    const { page, problems } = await openPage(browser, `${reg.url}/`);
+    await page.locator('ul.repositories a.repo').first().waitFor();
+    assert.deepEqual(await page.locator('ul.repositories a.repo').allTextContents(), ['public/base']);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, 'alice', 'alicepw');
+    await page.locator('header .user', { hasText: 'alice' }).waitFor();
+    await page.locator('ul.repositories a.repo', { hasText: 'team-a/api' }).waitFor();
+    assert.deepEqual(await page.locator('ul.repositories a.repo').allTextContents(), ['public/base', 'team-a/api']);
+    await page.locator('ul.repositories a.repo', { hasText: 'team-a/api' }).click();
+    await page.locator('tr[data-tag=latest]').waitFor();
+    assert.equal(await page.getByRole('button', { name: /^Delete/ }).count(), 0, 'alice may only pull');
     assert.deepEqual(problems, []);
   });
 });

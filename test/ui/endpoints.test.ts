@@ -3,6 +3,7 @@
 // summaries, filter by substring and regex, sorts, paging, sizes counting shared layers once),
 // an image, the referrers tree, deleting one tag, and the page at "/".
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { assertError, pushImage, pushManifest } from '../helpers/push.js';
@@ -202,13 +203,18 @@ describe('UI off, and deletes off', () => {
     }
   });
 
-  it('read-only mode: the session says so', async () => {
-    const reg = await startRegistry({ readonly: true });
+  it('read-only mode: no delete offered, and the session says so', async () => {
+    const writable = await startRegistry();
+    await pushImage(writable, 'kept', 'latest');
+    await writable.stop({ keep: true });
+    const reg = await startRegistry({ base: writable.base, readonly: true });
     try {
       assert.equal((await reg.req('GET', '/v2/_berth/session')).json().readOnly, true);
-      assertError(await reg.req('GET', '/v2/_berth/repositories/none'), 404, 'NAME_UNKNOWN');
+      assert.equal((await reg.req('GET', '/v2/_berth/repositories/kept')).json().canDelete, false);
+      assert.equal((await reg.req('GET', '/v2/_berth/images/kept/latest')).json().canDelete, false);
     } finally {
       await reg.stop();
+      await rm(writable.base, { recursive: true, force: true });
     }
   });
 });

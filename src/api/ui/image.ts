@@ -6,29 +6,8 @@ import { findReferrers } from '../../storage/referrers.js';
 import type { Repository } from '../../storage/repository.js';
 import { type Context, sendJson } from '../context.js';
 import { descriptors, isAttestationEntry, str } from './summaries.js';
+import type { ConfigDetail, ImagePage } from './shapes.js';
 import type { UiState } from './state.js';
-
-/** The parts of an image config a person reads: what runs, with what environment, built how. */
-export interface ConfigDetail {
-  digest: string;
-  mediaType: string;
-  size: number;
-  created: string | null;
-  author: string | null;
-  os: string | null;
-  architecture: string | null;
-  variant: string | null;
-  env: string[];
-  entrypoint: string[] | null;
-  cmd: string[] | null;
-  workingDir: string | null;
-  user: string | null;
-  labels: Record<string, string>;
-  exposedPorts: string[];
-  volumes: string[];
-  stopSignal: string | null;
-  history: Array<{ created: string | null; createdBy: string | null; comment: string | null; emptyLayer: boolean }>;
-}
 
 /**
  * GET /v2/_berth/images/<name>/<reference>: a manifest by tag or digest with its summary, its
@@ -55,26 +34,22 @@ export async function imagePage(ctx: Context, ui: UiState, name: string, referen
   }));
   const attestationManifests = descriptors(doc.manifests)
     .filter((d) => isAttestationEntry(d.raw))
-    .map((d) => ({ digest: d.digest.value, size: d.size, for: str((d.raw.annotations as Record<string, unknown>)['vnd.docker.reference.digest']) }));
+    .map((d) => ({ digest: d.digest.value, size: d.size, for: str(stringsOf(d.raw.annotations)['vnd.docker.reference.digest']) }));
   const [tags, referrers, canDelete] = await Promise.all([repo.tags.lookup(digest), findReferrers(repo.manifests, digest), ui.canDelete(ctx, name)]);
-  sendJson(
-    ctx,
-    200,
-    {
-      name,
-      reference,
-      ...summary,
-      annotations: isObject(doc.annotations) ? doc.annotations : {},
-      config: config && configDescriptor ? configDetail(configDescriptor.digest, configDescriptor.mediaType, configDescriptor.size, config, history) : null,
-      layers,
-      attestationManifests,
-      tags,
-      referrers: referrers.length,
-      canDelete,
-      manifest: doc,
-    },
-    { 'Cache-Control': 'no-store' },
-  );
+  const body: ImagePage = {
+    name,
+    reference,
+    ...summary,
+    annotations: stringsOf(doc.annotations),
+    config: config && configDescriptor ? configDetail(configDescriptor.digest, configDescriptor.mediaType, configDescriptor.size, config, history) : null,
+    layers,
+    attestationManifests,
+    tags,
+    referrers: referrers.length,
+    canDelete,
+    manifest: doc,
+  };
+  sendJson(ctx, 200, body, { 'Cache-Control': 'no-store' });
 }
 
 /** A digest held by the repository, or the digest a tag points at; MANIFEST_UNKNOWN otherwise. */
@@ -103,7 +78,7 @@ function configDetail(digest: Digest, mediaType: string, size: number, cfg: Reco
     cmd: strings(c.Cmd),
     workingDir: str(c.WorkingDir),
     user: str(c.User),
-    labels: isObject(c.Labels) ? (Object.fromEntries(Object.entries(c.Labels).filter(([, v]) => typeof v === 'string')) as Record<string, string>) : {},
+    labels: stringsOf(c.Labels),
     exposedPorts: isObject(c.ExposedPorts) ? Object.keys(c.ExposedPorts) : [],
     volumes: isObject(c.Volumes) ? Object.keys(c.Volumes) : [],
     stopSignal: str(c.StopSignal),
@@ -114,6 +89,11 @@ function configDetail(digest: Digest, mediaType: string, size: number, cfg: Reco
 function historyOf(cfg: Record<string, unknown>): ConfigDetail['history'] {
   if (!Array.isArray(cfg.history)) return [];
   return cfg.history.filter(isObject).map((h) => ({ created: str(h.created), createdBy: str(h.created_by), comment: str(h.comment), emptyLayer: h.empty_layer === true }));
+}
+
+/** The string-valued entries of a JSON object (annotations, labels). */
+export function stringsOf(v: unknown): Record<string, string> {
+  return isObject(v) ? (Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string')) as Record<string, string>) : {};
 }
 
 function strings(v: unknown): string[] | null {

@@ -3,25 +3,11 @@ import type { Descriptor } from '../../oci/descriptor.js';
 import { RegistryError } from '../../oci/errors.js';
 import { compareBytes } from '../../storage/cache.js';
 import { type Context, sendJson } from '../context.js';
+import { stringsOf } from './image.js';
 import { mapLimit } from './query.js';
 import { descriptors, isAttestationEntry } from './summaries.js';
+import type { ReferrerKind, ReferrerNode, ReferrersPage } from './shapes.js';
 import type { UiState } from './state.js';
-
-export type ReferrerKind = 'signature' | 'sbom' | 'attestation' | 'other';
-
-export interface ReferrerNode {
-  digest: string;
-  mediaType: string;
-  artifactType: string | null;
-  kind: ReferrerKind;
-  size: number;
-  created: string | null;
-  annotations: Record<string, string>;
-  /** An attestation manifest inside the subject's own index (buildx), rather than a referrer by `subject`. */
-  inIndex?: true;
-  /** Referrers of this referrer (a signature of an SBOM, …). */
-  referrers: ReferrerNode[];
-}
 
 /** How deep the tree is followed (a signature of an attestation of an SBOM is three levels). */
 const MAX_DEPTH = 8;
@@ -64,10 +50,10 @@ export async function referrerTree(ctx: Context, ui: UiState, name: string, refe
   const tree = build(subject.value, 1);
   const m = await ui.summaries.manifest(subject);
   for (const d of descriptors(m?.doc.manifests).filter((x) => isAttestationEntry(x.raw))) {
-    const annotations = Object.fromEntries(Object.entries(d.raw.annotations as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
-    tree.push({ digest: d.digest.value, mediaType: d.mediaType, artifactType: null, kind: 'attestation', size: d.size, created: null, annotations, inIndex: true, referrers: build(d.digest.value, 2) });
+    tree.push({ digest: d.digest.value, mediaType: d.mediaType, artifactType: null, kind: 'attestation', size: d.size, created: null, annotations: stringsOf(d.raw.annotations), inIndex: true, referrers: build(d.digest.value, 2) });
   }
-  sendJson(ctx, 200, { name, subject: subject.value, count: countNodes(tree), referrers: tree }, { 'Cache-Control': 'no-store' });
+  const body: ReferrersPage = { name, subject: subject.value, count: countNodes(tree), referrers: tree };
+  sendJson(ctx, 200, body, { 'Cache-Control': 'no-store' });
 }
 
 function countNodes(nodes: readonly ReferrerNode[]): number {

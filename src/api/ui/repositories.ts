@@ -2,16 +2,7 @@ import { isValidName } from '../../oci/names.js';
 import { sortedIndex } from '../../storage/cache.js';
 import { type Context, sendJson } from '../context.js';
 import { badParameter, choice, nameFilter, paging } from './query.js';
-
-/** One entry of the repositories page: a repository, a namespace (tree view), or both (`team` and `team/app`). */
-export interface RepositoryEntry {
-  /** The full name: a repository's name, or a namespace's prefix without its trailing slash. */
-  name: string;
-  /** A repository of this name exists. */
-  repository: boolean;
-  /** Tree view: how many repositories (that match the filter) lie below it; 0 for a plain repository. */
-  below: number;
-}
+import type { RepositoriesPage, RepositoryEntry } from './shapes.js';
 
 /**
  * GET /v2/_berth/repositories: the catalog the caller may see (what it may pull), filtered
@@ -27,13 +18,11 @@ export async function repositoriesPage(ctx: Context, visible: ((name: string) =>
   const catalog = await ctx.registry.catalog();
   const seen = visible ? catalog.filter(visible) : catalog;
   const matched = filter ? seen.filter(filter) : seen;
-  const entries = view === 'flat' ? matched.map((name) => ({ name, repository: true, below: 0 })) : level(matched, prefix);
-  sendJson(
-    ctx,
-    200,
-    { view, prefix: view === 'tree' ? prefix : '', total: seen.length, matched: matched.length, entries: entries.length, offset, n, repositories: entries.slice(offset, offset + n) },
-    { 'Cache-Control': 'no-store' },
-  );
+  // Flat: only the page's names become entries.
+  const tree = view === 'tree' ? level(matched, prefix) : undefined;
+  const page = tree ? tree.slice(offset, offset + n) : matched.slice(offset, offset + n).map((name) => ({ name, repository: true, below: 0 }));
+  const body: RepositoriesPage = { view, prefix: tree ? prefix : '', total: seen.length, matched: matched.length, entries: tree ? tree.length : matched.length, offset, n, repositories: page };
+  sendJson(ctx, 200, body, { 'Cache-Control': 'no-store' });
 }
 
 /** '' or a namespace followed by '/'. */

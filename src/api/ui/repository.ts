@@ -5,18 +5,9 @@ import { tagCurrentLinkPath } from '../../storage/paths.js';
 import type { Repository } from '../../storage/repository.js';
 import { type Context, sendJson } from '../context.js';
 import { choice, mapLimit, nameFilter, paging } from './query.js';
-import type { ManifestSummary, Summaries } from './summaries.js';
+import type { ManifestSummary, RepositoryPage, TagRow } from './shapes.js';
+import type { Summaries } from './summaries.js';
 import type { UiState } from './state.js';
-
-/** One row of a repository's tag page. */
-export interface TagRow extends Omit<ManifestSummary, 'digest'> {
-  name: string;
-  digest: string;
-  /** When the tag was last written: the modification time of its `current` link. */
-  pushed: string | null;
-  /** When the tag was last pulled: not recorded yet (the policy work records it); always null today. */
-  pulled: string | null;
-}
 
 const SORTS = ['name', 'pushed', 'created', 'size'] as const;
 type SortKey = (typeof SORTS)[number];
@@ -41,34 +32,52 @@ export async function repositoryPage(ctx: Context, ui: UiState, name: string): P
   let rows: TagRow[];
   if (sort === 'name') {
     const ordered = order === 'asc' ? matched.slice(offset, offset + n) : matched.slice(Math.max(0, matched.length - offset - n), Math.max(0, matched.length - offset)).reverse();
-    rows = (await mapLimit(ordered, READ_CONCURRENCY, (tag) => tagRow(ctx, ui.summaries, repo, tag))).filter((r): r is TagRow => r !== undefined);
+    rows = (await mapLimit(ordered, READ_CONCURRENCY, (tag) => tagRow(ctx, ui, repo, tag))).filter((r): r is TagRow => r !== undefined);
   } else {
-    const every = (await mapLimit(matched, READ_CONCURRENCY, (tag) => tagRow(ctx, ui.summaries, repo, tag))).filter((r): r is TagRow => r !== undefined);
+    const every = (await mapLimit(matched, READ_CONCURRENCY, (tag) => tagRow(ctx, ui, repo, tag))).filter((r): r is TagRow => r !== undefined);
     every.sort(byKey(sort, order));
     rows = every.slice(offset, offset + n);
   }
   const [size, canDelete] = await Promise.all([ui.sizes.of(repo, ui.summaries), ui.canDelete(ctx, name)]);
-  sendJson(ctx, 200, { name, tagCount: all.length, matched: matched.length, offset, n, sort, order, size, canDelete, tags: rows }, { 'Cache-Control': 'no-store' });
+  const body: RepositoryPage = { name, tagCount: all.length, matched: matched.length, offset, n, sort, order, size, canDelete, tags: rows };
+  sendJson(ctx, 200, body, { 'Cache-Control': 'no-store' });
 }
 
 /** A tag's row; undefined when the tag went away meanwhile. */
-async function tagRow(ctx: Context, summaries: Summaries, repo: Repository, tag: string): Promise<TagRow | undefined> {
-  const [digest, pushed] = await Promise.all([repo.tags.resolve(tag), pushedAt(ctx, repo.name, tag)]);
+async function tagRow(ctx: Context, ui: UiState, repo: Repository, tag: string): Promise<TagRow | undefined> {
+  const digest = await repo.tags.resolve(tag);
   if (!digest) return undefined;
-  const { digest: _, ...facts } = (await summaries.get(digest)) ?? UNREADABLE;
-  return { name: tag, digest: digest.value, ...facts, pushed, pulled: null };
+  const [summary, pushed] = await Promise.all([ui.summaries.get(digest), ui.pushed.of(ctx, repo.name, tag, digest)]);
+  return { ...(summary ?? UNREADABLE), name: tag, digest: digest.value, pushed, pulled: null };
 }
 
 /** What a row shows for a tag whose manifest cannot be read (gone meanwhile, or not JSON). */
 const UNREADABLE: ManifestSummary = { digest: '', mediaType: '', artifactType: null, size: 0, created: null, platforms: [], attestations: 0, layerCount: 0, subject: null };
 
-async function pushedAt(ctx: Context, name: string, tag: string): Promise<string | null> {
-  try {
-    return (await ctx.registry.driver.stat(tagCurrentLinkPath(name, tag))).modTime.toISOString();
-  } catch {
-    return null;
+/**
+ * When a tag was last pushed: its `current` link's modification time. Kept per tag and digest
+ * for PUSHED_KEPT_MS (a stat is a HEAD request on object stores, 50 of them per page): a new
+ * digest under the tag is seen at once, the same digest pushed again within that time later.
+ */
+export class PushedTimes {
+  private readonly kept = new LruCache<{ digest: string; pushed: string | null; at: number }>(50_000);
+
+  async of(ctx: Context, name: string, tag: string, digest: Digest): Promise<string | null> {
+    const key = `${name}:${tag}`;
+    const hit = this.kept.get(key);
+    if (hit && hit.digest === digest.value && performance.now() - hit.at < PUSHED_KEPT_MS) return hit.pushed;
+    let pushed: string | null = null;
+    try {
+      pushed = (await ctx.registry.driver.stat(tagCurrentLinkPath(name, tag))).modTime.toISOString();
+    } catch {
+      // gone meanwhile
+    }
+    this.kept.set(key, { digest: digest.value, pushed, at: performance.now() });
+    return pushed;
   }
 }
+
+const PUSHED_KEPT_MS = 30_000;
 
 /** Rows by `key` (rows without a value last), then by name. */
 function byKey(key: Exclude<SortKey, 'name'>, order: 'asc' | 'desc'): (a: TagRow, b: TagRow) => number {

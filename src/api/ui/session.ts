@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { RegistryError } from '../../oci/errors.js';
 import { berthVersion } from '../../version.js';
 import { type Context, sendJson } from '../context.js';
+import type { Session } from './shapes.js';
 import type { UiState } from './state.js';
 
 const VERSION = berthVersion();
@@ -26,21 +27,17 @@ export async function session(ctx: Context, ui: UiState): Promise<void> {
     }
     if (auth.controller.kind === 'token' && !token) token = bearerParams(await challengeOf(ctx.req, ui));
   }
-  sendJson(
-    ctx,
-    200,
-    {
-      title: config.ui?.title ?? 'Berth',
-      version: VERSION,
-      auth: auth ? auth.controller.kind : null,
-      authenticated,
-      user,
-      token,
-      deleteEnabled: config.storage.delete.enabled,
-      readOnly: config.storage.maintenance.readonly.enabled,
-    },
-    { 'Cache-Control': 'no-store' },
-  );
+  const body: Session = {
+    title: config.ui?.title ?? 'Berth',
+    version: VERSION,
+    auth: auth ? auth.controller.kind : null,
+    authenticated,
+    user,
+    token,
+    deleteEnabled: config.storage.delete.enabled,
+    readOnly: config.storage.maintenance.readonly.enabled,
+  };
+  sendJson(ctx, 200, body, { 'Cache-Control': 'no-store' });
 }
 
 /** The challenge an anonymous request gets (for the token server's realm and service). */

@@ -2,13 +2,14 @@ import type { Auth } from '../../auth/index.js';
 import type { Config } from '../../config/types.js';
 import type { Registry } from '../../storage/registry.js';
 import type { Context } from '../context.js';
-import { RepositorySizes } from './repository.js';
+import { PushedTimes, RepositorySizes } from './repository.js';
 import { Summaries } from './summaries.js';
 
-/** What the UI's endpoints keep for the life of the server: summaries per digest, sizes per repository, the access controller. */
+/** What the UI's endpoints keep for the life of the server: summaries per digest, sizes per repository, push times per tag, the access controller. */
 export class UiState {
   readonly summaries: Summaries;
   readonly sizes = new RepositorySizes();
+  readonly pushed = new PushedTimes();
 
   constructor(
     readonly config: Config,

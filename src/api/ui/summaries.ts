@@ -2,44 +2,7 @@ import { tryParseDigest, type Digest } from '../../oci/digest.js';
 import { MediaTypes, isObject } from '../../oci/descriptor.js';
 import { LruCache } from '../../storage/cache.js';
 import type { BlobStore } from '../../storage/blobs.js';
-
-/**
- * What the UI shows of a manifest: sizes, platforms, created time. Computed from content, which
- * is immutable per digest, so each digest is summarised once and kept (LRU).
- */
-export interface ManifestSummary {
-  digest: string;
-  mediaType: string;
-  artifactType: string | null;
-  /**
-   * Bytes a full pull of everything the manifest names transfers: its own bytes, its config and
-   * layers; for an index also each child manifest and the children's blobs, a blob shared by
-   * two platforms counted once.
-   */
-  size: number;
-  /** The image config's `created` (the latest child's for an index), or the manifest's `org.opencontainers.image.created` annotation. */
-  created: string | null;
-  /** An image: its own platform when its config says one; an index: each platform manifest (attestations left out). */
-  platforms: PlatformSummary[];
-  /** An index: how many of its entries are attestation manifests (`vnd.docker.reference.type: attestation-manifest`). */
-  attestations: number;
-  /** An image: how many layers it has. */
-  layerCount: number;
-  subject: string | null;
-}
-
-export interface PlatformSummary {
-  digest: string;
-  mediaType: string;
-  os: string | null;
-  architecture: string | null;
-  variant: string | null;
-  /** As ManifestSummary.size for that child; the descriptor's size when the child is missing. */
-  size: number;
-  created: string | null;
-  /** The child manifest is not stored in this registry (a partial copy). */
-  missing?: true;
-}
+import type { ManifestSummary, PlatformSummary } from './shapes.js';
 
 /** A summary plus what only the server needs: the manifest's own bytes and the blobs it names itself. */
 interface Entry {

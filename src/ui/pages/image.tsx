@@ -1,9 +1,11 @@
 import { useState } from 'preact/hooks';
 import { request } from '../api.js';
-import { Confirm, CopyButton, ErrorView, PullCommands, useGet } from '../components.js';
+import { Confirm, CopyButton, ErrorView, Fact, Head, PullCommands, useGet } from '../components.js';
 import { ago, bytes, exact, platformName, shortDigest } from '../format.js';
 import { links } from '../router.js';
 import type { ConfigDetail, ImagePage, Session } from '../types.js';
+
+const isIndex = (mediaType: string) => mediaType.endsWith('index.v1+json') || mediaType.endsWith('manifest.list.v2+json');
 
 /** An image by tag or digest: summary, pull commands, platforms of an index, config, layers, the manifest itself. */
 export function Image({ name, reference, onSession }: { name: string; reference: string; onSession: (s: Session) => void }) {
@@ -27,52 +29,33 @@ export function Image({ name, reference, onSession }: { name: string; reference:
       {data && !deleted && (
         <>
           <dl class="facts">
-            <dt>Digest</dt>
-            <dd>
+            <Fact term="Digest">
               <code>{data.digest}</code> <CopyButton text={data.digest} />
-            </dd>
-            <dt>Media type</dt>
-            <dd>{data.mediaType}</dd>
-            {data.artifactType && (
-              <>
-                <dt>Artifact type</dt>
-                <dd>{data.artifactType}</dd>
-              </>
-            )}
-            <dt>Size</dt>
-            <dd>{bytes(data.size)}</dd>
-            <dt>Created</dt>
-            <dd title={exact(data.created)}>{ago(data.created)}</dd>
-            <dt>Tags</dt>
-            <dd>{data.tags.length ? data.tags.map((t) => <a key={t} class="badge" href={links.image(name, t)}>{t}</a>) : <span class="muted">none</span>}</dd>
-            <dt>Referrers</dt>
-            <dd>
+            </Fact>
+            <Fact term="Media type">{data.mediaType}</Fact>
+            <Fact term="Artifact type" when={data.artifactType}>
+              {data.artifactType}
+            </Fact>
+            <Fact term="Size">{bytes(data.size)}</Fact>
+            <Fact term="Created">
+              <span title={exact(data.created)}>{ago(data.created)}</span>
+            </Fact>
+            <Fact term="Tags">{data.tags.length ? data.tags.map((t) => <a key={t} class="badge" href={links.image(name, t)}>{t}</a>) : <span class="muted">none</span>}</Fact>
+            <Fact term="Referrers">
               <a href={links.referrers(name, data.digest)}>{data.referrers} referrer{data.referrers === 1 ? '' : 's'}</a>
               {data.attestationManifests.length > 0 && <span class="muted"> · {data.attestationManifests.length} attestation manifests in the index</span>}
-            </dd>
-            {data.subject && (
-              <>
-                <dt>Subject</dt>
-                <dd>
-                  <a href={links.image(name, data.subject)}>{shortDigest(data.subject)}</a>
-                </dd>
-              </>
-            )}
+            </Fact>
+            <Fact term="Subject" when={data.subject}>
+              <a href={links.image(name, data.subject ?? '')}>{shortDigest(data.subject ?? '')}</a>
+            </Fact>
           </dl>
           <h2>Pull</h2>
           <PullCommands name={name} reference={reference} />
-          {data.platforms.length > 0 && data.mediaType.includes('index') || data.mediaType.includes('list') ? (
+          {isIndex(data.mediaType) ? (
             <>
               <h2>Platforms</h2>
               <table class="platforms-table">
-                <thead>
-                  <tr>
-                    <th scope="col">Platform</th>
-                    <th scope="col">Digest</th>
-                    <th scope="col">Size</th>
-                    <th scope="col">Created</th>
-                  </tr>
-                </thead>
+                <Head columns={['Platform', 'Digest', 'Size', 'Created']} />
                 <tbody>
                   {data.platforms.map((p) => (
                     <tr key={p.digest} data-platform={platformName(p)}>
@@ -98,14 +81,7 @@ export function Image({ name, reference, onSession }: { name: string; reference:
             <>
               <h2>Layers</h2>
               <table class="layers">
-                <thead>
-                  <tr>
-                    <th scope="col">#</th>
-                    <th scope="col">Digest</th>
-                    <th scope="col">Size</th>
-                    <th scope="col">Created by</th>
-                  </tr>
-                </thead>
+                <Head columns={['#', 'Digest', 'Size', 'Created by']} />
                 <tbody>
                   {data.layers.map((l, i) => (
                     <tr key={`${i}${l.digest}`}>
@@ -167,58 +143,28 @@ function Config({ config }: { config: ConfigDetail }) {
     <>
       <h2>Configuration</h2>
       <dl class="facts">
-        <dt>Platform</dt>
-        <dd>{platformName(config)}</dd>
-        {config.entrypoint && (
-          <>
-            <dt>Entrypoint</dt>
-            <dd>
-              <code>{JSON.stringify(config.entrypoint)}</code>
-            </dd>
-          </>
-        )}
-        {config.cmd && (
-          <>
-            <dt>Command</dt>
-            <dd>
-              <code>{JSON.stringify(config.cmd)}</code>
-            </dd>
-          </>
-        )}
-        {config.workingDir && (
-          <>
-            <dt>Working directory</dt>
-            <dd>
-              <code>{config.workingDir}</code>
-            </dd>
-          </>
-        )}
-        {config.user && (
-          <>
-            <dt>User</dt>
-            <dd>
-              <code>{config.user}</code>
-            </dd>
-          </>
-        )}
-        {config.exposedPorts.length > 0 && (
-          <>
-            <dt>Ports</dt>
-            <dd>{config.exposedPorts.join(', ')}</dd>
-          </>
-        )}
-        {config.volumes.length > 0 && (
-          <>
-            <dt>Volumes</dt>
-            <dd>{config.volumes.join(', ')}</dd>
-          </>
-        )}
-        {config.author && (
-          <>
-            <dt>Author</dt>
-            <dd>{config.author}</dd>
-          </>
-        )}
+        <Fact term="Platform">{platformName(config)}</Fact>
+        <Fact term="Entrypoint" when={config.entrypoint}>
+          <code>{JSON.stringify(config.entrypoint)}</code>
+        </Fact>
+        <Fact term="Command" when={config.cmd}>
+          <code>{JSON.stringify(config.cmd)}</code>
+        </Fact>
+        <Fact term="Working directory" when={config.workingDir}>
+          <code>{config.workingDir}</code>
+        </Fact>
+        <Fact term="User" when={config.user}>
+          <code>{config.user}</code>
+        </Fact>
+        <Fact term="Ports" when={config.exposedPorts.length}>
+          {config.exposedPorts.join(', ')}
+        </Fact>
+        <Fact term="Volumes" when={config.volumes.length}>
+          {config.volumes.join(', ')}
+        </Fact>
+        <Fact term="Author" when={config.author}>
+          {config.author}
+        </Fact>
       </dl>
       {config.env.length > 0 && (
         <>
@@ -237,10 +183,9 @@ function Config({ config }: { config: ConfigDetail }) {
           <h3>Labels</h3>
           <dl class="facts labels">
             {labels.map(([k, v]) => (
-              <>
-                <dt key={`k${k}`}>{k}</dt>
-                <dd key={`v${k}`}>{v}</dd>
-              </>
+              <Fact term={k} key={k}>
+                {v}
+              </Fact>
             ))}
           </dl>
         </>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { request } from '../api.js';
-import { Confirm, CopyButton, ErrorView, FilterBox, Pager, Platforms, useGet } from '../components.js';
+import { Confirm, CopyButton, ErrorView, FilterBox, Head, Pager, Platforms, useGet } from '../components.js';
 import { ago, bytes, exact, shortDigest } from '../format.js';
 import { pageOf, useDebouncedParam } from '../hooks.js';
 import { links } from '../router.js';
@@ -71,20 +71,7 @@ export function Repository({ name, params, onSession }: { name: string; params: 
         <>
           {data.matched !== data.tagCount && <p class="muted">{data.matched.toLocaleString()} of {data.tagCount.toLocaleString()} tags match</p>}
           <table class="tags" aria-busy={loading}>
-            <thead>
-              <tr>
-                <th scope="col">Tag</th>
-                <th scope="col">Digest</th>
-                <th scope="col">Platforms</th>
-                <th scope="col">Size</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last pushed</th>
-                <th scope="col">Last pulled</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <Head columns={['Tag', 'Digest', 'Platforms', 'Size', 'Created', 'Last pushed', 'Last pulled', '']} />
             <tbody>
               {data.tags.map((t) => (
                 <tr key={t.name} data-tag={t.name}>
