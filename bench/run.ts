@@ -19,6 +19,7 @@ import { blobHeadScenario, manifestGetScenario } from './scenarios/load.js';
 import { pushConcurrentScenario } from './scenarios/concurrent.js';
 import { catalogScenario, tagListScenario } from './scenarios/listing.js';
 import { s3CatalogScenario, s3TagsLastScenario, s3TagsScenario } from './scenarios/s3-listing.js';
+import { s3UiScenario, uiScenario } from './scenarios/ui.js';
 import { startS3, type S3Service } from './s3.js';
 import { summarizeProfiles } from './profile.js';
 import { foreignCores, mark } from './noise.js';
@@ -29,6 +30,7 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCENARIOS: Scenario[] = [
   tagListScenario,
   catalogScenario,
+  uiScenario,
   pushMonolithicScenario,
   pushChunkedScenario,
   pullScenario,
@@ -50,6 +52,7 @@ const S3_SCENARIOS: Scenario[] = [
   { ...s3CatalogScenario, title: `s3: ${s3CatalogScenario.title}` },
   { ...s3TagsScenario, title: `s3: ${s3TagsScenario.title}` },
   { ...s3TagsLastScenario, title: `s3: ${s3TagsLastScenario.title}` },
+  s3UiScenario,
   onS3(pushMonolithicScenario),
   onS3(pullScenario),
   onS3(manifestGetScenario),
