@@ -5,7 +5,7 @@
  * keep-alive connection; on S3 on a fresh instance per repetition, whose first request is
  * reported apart (`cold`).
  *
- * The server's CPU time per page (all its threads, from /proc) is reported beside: it holds when
+ * The server's CPU time per page (user + system, all threads, from /proc) is reported beside: it holds when
  * other work loads the machine, where times do not.
  *
  * Distribution has no UI. Beside Berth it is timed doing what a UI on top of it (Joxit's or
@@ -21,12 +21,12 @@
  * over 50 two-platform indexes whose manifests and configs are stored (layers are named, never read).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { dirname, join } from 'node:path';
 import { expectStatus, send, type FullReply } from '../client.js';
 import { median, type Context, type Metric, type Sample, type Scenario } from '../scenario.js';
-import type { RunningProcess } from '../servers.js';
+import { processCpuSeconds, type RunningProcess } from '../servers.js';
 
 const ROOT = 'docker/registry/v2';
 const BIG = 'ui/big';
@@ -180,19 +180,6 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return performance.now() - t0;
 }
 
-/** CPU time the process has used, all threads (the libuv pool too), in ms (the schedstat of each of its tasks). */
-function cpuMs(pid: number): number {
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return ns / 1e6;
-}
-
 async function measureAll(base: string, name: string, pid: number, ctx: Context): Promise<Sample> {
   const l = layoutFor(ctx);
   const agent = new Agent({ keepAlive: true, maxSockets: name === 'berth' ? 1 : BROWSER_CONNECTIONS });
@@ -208,10 +195,10 @@ async function measureAll(base: string, name: string, pid: number, ctx: Context)
     for (const page of PAGES) {
       for (let i = 0; i < warmUps; i++) await one(page);
       const times: number[] = [];
-      const cpu0 = cpuMs(pid);
+      const cpu0 = processCpuSeconds(pid);
       for (let i = 0; i < samples; i++) times.push(await timed(() => one(page)));
       values[`${page} ms`] = median(times);
-      values[`${page} cpu ms`] = (cpuMs(pid) - cpu0) / samples;
+      values[`${page} cpu ms`] = ((processCpuSeconds(pid) - cpu0) * 1000) / samples;
     }
   } catch (err) {
     return { values, errors: 1, notes: [err instanceof Error ? err.message : String(err)] };
