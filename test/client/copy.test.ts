@@ -13,6 +13,7 @@ import { MemoryStore } from '../../src/client/memory.js';
 import { OciLayout } from '../../src/client/layout/oci-layout.js';
 import { Registry } from '../../src/client/remote/registry.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
+import { digestOf } from '../../src/oci/digest.js';
 import { writeHtpasswd } from '../auth/helpers.js';
 import { artifact, image, index, pushAll, startTestRegistry, uniqueRepo, type Image, type TestRegistry } from './fixtures.js';
 
@@ -47,15 +48,10 @@ function multiArch(): { idx: ReturnType<typeof index>; amd: Image; arm: Image; s
   const armDoc = JSON.parse(arm.manifest.data.toString()) as { layers: unknown[] };
   armDoc.layers.push({ mediaType: sharedLayer.desc.mediaType, digest: sharedLayer.desc.digest.value, size: sharedLayer.desc.size });
   const armManifest = Buffer.from(JSON.stringify(armDoc));
-  const arm2: Image = { ...arm, layers: [...arm.layers, sharedLayer], manifest: { desc: { ...arm.manifest.desc, digest: digestOfBuf(armManifest), size: armManifest.length }, data: armManifest } };
+  const arm2: Image = { ...arm, layers: [...arm.layers, sharedLayer], manifest: { desc: { ...arm.manifest.desc, digest: digestOf(armManifest), size: armManifest.length }, data: armManifest } };
   arm2.all = [arm2.config, ...arm2.layers, arm2.manifest];
   const idx = index([{ image: amd, platform: { os: 'linux', architecture: 'amd64' } }, { image: arm2, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }]);
   return { idx, amd, arm: arm2, shared: sharedLayer.desc };
-}
-
-import { digestOf } from '../../src/oci/digest.js';
-function digestOfBuf(b: Buffer) {
-  return digestOf(b);
 }
 
 describe('copy between registries', () => {

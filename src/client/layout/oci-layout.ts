@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MediaTypes, descriptorJson, parseDescriptorList, type Descriptor } from '../../oci/descriptor.js';
 import { tryParseDigest, type Digest } from '../../oci/digest.js';
@@ -21,7 +21,7 @@ import { detectMediaType } from '../../oci/formats.js';
 import { parseJsonObject } from '../../oci/graph.js';
 import { isValidRefName } from '../../oci/reference.js';
 import type { Options, TagLister, Target } from '../content/storage.js';
-import { readAll, toStream, verifying } from '../content/verify.js';
+import { toStream, verifying } from '../content/verify.js';
 import { ClientError, ContentNotFoundError } from '../errors.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -183,11 +183,6 @@ export class OciLayout implements Target, TagLister {
       const name = e.annotations?.[REF_NAME];
       if (name) yield name;
     }
-  }
-
-  /** The bytes of a small blob (a manifest). */
-  async read(desc: Descriptor, limit: number): Promise<Buffer> {
-    return readAll(await this.fetch(desc), limit);
   }
 }
 
