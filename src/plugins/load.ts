@@ -127,11 +127,10 @@ export async function registerPlugin(plugin: BerthPlugin, name = 'plugin'): Prom
 
 /** `export default { register }`, `export default function register`, or `export function register`. */
 function pluginOf(module: Record<string, unknown>): BerthPlugin | undefined {
-  const candidates = [module.default, module];
-  for (const c of candidates) {
-    if (typeof c === 'function' && c === module.default) return { register: c as BerthPlugin['register'] };
-    if (c && typeof c === 'object' && typeof (c as BerthPlugin).register === 'function') return c as BerthPlugin;
-  }
+  const main = module.default as BerthPlugin | BerthPlugin['register'] | undefined;
+  if (typeof main === 'function') return { register: main };
+  if (main && typeof main === 'object' && typeof main.register === 'function') return main;
+  if (typeof module.register === 'function') return { register: module.register as BerthPlugin['register'] };
   return undefined;
 }
 
