@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ErrorCodes, RegistryError } from '../oci/errors.js';
-import { InvalidOffsetError, InvalidPathError } from '../storage/driver/errors.js';
+import { InvalidOffsetError, InvalidPathError, StorageUnavailableError } from '../storage/driver/errors.js';
 import type { Context } from './context.js';
 
 /** Turns anything a handler threw into a registry error: the one place that picks a wire code. */
@@ -8,6 +8,7 @@ export function toRegistryError(err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
   if (err instanceof InvalidPathError) return new RegistryError('NAME_INVALID', 'invalid path');
   if (err instanceof InvalidOffsetError) return new RegistryError('RANGE_INVALID');
+  if (err instanceof StorageUnavailableError) return new RegistryError('UNAVAILABLE', err.message, undefined, { cause: err });
   return new RegistryError('UNKNOWN', ErrorCodes.UNKNOWN.message, undefined, { cause: err });
 }
 

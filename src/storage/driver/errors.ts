@@ -38,6 +38,17 @@ export class UnsupportedMethodError extends StorageDriverError {
   }
 }
 
+/**
+ * The storage cannot serve any request until an operator acts (the azure container is gone):
+ * answered 503 UNAVAILABLE with this message, which names what is missing.
+ */
+export class StorageUnavailableError extends StorageDriverError {
+  constructor(driver: string, message: string, options?: { cause?: unknown }) {
+    super(driver, message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
 export function isPathNotFound(err: unknown): err is PathNotFoundError {
   return err instanceof PathNotFoundError;
 }

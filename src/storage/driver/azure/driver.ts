@@ -5,7 +5,8 @@ import {
   StorageSharedKeyCredential,
   type ContainerClient,
 } from '@azure/storage-blob';
-import { InvalidOffsetError, PathNotFoundError, StorageDriverError } from '../errors.js';
+import { ConfigError } from '../../../config/errors.js';
+import { InvalidOffsetError, PathNotFoundError, StorageDriverError, StorageUnavailableError } from '../errors.js';
 import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../types.js';
 import { compareWalkOrder, listFromChildren } from '../walk.js';
 
@@ -19,6 +20,11 @@ import { compareWalkOrder, listFromChildren } from '../walk.js';
  * Writers use append blobs, as Distribution's azure driver does: every block appended is at once
  * part of the blob, so close() has nothing to flush and any instance can continue the file.
  * putContent writes a block blob (one request, atomic).
+ *
+ * The container is created when the driver starts if it does not exist, as Distribution does;
+ * credentials that can neither create it nor see it stop start-up with one line naming it. A
+ * container that goes away later makes every operation fail with StorageUnavailableError (503
+ * UNAVAILABLE naming the container), never "not found" for what was in it.
  */
 const NAME = 'azure';
 const APPEND_BLOCK = 4 * 1024 * 1024;
@@ -36,14 +42,14 @@ function parseParams(p: Record<string, unknown>): AzureParams {
   const str = (k: string) => (p[k] === undefined || p[k] === null || p[k] === '' ? undefined : String(p[k]));
   const creds = p.credentials as Record<string, unknown> | undefined;
   if (creds && creds.type !== undefined && creds.type !== 'shared_key') {
-    throw new Error(`storage.azure.credentials.type: "${String(creds.type)}" is not supported by Berth; use shared_key (accountname + accountkey)`);
+    throw new ConfigError(`storage.azure.credentials.type: "${String(creds.type)}" is not supported by Berth; use shared_key (accountname + accountkey)`);
   }
   const accountname = str('accountname');
   const accountkey = str('accountkey');
   const container = str('container');
-  if (!accountname) throw new Error('storage.azure.accountname: required');
-  if (!accountkey) throw new Error('storage.azure.accountkey: required');
-  if (!container) throw new Error('storage.azure.container: required');
+  if (!accountname) throw new ConfigError('storage.azure.accountname: required');
+  if (!accountkey) throw new ConfigError('storage.azure.accountkey: required');
+  if (!container) throw new ConfigError('storage.azure.container: required');
   const params: AzureParams = {
     accountname,
     accountkey,
@@ -56,12 +62,21 @@ function parseParams(p: Record<string, unknown>): AzureParams {
   return params;
 }
 
-export function createAzureDriver(parameters: Record<string, unknown>): StorageDriver {
-  return new AzureDriver(parseParams(parameters));
+export async function createAzureDriver(parameters: Record<string, unknown>): Promise<StorageDriver> {
+  const driver = new AzureDriver(parseParams(parameters));
+  await driver.ensureContainer();
+  return driver;
 }
 
 function status(err: unknown): number | undefined {
   return (err as { statusCode?: number } | undefined)?.statusCode;
+}
+
+/** The service's error code (x-ms-error-code), e.g. ContainerNotFound, AuthorizationFailure. */
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; details?: { errorCode?: unknown } } | undefined;
+  const code = e?.details?.errorCode ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 export class AzureDriver implements StorageDriver {
@@ -73,6 +88,51 @@ export class AzureDriver implements StorageDriver {
     this.credential = new StorageSharedKeyCredential(params.accountname, params.accountkey);
     const url = params.serviceurl ?? `https://${params.accountname}.blob.${params.realm}`;
     this.container = new BlobServiceClient(url, this.credential).getContainerClient(params.container);
+  }
+
+  /** Creates the container when it does not exist; throws a ConfigError when that cannot be done. */
+  async ensureContainer(): Promise<void> {
+    const name = this.params.container;
+    try {
+      await this.container.createIfNotExists();
+      return;
+    } catch (err) {
+      const refused = `${status(err) ?? 'no answer'}${errorCode(err) ? ` ${errorCode(err)}` : ''}`;
+      // Credentials that may use the container but not create it (an existing container) are fine.
+      const exists = await this.container.exists().catch(() => undefined);
+      if (exists === true) return;
+      throw new ConfigError(`storage.azure.container: container "${name}" does not exist and could not be created (${refused}: ${firstLine(err)})`);
+    }
+  }
+
+  /** A missing container, as the error every operation on it throws; any other error as it is. */
+  translate(err: unknown): unknown {
+    if (errorCode(err) !== 'ContainerNotFound') return err;
+    return new StorageUnavailableError(NAME, `${NAME}: container "${this.params.container}" does not exist (it was there at start-up)`, { cause: err });
+  }
+
+  /** Whether `err` says the blob is not there; a missing container is thrown as unavailable. */
+  private absent(err: unknown): boolean {
+    if (errorCode(err) === 'ContainerNotFound') throw this.translate(err);
+    return status(err) === 404;
+  }
+
+  /** Runs an operation with the container's absence translated. */
+  async call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  /** Pages of a listing with the container's absence translated. */
+  private async *pages<T>(iterator: AsyncIterableIterator<T>): AsyncGenerator<T> {
+    for (;;) {
+      const next = await this.call(() => iterator.next());
+      if (next.done) return;
+      yield next.value;
+    }
   }
 
   key(path: string): string {
@@ -97,7 +157,7 @@ export class AzureDriver implements StorageDriver {
       const p = await this.blob(path).getProperties();
       return { size: p.contentLength ?? 0, modTime: p.lastModified ?? new Date(0), type: p.blobType ?? 'BlockBlob' };
     } catch (err) {
-      if (status(err) === 404) return undefined;
+      if (this.absent(err)) return undefined;
       throw err;
     }
   }
@@ -109,13 +169,13 @@ export class AzureDriver implements StorageDriver {
     try {
       return await this.blob(path).downloadToBuffer();
     } catch (err) {
-      if (status(err) === 404) throw new PathNotFoundError(NAME, path);
+      if (this.absent(err)) throw new PathNotFoundError(NAME, path);
       throw err;
     }
   }
 
   async putContent(path: string, content: Uint8Array): Promise<void> {
-    await this.blob(path).uploadData(Buffer.from(content), { blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
+    await this.call(() => this.blob(path).uploadData(Buffer.from(content), { blobHTTPHeaders: { blobContentType: 'application/octet-stream' } }));
   }
 
   async reader(path: string, offset = 0, length?: number): Promise<Readable> {
@@ -127,7 +187,7 @@ export class AzureDriver implements StorageDriver {
       const r = await this.blob(path).download(offset, length);
       return r.readableStreamBody as Readable;
     } catch (err) {
-      if (status(err) === 404) throw new PathNotFoundError(NAME, path);
+      if (this.absent(err)) throw new PathNotFoundError(NAME, path);
       throw err;
     }
   }
@@ -135,7 +195,7 @@ export class AzureDriver implements StorageDriver {
   async writer(path: string, append: boolean): Promise<FileWriter> {
     const client = this.container.getAppendBlobClient(this.key(path));
     if (!append) {
-      await client.create({ blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
+      await this.call(() => client.create({ blobHTTPHeaders: { blobContentType: 'application/octet-stream' } }));
       return new AzureWriter(this, path, 0);
     }
     const info = await this.props(path);
@@ -143,8 +203,10 @@ export class AzureDriver implements StorageDriver {
     if (info.type !== 'AppendBlob') {
       // A block blob (from putContent) cannot be appended to: rewrite it as an append blob.
       const existing = await this.getContent(path);
-      await client.create({ blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
-      if (existing.length) await appendAll(client, existing);
+      await this.call(async () => {
+        await client.create({ blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
+        if (existing.length) await appendAll(client, existing);
+      });
     }
     return new AzureWriter(this, path, info.size);
   }
@@ -153,7 +215,7 @@ export class AzureDriver implements StorageDriver {
     if (path === '/') return { path, size: 0, modTime: new Date(), isDir: true };
     const info = await this.props(path);
     if (info) return { path, size: info.size, modTime: info.modTime, isDir: false };
-    const page = await this.container.listBlobsFlat({ prefix: this.dirPrefix(path) }).byPage({ maxPageSize: 1 }).next();
+    const page = await this.call(() => this.container.listBlobsFlat({ prefix: this.dirPrefix(path) }).byPage({ maxPageSize: 1 }).next());
     const first = page.done ? undefined : page.value.segment.blobItems[0];
     if (!first) throw new PathNotFoundError(NAME, path);
     return { path, size: 0, modTime: first.properties.lastModified ?? new Date(), isDir: true };
@@ -167,21 +229,20 @@ export class AzureDriver implements StorageDriver {
     const info = await this.props(sourcePath);
     if (!info) throw new PathNotFoundError(NAME, sourcePath);
     if (sourcePath === destPath) return;
-    const poller = await this.blob(destPath).beginCopyFromURL(this.blob(sourcePath).url);
-    const result = await poller.pollUntilDone();
+    const result = await this.call(async () => (await this.blob(destPath).beginCopyFromURL(this.blob(sourcePath).url)).pollUntilDone());
     if (result.copyStatus !== 'success') throw new StorageDriverError(NAME, `${NAME}: copy ${sourcePath} → ${destPath}: ${result.copyStatus}`);
-    await this.blob(sourcePath).deleteIfExists();
+    await this.call(() => this.blob(sourcePath).deleteIfExists());
   }
 
   async delete(path: string): Promise<void> {
     const keys: string[] = [];
     if (await this.props(path)) keys.push(this.key(path));
-    for await (const item of this.container.listBlobsFlat({ prefix: this.dirPrefix(path) })) keys.push(item.name);
+    for await (const item of this.pages(this.container.listBlobsFlat({ prefix: this.dirPrefix(path) }))) keys.push(item.name);
     if (keys.length === 0) throw new PathNotFoundError(NAME, path);
     let next = 0;
-    await Promise.all(Array.from({ length: Math.min(16, keys.length) }, async () => {
+    await this.call(() => Promise.all(Array.from({ length: Math.min(16, keys.length) }, async () => {
       while (next < keys.length) await this.container.getBlobClient(keys[next++]!).deleteIfExists();
-    }));
+    })));
   }
 
   async redirectURL(path: string, options: RedirectOptions): Promise<string | undefined> {
@@ -190,14 +251,14 @@ export class AzureDriver implements StorageDriver {
   }
 
   async *listFiles(path: string): AsyncGenerator<string[]> {
-    for await (const page of this.container.listBlobsFlat({ prefix: this.dirPrefix(path) }).byPage({ maxPageSize: 1000 })) {
+    for await (const page of this.pages(this.container.listBlobsFlat({ prefix: this.dirPrefix(path) }).byPage({ maxPageSize: 1000 }))) {
       yield page.segment.blobItems.map((item) => this.pathOf(item.name)).filter((p) => !p.endsWith('/') && !p.includes('//'));
     }
   }
 
   async *listChildren(path: string): AsyncGenerator<string[]> {
     const prefix = this.dirPrefix(path);
-    for await (const page of this.container.listBlobsByHierarchy('/', { prefix }).byPage({ maxPageSize: 1000 })) {
+    for await (const page of this.pages(this.container.listBlobsByHierarchy('/', { prefix }).byPage({ maxPageSize: 1000 }))) {
       const names = [...page.segment.blobPrefixes ?? [], ...page.segment.blobItems].map((item) => item.name.slice(prefix.length));
       yield names.filter((name) => name !== '' && name !== '/').sort();
     }
@@ -206,7 +267,7 @@ export class AzureDriver implements StorageDriver {
   async walk(path: string, visit: WalkFn, options: WalkOptions = {}): Promise<void> {
     const entries = new Map<string, FileInfo>();
     const base = path === '/' ? '' : path;
-    for await (const item of this.container.listBlobsFlat({ prefix: this.dirPrefix(path) })) {
+    for await (const item of this.pages(this.container.listBlobsFlat({ prefix: this.dirPrefix(path) }))) {
       const full = this.pathOf(item.name);
       if (!full.startsWith(base + '/') || full.endsWith('/') || full.includes('//')) continue;
       const modTime = item.properties.lastModified ?? new Date(0);
@@ -233,6 +294,10 @@ export class AzureDriver implements StorageDriver {
       if (result === 'skip' && info.isDir) skipping = info.path + '/';
     }
   }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
 }
 
 async function appendAll(client: ReturnType<ContainerClient['getAppendBlobClient']>, data: Buffer): Promise<void> {
@@ -283,7 +348,7 @@ class AzureWriter implements FileWriter {
     const data = Buffer.concat(this.buffer, this.buffered);
     this.buffer = [];
     this.buffered = 0;
-    await appendAll(this.client(), data);
+    await this.driver.call(() => appendAll(this.client(), data));
   }
 
   async close(): Promise<void> {
@@ -304,6 +369,6 @@ class AzureWriter implements FileWriter {
     this.state = 'cancelled';
     this.buffer = [];
     this.buffered = 0;
-    await this.client().deleteIfExists();
+    await this.driver.call(() => this.client().deleteIfExists());
   }
 }
