@@ -164,7 +164,9 @@ async function startChild(which: Target, opts: RegistryOptions): Promise<Registr
   let dead = false;
   void exited.then(() => { dead = true; });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  // A safety net, not a timing: the loop ends as soon as /v2/ answers or the child exits. Under
+  // a loaded machine tsx's first compile of src/ alone has taken over 20 s.
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (dead) throw new Error(`${which} registry exited during start-up: ${stderr.slice(-4000)}`);
     try {
