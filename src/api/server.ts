@@ -6,6 +6,7 @@ import type { Config } from '../config/types.js';
 import { createDriver } from '../storage/driver/factory.js';
 import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
+import { ReferrersTagKeeper } from '../storage/manifests/referrers-tags.js';
 import { scheduleGc } from '../gc/schedule.js';
 import { createHandler } from './dispatch.js';
 import { createListener } from './listener.js';
@@ -71,6 +72,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       skipReferenceChecks: config.validation.disabled,
       urlsAllow: config.validation.manifests.urls.allow.map(compileGoRegExp),
       urlsDeny: config.validation.manifests.urls.deny.map(compileGoRegExp),
+      referrersTags: config.referrers?.fallbackTags ? new ReferrersTagKeeper() : undefined,
     },
   });
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { CatalogConfig, Config, GcConfig, HttpConfig, LogConfig, StorageConfig, UiConfig, ValidationConfig } from './types.js';
+import type { CatalogConfig, Config, GcConfig, ReferrersConfig, HttpConfig, LogConfig, StorageConfig, UiConfig, ValidationConfig } from './types.js';
 import { durationToMs } from './duration.js';
 import { ConfigError } from './errors.js';
 import { compileGoRegExp } from './regexp.js';
@@ -67,6 +67,7 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
   if (file.berth) config.berth = file.berth;
   config.gc = buildGc(file.berth);
   config.ui = buildUi(file.berth);
+  config.referrers = buildReferrers(file.berth);
   return config;
 }
 
@@ -83,6 +84,11 @@ function flagOf(given: Record<string, unknown>, where: string, key: string, fall
   if (typeof v === 'boolean') return v;
   if (v === 'true' || v === 'false') return v === 'true';
   throw new ConfigError(`${where}.${key}: expected true or false, got ${JSON.stringify(v)}`);
+}
+
+/** berth.referrers: `fallbacktags` (off by default) keeps the referrers tag schema's tags. */
+function buildReferrers(berth: Record<string, unknown> | undefined): ReferrersConfig {
+  return { fallbackTags: flagOf(berthSection(berth, 'referrers'), 'berth.referrers', 'fallbacktags', false) };
 }
 
 /** berth.ui (docs/ui.md): the pages at `/` on by default, titled "Berth" unless named. */

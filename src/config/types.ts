@@ -25,6 +25,14 @@ export interface Config {
   gc?: GcConfig;
   /** berth.ui, checked and with defaults (built from `berth` by build.ts; absent means the defaults). */
   ui?: UiConfig;
+  /** berth.referrers (built from `berth` by build.ts; absent means the defaults). */
+  referrers?: ReferrersConfig;
+}
+
+/** berth.referrers. */
+export interface ReferrersConfig {
+  /** Keep the distribution spec's referrers tag schema (`<alg>-<ref>` tags) beside the referrers API. */
+  fallbackTags: boolean;
 }
 
 /** berth.ui: the web UI the registry serves at `/` (docs/ui.md). */

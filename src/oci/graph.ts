@@ -74,8 +74,9 @@ export function successors(desc: Descriptor, content: Uint8Array): Descriptor[] 
 
 /**
  * The tag that stands in for the referrers API on registries without it (distribution-spec
- * 1.1, "referrers tag schema"): `<alg>-<encoded>`, truncated to 128 characters.
+ * 1.1, "referrers tag schema"): `<alg>-<ref>`, the subject's encoded digest limited to 64
+ * characters (a sha512 subject's tag holds the first half of its hex).
  */
 export function referrersTag(digest: Digest): string {
-  return `${digest.algorithm}-${digest.hex}`.slice(0, 128);
+  return `${digest.algorithm}-${digest.hex.slice(0, 64)}`;
 }

@@ -48,7 +48,8 @@ export class LocalRepository implements Repository {
     this.blobs = new LinkedBlobStore(driver, blobs, meta, name);
     this.tags = new TagStore(driver, meta, name, parts.tagList(name));
     this.uploads = new UploadStore(driver, blobs, this.blobs, parts.sessions, name);
-    const policy = options.mirrorCache ? { ...parts.policy, skipReferenceChecks: true } : parts.policy;
+    // A mirror's copy holds what the upstream holds: no checks, and no tags of its own.
+    const policy = options.mirrorCache ? { ...parts.policy, skipReferenceChecks: true, referrersTags: undefined } : parts.policy;
     this.manifests = new ManifestStore(driver, blobs, this.blobs, this.tags, policy, parts.manifestInfo, meta, name, () => parts.noteRepository(name));
   }
 

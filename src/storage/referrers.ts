@@ -1,5 +1,5 @@
 import type { Digest } from '../oci/digest.js';
-import type { Descriptor } from '../oci/descriptor.js';
+import { MediaTypes, type Descriptor } from '../oci/descriptor.js';
 import { compareBytes } from './cache.js';
 import type { RepositoryManifests } from './repository.js';
 
@@ -17,4 +17,19 @@ export async function findReferrers(manifests: RepositoryManifests, subject: Dig
     out.push({ mediaType: info.mediaType, digest, size: info.size, artifactType: info.artifactType, annotations: info.annotations });
   }
   return out.sort((a, b) => compareBytes(a.digest.value, b.digest.value));
+}
+
+/** The image index the referrers API answers (and the referrers tag schema's tag holds). */
+export function referrersIndex(referrers: readonly Descriptor[]): { schemaVersion: 2; mediaType: string; manifests: Record<string, unknown>[] } {
+  return {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociIndex,
+    manifests: referrers.map((d) => ({
+      mediaType: d.mediaType,
+      digest: d.digest.value,
+      size: d.size,
+      ...(d.artifactType !== undefined ? { artifactType: d.artifactType } : {}),
+      ...(d.annotations !== undefined ? { annotations: d.annotations } : {}),
+    })),
+  };
 }

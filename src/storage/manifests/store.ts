@@ -11,6 +11,7 @@ import { revisionDir, revisionLinkPath, revisionsDir } from '../paths.js';
 import { DigestAlgorithms, type DigestAlgorithm } from '../../oci/digest.js';
 import { detectMediaType, handlers } from '../../oci/formats.js';
 import { MediaTypes, invalid, isObject, type Descriptor, type ManifestInfo } from '../../oci/descriptor.js';
+import type { ReferrersTagKeeper } from './referrers-tags.js';
 
 /** The spec asks registries to accept manifests of at least 4 MiB; we accept exactly that. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -25,6 +26,8 @@ export interface ManifestPolicy {
    */
   urlsAllow: RegExp[];
   urlsDeny: RegExp[];
+  /** berth.referrers.fallbacktags: the referrers tag schema kept up to date (undefined: off). */
+  referrersTags?: ReferrersTagKeeper;
 }
 
 export interface StoredManifest {
@@ -101,15 +104,18 @@ export class ManifestStore implements RepositoryManifests {
     if (reference.tag) await this.tags.tag(reference.tag, digest);
     const cached = { ...info, size: content.length };
     this.infoCache.set(digest.value, cached);
+    if (info.subject) await this.policy.referrersTags?.update(this, this.tags, info.subject.digest);
     return { digest, content, info: cached };
   }
 
   /** Removes the revision and every tag that points at it. False when the repository has no such revision. */
   async delete(digest: Digest): Promise<boolean> {
     if (!(await this.has(digest))) return false;
+    const subject = this.policy.referrersTags ? (await this.info(digest))?.subject : undefined;
     for (const tag of await this.tags.lookup(digest)) await this.tags.untag(tag);
     this.meta.delete(this.key(digest));
     await deleteIfExists(this.driver, revisionDir(this.name, digest));
+    if (subject) await this.policy.referrersTags?.update(this, this.tags, subject.digest);
     return true;
   }
 
