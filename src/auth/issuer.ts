@@ -114,12 +114,18 @@ export class TokenIssuer {
   }
 }
 
+/**
+ * The posted form, refused with 413 once it is larger than MAX_FORM_BYTES, as declared (before
+ * reading any of it) or as sent. The rest is not read, so an HTTP/1 connection closes after the answer.
+ */
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const tooLarge = () => new RegistryError('UNSUPPORTED', 'form too large', undefined, { status: 413, ...(req.httpVersionMajor === 1 ? { headers: { Connection: 'close' } } : {}) });
+  if (Number(req.headers['content-length'] ?? 0) > MAX_FORM_BYTES) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_FORM_BYTES) throw new RegistryError('UNSUPPORTED', 'form too large', undefined, { status: 413 });
+    if (size > MAX_FORM_BYTES) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));

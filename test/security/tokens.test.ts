@@ -3,17 +3,19 @@
  * at a path the test reads): the issuer trims what it is asked for to what the caller may have,
  * and the registry refuses tokens with `alg: none`, HS256 keyed with the issuer's public key (as
  * PEM, DER and JWK), expired, not yet valid, without exp, for another audience or from another
- * issuer, and tokens signed by another key that names the issuer's key or embeds its own.
+ * issuer, and tokens signed by another key that names the issuer's key or embeds its own; and its
+ * POST endpoint takes chunked, oversized, half-sent and aborted forms like the other write routes.
  */
 import assert from 'node:assert/strict';
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, SignJWT } from 'jose';
 import { basic, pushImage, tempDir, writeHtpasswd } from '../auth/helpers.js';
 import type { Registry } from '../helpers/registry.js';
-import { assertStillServing, startLogged } from './harness.js';
+import { assertStillServing, sendChunked, sendPartial, startLogged } from './harness.js';
 
 const SERVICE = 'security';
 const ISSUER = 'security-issuer';
@@ -112,6 +114,21 @@ describe('token issuer and bearer tokens', () => {
     }
   });
 
+  it("the issuer's POST with chunked, oversized, half-sent and aborted forms", async () => {
+    const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    const big = await sendChunked(reg, 'POST', '/auth/token', 100 * 1024, form);
+    assert.equal(big.status, 413);
+    const declared = await sendPartial(reg, 'POST', '/auth/token', { declared: 10 * 1024 * 1024, sent: 100, mode: 'half', headers: form });
+    assert.equal(declared.status, 413);
+    assert.equal((await sendPartial(reg, 'POST', '/auth/token', { declared: 1000, sent: 500, mode: 'half', headers: form })).status, 400);
+    await sendPartial(reg, 'POST', '/auth/token', { declared: 1000, sent: 500, mode: 'abort', headers: form });
+    // A chunked form of ordinary size is a form like any other.
+    const body = new URLSearchParams({ grant_type: 'password', username: 'dev', password: 'dev-pw', service: SERVICE, scope: 'repository:apps/web:pull' }).toString();
+    const ok = await reg.req('POST', '/auth/token', { headers: form, body: Readable.from([Buffer.from(body)]) });
+    assert.equal(ok.status, 200);
+    await assertStillServing(reg, {}, 401);
+  });
+
   it('a token signed by the issuer for the right audience is accepted (the control case)', async () => {
     assert.equal((await pull(await sign(claims()))).status, 200);
   });
@@ -150,6 +167,6 @@ describe('token issuer and bearer tokens', () => {
       assert.equal(res.status, 401, name);
       assert.match(res.header('www-authenticate') ?? '', /error="invalid_token"/, name);
     }
-    await assertStillServing(reg);
+    await assertStillServing(reg, {}, 401);
   });
 });
