@@ -80,6 +80,8 @@ export interface UpstreamConfig {
   timeoutMs: number;
   /** Longest pause between two chunks of a response body. */
   idleTimeoutMs: number;
+  /** Distribution v3's `remotenamespace`: names are looked up under `<namespace>/` upstream. */
+  remotenamespace?: string;
 }
 
 /**

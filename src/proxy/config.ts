@@ -4,7 +4,8 @@ import type { MirrorConfig, UpstreamConfig } from '../config/types.js';
 
 /**
  * The mirror's configuration, from two places:
- * - `proxy` (Distribution's: remoteurl, username, password, ttl): one upstream for every name;
+ * - `proxy` (Distribution's: remoteurl, username, password, ttl, remotenamespace): one upstream
+ *   for every name;
  * - `berth.proxy` (Berth's, ignored by Distribution): `upstreams`, each with a name `prefix`
  *   (or `default: true` for names matching no prefix), and timeouts.
  * Defaults: ttl 168h as Distribution (0 or a negative duration: never expire), timeout 10s,
@@ -61,6 +62,8 @@ function upstream(raw: Raw, key: string, defaults: { timeoutMs: number; idleTime
   const password = str(raw.password, `${key}.password`);
   if ((username === undefined) !== (password === undefined)) throw new ConfigError(`${key}: username and password must be given together`);
   if (raw.exec !== undefined) throw new ConfigError(`${key}.exec: credential helpers are not supported; use username and password`);
+  const namespace = str(raw.remotenamespace, `${key}.remotenamespace`)?.replace(/^\/+|\/+$/g, '');
+  if (namespace !== undefined && !PREFIX.test(namespace)) throw new ConfigError(`${key}.remotenamespace: ${JSON.stringify(namespace)} is not a valid repository name prefix`);
   return {
     prefix,
     remoteurl: remoteUrl(raw.remoteurl, `${key}.remoteurl`),
@@ -68,6 +71,7 @@ function upstream(raw: Raw, key: string, defaults: { timeoutMs: number; idleTime
     ttlMs: duration(raw.ttl, `${key}.ttl`, DEFAULT_TTL_MS, true),
     timeoutMs: duration(raw.timeout, `${key}.timeout`, defaults.timeoutMs, false),
     idleTimeoutMs: duration(raw.idletimeout, `${key}.idletimeout`, defaults.idleTimeoutMs, false),
+    ...(namespace ? { remotenamespace: namespace } : {}),
   };
 }
 

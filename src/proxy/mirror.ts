@@ -39,13 +39,15 @@ export class Mirror implements RepositoryMirror {
     }
   }
 
-  /** The upstream for a name and the name there; undefined for a local name. */
+  /** The upstream for a name and the name there (under its remotenamespace); undefined for a local name. */
   route(name: string): { upstream: Upstream; remote: string } | undefined {
     for (const { prefix, upstream } of this.routes) {
-      if (prefix === '') return { upstream, remote: name };
-      if (name.length > prefix.length + 1 && name.startsWith(prefix) && name.charCodeAt(prefix.length) === 47 /* "/" */) {
-        return { upstream, remote: name.slice(prefix.length + 1) };
-      }
+      let rest: string | undefined;
+      if (prefix === '') rest = name;
+      else if (name.length > prefix.length + 1 && name.startsWith(prefix) && name.charCodeAt(prefix.length) === 47 /* "/" */) rest = name.slice(prefix.length + 1);
+      if (rest === undefined) continue;
+      const namespace = upstream.config.remotenamespace;
+      return { upstream, remote: namespace ? `${namespace}/${rest}` : rest };
     }
     return undefined;
   }
@@ -107,7 +109,7 @@ export class Mirror implements RepositoryMirror {
   async start(): Promise<void> {
     await this.scheduler?.start();
     for (const { prefix, upstream } of this.routes) {
-      this.log.info({ upstream: upstream.url, prefix: prefix || null, ttl: `${upstream.config.ttlMs / 1000}s` }, 'mirror: pull-through cache enabled');
+      this.log.info({ upstream: upstream.url, prefix: prefix || null, remotenamespace: upstream.config.remotenamespace ?? null, ttl: `${upstream.config.ttlMs / 1000}s` }, 'mirror: pull-through cache enabled');
     }
   }
 

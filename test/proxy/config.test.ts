@@ -14,6 +14,9 @@ test('proxy: Distribution keys, defaults, ttl 0 never expires, REGISTRY_PROXY_* 
   const u = parseConfig(base, env).config.proxy!.upstreams[0]!;
   assert.deepEqual(u, { prefix: '', remoteurl: 'http://10.0.0.1:5000', username: 'u', password: 'p', ttlMs: 0, timeoutMs: 10_000, idleTimeoutMs: 30_000 });
   assert.equal(parseConfig(`${base}proxy: {}\n`, {}).config.proxy, undefined, 'no remoteurl, no mirror');
+  const ns = parseConfig(`${base}proxy:\n  remoteurl: https://x.example\n  remotenamespace: /superhero/\n`, {}).config.proxy!.upstreams[0]!;
+  assert.equal(ns.remotenamespace, 'superhero');
+  assert.equal(parseConfig(base, { REGISTRY_PROXY_REMOTEURL: 'https://x.example', REGISTRY_PROXY_REMOTENAMESPACE: 'team/a' }).config.proxy!.upstreams[0]!.remotenamespace, 'team/a');
 });
 
 test('berth.proxy: upstreams sorted longest prefix first, timeouts inherited or overridden', () => {
@@ -35,6 +38,7 @@ test('mistakes stop the start with one line naming the key', () => {
     ['berth:\n  proxy:\n    upstreams:\n      - prefix: a\n        remoteurl: https://x\n      - prefix: a\n        remoteurl: https://y\n', /prefix "a" is configured twice/],
     ['proxy:\n  remoteurl: https://x\nberth:\n  proxy:\n    upstreams:\n      - default: true\n        remoteurl: https://y\n', /only one default upstream/],
     ['berth:\n  proxy:\n    timeout: 0s\n    upstreams: []\n', /^berth\.proxy\.timeout: must be greater than 0/],
+    ['proxy:\n  remoteurl: https://x\n  remotenamespace: Super/Hero\n', /^proxy\.remotenamespace: "Super\/Hero" is not a valid repository name prefix/],
   ];
   for (const [extra, message] of cases) {
     assert.throws(() => parseConfig(base + extra, {}), (err: unknown) => err instanceof ConfigError && message.test(err.message), extra);

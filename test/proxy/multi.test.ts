@@ -47,6 +47,17 @@ describe('mirror of several upstreams', () => {
     tmp.cleanup();
   });
 
+  it('remotenamespace (Distribution v3): a name is looked up under that namespace upstream, for proxy and for a prefix', async () => {
+    const ns = await startBerth(`${tmp.dir}/mirror-ns`, `proxy:\n  remoteurl: ${hub.url}\n  remotenamespace: library\nberth:\n  proxy:\n    upstreams:\n      - prefix: hub\n        remoteurl: ${hub.url}\n        remotenamespace: library\n`);
+    try {
+      assert.equal(await pullImage(ns.url, 'alpine', '3.20'), alpine.manifestDigest);
+      assert.equal(await pullImage(ns.url, 'hub/alpine', '3.20'), alpine.manifestDigest);
+      assert.equal((await getManifest(ns.url, 'library/alpine', '3.20')).status, 404, 'library/library/alpine does not exist upstream');
+    } finally {
+      await ns.close();
+    }
+  });
+
   it('maps each prefix to its upstream (dockerhub/library/alpine → library/alpine)', async () => {
     assert.equal(await pullImage(mirror.url, 'dockerhub/library/alpine', '3.20'), alpine.manifestDigest);
     assert.equal(await pullImage(mirror.url, 'corp/mirror/team/tool', 'v1'), tool.manifestDigest);
