@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { Config } from '../config/types.js';
+import type { Config, IndexValidation } from '../config/types.js';
+import type { Descriptor } from '../oci/descriptor.js';
 import { createDriver } from '../storage/driver/factory.js';
 import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
@@ -73,6 +74,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       urlsAllow: config.validation.manifests.urls.allow.map(compileGoRegExp),
       urlsDeny: config.validation.manifests.urls.deny.map(compileGoRegExp),
       referrersTags: config.referrers?.fallbackTags ? new ReferrersTagKeeper() : undefined,
+      indexChildRequired: indexChildRule(config.validation.manifests.indexes),
     },
   });
 
@@ -236,4 +238,11 @@ function schedulePurging(config: Config, registry: Registry, logger: Logger, loc
     clearTimeout(first);
     clearInterval(every);
   };
+}
+
+/** validation.manifests.indexes as the manifest store's rule; undefined when every child is required. */
+function indexChildRule(indexes: IndexValidation): ((child: Descriptor) => boolean) | undefined {
+  if (indexes.platforms === 'all') return undefined;
+  if (indexes.platforms === 'none') return () => false;
+  return (child) => indexes.platformlist.some((p) => p.os === child.platform?.os && p.architecture === child.platform?.architecture);
 }

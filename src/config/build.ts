@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { CatalogConfig, Config, GcConfig, ReferrersConfig, HttpConfig, LogConfig, StorageConfig, UiConfig, ValidationConfig } from './types.js';
+import type { CatalogConfig, Config, GcConfig, IndexValidation, ReferrersConfig, HttpConfig, LogConfig, StorageConfig, UiConfig, ValidationConfig } from './types.js';
 import { durationToMs } from './duration.js';
 import { ConfigError } from './errors.js';
 import { compileGoRegExp } from './regexp.js';
@@ -273,6 +273,25 @@ function buildCatalog(catalog: ParsedFile['catalog']): CatalogConfig {
   return { maxEntries: max };
 }
 
+function buildIndexValidation(indexes: Record<string, unknown> | undefined): IndexValidation {
+  const given = Object.fromEntries(Object.entries(indexes ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const platforms = String(given.platforms ?? 'all').toLowerCase();
+  if (platforms !== 'all' && platforms !== 'none' && platforms !== 'list') {
+    throw new ConfigError(`validation.manifests.indexes.platforms: expected all, none or list, got ${JSON.stringify(given.platforms)}`);
+  }
+  const raw = given.platformlist ?? [];
+  if (!Array.isArray(raw)) throw new ConfigError('validation.manifests.indexes.platformlist: expected a list of {os, architecture}');
+  const platformlist = raw.map((p: unknown, i) => {
+    const entry = typeof p === 'object' && p !== null ? (p as Record<string, unknown>) : {};
+    if (typeof entry.os !== 'string' || typeof entry.architecture !== 'string') {
+      throw new ConfigError(`validation.manifests.indexes.platformlist[${i}]: expected os and architecture`);
+    }
+    return { os: entry.os, architecture: entry.architecture };
+  });
+  if (platforms === 'list' && platformlist.length === 0) throw new ConfigError('validation.manifests.indexes.platformlist: platforms: list needs at least one platform');
+  return { platforms, platformlist };
+}
+
 function buildValidation(validation: ParsedFile['validation'], warn: (message: string) => void): ValidationConfig {
   if (validation.enabled !== undefined) warn('validation.enabled: deprecated, use validation.disabled');
   const urls = validation.manifests.urls;
@@ -289,8 +308,7 @@ function buildValidation(validation: ParsedFile['validation'], warn: (message: s
   const result: ValidationConfig = {
     // The deprecated `enabled: true` turns validation on whatever `disabled` says.
     disabled: (validation.disabled ?? false) && validation.enabled !== true,
-    manifests: { urls: { allow: urls.allow ?? [], deny: urls.deny ?? [] } },
+    manifests: { urls: { allow: urls.allow ?? [], deny: urls.deny ?? [] }, indexes: buildIndexValidation(validation.manifests.indexes) },
   };
-  if (validation.manifests.indexes) result.manifests.indexes = validation.manifests.indexes;
   return result;
 }

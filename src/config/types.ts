@@ -147,7 +147,16 @@ export interface CatalogConfig {
 export interface ValidationConfig {
   disabled: boolean;
   /** Patterns use Go regexp syntax: compile them with compileGoRegExp (src/config/regexp.ts). */
-  manifests: { urls: { allow: string[]; deny: string[] }; indexes?: Record<string, unknown> };
+  manifests: { urls: { allow: string[]; deny: string[] }; indexes: IndexValidation };
+}
+
+/**
+ * validation.manifests.indexes (Distribution v3): which children of a pushed index must already be
+ * in the repository. `all` (the default), `none`, or `list`: those whose platform is in `platformlist`.
+ */
+export interface IndexValidation {
+  platforms: 'all' | 'none' | 'list';
+  platformlist: { os: string; architecture: string }[];
 }
 
 /** notifications (src/notifications/config.ts fills in Distribution's defaults). */

@@ -194,6 +194,30 @@ test('an index missing several children answers 400 with one MANIFEST_BLOB_UNKNO
   assert.deepEqual(errorDigests(res, 'MANIFEST_BLOB_UNKNOWN').sort(), ghosts.map((g) => g.digest).sort());
 });
 
+test('validation.manifests.indexes: platforms none accepts an index of absent children; list requires only the listed platforms', deviation('indexValidation'), async () => {
+  const yaml = (v: string) => ['validation:', '  manifests:', '    indexes:', ...v.split('\n').map((l) => `      ${l}`)].join('\n');
+  const none = await startRegistry({ extraYaml: yaml('platforms: none') });
+  const list = await startRegistry({ extraYaml: yaml('platforms: list\nplatformlist:\n  - os: linux\n    architecture: amd64') });
+  try {
+    const ghost = (arch: string) => withPlatform(ociManifest({ config: imageConfig().descriptor, layers: [] }).descriptor, arch);
+    const repo = repoName('man');
+    const arm = ghost('arm64');
+    const amd = ghost('amd64');
+    const idx = ociIndex({ manifests: [amd, arm] });
+    assert.equal((await putManifest(none, repo, 'idx', idx)).status, 201);
+    assert.ok((await getManifest(none, repo, 'idx')).body.equals(idx.bytes));
+    const refused = await putManifest(list, repo, 'idx', idx);
+    assertError(refused, 400, 'MANIFEST_BLOB_UNKNOWN');
+    assert.deepEqual(errorDigests(refused, 'MANIFEST_BLOB_UNKNOWN'), [amd.digest], 'only the listed platform is required');
+    const img = await pushImage(list, repo, 'amd64');
+    const ok = ociIndex({ manifests: [withPlatform(img.manifest.descriptor, 'amd64'), arm] });
+    assert.equal((await putManifest(list, repo, 'idx', ok)).status, 201);
+  } finally {
+    await none.stop();
+    await list.stop();
+  }
+});
+
 test('a manifest with a subject that does not exist yet is accepted', async () => {
   const repo = repoName('man');
   await pushBlobs(reg, repo, [emptyConfig]);

@@ -212,7 +212,7 @@ test('defaults for a minimal file match Distribution', () => {
     readonly: { enabled: false },
   });
   assert.deepEqual(config.http, { addr: ':5000', net: 'tcp', prefix: '', relativeurls: false, drainTimeoutMs: 0, headers: {} });
-  assert.deepEqual(config.validation, { disabled: false, manifests: { urls: { allow: [], deny: [] } } });
+  assert.deepEqual(config.validation, { disabled: false, manifests: { urls: { allow: [], deny: [] }, indexes: { platforms: 'all', platformlist: [] } } });
 });
 
 test('the embedded default configuration', () => {
@@ -297,6 +297,16 @@ test('minimumtls tls1.0 and tls1.1 are accepted with a warning that the security
     assert.deepEqual(warnings, [`http.tls.minimumtls: ${v} lets clients use obsolete TLS versions; OpenSSL's security level is lowered to 0 on this listener so that their SHA-1 handshakes work`]);
   }
   assert.deepEqual(parseConfig('version: 0.1\nstorage: inmemory\nhttp:\n  tls:\n    certificate: /c\n    key: /k\n    minimumtls: tls1.2\n', {}, DRIVERS).warnings, []);
+});
+
+test('validation.manifests.indexes: all by default, none, or a list of platforms', () => {
+  const parse = (v: string) => parseConfig(`version: 0.1\nstorage: inmemory\nvalidation:\n  manifests:\n    indexes:\n${v}`, {}, DRIVERS).config.validation.manifests.indexes;
+  assert.deepEqual(parseConfig('version: 0.1\nstorage: inmemory\n', {}, DRIVERS).config.validation.manifests.indexes, { platforms: 'all', platformlist: [] });
+  assert.deepEqual(parse('      platforms: none\n'), { platforms: 'none', platformlist: [] });
+  assert.deepEqual(parse('      platforms: list\n      platformlist:\n        - os: linux\n          architecture: arm64\n'), { platforms: 'list', platformlist: [{ os: 'linux', architecture: 'arm64' }] });
+  assert.throws(() => parse('      platforms: some\n'), /^ConfigError: validation\.manifests\.indexes\.platforms: expected all, none or list, got "some"$/);
+  assert.throws(() => parse('      platforms: list\n'), /platformlist: platforms: list needs at least one platform/);
+  assert.throws(() => parse('      platforms: list\n      platformlist:\n        - os: linux\n'), /platformlist\[0\]: expected os and architecture/);
 });
 
 test('unknown keys inside known sections are warnings', () => {

@@ -42,6 +42,7 @@ export const distributionDeviations = {
   invalidReference404: 'Distribution 2.8.2 answers a manifest URL whose reference is neither a tag nor a digest with its router\'s plain-text "404 page not found" (no MANIFEST_UNKNOWN envelope), a PUT there too',
   urlsWithoutAllow: 'Distribution 2.8.2 refuses every manifest naming layer URLs unless validation.manifests.urls.allow is set (as its docs say); Berth accepts non-distributable and foreign layers by default, as the image spec asks of registries',
   catalogMaxEntries400: 'Distribution 2.8.2 (and v3) answers an n above catalog.maxentries with 400 PAGINATION_NUMBER_INVALID; Berth returns a page of maxentries names and a Link to the next, as the spec lets a registry return fewer than n',
+  indexValidation: 'Distribution 2.8.2 has no validation.manifests.indexes (a v3 setting): every child of an index must exist',
   catalogPagination: 'Distribution 2.8.2 does not validate n on /v2/_catalog (a non-numeric n is not answered with PAGINATION_NUMBER_INVALID)',
 } as const;
 

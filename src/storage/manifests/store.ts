@@ -26,6 +26,11 @@ export interface ManifestPolicy {
    */
   urlsAllow: RegExp[];
   urlsDeny: RegExp[];
+  /**
+   * validation.manifests.indexes: whether an index's child must already be here (all of them when
+   * absent; Distribution v3's `none` and `list` of platforms).
+   */
+  indexChildRequired?: (child: Descriptor) => boolean;
   /** berth.referrers.fallbacktags: the referrers tag schema kept up to date (undefined: off). */
   referrersTags?: ReferrersTagKeeper;
 }
@@ -167,6 +172,7 @@ export class ManifestStore implements RepositoryManifests {
       }
     }
     for (const child of info.manifests) {
+      if (this.policy.indexChildRequired && !this.policy.indexChildRequired(child)) continue;
       if (!(await this.has(child.digest))) {
         errors.push(new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a manifest unknown to the repository', { digest: child.digest.value }));
       }
