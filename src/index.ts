@@ -8,6 +8,8 @@ export { startRegistry, type StartRegistryOptions, type RunningRegistry } from '
 export { loadConfig, ConfigError, type ConfigInput, type LoadedConfig, type ParseOptions } from './config/load.js';
 export type { Config, LogConfig, StorageConfig, HttpConfig, ValidationConfig, NotificationsConfig, NotificationEndpointConfig, HealthConfig, AuthConfig, MiddlewareConfig } from './config/types.js';
 export type { Logger } from './log.js';
+// What `berth serve` does with an exception nothing caught: contained in its request, else exit.
+export { guardProcess } from './api/guard.js';
 
 // The wire error codes, shared with the client (src/oci/errors.ts).
 export { ErrorCodes, RegistryError, isRegistryError, type ErrorCode } from './oci/errors.js';
