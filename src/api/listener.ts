@@ -1,7 +1,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
 import type { Config } from '../config/types.js';
 
 /** The listening server, with the two ways of ending its connections that a graceful close needs. */
@@ -17,12 +17,14 @@ export interface Listener {
 const timeouts = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
 
 /**
- * Plain HTTP/1.1, or with http.tls HTTPS that offers HTTP/2 by ALPN (falling back to HTTP/1.1 for
- * clients that do not ask for it), unless http.http2.disabled. Handlers see Node's HTTP/2
- * compatibility request and response, which behave as HTTP/1's for everything Berth uses.
+ * Plain HTTP/1.1 (with http.h2c.enabled, cleartext HTTP/2 too), or with http.tls HTTPS that offers
+ * HTTP/2 by ALPN (falling back to HTTP/1.1 for clients that do not ask for it), unless
+ * http.http2.disabled. Handlers see Node's HTTP/2 compatibility request and response, which
+ * behave as HTTP/1's for everything Berth uses.
  */
 export async function createListener(config: Config, handler: http.RequestListener): Promise<Listener> {
   const tls = config.http.tls;
+  if (!tls && config.http.h2c?.enabled) return cleartext(handler);
   if (!tls) return http1(http.createServer(timeouts, handler));
   const { enforceClientAuth, tlsServerOptions } = await import('../auth/tls.js');
   if (config.http.http2?.disabled) {
@@ -55,4 +57,49 @@ export async function createListener(config: Config, handler: http.RequestListen
 
 function http1(server: http.Server): Listener {
   return { server, closeIdle: () => server.closeIdleConnections(), closeAll: () => server.closeAllConnections() };
+}
+
+/** The first bytes of every HTTP/2 connection (RFC 9113, 3.4). */
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/**
+ * http.h2c: HTTP/2 without TLS for clients that start with it ("prior knowledge", what load
+ * balancers such as Cloud Run's send), HTTP/1.1 for every other client, on the same port. Each
+ * connection's first bytes decide; the `Upgrade: h2c` dance of HTTP/1.1 is not offered (Node has
+ * no server side for it), so such a client simply goes on with HTTP/1.1.
+ */
+function cleartext(handler: http.RequestListener): Listener {
+  const h1 = http.createServer(timeouts, handler);
+  const h2 = http2.createServer({}, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    let seen = Buffer.alloc(0);
+    const decide = (): void => {
+      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) seen = Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const prefix = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (prefix && n < PREFACE.length) return; // not enough bytes to tell yet
+      socket.off('readable', decide);
+      socket.unshift(seen);
+      (prefix ? h2 : h1).emit('connection', socket);
+    };
+    socket.on('readable', decide);
+  });
+  return {
+    server,
+    closeIdle: () => {
+      h1.closeIdleConnections();
+      for (const session of sessions) session.close();
+    },
+    closeAll: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
 }

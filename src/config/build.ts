@@ -56,7 +56,8 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
     if (types.length !== 1) throw new ConfigError(`auth: exactly one access controller must be configured, got ${types.length === 0 ? 'none' : types.join(', ')}`);
     const [type = ''] = types;
     const params = file.auth[type];
-    config.auth = { [type]: params && typeof params === 'object' && !Array.isArray(params) ? (params as Record<string, unknown>) : {} };
+    // `none`, which Distribution's reference lists among the providers, is no access control at all.
+    if (type !== 'none') config.auth = { [type]: params && typeof params === 'object' && !Array.isArray(params) ? (params as Record<string, unknown>) : {} };
   }
   if (file.middleware) config.middleware = buildMiddleware(file.middleware, warn);
   if (file.notifications) config.notifications = buildNotifications(file.notifications);

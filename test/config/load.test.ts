@@ -309,6 +309,14 @@ test('validation.manifests.indexes: all by default, none, or a list of platforms
   assert.throws(() => parse('      platforms: list\n      platformlist:\n        - os: linux\n'), /platformlist\[0\]: expected os and architecture/);
 });
 
+test('auth: none (or auth.none) is no access controller, as if auth were absent', () => {
+  for (const auth of ['auth: none\n', 'auth:\n  none:\n']) {
+    const { config, warnings } = parseConfig(`version: 0.1\nstorage: inmemory\n${auth}`, {}, DRIVERS);
+    assert.equal(config.auth, undefined, auth);
+    assert.deepEqual(warnings, []);
+  }
+});
+
 test('unknown keys inside known sections are warnings', () => {
   const { warnings } = parseConfig('version: 0.1\nstorage:\n  inmemory:\n  delete:\n    enabeld: true\nhttp:\n  adr: x\n', {}, DRIVERS);
   assert.deepEqual(warnings, ['storage.delete.enabeld: unknown key, ignored', 'http.adr: unknown key, ignored']);
