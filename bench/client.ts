@@ -1,11 +1,10 @@
 /**
- * A small registry client over node:http: uploads streamed from files or buffers, pulls counted
- * (and hashed when asked), manifests, mounts and listings. Every call returns the status and
- * headers so scenarios can verify them.
+ * A small registry client over node:http: uploads sent from memory, pulls counted (and hashed
+ * when asked), manifests, mounts and listings. Every call returns the status and headers so
+ * scenarios can verify them. Bodies go to the socket as they are (Node writes a buffer without
+ * copying it), so the client costs little more than the kernel's copy: it is not the limit.
  */
-import { createReadStream } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
-import { once } from 'node:events';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 
 export interface Reply {
@@ -16,8 +15,7 @@ export interface Reply {
 
 export type BodySource =
   | { kind: 'none' }
-  | { kind: 'buffers'; parts: Buffer[] }
-  | { kind: 'file'; path: string; start: number; end: number; suffix?: Buffer };
+  | { kind: 'buffers'; parts: Buffer[] };
 
 export interface RequestOptions {
   method: string;
@@ -42,8 +40,6 @@ function bodyLength(body: BodySource): number {
       return 0;
     case 'buffers':
       return body.parts.reduce((n, b) => n + b.length, 0);
-    case 'file':
-      return body.end - body.start + (body.suffix?.length ?? 0);
   }
 }
 
@@ -74,31 +70,10 @@ export function send(opts: RequestOptions): Promise<FullReply> {
       );
     });
     req.on('error', reject);
-    writeBody(req, body).catch((err: unknown) => req.destroy(err instanceof Error ? err : new Error(String(err))));
-  });
-}
-
-async function writeBody(req: import('node:http').ClientRequest, body: BodySource): Promise<void> {
-  if (body.kind === 'none') {
-    req.end();
-    return;
-  }
-  if (body.kind === 'buffers') {
+    if (body.kind === 'none') return req.end();
     for (let i = 0; i < body.parts.length - 1; i++) req.write(body.parts[i]);
     req.end(body.parts[body.parts.length - 1]);
-    return;
-  }
-  if (body.end > body.start) {
-    const stream = createReadStream(body.path, { start: body.start, end: body.end - 1, highWaterMark: 1 << 20 });
-    for await (const chunk of stream) {
-      if (req.destroyed) {
-        stream.destroy();
-        return;
-      }
-      if (!req.write(chunk as Buffer)) await once(req, 'drain');
-    }
-  }
-  req.end(body.suffix);
+  });
 }
 
 /** Resolve a Location header against the registry URL. */

@@ -1,7 +1,8 @@
 /**
- * Test data: one random file, generated once per run, with the SHA-256 state of every prefix the
- * scenarios push kept aside, so a unique blob (prefix + a short suffix) gets its digest without
- * re-reading the file.
+ * Test data: random bytes generated once per run, kept in memory (push clients send from there, so
+ * the client's disk reads are no part of a push) and written to a file (nginx serves it as the
+ * pull limit). The SHA-256 state of every prefix the scenarios push is kept aside, so a unique
+ * blob (prefix + a short suffix) gets its digest without hashing the prefix again.
  */
 import { createHash, randomFillSync, type Hash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -9,23 +10,27 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 export interface DataFile {
   path: string;
   size: number;
+  /** The same bytes as the file. */
+  bytes: Buffer;
   /** Digest of bytes [0, length) followed by `suffix`; `length` must be one of the prefixes asked for. */
   digest(length: number, suffix?: Buffer): string;
 }
+
+const BLOCK = 4 << 20;
 
 export function generateDataFile(path: string, size: number, prefixes: number[]): DataFile {
   const states = new Map<number, Hash>();
   const wanted = [...new Set(prefixes)].filter((p) => p <= size).sort((a, b) => a - b);
   const hash = createHash('sha256');
-  const block = Buffer.allocUnsafe(4 << 20);
+  const bytes = Buffer.allocUnsafeSlow(size);
   const fd = openSync(path, 'w');
   try {
     let written = 0;
     while (written < size) {
       // Stop each block at the next prefix boundary so its hash state can be copied exactly there.
       const boundary = wanted.find((p) => p > written) ?? size;
-      const n = Math.min(block.length, boundary - written, size - written);
-      const chunk = block.subarray(0, n);
+      const n = Math.min(BLOCK, boundary - written, size - written);
+      const chunk = bytes.subarray(written, written + n);
       randomFillSync(chunk);
       writeSync(fd, chunk);
       hash.update(chunk);
@@ -39,6 +44,7 @@ export function generateDataFile(path: string, size: number, prefixes: number[])
   return {
     path,
     size,
+    bytes,
     digest(length: number, suffix?: Buffer): string {
       const state = states.get(length);
       if (!state) throw new Error(`no hash state kept for prefix ${length}`);

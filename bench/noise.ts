@@ -37,7 +37,8 @@ function children(pid: number): number[] {
   return out;
 }
 
-function treeTicks(pid: number): number {
+/** CPU ticks of a process and all its descendants, live ones and those already reaped. */
+export function treeTicks(pid: number): number {
   return procTicks(pid, true) + children(pid).reduce((n, c) => n + treeTicks(c), 0);
 }
 

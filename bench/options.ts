@@ -15,6 +15,8 @@ export interface Sizes {
   chunkBytes: number;
   /** Scenario 3: one blob pulled. */
   pullBytes: number;
+  /** The layer of the image skopeo copies and docker pushes. */
+  clientImageBytes: number;
   /** Scenarios 4 and 5: load generator settings. */
   loadSeconds: number;
   loadConnections: number;
@@ -39,6 +41,7 @@ export const FULL: Sizes = {
   chunkedBytes: 2 ** 30,
   chunkBytes: 16 * 2 ** 20,
   pullBytes: 2 ** 30,
+  clientImageBytes: 512 * 2 ** 20,
   loadSeconds: 10,
   loadConnections: 64,
   loadThreads: 1,
@@ -58,6 +61,7 @@ export const QUICK: Sizes = {
   chunkedBytes: 32 * 2 ** 20,
   chunkBytes: 4 * 2 ** 20,
   pullBytes: 32 * 2 ** 20,
+  clientImageBytes: 16 * 2 ** 20,
   loadSeconds: 1,
   loadConnections: 16,
   loadThreads: 1,
@@ -80,8 +84,9 @@ export const QUICK: Sizes = {
  */
 export const S3_FULL: Partial<Sizes> = {
   monolithicBytes: 128 * 2 ** 20,
-  chunkedBytes: 128 * 2 ** 20, // no chunked scenario in this mode; kept ≤ the others so no bigger file is generated
+  chunkedBytes: 128 * 2 ** 20,
   pullBytes: 256 * 2 ** 20,
+  clientImageBytes: 128 * 2 ** 20,
   tags: 5000,
   repos: 10_000,
   pageSize: 100,
@@ -118,7 +123,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --storage MODE       filesystem (default) or s3: both registries on buckets of one S3 server (a
                        throw-away Ceph RGW started and stopped by the bench, or the one named by
                        S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION), blob redirects off;
-                       scenarios s3-catalog, s3-tags, s3-tags-last, push-monolithic, pull, manifest-get
+                       scenarios s3-catalog, s3-tags, s3-tags-last, ui, push-monolithic, push-chunked,
+                       push-skopeo, pull, manifest-get
   --repos N            repositories for the catalog scenario (filesystem 2000, s3 10000)
   --tags N             tags for the tag-list scenarios (filesystem 2000, s3 5000)
   --scenario NAME      run only this scenario (repeatable, or comma-separated)

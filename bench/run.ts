@@ -15,6 +15,7 @@ import { markdownTable, rows, summarize, textTable, type ScenarioResult } from '
 import { errorSample, type Context, type Sample, type Scenario } from './scenario.js';
 import { DISTRIBUTION_BIN, NGINX_BIN, startNginx, startRegistry, type RunningProcess } from './servers.js';
 import { pullScenario, pushChunkedScenario, pushMonolithicScenario } from './scenarios/blobs.js';
+import { finishClients, pushDockerScenario, pushSkopeoScenario } from './scenarios/clients.js';
 import { blobHeadScenario, manifestGetScenario } from './scenarios/load.js';
 import { pushConcurrentScenario } from './scenarios/concurrent.js';
 import { catalogScenario, tagListScenario } from './scenarios/listing.js';
@@ -33,6 +34,8 @@ const SCENARIOS: Scenario[] = [
   uiScenario,
   pushMonolithicScenario,
   pushChunkedScenario,
+  pushSkopeoScenario,
+  pushDockerScenario,
   pullScenario,
   manifestGetScenario,
   blobHeadScenario,
@@ -54,6 +57,8 @@ const S3_SCENARIOS: Scenario[] = [
   { ...s3TagsLastScenario, title: `s3: ${s3TagsLastScenario.title}` },
   s3UiScenario,
   onS3(pushMonolithicScenario),
+  onS3(pushChunkedScenario),
+  onS3(pushSkopeoScenario),
   onS3(pullScenario),
   onS3(manifestGetScenario),
 ];
@@ -231,6 +236,7 @@ async function main(): Promise<number> {
     if (cleaned) return;
     cleaned = true;
     for (const p of running.splice(0)) await p.stop().catch(() => undefined);
+    await finishClients().catch((err: unknown) => log(`stopping the client scenarios' engine: ${String(err)}`));
     if (s3) await s3.stop(opts.keep).catch((err: unknown) => log(`stopping S3: ${String(err)}`));
     else if (stopRgw) await stopRgw().catch((err: unknown) => log(`stopping RGW: ${String(err)}`));
     if (!opts.keep) rmSync(work, { recursive: true, force: true });
@@ -246,10 +252,11 @@ async function main(): Promise<number> {
     log(`servers: ${serverNames.join(', ')}; scenarios: ${scenarios.map((x) => x.name).join(', ')}; work dir ${work}`);
     let data: DataFile | undefined;
     if (scenarios.some((x) => x.needsData)) {
-      const size = Math.max(s.monolithicBytes, s.chunkedBytes, s.pullBytes);
+      const sizes = [s.monolithicBytes, s.chunkedBytes, s.pullBytes, s.clientImageBytes];
+      const size = Math.max(...sizes);
       log(`generating ${(size / 2 ** 20).toFixed(0)} MiB of random data`);
       mkdirSync(join(work, 'www'), { recursive: true });
-      data = generateDataFile(join(work, 'www', 'blob.bin'), size, [s.monolithicBytes, s.chunkedBytes, s.pullBytes]);
+      data = generateDataFile(join(work, 'www', 'blob.bin'), size, sizes);
     }
     let nginx: RunningProcess | undefined;
     if (existsSync(NGINX_BIN) && scenarios.some((x) => x.limit)) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import type { ServerName } from './options.js';
 import type { S3DriverParams } from './s3.js';
+import { treeTicks } from './noise.js';
 
 export const DISTRIBUTION_BIN = '/usr/bin/docker-registry';
 export const NGINX_BIN = '/usr/sbin/nginx';
@@ -26,13 +27,21 @@ export interface RunningProcess {
   peakRssMiB(): number;
 }
 
-/** CPU time (user + system, seconds) a process has used so far, from /proc/PID/stat. */
+/**
+ * CPU time (user + system, seconds) a server has used so far, from /proc: the process and every
+ * process under it (a server that runs workers is charged for all of them).
+ */
 export function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  return treeTicks(pid) / CLOCK_TICKS;
 }
+
+/** CPU time (seconds) of this process's children that have exited and been waited for (cutime + cstime). */
+export function reapedChildrenCpuSeconds(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+}
+
 /** USER_HZ: 100 on every Linux build this runs on. */
 const CLOCK_TICKS = 100;
 

@@ -1,10 +1,12 @@
 /**
- * Scenarios 1–3: monolithic push, chunked push and pull of large blobs, in MB/s (10^6 bytes).
- * Pushes stream a region of the generated file plus a 32-byte suffix unique to the server and
- * repetition, so every push stores a new blob; the digest comes from the hash state kept while
- * the file was generated. After each push a HEAD checks size and digest.
+ * Scenarios 1–3: monolithic push, chunked push and pull of large blobs. Pushes send a region of
+ * the generated data from memory plus a 32-byte suffix unique to the server and repetition, so
+ * every push stores a new blob; the digest comes from the hash state kept while the data was
+ * generated. After each push a HEAD checks size and digest. Each transfer reports MB/s (10^6
+ * bytes), the server's CPU seconds per GiB moved and the client's (so it shows it is not the limit).
  */
-import { Agent } from 'node:http';
+import { execFile } from 'node:child_process';
+import { Agent, type IncomingHttpHeaders } from 'node:http';
 import {
   expectDigest,
   expectStatus,
@@ -13,18 +15,19 @@ import {
   send,
   startUpload,
   withQuery,
-  type BodySource,
 } from '../client.js';
 import { uniqueSuffix, type DataFile } from '../data.js';
-import { syncDisks, type Context, type Sample, type Scenario } from '../scenario.js';
-import type { RunningProcess } from '../servers.js';
+import { syncDisks, type Context, type Metric, type Sample, type Scenario } from '../scenario.js';
+import { processCpuSeconds, reapedChildrenCpuSeconds, type RunningProcess } from '../servers.js';
 
-function dataOf(ctx: Context): DataFile {
+const CURL = '/usr/bin/curl';
+
+export function dataOf(ctx: Context): DataFile {
   if (!ctx.data) throw new Error('no data file generated');
   return ctx.data;
 }
 
-async function headBlob(server: RunningProcess, repo: string, digest: string, size: number): Promise<void> {
+export async function headBlob(server: RunningProcess, repo: string, digest: string, size: number): Promise<void> {
   const r = await send({ method: 'HEAD', url: `${server.url}/v2/${repo}/blobs/${digest}` });
   expectStatus(r, 200, `HEAD blob after push`);
   expectDigest(r, digest, 'HEAD blob after push');
@@ -33,34 +36,74 @@ async function headBlob(server: RunningProcess, repo: string, digest: string, si
   }
 }
 
-const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
+const GIB = 2 ** 30;
+
+/** The three figures of a transfer; the targets apply to pushes by the bench's own client. */
+export function transferMetrics(targets: { rate?: number; cpu?: number } = {}): Metric[] {
+  return [
+    { key: 'MB/s', unit: 'MB/s', better: 'higher', digits: 0, ...(targets.rate ? { target: { ratio: targets.rate } } : {}) },
+    { key: 'cpu s/GiB', unit: 's CPU/GiB, server', better: 'lower', digits: 2, ...(targets.cpu ? { target: { ratio: targets.cpu } } : {}) },
+    { key: 'client cpu s/GiB', unit: 's CPU/GiB, client', better: 'lower', digits: 2 },
+  ];
+}
+
+/** This process's CPU time (seconds): the bench's own client. */
+export function benchCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/**
+ * Times `transfer` of `bytes`, with the server's CPU (its whole process tree) and the client's
+ * (`clientCpu`, by default this process) over the same interval. A note says when the client was
+ * busy for most of the wall time, i.e. may have set the pace.
+ */
+export async function timedTransfer(
+  server: RunningProcess,
+  transfer: () => Promise<number>,
+  clientCpu: () => number = benchCpuSeconds,
+): Promise<Sample> {
+  const server0 = processCpuSeconds(server.pid);
+  const client0 = clientCpu();
+  const t0 = performance.now();
+  const bytes = await transfer();
+  const seconds = (performance.now() - t0) / 1000;
+  const serverCpu = processCpuSeconds(server.pid) - server0;
+  const client = clientCpu() - client0;
+  const notes = client > 0.8 * seconds ? [`the client was busy ${((client / seconds) * 100).toFixed(0)}% of the time: it may have set the pace`] : [];
+  return {
+    values: { 'MB/s': bytes / 1e6 / seconds, 'cpu s/GiB': serverCpu / (bytes / GIB), 'client cpu s/GiB': client / (bytes / GIB) },
+    errors: 0,
+    notes,
+  };
+}
 
 export const pushMonolithicScenario: Scenario = {
   name: 'push-monolithic',
   title: 'monolithic blob push',
-  metrics: [{ key: 'MB/s', unit: 'MB/s', better: 'higher', digits: 0, target: { ratio: 2 } }],
+  metrics: transferMetrics({ rate: 2, cpu: 0.5 }),
   needsData: true,
   async run(server, ctx, rep): Promise<Sample> {
     const data = dataOf(ctx);
     const size = ctx.sizes.monolithicBytes;
     const suffix = uniqueSuffix(`mono ${server.name} ${rep} ${Date.now()}`);
     const digest = data.digest(size, suffix);
-    const body: BodySource = { kind: 'file', path: data.path, start: 0, end: size, suffix };
     syncDisks();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const t0 = performance.now();
-    await pushMonolithic(server.url, 'bench/push-monolithic', digest, body, agent);
-    const ms = performance.now() - t0;
+    const sample = await timedTransfer(server, async () => {
+      await pushMonolithic(server.url, 'bench/push-monolithic', digest, { kind: 'buffers', parts: [data.bytes.subarray(0, size), suffix] }, agent);
+      return size + suffix.length;
+    });
     agent.destroy();
     await headBlob(server, 'bench/push-monolithic', digest, size + suffix.length);
-    return { values: { 'MB/s': mbps(size + suffix.length, ms) }, errors: 0, notes: [] };
+    return sample;
   },
 };
 
 export const pushChunkedScenario: Scenario = {
   name: 'push-chunked',
   title: 'chunked blob push',
-  metrics: [{ key: 'MB/s', unit: 'MB/s', better: 'higher', digits: 0, target: { ratio: 2 } }],
+  metrics: transferMetrics({ rate: 2, cpu: 0.5 }),
   needsData: true,
   async run(server, ctx, rep): Promise<Sample> {
     const data = dataOf(ctx);
@@ -71,31 +114,33 @@ export const pushChunkedScenario: Scenario = {
     const repo = 'bench/push-chunked';
     syncDisks();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const t0 = performance.now();
-    let url = await startUpload(server.url, repo, agent);
-    for (let start = 0; start < size; start += chunk) {
-      const end = Math.min(start + chunk, size);
-      const last = end === size;
-      const length = end - start + (last ? suffix.length : 0);
-      const r = await send({
-        method: 'PATCH',
-        url,
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${start}-${start + length - 1}` },
-        body: { kind: 'file', path: data.path, start, end, suffix: last ? suffix : undefined },
-        agent,
-      });
-      expectStatus(r, 202, `PATCH chunk at ${start}`);
-      const range = r.headers.range;
-      if (range !== `0-${start + length - 1}`) throw new Error(`PATCH chunk at ${start}: Range ${String(range)}`);
-      url = location(server.url, r);
-    }
-    const r = await send({ method: 'PUT', url: withQuery(url, { digest }), agent });
-    expectStatus(r, 201, 'PUT closing chunked upload');
-    expectDigest(r, digest, 'PUT closing chunked upload');
-    const ms = performance.now() - t0;
+    const sample = await timedTransfer(server, async () => {
+      let url = await startUpload(server.url, repo, agent);
+      for (let start = 0; start < size; start += chunk) {
+        const end = Math.min(start + chunk, size);
+        const last = end === size;
+        const parts = [data.bytes.subarray(start, end), ...(last ? [suffix] : [])];
+        const length = end - start + (last ? suffix.length : 0);
+        const r = await send({
+          method: 'PATCH',
+          url,
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${start}-${start + length - 1}` },
+          body: { kind: 'buffers', parts },
+          agent,
+        });
+        expectStatus(r, 202, `PATCH chunk at ${start}`);
+        const range = r.headers.range;
+        if (range !== `0-${start + length - 1}`) throw new Error(`PATCH chunk at ${start}: Range ${String(range)}`);
+        url = location(server.url, r);
+      }
+      const r = await send({ method: 'PUT', url: withQuery(url, { digest }), agent });
+      expectStatus(r, 201, 'PUT closing chunked upload');
+      expectDigest(r, digest, 'PUT closing chunked upload');
+      return size + suffix.length;
+    });
     agent.destroy();
     await headBlob(server, repo, digest, size + suffix.length);
-    return { values: { 'MB/s': mbps(size + suffix.length, ms) }, errors: 0, notes: [] };
+    return sample;
   },
 };
 
@@ -107,19 +152,41 @@ interface PullCheck {
   expectStatus: number;
 }
 
-async function timedPull(check: PullCheck, hash: boolean): Promise<number> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const t0 = performance.now();
-  const r = await send({ method: 'GET', url: check.url, headers: check.headers, agent, keepBody: false, hashBody: hash });
-  const ms = performance.now() - t0;
-  agent.destroy();
-  expectStatus(r, check.expectStatus, 'GET blob');
-  if (r.bytes !== check.size) throw new Error(`GET blob: ${r.bytes} bytes, expected ${check.size}`);
-  if (check.digest) {
-    expectDigest(r, check.digest, 'GET blob');
-    if (hash && r.sha256 !== check.digest) throw new Error(`GET blob: body hashes to ${String(r.sha256)}, expected ${check.digest}`);
+/**
+ * One GET of the whole blob with curl (the issue's pull client: C, no hashing, not the limit),
+ * checked; returns the bytes received. The untimed content check hashes with the bench's own client.
+ */
+async function pullOnce(check: PullCheck, hash: boolean): Promise<number> {
+  let status: number;
+  let bytes: number;
+  let headers: IncomingHttpHeaders;
+  let sha: string | undefined;
+  if (hash) {
+    const r = await send({ method: 'GET', url: check.url, headers: check.headers, keepBody: false, hashBody: true });
+    [status, bytes, headers, sha] = [r.status, r.bytes, r.headers, r.sha256];
+  } else {
+    const args = ['-sS', '--http1.1', '-o', '/dev/null', '-D', '-', '-w', '%{http_code} %{size_download}\n'];
+    for (const [k, v] of Object.entries(check.headers ?? {})) args.push('-H', `${k}: ${v}`);
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(CURL, [...args, check.url], { maxBuffer: 1 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    const lines = out.trim().split(/\r?\n/);
+    const [code, size] = lines.pop()!.split(' ').map(Number);
+    [status, bytes] = [code!, size!];
+    headers = {};
+    for (const line of lines) {
+      const i = line.indexOf(':');
+      if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    }
   }
-  return mbps(r.bytes, ms);
+  const reply = { status, headers, body: Buffer.alloc(0) };
+  expectStatus(reply, check.expectStatus, 'GET blob');
+  if (bytes !== check.size) throw new Error(`GET blob: ${bytes} bytes, expected ${check.size}`);
+  if (check.digest) {
+    expectDigest(reply, check.digest, 'GET blob');
+    if (hash && sha !== check.digest) throw new Error(`GET blob: body hashes to ${String(sha)}, expected ${check.digest}`);
+  }
+  return bytes;
 }
 
 const PULL_REPO = 'bench/pull';
@@ -133,19 +200,20 @@ function registryPull(server: RunningProcess, ctx: Context): PullCheck {
 export const pullScenario: Scenario = {
   name: 'pull',
   title: 'blob pull',
-  metrics: [{ key: 'MB/s', unit: 'MB/s', better: 'higher', digits: 0, target: { ratio: 0.9 } }],
+  metrics: transferMetrics({ rate: 1 }),
+  tools: [CURL],
   needsData: true,
   async prepare(server, ctx) {
     const data = dataOf(ctx);
     const size = ctx.sizes.pullBytes;
-    await pushMonolithic(server.url, PULL_REPO, data.digest(size), { kind: 'file', path: data.path, start: 0, end: size });
-    // Untimed warm-up pull that hashes the whole body: the content check. Timed pulls then
+    await pushMonolithic(server.url, PULL_REPO, data.digest(size), { kind: 'buffers', parts: [data.bytes.subarray(0, size)] });
+    // Untimed warm-up pull that hashes the whole body: the content check. Timed pulls (curl)
     // check status, length and Docker-Content-Digest, so client-side hashing (≈1.4 GB/s on one
     // core here) does not cap the figure.
-    await timedPull(registryPull(server, ctx), true);
+    await pullOnce(registryPull(server, ctx), true);
   },
   async run(server, ctx): Promise<Sample> {
-    return { values: { 'MB/s': await timedPull(registryPull(server, ctx), false) }, errors: 0, notes: [] };
+    return timedTransfer(server, () => pullOnce(registryPull(server, ctx), false), reapedChildrenCpuSeconds);
   },
   async limit(nginx, ctx): Promise<Sample> {
     const data = dataOf(ctx);
@@ -158,6 +226,6 @@ export const pullScenario: Scenario = {
       headers: partial ? { Range: `bytes=0-${size - 1}` } : undefined,
       expectStatus: partial ? 206 : 200,
     };
-    return { values: { 'MB/s': await timedPull(check, false) }, errors: 0, notes: [] };
+    return timedTransfer(nginx, () => pullOnce(check, false), reapedChildrenCpuSeconds);
   },
 };
