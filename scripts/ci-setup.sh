@@ -13,6 +13,7 @@
 #   redis-server                    the redis blob-descriptor cache
 #   wrk, apache2-utils, nginx-light benchmarks, the proxy tests, and the web server the redirect
 #                                   storage middleware sends blob downloads to (test/storage/middleware.test.ts)
+#   curl                            the bench's pull client (C, so the client is not the limit)
 #   util-linux                      unshare(1), used to give the clients a private mount namespace
 #   ceph-mon ceph-osd radosgw       a throw-away Ceph cluster with its S3 gateway (RGW), the real
 #   ceph-common                     S3 server the s3 driver tests run against (scripts/s3/start-rgw.sh)
@@ -28,6 +29,7 @@ PACKAGES=(
   docker-registry
   redis-server
   wrk apache2-utils nginx-light
+  curl
   util-linux
   ceph-mon ceph-osd radosgw ceph-common
   docker.io containerd
