@@ -1,5 +1,5 @@
 import { RegistryError } from '../oci/errors.js';
-import { sortedIndex } from '../storage/cache.js';
+import { sortedIndex } from '../storage/listing/sorted.js';
 import type { Repository } from '../storage/repository.js';
 import { type Context, sendJson } from './context.js';
 

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config, IndexValidation } from '../config/types.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { createDriver } from '../storage/driver/factory.js';
+import type { StorageChange } from '../storage/changes.js';
 import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
 import { ReferrersTagKeeper } from '../storage/manifests/referrers-tags.js';
@@ -63,12 +64,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       throw err;
     })
     : created;
-  const driver = redis && shared ? redis.publishingDriver(base, shared.bus) : base;
   if (!config.http.secret) {
     logger.warn('http.secret is not set: a random one is used, so uploads cannot move between instances behind a load balancer');
   }
-  const registry = new Registry(driver, {
+  const bus = shared?.bus;
+  const registry = new Registry(base, {
     metadataTtlMs: metadataTtl(config),
+    ...(bus ? { announce: (changes: StorageChange[]) => bus.publish(...changes) } : {}),
     policy: {
       skipReferenceChecks: config.validation.disabled,
       urlsAllow: config.validation.manifests.urls.allow.map(compileGoRegExp),
@@ -89,9 +91,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   if (shared) {
     registry.blobs.shared = shared.descriptors;
-    await shared.bus.subscribe((changes) => registry.applyRemoteChanges(changes));
+    await shared.bus.subscribe((changes) => registry.changes.apply(changes, 'remote'));
   }
 
+  // Every write goes through the registry's driver, which tells this process and the others of it.
+  const driver = registry.driver;
   const auth = config.auth || config.berth?.auth ? await (await import('../auth/index.js')).createAuth(config, driver, logger) : undefined;
   const health = startHealthChecks(config, driver, logger);
   const notifier = config.notifications ? await (await import('../notifications/notifier.js')).Notifier.start(config.notifications, logger, config.http.addr) : undefined;

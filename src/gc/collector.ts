@@ -243,7 +243,6 @@ class Run {
       // The tag history entries naming it go with it, as Distribution removes them.
       for (const tag of tags) await deleteIfExists(this.driver, `${tagDir(repo, tag)}/index/${digest.algorithm}/${digest.hex}`);
       await deleteIfExists(this.driver, revisionDir(repo, digest));
-      this.options.registry?.forgetRevision(repo, digest);
       return true;
     });
   }

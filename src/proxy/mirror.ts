@@ -137,7 +137,6 @@ export class Mirror implements RepositoryMirror {
         });
       }
     }
-    this.registry.forgetRepository(name);
     this.log.info({ repository: name, digest: digestText, type: type === ENTRY_MANIFEST ? 'manifest' : 'blob' }, 'mirror: cached content expired');
   }
 }

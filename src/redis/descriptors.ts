@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { SharedBlobDescriptors } from '../storage/cache.js';
+import type { SharedBlobDescriptors } from '../storage/blobs.js';
 
 /**
  * `storage.cache.blobdescriptor: redis`: blob descriptors in Redis, shared by every instance, with

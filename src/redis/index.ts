@@ -5,7 +5,7 @@ import { createRedis, parseRedisSettings } from './client.js';
 import { RedisBlobDescriptors } from './descriptors.js';
 import { InvalidationBus } from './invalidation.js';
 
-export { publishingDriver, InvalidationBus } from './invalidation.js';
+export { InvalidationBus } from './invalidation.js';
 export { RedisBlobDescriptors } from './descriptors.js';
 
 /** What the `redis` section gives a server: a command connection, the invalidation bus, and the descriptor cache when chosen. */

@@ -1,20 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../storage/driver/types.js';
-import type { StorageChange } from '../storage/registry.js';
+import type { StorageChange } from '../storage/changes.js';
 
 /**
  * Cross-instance invalidation of the metadata cache (tags, links, blob sizes; 1 s TTL) and of the
  * kept listings (catalog, tag lists).
  *
- * Every instance wraps its storage driver with `publishingDriver`: after a write that changes
- * registry metadata (anything but upload data under `_uploads/`) succeeds, and before the request
- * that made it is answered, it PUBLISHes on CHANNEL what it wrote or deleted. Every other
- * instance, on that message, clears its whole metadata cache (TtlCache.clear, which also stops
- * loads already in flight from filling it with what they read) and applies the change to its kept
- * listings (Registry.applyRemoteChanges). A client told "201 Created" by A and then asking B is
+ * Every instance's registry reports its writes (reportingDriver, src/storage/changes.ts): after a
+ * write that changes registry metadata (anything but upload data under `_uploads/`) succeeds, and
+ * before the request that made it is answered, it PUBLISHes on CHANNEL what it wrote or deleted.
+ * Every other instance applies the message to what it keeps (StorageChanges.apply, origin
+ * 'remote'): its whole metadata cache is cleared (TtlCache.clear, which also stops loads already
+ * in flight from filling it with what they read) and its kept listings take the change in place. A client told "201 Created" by A and then asking B is
  * therefore answered from storage: Redis has written the message to B's connection before A's
  * PUBLISH and the PING after it return (announce).
  *
@@ -90,52 +88,4 @@ function parseChange(line: string): StorageChange | undefined {
   const space = line.indexOf(' ');
   const op = line.slice(0, space);
   return (op === 'put' || op === 'delete') && line[space + 1] === '/' ? { op, path: line.slice(space + 1) } : undefined;
-}
-
-/** Upload data changes on every chunk and is never cached: no message for it. */
-function relevant(path: string): boolean {
-  return !path.includes('/_uploads/');
-}
-
-/** The driver, publishing on the bus after each successful metadata write. */
-export function publishingDriver(inner: StorageDriver, bus: InvalidationBus): StorageDriver {
-  const after = async <T>(result: Promise<T>, ...changes: StorageChange[]): Promise<T> => {
-    const value = await result;
-    const told = changes.filter((c) => relevant(c.path));
-    if (told.length > 0) await bus.publish(...told);
-    return value;
-  };
-  const driver: StorageDriver = {
-    name: inner.name,
-    ...(inner.openRead ? { openRead: (path: string) => inner.openRead!(path) } : {}),
-    getContent: (path: string) => inner.getContent(path),
-    putContent: (path: string, content: Uint8Array) => after(inner.putContent(path, content), { op: 'put', path }),
-    reader: (path: string, offset?: number, length?: number): Promise<Readable> => inner.reader(path, offset, length),
-    writer: async (path: string, append: boolean): Promise<FileWriter> => {
-      const w = await inner.writer(path, append);
-      return {
-        get size() {
-          return w.size;
-        },
-        write: (chunk: Uint8Array) => w.write(chunk),
-        close: () => after(w.close(), { op: 'put', path }),
-        cancel: () => after(w.cancel(), { op: 'delete', path }),
-        commit: () => after(w.commit(), { op: 'put', path }),
-      };
-    },
-    stat: (path: string): Promise<FileInfo> => inner.stat(path),
-    list: (path: string) => inner.list(path),
-    move: (source: string, dest: string) => after(inner.move(source, dest), { op: 'delete', path: source }, { op: 'put', path: dest }),
-    delete: (path: string) => after(inner.delete(path), { op: 'delete', path }),
-    redirectURL: (path: string, options: RedirectOptions) => inner.redirectURL(path, options),
-    walk: (path: string, visit: WalkFn, options?: WalkOptions) => inner.walk(path, visit, options),
-  };
-  if (inner.close) driver.close = () => inner.close!();
-  if (inner.listFiles) driver.listFiles = (path, skip) => inner.listFiles!(path, skip);
-  if (inner.listChildren) driver.listChildren = (path, after) => inner.listChildren!(path, after);
-  if (inner.listPendingWrites && inner.abortPendingWrite) {
-    driver.listPendingWrites = (path) => inner.listPendingWrites!(path);
-    driver.abortPendingWrite = (write) => inner.abortPendingWrite!(write);
-  }
-  return driver;
 }

@@ -3,9 +3,25 @@ import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import { InvalidOffsetError, isPathNotFound } from './driver/errors.js';
 import type { RandomAccessFile, StorageDriver } from './driver/types.js';
-import { LruCache, type MetadataCache, type SharedBlobDescriptors } from './cache.js';
+import { LruCache } from './lru.js';
+import { metadataKeys, type MetadataCache } from './metadata-cache.js';
 import { BlobGuard } from './blob-guard.js';
 import { blobDataPath, blobDir } from './paths.js';
+
+/**
+ * A blob descriptor cache shared by every instance (Distribution's `storage.cache.blobdescriptor:
+ * redis`, src/redis/descriptors.ts): blob sizes globally, and which repositories link which
+ * blobs. Implementations never throw: a failing cache answers "unknown" and storage is read.
+ */
+export interface SharedBlobDescriptors {
+  size(digest: string): Promise<number | undefined>;
+  setSize(digest: string, size: number): Promise<void>;
+  forget(digest: string): Promise<void>;
+  linked(repository: string, digest: string): Promise<boolean>;
+  setLinked(repository: string, digest: string): Promise<void>;
+  unlink(repository: string, digest: string): Promise<void>;
+  forgetRepository(repository: string): Promise<void>;
+}
 
 export interface BlobDescriptor {
   readonly digest: Digest;
@@ -43,7 +59,7 @@ export class BlobStore {
     if (deleting) await deleting;
     const counters = this.cacheCounters;
     let missed = false;
-    const size = await this.meta.through(`b:${digest.value}`, () => this.readSize(digest, counters && (() => (missed = true))));
+    const size = await this.meta.through(metadataKeys.blobSize(digest), () => this.readSize(digest, counters && (() => (missed = true))));
     if (missed) counters?.miss();
     else counters?.hit();
     return typeof size === 'number' ? { digest, size } : undefined;
@@ -111,7 +127,7 @@ export class BlobStore {
     if (await this.stat(digest)) return;
     await this.driver.putContent(blobDataPath(digest), content);
     this.contents.set(digest.value, Buffer.from(content));
-    this.meta.set(`b:${digest.value}`, content.length);
+    this.meta.set(metadataKeys.blobSize(digest), content.length);
     await this.shared?.setSize(digest.value, content.length);
   }
 
@@ -119,7 +135,7 @@ export class BlobStore {
   async adopt(digest: Digest, sourcePath: string, size: number): Promise<void> {
     if (await this.stat(digest)) return;
     await this.driver.move(sourcePath, blobDataPath(digest));
-    this.meta.set(`b:${digest.value}`, size);
+    this.meta.set(metadataKeys.blobSize(digest), size);
     await this.shared?.setSize(digest.value, size);
   }
 
@@ -145,7 +161,7 @@ export class BlobStore {
   }
 
   forget(digest: Digest): void {
-    this.meta.delete(`b:${digest.value}`);
+    this.meta.delete(metadataKeys.blobSize(digest));
     this.contents.delete(digest.value);
   }
 }

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 import type { RandomAccessFile, StorageDriver } from './driver/types.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';
-import type { MetadataCache } from './cache.js';
+import { metadataKeys, type MetadataCache } from './metadata-cache.js';
 import { deleteIfExists, readLink, writeLink } from './links.js';
 import { layerLinkPath } from './paths.js';
 import type { RepositoryBlobs } from './repository.js';
@@ -22,7 +22,7 @@ export class LinkedBlobStore implements RepositoryBlobs {
   ) {}
 
   async isLinked(digest: Digest): Promise<boolean> {
-    const linked = await this.meta.through(`l:${this.name}@${digest.value}`, async () => {
+    const linked = await this.meta.through(metadataKeys.layerLink(this.name, digest), async () => {
       if (await this.blobs.shared?.linked(this.name, digest.value)) return true;
       if (!(await this.readLinks(digest))) return undefined;
       await this.blobs.shared?.setLinked(this.name, digest.value);
@@ -55,7 +55,7 @@ export class LinkedBlobStore implements RepositoryBlobs {
 
   /** Writes the link (atomically; writing it again is harmless, and refreshes its age for GC's grace). */
   async link(digest: Digest): Promise<void> {
-    const key = `l:${this.name}@${digest.value}`;
+    const key = metadataKeys.layerLink(this.name, digest);
     if (this.meta.get(key) !== true) await writeLink(this.driver, layerLinkPath(this.name, digest), digest);
     this.meta.set(key, true);
     await this.blobs.shared?.setLinked(this.name, digest.value);
@@ -64,7 +64,6 @@ export class LinkedBlobStore implements RepositoryBlobs {
   /** Removes the repository's link; the data stays for garbage collection. */
   async unlink(digest: Digest): Promise<boolean> {
     const link = await readLink(this.driver, layerLinkPath(this.name, digest));
-    this.meta.delete(`l:${this.name}@${digest.value}`);
     await this.blobs.shared?.unlink(this.name, digest.value);
     if (link?.value !== digest.value) return false;
     return deleteIfExists(this.driver, layerLinkPath(this.name, digest).replace(/\/link$/, ''));

@@ -1,11 +1,12 @@
 import type { StorageDriver } from './driver/types.js';
 import type { BlobStore } from './blobs.js';
-import type { LruCache, MetadataCache } from './cache.js';
+import type { Listings } from './listing/listings.js';
+import type { LruCache } from './lru.js';
+import type { MetadataCache } from './metadata-cache.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { deleteIfExists, listNames } from './links.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import { layersDir, manifestsDir, repositoryPath, uploadsDir } from './paths.js';
-import type { KeptTags } from './registry.js';
 import type { Repository } from './repository.js';
 import { TagStore } from './tags.js';
 import { UploadSessions, UploadStore } from './uploads.js';
@@ -18,8 +19,8 @@ export interface RegistryParts {
   readonly manifestInfo: LruCache<CachedInfo>;
   readonly meta: MetadataCache;
   readonly policy: ManifestPolicy;
-  tagList(name: string): KeptTags;
-  noteRepository(name: string): void;
+  readonly listings: Listings;
+  /** Drops what is kept about a deleted repository beside storage. */
   repositoryRemoved(name: string): Promise<void>;
 }
 
@@ -46,11 +47,11 @@ export class LocalRepository implements Repository {
   ) {
     const { driver, blobs, meta } = parts;
     this.blobs = new LinkedBlobStore(driver, blobs, meta, name);
-    this.tags = new TagStore(driver, meta, name, parts.tagList(name));
+    this.tags = new TagStore(driver, meta, name, parts.listings);
     this.uploads = new UploadStore(driver, blobs, this.blobs, parts.sessions, name);
     // A mirror's copy holds what the upstream holds: no checks, and no tags of its own.
     const policy = options.mirrorCache ? { ...parts.policy, skipReferenceChecks: true, referrersTags: undefined } : parts.policy;
-    this.manifests = new ManifestStore(driver, blobs, this.blobs, this.tags, policy, parts.manifestInfo, meta, name, () => parts.noteRepository(name));
+    this.manifests = new ManifestStore(driver, blobs, this.blobs, this.tags, policy, parts.manifestInfo, meta, name);
   }
 
   async hasManifests(): Promise<boolean> {

@@ -117,3 +117,47 @@ export function uploadStartedAtPath(name: string, id: string): string {
 export function uploadHashStatesDir(name: string, id: string): string {
   return `${uploadDir(name, id)}/hashstates`;
 }
+
+/**
+ * What a path in the layout is, read back from the path alone (the inverse of the builders
+ * above), for applying a change to it (src/storage/changes.ts). A path inside an object names
+ * that object: `…/<hex>/link` is the revision `<hex>`, `…/tags/<tag>/index/…` the tag's history.
+ */
+export type LayoutPath =
+  | { kind: 'blob'; digest: string }
+  | { kind: 'layer-link'; name: string; digest: string }
+  | { kind: 'layer-links'; name: string }
+  | { kind: 'revision'; name: string; digest: string }
+  | { kind: 'revisions'; name: string }
+  | { kind: 'tag'; name: string; tag: string; part: 'whole' | 'current' | 'index' }
+  | { kind: 'tags'; name: string }
+  /** `_manifests` itself. */
+  | { kind: 'manifests'; name: string }
+  | { kind: 'uploads'; name: string }
+  /** A directory below repositories/ outside any repository's own folders: a repository's own directory, or a namespace. */
+  | { kind: 'names'; prefix: string }
+  /** repositories/ itself or one of its ancestors: every repository. */
+  | { kind: 'all-repositories' }
+  | { kind: 'other' };
+
+export function layoutPathOf(path: string): LayoutPath {
+  if (REPOSITORIES_ROOT === path || REPOSITORIES_ROOT.startsWith(`${path}/`)) return { kind: 'all-repositories' };
+  if (path.startsWith(`${BLOBS_ROOT}/`)) {
+    const [algorithm, , hex] = path.slice(BLOBS_ROOT.length + 1).split('/');
+    return algorithm && hex ? { kind: 'blob', digest: `${algorithm}:${hex}` } : { kind: 'other' };
+  }
+  if (!path.startsWith(`${REPOSITORIES_ROOT}/`)) return { kind: 'other' };
+  const at = repositoryFolderOf(path);
+  if (!at) return { kind: 'names', prefix: path.slice(REPOSITORIES_ROOT.length + 1) };
+  const { name, folder, rest } = at;
+  if (folder === '_layers') return rest.length >= 2 ? { kind: 'layer-link', name, digest: `${rest[0]}:${rest[1]}` } : { kind: 'layer-links', name };
+  if (folder === '_uploads') return { kind: 'uploads', name };
+  if (folder !== '_manifests') return { kind: 'other' };
+  const [section, a, b] = rest;
+  if (section === undefined) return { kind: 'manifests', name };
+  if (section === 'revisions') return a !== undefined && b !== undefined ? { kind: 'revision', name, digest: `${a}:${b}` } : { kind: 'revisions', name };
+  if (section !== 'tags') return { kind: 'other' };
+  if (a === undefined) return { kind: 'tags', name };
+  if (b === undefined) return { kind: 'tag', name, tag: a, part: 'whole' };
+  return b === 'current' || b === 'index' ? { kind: 'tag', name, tag: a, part: b } : { kind: 'other' };
+}

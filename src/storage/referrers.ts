@@ -1,6 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import { MediaTypes, type Descriptor } from '../oci/descriptor.js';
-import { compareBytes } from './cache.js';
+import { compareBytes } from './listing/sorted.js';
 import type { RepositoryManifests } from './repository.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 import type { RandomAccessFile } from './driver/types.js';
 import type { BlobDescriptor } from './blobs.js';
-import type { PageNeed } from './cache.js';
+import type { PageNeed } from './listing/sorted.js';
 import type { CachedInfo, StoredManifest } from './manifests/store.js';
 import type { ChunkExpectation, UploadStatus } from './uploads.js';
 

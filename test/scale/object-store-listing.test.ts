@@ -7,8 +7,8 @@ import { createDriver } from '../../src/storage/driver/factory.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, savedTagsPath } from '../../src/storage/paths.js';
 import { Registry as Storage } from '../../src/storage/registry.js';
-import { SavedTagIndex } from '../../src/storage/saved-list.js';
-import { compareBytes } from '../../src/storage/cache.js';
+import { SavedTagIndex } from '../../src/storage/listing/saved-list.js';
+import { compareBytes } from '../../src/storage/listing/sorted.js';
 
 /**
  * The catalog on an object store: the first catalog request of a process is answered from the

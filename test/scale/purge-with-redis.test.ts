@@ -7,7 +7,8 @@ import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { random } from '../helpers/content.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
-import { InvalidationBus, publishingDriver } from '../../src/redis/invalidation.js';
+import { InvalidationBus } from '../../src/redis/invalidation.js';
+import { reportingDriver } from '../../src/storage/changes.js';
 import { purgeUploads } from '../../src/storage/purge.js';
 import { uploadDataPath } from '../../src/storage/paths.js';
 
@@ -38,7 +39,8 @@ it('purging through the redis-announcing driver aborts a multipart upload with n
     connections.push(c);
     return c;
   };
-  const driver = publishingDriver(inner, new InvalidationBus(connect(), connect(), pino({ level: 'silent' })));
+  const bus = new InvalidationBus(connect(), connect(), pino({ level: 'silent' }));
+  const driver = reportingDriver(inner, (changes) => bus.publish(...changes));
   assert.ok(driver.listPendingWrites && driver.abortPendingWrite, 'the wrapper offers pending writes');
   const path = uploadDataPath('team/app', 'f0e1d2c3-0000-4000-8000-000000000000');
   const writer = await driver.writer(path, false);

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EarlyPages, LruCache, RefreshingValue, withName } from '../../src/storage/cache.js';
+import { EarlyPages } from '../../src/storage/listing/early-pages.js';
+import { KeptList } from '../../src/storage/listing/kept-list.js';
+import { withName } from '../../src/storage/listing/sorted.js';
+import { LruCache } from '../../src/storage/lru.js';
 
 /** A load whose completion the test controls, counting how often it ran. */
 function controlledLoad(values: string[][]) {
@@ -24,10 +27,10 @@ function controlledLoad(values: string[][]) {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-describe('kept listings (RefreshingValue)', () => {
+describe('kept listings (KeptList)', () => {
   it('replays a change made while a load ran onto its result, so the load does not undo it', async () => {
     const l = controlledLoad([['a', 'c']]);
-    const kept = new RefreshingValue(l.load, 60_000, 60_000);
+    const kept = new KeptList({ load: l.load, ttlMs: 60_000, staleMs: 60_000 });
     const first = kept.get();
     kept.update((names) => withName(names, 'b'));
     l.finish();
@@ -36,12 +39,12 @@ describe('kept listings (RefreshingValue)', () => {
     assert.equal(l.calls, 1);
   });
 
-  it('answers the seed at once, loads behind it, then answers the load', async () => {
+  it('answers the saved list at once, loads behind it, then answers the load', async () => {
     const l = controlledLoad([['fresh']]);
-    const kept = new RefreshingValue(l.load, 60_000, 60_000, async () => ['seeded']);
-    assert.deepEqual(await kept.get(), ['seeded']);
+    const kept = new KeptList({ load: l.load, ttlMs: 60_000, staleMs: 60_000, startFrom: async () => ['saved'] });
+    assert.deepEqual(await kept.get(), ['saved']);
     await tick();
-    assert.equal(l.waiting, 1, 'a load runs behind the seed');
+    assert.equal(l.waiting, 1, 'a load runs behind the saved list');
     kept.update((names) => withName(names, 'made-meanwhile'));
     l.finish();
     await tick();
@@ -49,17 +52,17 @@ describe('kept listings (RefreshingValue)', () => {
     assert.equal(l.calls, 1);
   });
 
-  it('replays changes made before anything was kept onto the seed, which may predate them', async () => {
+  it('replays changes made before anything was kept onto the saved list, which may predate them', async () => {
     const l = controlledLoad([['a', 'fresh']]);
-    const kept = new RefreshingValue(l.load, 60_000, 60_000, async () => ['a', 'gone']);
+    const kept = new KeptList({ load: l.load, ttlMs: 60_000, staleMs: 60_000, startFrom: async () => ['a', 'gone'] });
     kept.update((names) => withName(names, 'b'));
     kept.update((names) => names.filter((n) => n !== 'gone'));
     assert.deepEqual(await kept.get(), ['a', 'b']);
   });
 
-  it('after too many changes before anything was kept, waits for the load instead of the seed', async () => {
+  it('after too many changes before anything was kept, waits for the load instead of the saved list', async () => {
     const l = controlledLoad([['loaded']]);
-    const kept = new RefreshingValue(l.load, 60_000, 60_000, async () => ['seeded']);
+    const kept = new KeptList({ load: l.load, ttlMs: 60_000, staleMs: 60_000, startFrom: async () => ['saved'] });
     for (let i = 0; i < 65; i++) kept.update((names) => withName(names, `n${i}`));
     const got = kept.get();
     await tick();
@@ -67,18 +70,18 @@ describe('kept listings (RefreshingValue)', () => {
     assert.deepEqual(await got, ['loaded']);
   });
 
-  it('waits for the load when there is no seed', async () => {
+  it('waits for the load when there is no saved list', async () => {
     const l = controlledLoad([['x']]);
-    const kept = new RefreshingValue(l.load, 60_000, 60_000, async () => undefined);
+    const kept = new KeptList({ load: l.load, ttlMs: 60_000, staleMs: 60_000, startFrom: async () => undefined });
     const got = kept.get();
     await tick();
     l.finish();
     assert.deepEqual(await got, ['x']);
   });
 
-  it('does not use the seed when caching is off', async () => {
+  it('does not use the saved list when caching is off', async () => {
     const l = controlledLoad([['x'], ['y']]);
-    const kept = new RefreshingValue(l.load, 0, 0, async () => ['seeded']);
+    const kept = new KeptList({ load: l.load, ttlMs: 0, staleMs: 0, startFrom: async () => ['saved'] });
     const got = kept.get();
     await tick();
     l.finish();
@@ -90,7 +93,7 @@ describe('kept listings (RefreshingValue)', () => {
 
   it('after expire answers the kept value once more and reloads behind it', async () => {
     const l = controlledLoad([['old'], ['new']]);
-    const kept = new RefreshingValue(l.load, 60_000, 60_000);
+    const kept = new KeptList({ load: l.load, ttlMs: 60_000, staleMs: 60_000 });
     const first = kept.get();
     l.finish();
     assert.deepEqual(await first, ['old']);

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { keyOrderBound } from '../../src/storage/cache.js';
-import { compareBytes } from '../../src/storage/cache.js';
+import { compareBytes, keyOrderBound } from '../../src/storage/listing/sorted.js';
 
 const seenAllUpTo = (name: string) => keyOrderBound(name, '/_manifests0');
 
 /**
  * Catalog and tag-list pages are answered early from listings in key order (EarlyPages,
- * keyOrderBound in src/storage/cache.ts): once the listing has passed the bound of X, every name
+ * keyOrderBound in src/storage/listing/): once the listing has passed the bound of X, every name
  * sorting at or before X must have been seen. Checked here over name sets built to break it:
  * names that are prefixes of others followed by '-', '.', '_' or '/', and nested repositories.
  */

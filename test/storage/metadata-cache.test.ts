@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TtlCache } from '../../src/storage/cache.js';
+import { TtlCache } from '../../src/storage/metadata-cache.js';
 
 /** A load the test finishes when it wants, as a storage read that is still under way. */
 function pending<T>(): { promise: Promise<T>; finish(value: T): void } {

@@ -1,7 +1,7 @@
 import { parseDigest } from '../../oci/digest.js';
 import type { Descriptor } from '../../oci/descriptor.js';
 import { RegistryError } from '../../oci/errors.js';
-import { compareBytes } from '../../storage/cache.js';
+import { compareBytes } from '../../storage/listing/sorted.js';
 import { type Context, sendJson } from '../context.js';
 import { stringsOf } from './image.js';
 import { mapLimit } from './query.js';

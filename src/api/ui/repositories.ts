@@ -1,5 +1,5 @@
 import { isValidName } from '../../oci/names.js';
-import { sortedIndex } from '../../storage/cache.js';
+import { sortedIndex } from '../../storage/listing/sorted.js';
 import { type Context, sendJson } from '../context.js';
 import { badParameter, choice, nameFilter, paging } from './query.js';
 import type { RepositoriesPage, RepositoryEntry } from './shapes.js';

@@ -1,6 +1,7 @@
 import type { Digest } from '../../oci/digest.js';
 import { RegistryError } from '../../oci/errors.js';
-import { LruCache, RefreshingValue } from '../../storage/cache.js';
+import { KeptList } from '../../storage/listing/kept-list.js';
+import { LruCache } from '../../storage/lru.js';
 import { tagCurrentLinkPath } from '../../storage/paths.js';
 import type { Repository } from '../../storage/repository.js';
 import { type Context, sendJson } from '../context.js';
@@ -104,12 +105,12 @@ const SIZE_STALE_MS = 10 * 60_000;
  * every SIZE_FRESH_MS (summaries are kept per digest, so a recomputation reads the revision links).
  */
 export class RepositorySizes {
-  private readonly kept = new LruCache<RefreshingValue<number>>(1_000);
+  private readonly kept = new LruCache<KeptList<number>>(1_000);
 
   of(repo: Repository, summaries: Summaries): Promise<number> {
     let value = this.kept.get(repo.name);
     if (!value) {
-      value = new RefreshingValue(() => repositorySize(repo, summaries), SIZE_FRESH_MS, SIZE_STALE_MS);
+      value = new KeptList({ load: () => repositorySize(repo, summaries), ttlMs: SIZE_FRESH_MS, staleMs: SIZE_STALE_MS });
       this.kept.set(repo.name, value);
     }
     return value.get();

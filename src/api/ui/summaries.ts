@@ -1,6 +1,6 @@
 import { tryParseDigest, type Digest } from '../../oci/digest.js';
 import { MediaTypes, isObject } from '../../oci/descriptor.js';
-import { LruCache } from '../../storage/cache.js';
+import { LruCache } from '../../storage/lru.js';
 import type { BlobStore } from '../../storage/blobs.js';
 import type { ManifestSummary, PlatformSummary } from './shapes.js';
 

@@ -3,7 +3,8 @@ import { digestOf, type Digest } from '../../oci/digest.js';
 import type { StorageDriver } from '../driver/types.js';
 import type { BlobStore } from '../blobs.js';
 import type { LinkedBlobStore } from '../linked-blobs.js';
-import type { LruCache, MetadataCache } from '../cache.js';
+import type { LruCache } from '../lru.js';
+import { metadataKeys, type MetadataCache } from '../metadata-cache.js';
 import type { RepositoryManifests } from '../repository.js';
 import type { TagStore } from '../tags.js';
 import { deleteIfExists, listNames, readLink, writeLink } from '../links.js';
@@ -54,8 +55,6 @@ export class ManifestStore implements RepositoryManifests {
     private readonly infoCache: LruCache<CachedInfo>,
     private readonly meta: MetadataCache,
     readonly name: string,
-    /** Told of every manifest stored (the catalog keeps its list up to date with it). */
-    private readonly onStored: () => void = () => undefined,
   ) {}
 
   async has(digest: Digest): Promise<boolean> {
@@ -68,7 +67,7 @@ export class ManifestStore implements RepositoryManifests {
   }
 
   private key(digest: Digest): string {
-    return `r:${this.name}@${digest.value}`;
+    return metadataKeys.revision(this.name, digest);
   }
 
   /** Size and format of a revision, read from the cache when possible (for HEAD). */
@@ -105,7 +104,6 @@ export class ManifestStore implements RepositoryManifests {
     await this.blobs.putContent(digest, content);
     await writeLink(this.driver, revisionLinkPath(this.name, digest), digest);
     this.meta.set(this.key(digest), true);
-    this.onStored();
     if (reference.tag) await this.tags.tag(reference.tag, digest);
     const cached = { ...info, size: content.length };
     this.infoCache.set(digest.value, cached);
@@ -118,7 +116,6 @@ export class ManifestStore implements RepositoryManifests {
     if (!(await this.has(digest))) return false;
     const subject = this.policy.referrersTags ? (await this.info(digest))?.subject : undefined;
     for (const tag of await this.tags.lookup(digest)) await this.tags.untag(tag);
-    this.meta.delete(this.key(digest));
     await deleteIfExists(this.driver, revisionDir(this.name, digest));
     if (subject) await this.policy.referrersTags?.update(this, this.tags, subject.digest);
     return true;

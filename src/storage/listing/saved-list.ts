@@ -1,12 +1,12 @@
-import type { StorageDriver } from './driver/types.js';
-import { compareBytes, sortedIndex } from './cache.js';
-import { deleteIfExists } from './links.js';
-import { SAVED_TAGS_ROOT, savedTagsOwner, savedTagsPath } from './paths.js';
+import type { StorageDriver } from '../driver/types.js';
+import { deleteIfExists } from '../links.js';
+import { SAVED_TAGS_ROOT, savedTagsOwner, savedTagsPath } from '../paths.js';
+import { compareBytes, sortedIndex } from './sorted.js';
 
 /**
  * A sorted list of names saved beside Distribution's layout on object stores (the catalog, a
  * repository's tags: src/storage/paths.ts), so that a process that starts answers its first
- * listing from it while it reads storage again (RefreshingValue's seed). It is only ever a
+ * listing from it while it reads storage again (KeptList's startFrom). It is only ever a
  * starting point: every full read of storage replaces it.
  */
 export class SavedList {

@@ -1,0 +1,160 @@
+import type { Readable } from 'node:stream';
+import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from './driver/types.js';
+import type { Listings } from './listing/listings.js';
+import { metadataKeys, type MetadataCache } from './metadata-cache.js';
+import { layoutPathOf } from './paths.js';
+
+/** "A write happened": a file put (written, moved into place) or a file or directory deleted. */
+export interface StorageChange {
+  op: 'put' | 'delete';
+  path: string;
+}
+
+/**
+ * Who made the change: this process (its stores already keep what they wrote, and it saves the
+ * saved lists), or another process that announced it (Redis today, a cluster's primary
+ * tomorrow), whose values are not known here.
+ */
+export type ChangeOrigin = 'local' | 'remote';
+
+/**
+ * The one way storage changes reach what this process keeps: every kept listing (the catalog,
+ * tag lists) and the metadata cache. This process's writes arrive from its driver
+ * (reportingDriver below), other processes' from whatever carries them (src/redis/invalidation.ts
+ * subscribes and calls `apply` with origin 'remote').
+ *
+ * A remote change clears the whole metadata cache, as the message says what changed but not
+ * what it holds now, and reads already under way may predate it (TtlCache.clear keeps them out).
+ * Then, from either origin, each change is read as a place in the layout (paths.ts,
+ * layoutPathOf) and applied: a put under a repository's `_manifests` lists the repository in the
+ * catalog, a tag's `current` link lists the tag; deletes drop the metadata they make wrong and
+ * the names they remove. `undefined` (a carrier that may have lost messages) drops every tag list
+ * and has the catalog read again while still answered.
+ */
+export class StorageChanges {
+  constructor(
+    private readonly meta: MetadataCache,
+    private readonly listings: Listings,
+  ) {}
+
+  apply(changes: readonly StorageChange[] | undefined, origin: ChangeOrigin): void {
+    if (origin === 'remote') this.meta.clear();
+    if (!changes) {
+      this.listings.reloadAll();
+      return;
+    }
+    for (const change of changes) this.applyOne(change, origin);
+  }
+
+  private applyOne({ op, path }: StorageChange, origin: ChangeOrigin): void {
+    const at = layoutPathOf(path);
+    const { meta, listings } = this;
+    if (op === 'put') {
+      // Puts only add: cached presence is only ever "present", and a tag's target is what moves.
+      if (at.kind === 'revision' || at.kind === 'tag') listings.catalog.added(at.name, origin);
+      if (at.kind === 'tag' && at.part === 'current') {
+        meta.delete(metadataKeys.tag(at.name, at.tag));
+        listings.keptTagList(at.name)?.added(at.tag, origin);
+      }
+      return;
+    }
+    switch (at.kind) {
+      case 'blob':
+        return meta.delete(metadataKeys.blobSize(at.digest));
+      case 'layer-link':
+        return meta.delete(metadataKeys.layerLink(at.name, at.digest));
+      case 'layer-links':
+        return meta.deletePrefix(metadataKeys.layerLinks(at.name));
+      case 'revision':
+        return meta.delete(metadataKeys.revision(at.name, at.digest));
+      case 'revisions':
+        return meta.deletePrefix(metadataKeys.revisions(at.name));
+      case 'tag':
+        meta.delete(metadataKeys.tag(at.name, at.tag));
+        if (at.part === 'whole') listings.keptTagList(at.name)?.removed(at.tag, origin);
+        return;
+      case 'tags':
+        meta.deletePrefix(metadataKeys.tags(at.name));
+        return listings.dropTagList(at.name);
+      case 'manifests':
+        meta.deletePrefix(metadataKeys.revisions(at.name));
+        meta.deletePrefix(metadataKeys.tags(at.name));
+        listings.dropTagList(at.name);
+        return listings.catalog.removed((name) => name === at.name, origin);
+      case 'names': {
+        for (const prefix of [...metadataKeys.repositoryPrefixes(at.prefix), ...metadataKeys.nestedPrefixes(at.prefix)]) meta.deletePrefix(prefix);
+        const under = (name: string) => name === at.prefix || name.startsWith(`${at.prefix}/`);
+        listings.dropTagLists(under);
+        return listings.catalog.removed(under, origin);
+      }
+      case 'all-repositories':
+        meta.clear();
+        return listings.reloadAll();
+    }
+  }
+}
+
+/**
+ * The driver, telling `report` about each write once it has succeeded (and before the caller goes
+ * on, so a request is answered only after everyone who must know has been told). Upload data
+ * changes on every chunk and is never cached: nothing is reported for it. Reads and every
+ * optional capability are the driver's own.
+ */
+export function reportingDriver(inner: StorageDriver, report: (changes: StorageChange[]) => Promise<void>): StorageDriver {
+  const after = async <T>(result: Promise<T>, ...changes: StorageChange[]): Promise<T> => {
+    const value = await result;
+    const told = changes.filter((c) => !c.path.includes('/_uploads/'));
+    if (told.length > 0) await report(told);
+    return value;
+  };
+  const driver: StorageDriver = {
+    name: inner.name,
+    getContent: (path: string) => inner.getContent(path),
+    putContent: (path: string, content: Uint8Array) => after(inner.putContent(path, content), { op: 'put', path }),
+    reader: (path: string, offset?: number, length?: number): Promise<Readable> => inner.reader(path, offset, length),
+    writer: async (path: string, append: boolean): Promise<FileWriter> => {
+      const w = await inner.writer(path, append);
+      return {
+        get size() {
+          return w.size;
+        },
+        write: (chunk: Uint8Array) => w.write(chunk),
+        close: () => after(w.close(), { op: 'put', path }),
+        cancel: () => after(w.cancel(), { op: 'delete', path }),
+        commit: () => after(w.commit(), { op: 'put', path }),
+      };
+    },
+    stat: (path: string): Promise<FileInfo> => inner.stat(path),
+    list: (path: string) => inner.list(path),
+    move: (source: string, dest: string) => after(inner.move(source, dest), { op: 'delete', path: source }, { op: 'put', path: dest }),
+    delete: (path: string) => after(inner.delete(path), { op: 'delete', path }),
+    redirectURL: (path: string, options: RedirectOptions) => inner.redirectURL(path, options),
+    walk: (path: string, visit: WalkFn, options?: WalkOptions) => inner.walk(path, visit, options),
+  };
+  forwardOptional(inner, driver);
+  return driver;
+}
+
+/**
+ * Every optional capability of a driver, listed once: the compiler refuses this table until a
+ * capability added to StorageDriver is in it, so a wrapper cannot silently drop one.
+ */
+const OPTIONAL_CAPABILITIES = {
+  openRead: true,
+  listPendingWrites: true,
+  abortPendingWrite: true,
+  listFiles: true,
+  listChildren: true,
+  objectKey: true,
+  close: true,
+} satisfies Record<OptionalKey<StorageDriver>, true>;
+
+type OptionalKey<T> = { [K in keyof T]-?: undefined extends T[K] ? K : never }[keyof T];
+
+/** Gives `outer` each optional capability `inner` has, as `inner`'s own. */
+function forwardOptional(inner: StorageDriver, outer: StorageDriver): void {
+  for (const key of Object.keys(OPTIONAL_CAPABILITIES) as OptionalKey<StorageDriver>[]) {
+    const capability = inner[key] as ((...args: unknown[]) => unknown) | undefined;
+    if (capability) (outer as unknown as Record<string, unknown>)[key] = capability.bind(inner);
+  }
+}

@@ -1,0 +1,128 @@
+import type { Digest } from '../oci/digest.js';
+import { LruCache } from './lru.js';
+
+/**
+ * Small metadata (tag targets, link presence, blob sizes) read on every pull, kept for a short
+ * time. Writes drop what they change (StorageChanges, src/storage/changes.ts) and the stores keep
+ * what they wrote; a change made by another process sharing the storage, unannounced, is seen
+ * after at most `ttlMs`. A ttl of 0 disables caching.
+ */
+export class TtlCache<V> {
+  private readonly entries: LruCache<{ value: V; expires: number }>;
+
+  constructor(
+    private readonly ttlMs: number,
+    capacity = 50_000,
+  ) {
+    this.entries = new LruCache(ttlMs > 0 ? capacity : 0);
+  }
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (entry !== undefined && entry.expires >= performance.now()) return entry.value;
+    if (entry !== undefined) this.entries.delete(key);
+    this.noteMiss(key);
+    return undefined;
+  }
+
+  set(key: string, value: V): void {
+    // A value loaded after a miss that happened before the last clear() may predate the change
+    // that caused the clear (another instance's write): it is not kept.
+    const missedAt = this.misses.get(key);
+    this.misses.delete(key);
+    this.loading.delete(key);
+    if (missedAt !== undefined && missedAt !== this.generation) return;
+    this.entries.set(key, { value, expires: performance.now() + this.ttlMs });
+  }
+
+  /**
+   * Drops every entry: another process changed the storage (src/redis/invalidation.ts). Loads
+   * already under way when this is called do not fill the cache with what they read.
+   */
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+    this.loading.clear();
+  }
+
+  private generation = 0;
+  /** The generation at a key's first miss not yet followed by a set (bounded; reset when full). */
+  private readonly misses = new Map<string, number>();
+
+  private noteMiss(key: string): void {
+    if (this.ttlMs <= 0 || this.misses.has(key)) return;
+    if (this.misses.size >= 10_000) this.misses.clear();
+    this.misses.set(key, this.generation);
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+    this.loading.delete(key);
+  }
+
+  /** Drops every entry whose key starts with `prefix`; as delete, loads of such keys under way are not kept. */
+  deletePrefix(prefix: string): void {
+    this.entries.deletePrefix(prefix);
+    for (const key of [...this.loading.keys()]) if (key.startsWith(prefix)) this.loading.delete(key);
+  }
+
+  /** Loads in progress, by key: when an entry expires under load, one read serves every request waiting for it. */
+  private readonly loading = new Map<string, Promise<V | undefined>>();
+
+  /**
+   * The cached value, or `load()`'s, which is cached when it is not undefined. Concurrent misses
+   * of one key share one load; a local set or delete meanwhile keeps that load from being cached.
+   */
+  through(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+    const hit = this.get(key);
+    if (hit !== undefined) return Promise.resolve(hit);
+    const pending = this.loading.get(key);
+    if (pending) return pending;
+    const loaded: Promise<V | undefined> = load().then(
+      (value) => {
+        if (this.loading.get(key) === loaded) {
+          this.loading.delete(key);
+          if (value !== undefined) this.set(key, value);
+        }
+        return value;
+      },
+      (err: unknown) => {
+        if (this.loading.get(key) === loaded) this.loading.delete(key);
+        throw err;
+      },
+    );
+    if (this.ttlMs > 0) this.loading.set(key, loaded);
+    return loaded;
+  }
+}
+
+/** The registry's one metadata cache, keyed by `metadataKeys`. */
+export type MetadataCache = TtlCache<string | number | boolean>;
+
+/**
+ * The metadata cache's keys, built only here: a kind, then the repository and what in it. A
+ * repository's own keys (not a nested repository's) all start with one of `repositoryPrefixes`.
+ */
+export const metadataKeys = {
+  /** A blob's size (global). */
+  blobSize: (digest: Digest | string) => `b:${digestText(digest)}`,
+  /** A blob is linked into the repository (`_layers`). */
+  layerLink: (name: string, digest: Digest | string) => `l:${name}@${digestText(digest)}`,
+  /** A manifest revision is present in the repository. */
+  revision: (name: string, digest: Digest | string) => `r:${name}@${digestText(digest)}`,
+  /** The digest a tag points at. */
+  tag: (name: string, tag: string) => `t:${name}:${tag}`,
+  /** Every tag of the repository. */
+  tags: (name: string) => `t:${name}:`,
+  revisions: (name: string) => `r:${name}@`,
+  layerLinks: (name: string) => `l:${name}@`,
+  /** Every key about the repository `name`. */
+  repositoryPrefixes: (name: string) => [`l:${name}@`, `r:${name}@`, `t:${name}:`],
+  /** Every key about repositories nested below `name` ("name/…"). */
+  nestedPrefixes: (name: string) => [`l:${name}/`, `r:${name}/`, `t:${name}/`],
+};
+
+/** A digest as the keys hold it ("sha256:…"). */
+function digestText(digest: Digest | string): string {
+  return typeof digest === 'string' ? digest : digest.value;
+}
