@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock.js';
 import type { Config, IndexValidation } from '../config/types.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { createDriver } from '../storage/driver/factory.js';
@@ -46,8 +47,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+export interface ServerOptions {
+  /** The clock of the mirror's token cache and content expiry and of job-lock renewals (tests move their own). */
+  clock?: Clock;
+}
+
 /** Builds the storage, the HTTP(S) server and the background jobs from a loaded configuration. */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
   const prometheus = Boolean(config.http.debug?.prometheus?.enabled);
   // redis: instances tell each other when they change storage (cache invalidation), and share
   // blob descriptors when storage.cache.blobdescriptor is redis (src/redis, docs/deployment.md).
@@ -84,7 +91,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const warm = registry.warmUp(config.catalog.maxEntries + 1).catch((err: unknown) => logger.warn({ err }, 'storage: first listing at start-up failed'));
 
-  const mirror = config.proxy ? new (await import('../proxy/mirror.js')).Mirror(config.proxy, registry, logger) : undefined;
+  const mirror = config.proxy ? new (await import('../proxy/mirror.js')).Mirror(config.proxy, registry, logger, clock) : undefined;
   if (mirror) {
     await mirror.start();
     registry.mirror = mirror;
@@ -119,7 +126,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   // Background jobs run on one instance at a time when several share the storage through redis.
   const { redisJobLock, runAlways } = await import('../redis/lock.js');
-  const lock = shared ? redisJobLock(shared.client) : runAlways;
+  const lock = shared ? redisJobLock(shared.client, undefined, clock) : runAlways;
   const stopPurging = schedulePurging(config, registry, logger, lock);
   const gc = scheduleGc(config, registry, logger, prometheus ? (await import('../gc/metrics.js')).gcMetricsHook() : undefined, lock);
 

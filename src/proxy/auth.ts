@@ -4,6 +4,7 @@
  * credentials when configured → retry with the token). Tokens are cached per scope until shortly
  * before they expire; concurrent requests for the same scope share one token request.
  */
+import { type Clock, systemClock } from '../clock.js';
 
 export interface Challenge {
   scheme: string;
@@ -48,7 +49,7 @@ export function basicHeader(c: Credentials): string {
 
 interface CachedToken {
   token: string;
-  /** performance.now() after which the token is not used any more. */
+  /** Clock time after which the token is not used any more. */
   usableUntil: number;
 }
 
@@ -61,11 +62,14 @@ export class TokenCache {
   /** How many tokens were fetched (tests and logs). */
   fetched = 0;
 
-  constructor(private readonly fetchToken: (challenge: Challenge, scope: string) => Promise<{ token: string; expiresInS: number }>) {}
+  constructor(
+    private readonly fetchToken: (challenge: Challenge, scope: string) => Promise<{ token: string; expiresInS: number }>,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   cached(key: string): string | undefined {
     const t = this.tokens.get(key);
-    if (t && t.usableUntil > performance.now()) return t.token;
+    if (t && t.usableUntil > this.clock.now()) return t.token;
     if (t) this.tokens.delete(key);
     return undefined;
   }
@@ -77,7 +81,7 @@ export class TokenCache {
     if (hit) return Promise.resolve(hit);
     const running = this.pending.get(key);
     if (running) return running;
-    const started = performance.now();
+    const started = this.clock.now();
     const task = this.fetchToken(challenge, scope)
       .then(({ token, expiresInS }) => {
         this.fetched++;

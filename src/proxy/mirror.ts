@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock.js';
 import type { MirrorConfig } from '../config/types.js';
 import { tryParseDigest } from '../oci/digest.js';
 import type { Registry } from '../storage/registry.js';
@@ -28,14 +29,15 @@ export class Mirror implements RepositoryMirror {
     config: MirrorConfig,
     private readonly registry: Registry,
     readonly log: Logger,
+    clock: Clock = systemClock,
   ) {
-    this.routes = config.upstreams.map((u) => ({ prefix: u.prefix, upstream: new Upstream(u, u.prefix || 'default', upstreamMetrics(u.prefix || 'default'), log) }));
+    this.routes = config.upstreams.map((u) => ({ prefix: u.prefix, upstream: new Upstream(u, u.prefix || 'default', upstreamMetrics(u.prefix || 'default'), log, clock) }));
     this.everyNameMirrored = config.upstreams.some((u) => u.prefix === '');
     const ttls = config.upstreams.map((u) => u.ttlMs).filter((t) => t > 0);
     if (ttls.length > 0) {
       // Sweep often enough that content lives at most a quarter of its ttl past expiry (100 ms to 1 min).
       const interval = Math.min(Math.max(Math.min(...ttls) / 4, 100), 60_000);
-      this.scheduler = new ExpiryScheduler(registry.driver, (name, digest, type) => this.expire(name, digest, type), log, interval);
+      this.scheduler = new ExpiryScheduler(registry.driver, (name, digest, type) => this.expire(name, digest, type), log, interval, undefined, clock);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock.js';
 import { isPathNotFound } from '../storage/driver/errors.js';
 import type { StorageDriver } from '../storage/driver/types.js';
 
@@ -30,9 +31,9 @@ export class ExpiryScheduler {
   /** How many entries name each digest (any repository). */
   private readonly perDigest = new Map<string, number>();
   private dirty = false;
-  private sweepTimer: NodeJS.Timeout | undefined;
-  private saveTimer: NodeJS.Timeout | undefined;
+  private stopTimers: (() => void)[] = [];
   private sweeping: Promise<void> | undefined;
+  private sweepAgain = false;
   private stopped = false;
 
   constructor(
@@ -41,6 +42,7 @@ export class ExpiryScheduler {
     private readonly log: Logger,
     private readonly sweepIntervalMs: number,
     private readonly saveIntervalMs = 5000,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Reads the saved state and starts sweeping (expired entries go at the first sweep). */
@@ -63,10 +65,7 @@ export class ExpiryScheduler {
         this.log.warn({ err, path: STATE_PATH }, 'mirror: unreadable expiry state ignored');
       }
     }
-    this.sweepTimer = setInterval(() => void this.sweep(), this.sweepIntervalMs);
-    this.sweepTimer.unref();
-    this.saveTimer = setInterval(() => void this.save(), this.saveIntervalMs);
-    this.saveTimer.unref();
+    this.stopTimers = [this.clock.every(this.sweepIntervalMs, () => void this.sweep()), this.clock.every(this.saveIntervalMs, () => void this.save())];
     await this.sweep();
   }
 
@@ -74,7 +73,7 @@ export class ExpiryScheduler {
   touch(name: string, digest: string, type: number, ttlMs: number): void {
     if (ttlMs <= 0 || this.stopped) return;
     const key = `${name}@${digest}`;
-    const expires = Date.now() + ttlMs;
+    const expires = this.clock.now() + ttlMs;
     const e = this.entries.get(key);
     // Writing the state for sub-second moves is not worth it.
     if (e && e.EntryType === type && expires - e.expires < 1000) return;
@@ -111,13 +110,27 @@ export class ExpiryScheduler {
     return this.entries.size;
   }
 
-  /** Expires every entry past its time (one sweep at a time). */
+  /**
+   * Expires every entry past its time. One sweep runs at a time; one asked for meanwhile runs
+   * again after it, so what fell due during the running one (read at its start) is not left for
+   * the next interval.
+   */
   sweep(): Promise<void> {
-    return (this.sweeping ??= this.runSweep().finally(() => (this.sweeping = undefined)));
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return this.sweeping;
+    }
+    const run = async () => {
+      do {
+        this.sweepAgain = false;
+        await this.runSweep();
+      } while (this.sweepAgain && !this.stopped);
+    };
+    return (this.sweeping = run().finally(() => (this.sweeping = undefined)));
   }
 
   private async runSweep(): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const e of [...this.entries.values()]) {
       if (this.stopped) return;
       if (e.expires > now) continue;
@@ -148,8 +161,7 @@ export class ExpiryScheduler {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.sweepTimer);
-    clearInterval(this.saveTimer);
+    for (const stop of this.stopTimers) stop();
     await this.sweeping;
     this.stopped = true;
     await this.save();

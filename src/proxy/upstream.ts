@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock.js';
 import type { UpstreamConfig } from '../config/types.js';
 import { RegistryError } from '../oci/errors.js';
 import { type Challenge, type Credentials, TokenCache, basicHeader, parseChallenges, parseTokenResponse } from './auth.js';
@@ -42,9 +43,10 @@ export class Upstream {
     readonly label: string,
     readonly metrics: UpstreamMetrics,
     private readonly log: Logger,
+    clock: Clock = systemClock,
   ) {
     this.credentials = config.username !== undefined && config.password !== undefined ? { username: config.username, password: config.password } : undefined;
-    this.tokens = new TokenCache((challenge, scope) => this.fetchToken(challenge, scope));
+    this.tokens = new TokenCache((challenge, scope) => this.fetchToken(challenge, scope), clock);
   }
 
   get url(): string {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { type Clock, systemClock } from '../clock.js';
 
 /**
  * Runs a background job (garbage collection, upload purging) only while holding its lock; resolves
@@ -20,19 +21,18 @@ const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 /**
  * A lock per job name in redis (`berth:lock:<job>`): taken with SET NX PX, renewed every third of
  * its ttl while the job runs, released at the end. A holder that dies stops renewing, so the lock
- * frees itself after `ttlMs`.
+ * frees itself after `ttlMs` (redis's own clock; `clock` only times the renewals).
  */
-export function redisJobLock(client: Redis, ttlMs = 30_000): JobLock {
+export function redisJobLock(client: Redis, ttlMs = 30_000, clock: Clock = systemClock): JobLock {
   return async (job, task) => {
     const key = `berth:lock:${job}`;
     const token = randomUUID();
     if ((await client.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return false;
-    const renew = setInterval(() => void client.eval(RENEW, 1, key, token, String(ttlMs)).catch(() => undefined), ttlMs / 3);
-    renew.unref();
+    const stopRenewing = clock.every(ttlMs / 3, () => void client.eval(RENEW, 1, key, token, String(ttlMs)).catch(() => undefined));
     try {
       await task();
     } finally {
-      clearInterval(renew);
+      stopRenewing();
       await client.eval(RELEASE, 1, key, token).catch(() => undefined);
     }
     return true;

@@ -3,6 +3,7 @@
 // retry), tokens cached per scope until they expire.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ManualClock } from '../helpers/clock.js';
 import { type Berth, Front, type Image, basic, pullImage, pushImage, startBerth, tempDir, writeHtpasswd } from './helpers.js';
 
 async function errorOf(res: Response): Promise<{ code: string; message: string }> {
@@ -63,6 +64,8 @@ describe('mirror of a token-issuer upstream (bearer flow)', () => {
   let mirror: Berth;
   let img: Image;
   let other: Image;
+  // The mirror's time: tokens age only when the test moves it.
+  const clock = new ManualClock();
 
   before(async () => {
     writeHtpasswd(`${tmp.dir}/htpasswd`, { admin: 'admin-pw', puller: 'pull-pw' });
@@ -78,7 +81,7 @@ describe('mirror of a token-issuer upstream (bearer flow)', () => {
         '  auth:',
         '    tokenissuer:',
         `      htpasswd: ${tmp.dir}/htpasswd`,
-        '      expiration: 2s',
+        '      expiration: 5m',
         '    permissions:',
         '      - repositories: ["**"]',
         '        users: [admin]',
@@ -96,7 +99,7 @@ describe('mirror of a token-issuer upstream (bearer flow)', () => {
     };
     img = await pushImage(upstream.url, 'team/app', 'v1', { layers: 2, headers: { Authorization: `Bearer ${await token('repository:team/app:pull,push')}` } });
     other = await pushImage(upstream.url, 'team/other', 'v1', { headers: { Authorization: `Bearer ${await token('repository:team/other:pull,push')}` } });
-    mirror = await startBerth(`${tmp.dir}/mirror`, `proxy:\n  remoteurl: ${front.url}\n  username: puller\n  password: pull-pw\n`);
+    mirror = await startBerth(`${tmp.dir}/mirror`, `proxy:\n  remoteurl: ${front.url}\n  username: puller\n  password: pull-pw\n`, { clock });
   });
 
   after(async () => {
@@ -120,11 +123,17 @@ describe('mirror of a token-issuer upstream (bearer flow)', () => {
     assert.equal(tokenRequests().length, 2, 'another scope, another token');
   });
 
-  it('fetches a new token once the old one has expired', async () => {
+  it('keeps using a token until shortly before it expires, then fetches a new one', async () => {
     const before = tokenRequests().length;
-    await new Promise((r) => setTimeout(r, 2100));
+    // The issuer's tokens live 5 minutes; the mirror stops using one 30 s before the end.
+    clock.advance(4 * 60_000);
     assert.equal(await pullImage(mirror.url, 'team/app', 'v1'), img.manifestDigest);
-    assert.equal(tokenRequests().length, before + 1);
+    assert.equal(tokenRequests().length, before, 'still valid after 4 minutes');
+    clock.advance(31_000);
+    assert.equal(await pullImage(mirror.url, 'team/app', 'v1'), img.manifestDigest);
+    assert.equal(tokenRequests().length, before + 1, 'a new token 4 min 31 s after the first');
+    assert.equal(await pullImage(mirror.url, 'team/app', 'v1'), img.manifestDigest);
+    assert.equal(tokenRequests().length, before + 1, 'and that one is reused');
   });
 
   it('answers 403 for a repository the mirror\'s user may not pull', async () => {

@@ -1,12 +1,16 @@
 // Expiry of cached content: entries in Distribution's /scheduler-state.json format, expiry after
 // ttl, ttl refreshed by pulls, re-fetch after expiry, state surviving a restart, and a state file
-// written the way Distribution writes it.
+// written the way Distribution writes it. The mirror runs on a clock the test moves (hours pass
+// at once); only waiting for the files to go is real time.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { ManualClock } from '../helpers/clock.js';
 import { type Berth, Front, type Image, getBlob, pullImage, pushImage, startBerth, tempDir } from './helpers.js';
 
 const V2 = 'docker/registry/v2';
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
 function layerLink(root: string, repo: string, digest: string): string {
   return `${root}/${V2}/repositories/${repo}/_layers/sha256/${digest.slice(7)}/link`;
@@ -33,7 +37,8 @@ describe('mirror expiry', () => {
   let mirror: Berth | undefined;
   let img: Image;
   const mirrorRoot = `${tmp.dir}/mirror`;
-  const start = (ttl: string) => startBerth(mirrorRoot, `proxy:\n  remoteurl: ${front.url}\n  ttl: ${ttl}\n`);
+  // The mirror's clock: content ages only when the test moves it.
+  const start = (ttl: string, clock = new ManualClock()) => startBerth(mirrorRoot, `proxy:\n  remoteurl: ${front.url}\n  ttl: ${ttl}\n`, { clock });
 
   before(async () => {
     upstream = await startBerth(`${tmp.dir}/upstream`);
@@ -49,25 +54,26 @@ describe('mirror expiry', () => {
   });
 
   it('expires content ttl after its last pull; pulls refresh it; expired content is fetched again', async () => {
-    mirror = await start('3s');
+    const clock = new ManualClock();
+    mirror = await start('1h', clock);
     await pullImage(mirror.url, 'team/app', 'v1');
     const [config, kept, dropped] = img.blobs;
     // A client has every byte (Content-Length) a moment before the blob is verified and linked.
     await waitFor('the layer to be linked', () => existsSync(layerLink(mirrorRoot, 'team/app', dropped!.digest)));
 
-    // Keep pulling one layer while the rest ages past its ttl.
-    const keepPulling = (async () => {
-      while (existsSync(layerLink(mirrorRoot, 'team/app', dropped!.digest))) {
-        assert.equal((await getBlob(mirror!.url, 'team/app', kept!.digest)).status, 200);
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    })();
-    await waitFor('the unpulled layer to expire', () => !existsSync(layerLink(mirrorRoot, 'team/app', dropped!.digest)));
-    await keepPulling;
+    // 40 minutes on, one layer is pulled again: it now expires an hour after that.
+    clock.advance(40 * MINUTE);
+    assert.equal((await getBlob(mirror.url, 'team/app', kept!.digest)).status, 200);
+    clock.advance(20 * MINUTE + 1000);
+    // The manifest, the config and the unpulled layer expire (a pure mirror deletes expired data too, as Distribution).
+    await waitFor('the unpulled content to expire', () =>
+      [revisionLink(mirrorRoot, 'team/app', img.manifestDigest), layerLink(mirrorRoot, 'team/app', config!.digest), layerLink(mirrorRoot, 'team/app', dropped!.digest), blobData(mirrorRoot, dropped!.digest)].every((p) => !existsSync(p)),
+    );
     assert.ok(existsSync(layerLink(mirrorRoot, 'team/app', kept!.digest)), 'the layer pulled meanwhile is kept');
-    assert.ok(!existsSync(layerLink(mirrorRoot, 'team/app', config!.digest)), 'the config expired too');
-    assert.ok(!existsSync(blobData(mirrorRoot, dropped!.digest)), 'a pure mirror deletes expired data, as Distribution');
-    await waitFor('the manifest to expire', () => !existsSync(revisionLink(mirrorRoot, 'team/app', img.manifestDigest)));
+
+    // An hour after its last pull the other layer goes too.
+    clock.advance(40 * MINUTE);
+    await waitFor('the pulled layer to expire', () => !existsSync(layerLink(mirrorRoot, 'team/app', kept!.digest)));
 
     const before = front.count('GET', `/blobs/${dropped!.digest}`);
     await pullImage(mirror.url, 'team/app', 'v1');
@@ -77,20 +83,20 @@ describe('mirror expiry', () => {
   });
 
   it('keeps the expiry state in /scheduler-state.json across restarts', async () => {
-    mirror = await start('2s');
+    // The entries the first test left would run later than this mirror's (a pull never shortens one).
+    rmSync(`${mirrorRoot}/scheduler-state.json`, { force: true });
+    const clock = new ManualClock();
+    mirror = await start('2h', clock);
     await pullImage(mirror.url, 'team/app', 'v1');
     await mirror.close();
     mirror = undefined;
     const state = JSON.parse(readFileSync(`${mirrorRoot}/scheduler-state.json`, 'utf8')) as Record<string, { Key: string; ExpiryData: string; EntryType: number }>;
     const key = `team/app@${img.manifestDigest}`;
-    assert.equal(state[key]?.Key, key);
-    assert.equal(state[key]?.EntryType, 1, 'manifest entries are type 1');
+    assert.deepEqual(state[key], { Key: key, ExpiryData: new Date(clock.now() + 2 * HOUR).toISOString(), EntryType: 1 }, 'manifest entries are type 1');
     assert.equal(state[`team/app@${img.blobs[1]!.digest}`]?.EntryType, 0, 'blob entries are type 0');
-    assert.ok(Date.parse(state[key]!.ExpiryData) > Date.now());
 
-    // Down while the content expires; the restarted mirror removes it at once.
-    await waitFor('the ttl to pass', () => Date.now() > Date.parse(state[key]!.ExpiryData) + 200);
-    mirror = await start('2s');
+    // Down while the content expires: the mirror restarted three hours later removes it at once.
+    mirror = await start('2h', new ManualClock(clock.now() + 3 * HOUR));
     assert.ok(!existsSync(revisionLink(mirrorRoot, 'team/app', img.manifestDigest)));
     assert.ok(!existsSync(layerLink(mirrorRoot, 'team/app', img.blobs[1]!.digest)));
     await mirror.close();

@@ -10,7 +10,7 @@ import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
-import { startServer, type RunningServer } from '../../src/api/server.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/api/server.js';
 
 export function sha256(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -37,7 +37,7 @@ export interface Berth {
 }
 
 /** A Berth on a free loopback port with filesystem storage at `root` and `extra` top-level YAML. */
-export async function startBerth(root: string, extra = ''): Promise<Berth> {
+export async function startBerth(root: string, extra = '', options: ServerOptions = {}): Promise<Berth> {
   const yaml = [
     'version: 0.1',
     'log:',
@@ -54,7 +54,7 @@ export async function startBerth(root: string, extra = ''): Promise<Berth> {
     extra,
   ].join('\n');
   const { config } = parseConfig(yaml, {});
-  const server = await startServer(config, pino({ level: 'silent' }));
+  const server = await startServer(config, pino({ level: 'silent' }), options);
   return { url: server.url, root, server, close: () => server.close() };
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { redisJobLock } from '../../src/redis/lock.js';
+import { ManualClock } from '../helpers/clock.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startBerth, waitFor, type Berth } from '../notifications/harness.js';
 
@@ -45,21 +46,58 @@ describe('background job lock in redis', () => {
     assert.equal(await clients[0]!.exists('berth:lock:gc'), 0);
   });
 
-  it('keeps the lock past its ttl while the job runs, and frees it when a holder dies', async () => {
+  // Renewals run on a clock the test moves; what redis does with time (PX expiry) is simulated by
+  // shortening the key's life (PEXPIRE) where a real run would wait. The checks use the holder's
+  // own connection, so redis sees them after any renewal the clock set off.
+  it('renews the lock every third of its ttl while the job runs, and stops when it ends', async () => {
     const c = client();
-    const a = redisJobLock(c, 300);
+    const clock = new ManualClock();
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    const ranA = a('gc', () => held);
-    await new Promise((r) => setTimeout(r, 900)); // three ttls: renewed meanwhile
-    assert.equal(await redisJobLock(client(), 300)('gc', async () => undefined), false);
+    const ran = redisJobLock(c, 60_000, clock)('gc', () => held);
+    await waitFor('the lock to be taken', async () => ((await c.exists('berth:lock:gc')) === 1 ? true : undefined));
+    assert.ok((await c.pttl('berth:lock:gc')) > 50_000, 'taken with the ttl');
+    // Most of the ttl has gone by without a renewal due yet: nothing touches the key.
+    await c.pexpire('berth:lock:gc', 30_000);
+    clock.advance(19_999);
+    assert.ok((await c.pttl('berth:lock:gc')) <= 30_000, 'no renewal before a third of the ttl');
+    clock.advance(1);
+    // The renewal goes out on the holder's own connection, ahead of this PTTL.
+    assert.ok((await c.pttl('berth:lock:gc')) > 30_000, 'renewed to the full ttl');
+    assert.equal(await redisJobLock(client(), 60_000)('gc', async () => undefined), false, 'still held');
     release();
-    await ranA;
-    // A holder that died: its token stays until the ttl ends, then the lock is free.
-    await c.set('berth:lock:gc', 'dead-holder', 'PX', 300);
-    assert.equal(await redisJobLock(client(), 300)('gc', async () => undefined), false);
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal(await redisJobLock(client(), 300)('gc', async () => undefined), true);
+    assert.equal(await ran, true);
+    assert.equal(await c.exists('berth:lock:gc'), 0, 'released');
+    assert.equal(clock.pending, 0, 'no renewal timer left');
+  });
+
+  it('never renews or releases a lock another holder took after its own expired', async () => {
+    const c = client();
+    const clock = new ManualClock();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const ran = redisJobLock(c, 60_000, clock)('gc', () => held);
+    await waitFor('the lock to be taken', async () => ((await c.exists('berth:lock:gc')) === 1 ? true : undefined));
+    // The first holder stalled past its ttl (the key expired); a second holder takes the lock.
+    await c.del('berth:lock:gc');
+    await c.set('berth:lock:gc', 'second-holder', 'PX', 10_000);
+    clock.advance(20_000);
+    clock.advance(20_000);
+    release();
+    assert.equal(await ran, true);
+    assert.equal(await c.get('berth:lock:gc'), 'second-holder', 'not released by the first holder');
+    assert.ok((await c.pttl('berth:lock:gc')) <= 10_000, 'not renewed by the first holder');
+  });
+
+  it('a lock whose holder died is refused until redis expires it, then taken', async () => {
+    const c = client();
+    // A holder that died: its token stays, with the ttl it was set with.
+    await c.set('berth:lock:gc', 'dead-holder', 'PX', 60_000);
+    assert.equal(await redisJobLock(client(), 60_000)('gc', async () => undefined), false);
+    // Its ttl runs out (shortened here instead of waited for).
+    await c.pexpire('berth:lock:gc', 1);
+    await waitFor('redis to expire the key', async () => ((await c.exists('berth:lock:gc')) === 0 ? true : undefined));
+    assert.equal(await redisJobLock(client(), 60_000)('gc', async () => undefined), true);
   });
 
   it('two instances with berth.gc on one storage: while one collects, the other skips its turn', async () => {
