@@ -80,7 +80,6 @@ export class BlobStore {
     }
   }
 
-  /** A stream of the blob's bytes; BLOB_UNKNOWN when the data is gone (e.g. swept meanwhile). */
   /** The blob opened for positioned reads, when the driver offers that (see StorageDriver.openRead). */
   async openRead(digest: Digest): Promise<RandomAccessFile | undefined> {
     if (!this.driver.openRead) return undefined;
@@ -95,6 +94,7 @@ export class BlobStore {
     }
   }
 
+  /** A stream of the blob's bytes; BLOB_UNKNOWN when the data is gone (e.g. swept meanwhile). */
   async reader(digest: Digest, offset = 0, length?: number): Promise<Readable> {
     try {
       return await this.driver.reader(blobDataPath(digest), offset, length);

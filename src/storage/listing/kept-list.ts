@@ -1,16 +1,3 @@
-/**
- * A listing (the catalog, a repository's tags) kept in memory.
- *
- * It is fresh for `ttlMs`, or for ten times as long as its last load took when that is longer (a
- * walk of 10,000 repositories on S3 takes seconds; repeating it every second would keep the
- * bucket busy for nothing). For a while after that (`staleMs`, or a hundred load times) it is
- * still answered at once while a reload runs in the background, so a request after a quiet spell
- * does not wait for a walk of the storage; past that, callers wait for the reload. Changes to
- * storage (StorageChanges) are applied to the kept value directly (`update`) and replayed onto a
- * reload that was already running, so a reload never undoes them. On object stores the first
- * load starts from the saved list (`startFrom`, saved-list.ts), possibly out of date, answered
- * while that load runs.
- */
 export interface KeptListOptions<T> {
   /** Reads the whole listing from storage. */
   load: () => Promise<T>;
@@ -25,6 +12,19 @@ export interface KeptListOptions<T> {
 /** Changes made before anything was kept that are replayed onto the saved list, at most. */
 const UNSEEN_LIMIT = 64;
 
+/**
+ * A listing (the catalog, a repository's tags) kept in memory.
+ *
+ * It is fresh for `ttlMs`, or for ten times as long as its last load took when that is longer (a
+ * walk of 10,000 repositories on S3 takes seconds; repeating it every second would keep the
+ * bucket busy for nothing). For a while after that (`staleMs`, or a hundred load times) it is
+ * still answered at once while a reload runs in the background, so a request after a quiet spell
+ * does not wait for a walk of the storage; past that, callers wait for the reload. Changes to
+ * storage (StorageChanges) are applied to the kept value directly (`update`) and replayed onto a
+ * reload that was already running, so a reload never undoes them. On object stores the first
+ * load starts from the saved list (`startFrom`, saved-list.ts), possibly out of date, answered
+ * while that load runs.
+ */
 export class KeptList<T> {
   private value: T | undefined;
   private loadedAt = -Infinity;
