@@ -145,12 +145,26 @@ export interface AccessLog {
 /** Where the API layer records a request's id on its IncomingMessage (see requestLog). */
 export const REQUEST_ID = Symbol.for('berth.requestId');
 
+/** Where the request's trace ids are recorded on its IncomingMessage when tracing is on (src/api/traced.ts). */
+export const TRACE_IDS = Symbol.for('berth.traceIds');
+
+/** The trace and span id of the request's span (OpenTelemetry's log field names), when it is traced. */
+export interface TraceIds {
+  trace_id: string;
+  span_id: string;
+}
+
+export function traceIds(req: object): TraceIds | undefined {
+  return (req as { [TRACE_IDS]?: TraceIds })[TRACE_IDS];
+}
+
 /**
- * `log` with the request id of `req` bound (field `reqId`), for code that logs about a request
- * but is handed the raw IncomingMessage rather than the API context (access controllers, for
- * example). Returns `log` itself when the request carries no id.
+ * `log` with the request id of `req` bound (field `reqId`, and `trace_id`, `span_id` when it is
+ * traced), for code that logs about a request but is handed the raw IncomingMessage rather than
+ * the API context (access controllers, for example). Returns `log` itself when the request
+ * carries no id.
  */
 export function requestLog(log: Logger, req: object): Logger {
   const id = (req as { [REQUEST_ID]?: string })[REQUEST_ID];
-  return id === undefined ? log : log.child({ reqId: id });
+  return id === undefined ? log : log.child({ reqId: id, ...traceIds(req) });
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { accessLogger, REQUEST_ID, type AccessLog } from '../log.js';
+import { accessLogger, REQUEST_ID, traceIds, type AccessLog } from '../log.js';
 import { peerOf, type Peer } from '../peer.js';
 import { accessFor } from '../auth/access.js';
 import type { Auth } from '../auth/index.js';
@@ -78,7 +78,7 @@ class RequestContext implements Context {
   }
 
   get log(): Logger {
-    return (this.child ??= this.shared.logger.child({ reqId: this.id }));
+    return (this.child ??= this.shared.logger.child({ reqId: this.id, ...traceIds(this.req) }));
   }
 
   url(path: string): string {
@@ -111,7 +111,9 @@ function finished(this: ServerResponse): void {
       shared.metrics.record(ctx.cells, ctx.kind, ctx.method, status, ms / 1000, bytesIn, bodyOut);
     }
     if (shared.access) {
-      shared.access.write({ reqId: ctx.id, method: ctx.method, url: ctx.target, status, ms: Math.round(ms * 10) / 10, remote: ctx.peer.address });
+      const line = { reqId: ctx.id, method: ctx.method, url: ctx.target, status, ms: Math.round(ms * 10) / 10, remote: ctx.peer.address };
+      const trace = traceIds(ctx.req);
+      shared.access.write(trace ? { ...line, ...trace } : line);
     }
   } catch (err) {
     ctx.log.error({ err }, 'request metrics or access log failed');

@@ -18,6 +18,23 @@ export type Route =
   | { kind: 'image'; name: string; reference: string }
   | { kind: 'referrer-tree'; name: string; digest: string };
 
+/** Each route's path template (the `http.route` of its trace span); a new route kind must add its own. */
+export const ROUTE_TEMPLATES: Record<Route['kind'], string> = {
+  base: '/v2/',
+  catalog: '/v2/_catalog',
+  tags: '/v2/{name}/tags/list',
+  manifest: '/v2/{name}/manifests/{reference}',
+  blob: '/v2/{name}/blobs/{digest}',
+  uploads: '/v2/{name}/blobs/uploads/',
+  upload: '/v2/{name}/blobs/uploads/{uuid}',
+  referrers: '/v2/{name}/referrers/{digest}',
+  repository: '/v2/_berth/repositories/{name}',
+  repositories: '/v2/_berth/repositories',
+  session: '/v2/_berth/session',
+  image: '/v2/_berth/images/{name}/{reference}',
+  'referrer-tree': '/v2/_berth/referrers/{name}/{digest}',
+};
+
 // Names may contain slashes (and even words like "manifests"), so each pattern anchors on its
 // tail and the greedy name group takes everything before the last match.
 const patterns: Array<[RegExp, (m: RegExpMatchArray) => Route]> = [

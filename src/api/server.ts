@@ -12,6 +12,7 @@ import { purgeUploads } from '../storage/purge.js';
 import { ReferrersTagKeeper } from '../storage/manifests/referrers-tags.js';
 import { scheduleGc } from '../gc/schedule.js';
 import { createHandler } from './dispatch.js';
+import { startTracing, tracer } from '../tracing/index.js';
 import { createListener } from './listener.js';
 import type { JobLock } from '../redis/lock.js';
 import type { HealthChecks } from '../health/registry.js';
@@ -56,6 +57,9 @@ export interface ServerOptions {
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
   const prometheus = Boolean(config.http.debug?.prometheus?.enabled);
+  // Tracing (OTEL_* environment, src/tracing) first, so that redis, the driver and the mirror
+  // start with it; the OpenTelemetry packages are loaded only when it is asked for.
+  const stopTracing = await startTracing(logger);
   // redis: instances tell each other when they change storage (cache invalidation), and share
   // blob descriptors when storage.cache.blobdescriptor is redis (src/redis, docs/deployment.md).
   // Optional parts are imported only when configured: each brings dependencies a plain registry
@@ -108,7 +112,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   const notifier = config.notifications ? await (await import('../notifications/notifier.js')).Notifier.start(config.notifications, logger, config.http.addr) : undefined;
   const metrics = prometheus ? new (await import('../metrics/http.js')).HttpMetrics() : undefined;
   const { handler, inFlight } = createHandler(config, registry, logger, { auth, metrics, health, notifier });
-  const listener = await createListener(config, handler);
+  const listener = await createListener(config, tracer ? (await import('./traced.js')).tracedHandler(handler, tracer, config.http.prefix) : handler);
   const server = listener.server;
   await withinMs(warm, WARM_UP_WAIT_MS);
   const url = await listen(server, config);
@@ -122,6 +126,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     health.stop();
     listener.closeAll();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await stopTracing?.();
     throw err;
   }
   // Background jobs run on one instance at a time when several share the storage through redis.
@@ -149,6 +154,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       await debug?.close();
       await driver.close?.();
       await shared?.close();
+      await stopTracing?.();
     })());
   return { url, port, registry, close, ...(debug ? { debugUrl: debug.url } : {}) };
 }

@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import bcrypt from 'bcryptjs';
 import type { Logger } from 'pino';
+import { traced } from '../tracing/index.js';
 
 /** How often, at most, the file's modification time is looked at (lazily, on a login). */
 const RECHECK_MS = 1000;
@@ -76,7 +77,16 @@ export class HtpasswdFile {
     return this.checking.get(key);
   }
 
-  private async compare(key: string, user: string, password: string): Promise<boolean> {
+  /** The bcrypt check, in an `auth.htpasswd.verify` span when tracing is on. */
+  private compare(key: string, user: string, password: string): Promise<boolean> {
+    return traced('auth.htpasswd.verify', 'internal', {}, async (span) => {
+      const ok = await this.compareHash(key, user, password);
+      span?.setAttribute('auth.valid', ok);
+      return ok;
+    });
+  }
+
+  private async compareHash(key: string, user: string, password: string): Promise<boolean> {
     const loaded = this.loaded;
     const hash = loaded.users.get(user);
     // bcrypt's own comparison is constant-time; an unknown user still pays one bcrypt round.

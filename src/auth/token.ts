@@ -9,6 +9,7 @@ import type { TrustedKeys } from './keys.js';
 import type { Permissions } from './permissions.js';
 import { AccessSet } from './scope.js';
 import type { Access, AccessController, Grant } from './types.js';
+import { traced } from '../tracing/index.js';
 
 type TokenSettings = Extract<ControllerSettings, { kind: 'token' }>;
 
@@ -58,7 +59,15 @@ export class TokenController implements AccessController {
   }
 
   /** The verified claims, or undefined for any token that is malformed, untrusted or out of date. */
-  async verify(token: string): Promise<JWTPayload | undefined> {
+  verify(token: string): Promise<JWTPayload | undefined> {
+    return traced('auth.token.verify', 'internal', {}, async (span) => {
+      const claims = await this.check(token);
+      span?.setAttribute('auth.token.valid', claims !== undefined);
+      return claims;
+    });
+  }
+
+  private async check(token: string): Promise<JWTPayload | undefined> {
     if (token.length > MAX_TOKEN_LENGTH) return undefined;
     try {
       const header = decodeProtectedHeader(token);

@@ -6,6 +6,7 @@ import type { UpstreamConfig } from '../config/types.js';
 import { RegistryError } from '../oci/errors.js';
 import { type Challenge, type Credentials, TokenCache, basicHeader, parseChallenges, parseTokenResponse } from './auth.js';
 import type { UpstreamErrorReason, UpstreamMetrics } from './metrics.js';
+import { tracer } from '../tracing/index.js';
 
 /** Every manifest format Berth stores (Docker schema 1 is not asked for: Berth refuses it). */
 export const MANIFEST_ACCEPT = [
@@ -123,8 +124,27 @@ export class Upstream {
     return this.fetchBounded(method, `${this.url}${path}`, headers, undefined);
   }
 
+  /**
+   * One upstream request; with tracing on, in a client span (`upstream <METHOD>`, until the
+   * response headers) whose `traceparent` is sent along, so a traced upstream joins the trace.
+   */
+  private fetchBounded(method: string, url: string, headers: Record<string, string>, what: string | undefined): Promise<UpstreamResponse> {
+    if (!tracer) return this.fetchOnce(method, url, headers, what);
+    const target = new URL(url);
+    target.username = '';
+    target.password = '';
+    const attributes = { 'http.request.method': method, 'url.full': target.toString(), 'server.address': target.hostname, 'berth.upstream': this.label };
+    return tracer.inSpan(`upstream ${method}`, 'client', attributes, async (span) => {
+      tracer?.inject(headers);
+      const res = await this.fetchOnce(method, url, headers, what);
+      span?.setAttribute('http.response.status_code', res.status);
+      if (res.status >= 500) span?.fail(`HTTP ${res.status}`);
+      return res;
+    });
+  }
+
   /** fetch with the response-header timeout, latency and error metrics, and errors naming the upstream. */
-  private async fetchBounded(method: string, url: string, headers: Record<string, string>, what: string | undefined): Promise<UpstreamResponse> {
+  private async fetchOnce(method: string, url: string, headers: Record<string, string>, what: string | undefined): Promise<UpstreamResponse> {
     const controller = new AbortController();
     const { timeoutMs, idleTimeoutMs } = this.config;
     const timer = setTimeout(() => controller.abort(), timeoutMs);

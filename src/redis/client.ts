@@ -1,6 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { durationToMs } from '../config/duration.js';
+import { tracer } from '../tracing/index.js';
+import { traceRedisCommands } from './tracing.js';
 
 /**
  * The `redis` section (Distribution's keys): addr, password, db, dialtimeout, readtimeout,
@@ -67,6 +69,7 @@ export function createRedis(settings: RedisSettings, logger: Logger, role: strin
   if (settings.password) options.password = settings.password;
   if (settings.username) options.username = settings.username;
   if (settings.tls) options.tls = {};
+  if (tracer) traceRedisCommands();
   const client = new Redis(options);
   let lastLogged = 0;
   client.on('error', (err: Error) => {

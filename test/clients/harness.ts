@@ -360,6 +360,8 @@ export interface StartOptions {
   /** Full config text, or a function of the port; by default registryConfig({root, port}). */
   config?: string | ((port: number) => string);
   port?: number;
+  /** Environment variables for the server on top of the test's (whose REGISTRY_* and OTEL_* are dropped). */
+  env?: Record<string, string>;
 }
 
 export interface DaemonOptions {
@@ -471,7 +473,7 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
     cmd,
     args,
     logPath,
-    env: serverEnv(),
+    env: { ...serverEnv(), ...opts.env },
     ready: async () => {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();

@@ -139,5 +139,5 @@ berth:
   assert.ok((series(m, 'berth_gc_bytes_reclaimed_total') ?? 0) >= image.layerSize + image.manifestBody.length);
   assert.ok((series(m, 'berth_gc_runs_total', { dryrun: 'false' }) ?? 0) >= 1);
   assert.ok((series(m, 'berth_gc_duration_seconds_count') ?? 0) >= 1);
-  assert.equal((await fetch(`${berth.url}/v2/gc/app/blobs/${image.layer}`, { method: 'head' })).status, 404);
+  assert.equal((await fetch(`${berth.url}/v2/gc/app/blobs/${image.layer}`, { method: 'HEAD' })).status, 404);
 });

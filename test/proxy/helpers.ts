@@ -126,6 +126,8 @@ export interface Recorded {
   method: string;
   path: string;
   authorization: string | undefined;
+  /** The W3C trace context the mirror passed on (with tracing on). */
+  traceparent: string | undefined;
 }
 
 export type FrontMode = 'forward' | 'fail' | 'hang' | 'down' | 'stall' | 'corrupt';
@@ -149,7 +151,7 @@ export class Front {
 
   private create(): http.Server {
     return http.createServer((req, res) => {
-      this.requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', authorization: req.headers.authorization });
+      this.requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', authorization: req.headers.authorization, traceparent: req.headers.traceparent as string | undefined });
       if (this.mode === 'fail') {
         req.resume();
         res.writeHead(503, { 'Content-Type': 'text/plain' });

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { InvalidOffsetError, InvalidPathError, StorageDriverError } from './errors.js';
+import { tracer } from '../../tracing/index.js';
+import { InvalidOffsetError, InvalidPathError, isPathNotFound, StorageDriverError } from './errors.js';
 import {
   PATH_PATTERN,
   type FileInfo,
@@ -15,8 +16,9 @@ import {
 /**
  * The wrapper applied once to every driver (Distribution's driver/base): it checks every path
  * and offset before the driver sees them, turns unexpected errors into StorageDriverError naming
- * the driver (driver errors such as PathNotFoundError pass through unchanged), and reports the
- * duration of each operation to an optional callback for metrics.
+ * the driver (driver errors such as PathNotFoundError pass through unchanged), reports the
+ * duration of each operation to an optional callback for metrics, and, with tracing on, makes a
+ * span of each operation a request causes (src/tracing), so drivers themselves know nothing of it.
  */
 
 /** One finished driver operation, for metrics. */
@@ -57,6 +59,11 @@ function isCount(n: unknown): n is number {
 export function wrapDriver(driver: StorageDriver, options: BaseOptions = {}): StorageDriver {
   if (driver instanceof BaseDriver) return driver;
   return new BaseDriver(driver, options);
+}
+
+/** "Path not found" answers a question (is it there?); only other errors mark a storage span failed. */
+function isStorageFailure(err: unknown): boolean {
+  return !isPathNotFound(err);
 }
 
 /** Errors thrown by a walk visitor: passed through untouched, never normalised. */
@@ -119,8 +126,17 @@ class BaseDriver implements StorageDriver {
     return path;
   }
 
-  /** Runs one operation: timing, and error normalisation. */
-  private async run<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one operation: timing, error normalisation, and with tracing on a child span of the
+   * request's (`storage.<operation>`; not for each chunk a writer writes, which would flood a trace).
+   */
+  private run<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
+    if (tracer === undefined || operation === 'writer.write') return this.timed(operation, path, fn);
+    const attributes = { 'storage.driver': this.name, 'storage.operation': operation, 'storage.path': path };
+    return tracer.inSpan(`storage.${operation}`, 'internal', attributes, () => this.timed(operation, path, fn), isStorageFailure);
+  }
+
+  private async timed<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
     const started = performance.now();
     let error: unknown;
     try {
