@@ -49,7 +49,7 @@ export interface RunningServer {
 }
 
 export interface ServerOptions {
-  /** The clock of the mirror's token cache and content expiry and of job-lock renewals (tests move their own). */
+  /** The clock of background jobs (garbage collection, upload purging and its age), job-lock renewals, and the mirror's tokens and expiry (tests move their own). */
   clock?: Clock;
 }
 
@@ -132,8 +132,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   // Background jobs run on one instance at a time when several share the storage through redis.
   const { redisJobLock, runAlways } = await import('../redis/lock.js');
   const lock = shared ? redisJobLock(shared.client, undefined, clock) : runAlways;
-  const stopPurging = schedulePurging(config, registry, logger, lock);
-  const gc = scheduleGc(config, registry, logger, prometheus ? (await import('../gc/metrics.js')).gcMetricsHook() : undefined, lock);
+  const stopPurging = schedulePurging(config, registry, logger, lock, clock);
+  const gc = scheduleGc(config, registry, logger, prometheus ? (await import('../gc/metrics.js')).gcMetricsHook() : undefined, lock, clock);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -226,11 +226,11 @@ export function splitAddr(addr: string): { host: string | undefined; port: numbe
   return { host: m[1] ?? (m[2] || undefined), port: Number(m[3]) };
 }
 
-function schedulePurging(config: Config, registry: Registry, logger: Logger, lock: JobLock): () => void {
+function schedulePurging(config: Config, registry: Registry, logger: Logger, lock: JobLock, clock: Clock): () => void {
   const purging = config.storage.maintenance.uploadpurging;
   if (!purging.enabled || config.storage.maintenance.readonly.enabled) return () => undefined;
   const purge = async () => {
-    const { purged, aborted } = await purgeUploads(registry.driver, new Date(Date.now() - purging.ageMs), purging.dryrun);
+    const { purged, aborted } = await purgeUploads(registry.driver, new Date(clock.now() - purging.ageMs), purging.dryrun);
     if (purged.length) logger.info({ count: purged.length, dryrun: purging.dryrun }, 'purged abandoned uploads');
     if (aborted.length) {
       logger.info(
@@ -247,13 +247,14 @@ function schedulePurging(config: Config, registry: Registry, logger: Logger, loc
     }
   };
   // First run soon after start (jittered so replicas do not run together), then every interval.
-  const first = setTimeout(run, Math.min(purging.intervalMs, 30_000 + Math.random() * 30_000));
-  const every = setInterval(run, purging.intervalMs);
-  first.unref();
-  every.unref();
+  const stopFirst = clock.every(Math.min(purging.intervalMs, 30_000 + Math.random() * 30_000), () => {
+    stopFirst();
+    void run();
+  });
+  const stopEvery = clock.every(purging.intervalMs, () => void run());
   return () => {
-    clearTimeout(first);
-    clearInterval(every);
+    stopFirst();
+    stopEvery();
   };
 }
 

@@ -4,6 +4,7 @@ import type { Registry } from '../storage/registry.js';
 import { collectGarbage, type GcResult } from './collector.js';
 import { gcConfig } from './defaults.js';
 import { runAlways, type JobLock } from '../redis/lock.js';
+import { type Clock, systemClock } from '../clock.js';
 
 export interface ScheduledGc {
   /** Stops the timer and waits for a run in progress to finish its current deletion. */
@@ -15,7 +16,14 @@ export interface ScheduledGc {
  * time, in this process so that it sees the server's uses of blobs (docs/gc.md). Each run is
  * logged; failures are logged and the next run is still scheduled.
  */
-export function scheduleGc(config: Config, registry: Registry, logger: Logger, onRun?: (result: GcResult, ms: number, dryRun: boolean) => void, lock: JobLock = runAlways): ScheduledGc {
+export function scheduleGc(
+  config: Config,
+  registry: Registry,
+  logger: Logger,
+  onRun?: (result: GcResult, ms: number, dryRun: boolean) => void,
+  lock: JobLock = runAlways,
+  clock: Clock = systemClock,
+): ScheduledGc {
   const gc = gcConfig(config);
   if (!gc.enabled || config.storage.maintenance.readonly.enabled) return { stop: async () => undefined };
   // Remember the server's uses of digests for as long as the collector's grace period.
@@ -61,11 +69,10 @@ export function scheduleGc(config: Config, registry: Registry, logger: Logger, o
       }
     })();
   };
-  const timer = setInterval(run, gc.intervalMs);
-  timer.unref();
+  const stopTimer = clock.every(gc.intervalMs, run);
   return {
     async stop() {
-      clearInterval(timer);
+      stopTimer();
       abort.abort();
       await running;
     },

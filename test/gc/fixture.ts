@@ -11,6 +11,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/api/server.js';
+import type { Clock } from '../../src/clock.js';
 import { request } from '../helpers/http.js';
 import type { Registry as TestRegistry } from '../helpers/registry.js';
 import { defaultYaml } from '../helpers/registry.js';
@@ -25,13 +26,17 @@ export interface Served {
   stop(opts?: { keep?: boolean }): Promise<void>;
 }
 
-/** Starts Berth on `base` (a fresh temp dir unless given); `extraYaml` adds top-level keys. */
-export async function serve(o: { base?: string; extraYaml?: string } = {}): Promise<Served> {
+/**
+ * Starts Berth on `base` (a fresh temp dir unless given); `extraYaml` adds top-level keys, or
+ * `yaml` replaces the whole configuration ({{root}} and {{addr}} filled in); `clock` drives its
+ * background jobs.
+ */
+export async function serve(o: { base?: string; extraYaml?: string; yaml?: string; clock?: Clock } = {}): Promise<Served> {
   const base = o.base ?? (await mkdtemp(path.join(os.tmpdir(), 'berth-gc-')));
   const root = path.join(base, 'storage');
-  const yaml = defaultYaml({ extraYaml: o.extraYaml }).replaceAll('{{root}}', root).replaceAll('{{addr}}', '127.0.0.1:0');
+  const yaml = (o.yaml ?? defaultYaml({ extraYaml: o.extraYaml })).replaceAll('{{root}}', root).replaceAll('{{addr}}', '127.0.0.1:0');
   const { config } = parseConfig(yaml, {});
-  const server = await startServer(config, pino({ level: 'silent' }));
+  const server = await startServer(config, pino({ level: 'silent' }), o.clock ? { clock: o.clock } : {});
   const url = server.url.replace(/\/$/, '');
   const reg = {
     target: 'berth',
