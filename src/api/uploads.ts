@@ -57,10 +57,20 @@ export async function handleUploadStart(ctx: Context, repo: Repository): Promise
   sendEmpty(ctx, 202, uploadHeaders(ctx, repo, upload.id, upload.size));
 }
 
-/** GET/PATCH/PUT/DELETE /v2/<name>/blobs/uploads/<id> */
+/**
+ * GET/PATCH/PUT/DELETE /v2/<name>/blobs/uploads/<id>, at the Location the registry sent, whose
+ * signed `_state` is required (as Distribution does): it proves the URL was issued for this
+ * repository and upload, by any instance sharing http.secret. A PATCH or PUT must also come from
+ * where the upload stands: a `_state` whose Offset is not the upload's size (a client continuing
+ * from an older Location) is answered 416 with the current Range and a fresh Location, and the
+ * upload is kept so the client can resume. Distribution answers 400 BLOB_UPLOAD_INVALID and
+ * cancels the upload; a GET (how a client learns where to resume) and a DELETE do not check the
+ * offset here.
+ */
 export async function handleUpload(ctx: Context, repo: Repository, id: string): Promise<void> {
   const token = ctx.query.get('_state');
-  if (token !== null) verifyUploadState(uploadSecret(ctx.config.http), token, repo.name, id);
+  if (token === null) throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload URL lacks its _state parameter: use the Location the registry sent', { id });
+  const { Offset: offset } = verifyUploadState(uploadSecret(ctx.config.http), token, repo.name, id);
   switch (ctx.method) {
     case 'GET': {
       const status = await repo.uploads.status(id);
@@ -68,7 +78,7 @@ export async function handleUpload(ctx: Context, repo: Repository, id: string): 
     }
     case 'PATCH': {
       requireWritable(ctx);
-      const status = await withUploadState(ctx, repo, id, () => repo.uploads.append(id, ctx.req, chunkExpectation(ctx)));
+      const status = await withUploadState(ctx, repo, id, () => repo.uploads.append(id, ctx.req, { ...chunkExpectation(ctx), offset }));
       return sendEmpty(ctx, 202, uploadHeaders(ctx, repo, id, status.size));
     }
     case 'PUT': {
@@ -78,7 +88,7 @@ export async function handleUpload(ctx: Context, repo: Repository, id: string): 
       const digest = parseDigest(digestParam);
       const body = hasBody(ctx.req) ? ctx.req : undefined;
       if (!body) ctx.req.resume();
-      const blob = await withUploadState(ctx, repo, id, () => repo.uploads.commit(id, digest, body, body ? chunkExpectation(ctx) : {}));
+      const blob = await withUploadState(ctx, repo, id, () => repo.uploads.commit(id, digest, body, { ...(body ? chunkExpectation(ctx) : {}), offset }));
       sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
       ctx.events?.blobPushed(ctx, repo.name, digest, blob.size);
       return;

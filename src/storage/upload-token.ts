@@ -7,8 +7,9 @@ import { RegistryError } from '../oci/errors.js';
  * http.secret. Instances sharing the secret accept each other's tokens, so an upload started on
  * one instance continues on any other (the bytes and their size live in storage; the token proves
  * the Location was issued by this registry for this repository and upload). A token that does
- * not verify — another secret, tampering, another repository or upload — is BLOB_UPLOAD_INVALID.
- * A request without `_state` is accepted (some clients build the URL from Docker-Upload-UUID).
+ * not verify — another secret, tampering, another repository or upload — is BLOB_UPLOAD_INVALID,
+ * and so is a request without one (src/api/uploads.ts, as Distribution); its Offset is where the
+ * upload stood when the Location was issued, which a PATCH or PUT must continue from.
  */
 export interface UploadState {
   Name: string;
@@ -51,7 +52,7 @@ export function unpackUploadState(secret: string, token: string): UploadState | 
   if (!timingSafeEqual(mac, expected)) return undefined;
   try {
     const state = JSON.parse(json.toString()) as UploadState;
-    return typeof state.Name === 'string' && typeof state.UUID === 'string' ? state : undefined;
+    return typeof state.Name === 'string' && typeof state.UUID === 'string' && Number.isSafeInteger(state.Offset) && state.Offset >= 0 ? state : undefined;
   } catch {
     return undefined;
   }

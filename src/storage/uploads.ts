@@ -20,6 +20,8 @@ export interface UploadStatus {
 export interface ChunkExpectation {
   /** First byte offset of the chunk (from Content-Range): must equal the current size. */
   start?: number;
+  /** Where the client was last told the upload stands (the Offset signed into its `_state`): must equal the current size. */
+  offset?: number;
   /** Number of bytes the chunk must carry (from Content-Range or Content-Length). */
   length?: number;
 }
@@ -127,7 +129,7 @@ export class UploadStore implements RepositoryUploads {
   /** Completes an upload (PUT ?digest=), with an optional last chunk; the blob is linked into the repository. */
   commit(id: string, digest: Digest, body?: Readable, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
     return this.sessions.exclusive(this.key(id), async () => {
-      const size = body ? await this.appendLocked(id, body, expect, true) : await this.size(id);
+      const size = body ? await this.appendLocked(id, body, expect, true) : checkPosition(await this.size(id), expect);
       const digester = this.sessions.take(this.key(id), size, digest.algorithm) ?? (await this.rehash(id, digest.algorithm));
       const actual = digester.digest();
       if (actual.value !== digest.value) {
@@ -154,9 +156,11 @@ export class UploadStore implements RepositoryUploads {
 
   private async appendLocked(id: string, body: Readable, expect: ChunkExpectation, last: boolean): Promise<number> {
     const size = await this.size(id);
-    if (expect.start !== undefined && expect.start !== size) {
+    try {
+      checkPosition(size, expect);
+    } catch (err) {
       body.resume();
-      throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', { expected: size, got: expect.start }, { headers: rangeHeaders(size) });
+      throw err;
     }
     const key = this.key(id);
     const digester = this.sessions.take(key, size, 'sha256') ?? (await this.rehash(id, 'sha256'));
@@ -212,6 +216,17 @@ export function uploadRange(size: number): string {
 
 function rangeHeaders(size: number): Record<string, string> {
   return { Range: uploadRange(size) };
+}
+
+/** `size` when a request's bytes belong there; RANGE_INVALID with the current Range when the client's idea of the upload is behind or ahead. */
+function checkPosition(size: number, expect: ChunkExpectation): number {
+  if (expect.start !== undefined && expect.start !== size) {
+    throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', { expected: size, got: expect.start }, { headers: rangeHeaders(size) });
+  }
+  if (expect.offset !== undefined && expect.offset !== size) {
+    throw new RegistryError('RANGE_INVALID', 'the upload URL is out of date: continue from the Location of the last response', { expected: size, got: expect.offset }, { headers: rangeHeaders(size) });
+  }
+  return size;
 }
 
 /**

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { digest, random, repoName } from '../helpers/content.js';
 import { assertError, pushBlob, pushBlobChunked, startUpload, withQuery } from '../helpers/push.js';
-import { deviation } from '../helpers/target.js';
+import { deviates, deviation } from '../helpers/target.js';
 
 let reg: Registry;
 before(async () => { reg = await startRegistry(); });
@@ -19,6 +19,12 @@ async function assertBlob(repo: string, dgst: string, data: Buffer): Promise<voi
   const res = await reg.req('GET', `/v2/${repo}/blobs/${dgst}`);
   assert.equal(res.status, 200, `GET ${dgst}: ${res.status}`);
   assert.ok(res.body.equals(data), 'stored bytes equal the uploaded bytes');
+}
+
+/** The Offset signed into a Location's `_state` (base64url of a 32-byte MAC, then the JSON). */
+function stateOffset(location: string): number {
+  const state = new URL(location, reg.url).searchParams.get('_state')!;
+  return (JSON.parse(Buffer.from(state, 'base64url').subarray(32).toString()) as { Offset: number }).Offset;
 }
 
 function uuidOf(location: string): string {
@@ -212,14 +218,59 @@ test('DELETE cancels an upload: 204, then the upload is unknown (404 BLOB_UPLOAD
   assertError(again, 404, 'BLOB_UPLOAD_UNKNOWN');
 });
 
-test('an unknown upload id answers 404 BLOB_UPLOAD_UNKNOWN on GET, PATCH, PUT and DELETE', deviation('uploadIdWithoutState'), async () => {
+test('an upload URL without its _state answers BLOB_UPLOAD_INVALID on GET, PATCH, PUT and DELETE, and changes nothing', async () => {
+  const invalidStatus = deviates('uploadInvalid404') ? 404 : 400;
   const repo = repoName('up');
-  await pushBlob(reg, repo, random(5)); // the repository exists
-  const p = `/v2/${repo}/blobs/uploads/${randomUUID()}`;
-  assertError(await reg.req('GET', p), 404, 'BLOB_UPLOAD_UNKNOWN', 'GET');
-  assertError(await reg.req('PATCH', p, { body: random(5), headers: octet }), 404, 'BLOB_UPLOAD_UNKNOWN', 'PATCH');
-  assertError(await reg.req('PUT', `${p}?digest=${digest(random(5))}`, { body: random(5), headers: octet }), 404, 'BLOB_UPLOAD_UNKNOWN', 'PUT');
-  assertError(await reg.req('DELETE', p), 404, 'BLOB_UPLOAD_UNKNOWN', 'DELETE');
+  const { location } = await startUpload(reg, repo);
+  const bare = new URL(location).pathname;
+  for (const p of [bare, `/v2/${repo}/blobs/uploads/${randomUUID()}`]) {
+    assertError(await reg.req('GET', p), invalidStatus, 'BLOB_UPLOAD_INVALID', `GET ${p}`);
+    assertError(await reg.req('PATCH', p, { body: random(5), headers: octet }), invalidStatus, 'BLOB_UPLOAD_INVALID', `PATCH ${p}`);
+    assertError(await reg.req('PUT', `${p}?digest=${digest(random(5))}`, { body: random(5), headers: octet }), invalidStatus, 'BLOB_UPLOAD_INVALID', `PUT ${p}`);
+    assertError(await reg.req('DELETE', p), invalidStatus, 'BLOB_UPLOAD_INVALID', `DELETE ${p}`);
+  }
+  const after = await reg.req('GET', location);
+  assert.equal(after.status, 204, 'the upload is still there');
+  assert.equal(after.header('range'), '0-0', 'and holds nothing');
+});
+
+test('an upload id that is gone answers 404 BLOB_UPLOAD_UNKNOWN at its own Location', async () => {
+  const repo = repoName('up');
+  const { location } = await startUpload(reg, repo);
+  assert.equal((await reg.req('DELETE', location)).status, 204);
+  assertError(await reg.req('GET', location), 404, 'BLOB_UPLOAD_UNKNOWN', 'GET');
+  assertError(await reg.req('PATCH', location, { body: random(5), headers: octet }), 404, 'BLOB_UPLOAD_UNKNOWN', 'PATCH');
+  assertError(await reg.req('PUT', withQuery(location, { digest: digest(random(5)) }), { body: random(5), headers: octet }), 404, 'BLOB_UPLOAD_UNKNOWN', 'PUT');
+  assertError(await reg.req('DELETE', location), 404, 'BLOB_UPLOAD_UNKNOWN', 'DELETE');
+});
+
+test('a PATCH or PUT from an out-of-date Location answers 416 with the current Range and a fresh Location; the upload is kept', deviation('staleUploadLocation'), async () => {
+  const repo = repoName('up');
+  const first = random(100);
+  const second = random(50);
+  const { location: stale } = await startUpload(reg, repo);
+  const patched = await reg.req('PATCH', stale, { body: first, headers: octet });
+  assert.equal(patched.status, 202);
+  const current = new URL(patched.header('location')!, reg.url).toString();
+
+  // The first Location says the upload holds 0 bytes; it holds 100.
+  for (const [method, target, body] of [
+    ['PATCH', stale, second],
+    ['PUT', withQuery(stale, { digest: digest(Buffer.concat([first, second])) }), second],
+    ['PUT', withQuery(stale, { digest: digest(first) }), undefined],
+  ] as const) {
+    const res = await reg.req(method, target, { body, headers: octet });
+    assertError(res, 416, 'RANGE_INVALID', `${method} ${body ? 'with' : 'without'} a body`);
+    assert.equal(res.header('range'), '0-99', method);
+    assert.equal(stateOffset(res.header('location')!), 100, `${method}: a Location to continue from`);
+  }
+  // A GET at the old Location is how a client learns where to resume: answered, nothing cancelled.
+  const status = await reg.req('GET', stale);
+  assert.equal(status.status, 204);
+  assert.equal(status.header('range'), '0-99');
+  const done = await reg.req('PUT', withQuery(current, { digest: digest(Buffer.concat([first, second])) }), { body: second, headers: octet });
+  assert.equal(done.status, 201);
+  await assertBlob(repo, digest(Buffer.concat([first, second])), Buffer.concat([first, second]));
 });
 
 test('a completed upload cannot be used again', async () => {

@@ -135,9 +135,9 @@ describe('repository boundaries', () => {
       // As given, and without _state: bob may not touch alice/app at all.
       ['as given', `${plain}?_state=${state}`, 403],
       ['without _state', plain, 403],
-      // Moved into bob's own repository: the state names alice/app, and bob/app has no such upload.
+      // Moved into bob's own repository: the state names alice/app; without it, no upload URL is valid.
       ['moved, with _state', `/v2/bob/app/blobs/uploads/${id}?_state=${state}`, 400],
-      ['moved, without _state', `/v2/bob/app/blobs/uploads/${id}`, 404],
+      ['moved, without _state', `/v2/bob/app/blobs/uploads/${id}`, 400],
     ];
     for (const [label, target, status] of tries) {
       for (const method of ['GET', 'PATCH', 'PUT', 'DELETE']) {

@@ -95,8 +95,9 @@ describe('dot segments and encoded slashes', () => {
     for (const id of BAD_IDS) {
       for (const method of ['GET', 'PATCH', 'PUT', 'DELETE']) {
         const digestParam = method === 'PUT' ? `digest=${D}` : '';
-        // No such upload; with the real upload's _state attached, a state that is not this id's.
-        await refused(method, `/v2/good/blobs/uploads/${id}${digestParam ? `?${digestParam}` : ''}`, slashed(id) ? NO_ROUTE : [404, 'BLOB_UPLOAD_UNKNOWN']);
+        // Without a _state, refused before the id is looked at (as Distribution); with the real
+        // upload's _state attached, a state that is not this id's.
+        await refused(method, `/v2/good/blobs/uploads/${id}${digestParam ? `?${digestParam}` : ''}`, slashed(id) ? NO_ROUTE : [400, 'BLOB_UPLOAD_INVALID']);
         await refused(method, `/v2/good/blobs/uploads/${id}${own.search}${digestParam ? `&${digestParam}` : ''}`, slashed(id) ? NO_ROUTE : [400, 'BLOB_UPLOAD_INVALID']);
       }
     }
