@@ -7,38 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseFamilies, type Family, type Sample } from '../helpers/prometheus.js';
 import { freePort, registryConfig, requireTools, sha256, startRegistry, type RegistryKind } from '../clients/harness.js';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-interface Family {
-  type: string;
-  samples: Sample[];
-}
-
-/** The Prometheus text format, by family (the name on its # TYPE line). */
-function parseFamilies(text: string): Map<string, Family> {
-  const families = new Map<string, Family>();
-  let current: Family | undefined;
-  for (const line of text.split('\n')) {
-    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) {
-      families.set(type[1]!, (current = { type: type[2]!, samples: [] }));
-      continue;
-    }
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(m, `unparsable metrics line: ${line}`);
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1]!, x[2]!]));
-    assert.ok(current, `sample before any # TYPE: ${line}`);
-    current.samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return families;
-}
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 

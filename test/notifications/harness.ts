@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseConfig } from '../../src/config/load.js';
-import { startServer, type RunningServer } from '../../src/api/server.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/api/server.js';
 import { createLogger } from '../../src/log.js';
 
 /** Shared by the notification, metrics and health suites: a real Berth, a real receiver, small images. */
@@ -12,14 +12,14 @@ export interface Berth extends RunningServer {
   readonly logs: Record<string, unknown>[];
 }
 
-export async function startBerth(yaml: string, level: 'info' | 'warn' | 'debug' = 'info'): Promise<Berth> {
+export async function startBerth(yaml: string, level: 'info' | 'warn' | 'debug' = 'info', options: ServerOptions = {}): Promise<Berth> {
   const { config } = parseConfig(`version: 0.1\n${yaml}`, {});
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger(
     { level, formatter: 'json', fields: {}, accesslog: config.log.accesslog },
     { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
   );
-  const server = await startServer(config, logger);
+  const server = await startServer(config, logger, options);
   return Object.assign(server, { logs });
 }
 
