@@ -1,9 +1,10 @@
 /**
  * Distribution's event envelope, field for field, so consumers written for Distribution read
- * Berth's events unchanged (`application/vnd.docker.distribution.events.v2+json`).
+ * Berth's events unchanged (`application/vnd.docker.distribution.events.v1+json`, the media type
+ * Distribution 2.8.2 posts them with, checked against it by test/notifications/events.test.ts).
  */
 
-export const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v2+json';
+export const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+json';
 
 export type EventAction = 'push' | 'pull' | 'mount' | 'delete';
 
