@@ -93,7 +93,9 @@ export function layout(repos: number, tags: number): Layout {
 
 /** The sizes (10,000 and 5,000); --quick's small ones when those are below 1000. */
 let built: Layout | undefined;
-const layoutFor = (ctx: Context): Layout => (built ??= layout(ctx.sizes.repos < 1000 ? ctx.sizes.repos : 10_000, ctx.sizes.tags < 1000 ? ctx.sizes.tags : 5_000));
+// At least three pages of each, so that a middle page exists and is not the first (--quick's 60 are not).
+const small = (n: number): number => Math.max(n, 3 * PAGE);
+const layoutFor = (ctx: Context): Layout => (built ??= layout(ctx.sizes.repos < 1000 ? small(ctx.sizes.repos) : 10_000, ctx.sizes.tags < 1000 ? small(ctx.sizes.tags) : 5_000));
 let bucket: Promise<string> | undefined;
 
 /** The four pages, as Berth's endpoints and as what a UI must ask Distribution for. */
