@@ -14,7 +14,8 @@ export interface Listener {
 }
 
 // Blob uploads may take as long as they take; headers must still arrive promptly.
-const timeouts = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
+const TIMEOUTS = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
+export type Timeouts = typeof TIMEOUTS;
 
 /**
  * Plain HTTP/1.1 (with http.h2c.enabled, cleartext HTTP/2 too), or with http.tls HTTPS that offers
@@ -22,9 +23,9 @@ const timeouts = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 
  * http.http2.disabled. Handlers see Node's HTTP/2 compatibility request and response, which
  * behave as HTTP/1's for everything Berth uses.
  */
-export async function createListener(config: Config, handler: http.RequestListener): Promise<Listener> {
+export async function createListener(config: Config, handler: http.RequestListener, timeouts: Timeouts = TIMEOUTS): Promise<Listener> {
   const tls = config.http.tls;
-  if (!tls && config.http.h2c?.enabled) return cleartext(handler);
+  if (!tls && config.http.h2c?.enabled) return cleartext(handler, timeouts);
   if (!tls) return http1(http.createServer(timeouts, handler));
   const { enforceClientAuth, tlsServerOptions } = await import('../auth/tls.js');
   if (config.http.http2?.disabled) {
@@ -68,7 +69,7 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
  * connection's first bytes decide; the `Upgrade: h2c` dance of HTTP/1.1 is not offered (Node has
  * no server side for it), so such a client simply goes on with HTTP/1.1.
  */
-function cleartext(handler: http.RequestListener): Listener {
+function cleartext(handler: http.RequestListener, timeouts: Timeouts): Listener {
   const h1 = http.createServer(timeouts, handler);
   const h2 = http2.createServer({}, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const sockets = new Set<net.Socket>();
@@ -81,12 +82,15 @@ function cleartext(handler: http.RequestListener): Listener {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     let seen = Buffer.alloc(0);
+    // A connection that says nothing is closed as HTTP/1's headersTimeout would close it.
+    socket.setTimeout(timeouts.headersTimeout, () => socket.destroy());
     const decide = (): void => {
       for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) seen = Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, PREFACE.length);
       const prefix = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (prefix && n < PREFACE.length) return; // not enough bytes to tell yet
       socket.off('readable', decide);
+      socket.setTimeout(0);
       socket.unshift(seen);
       (prefix ? h2 : h1).emit('connection', socket);
     };

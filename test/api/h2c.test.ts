@@ -6,31 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http2 from 'node:http2';
+import net from 'node:net';
+import { once } from 'node:events';
+import { h2connect as connect, h2request as h2 } from '../helpers/http2.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { target } from '../helpers/target.js';
-
-type Answer = { status: number; headers: http2.IncomingHttpHeaders; body: Buffer };
-
-function h2(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request(headers);
-    const chunks: Buffer[] = [];
-    let head: http2.IncomingHttpHeaders = {};
-    stream.on('response', (h) => (head = h));
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks) }));
-    stream.on('error', reject);
-    stream.end(body);
-  });
-}
-
-function connect(url: string): Promise<http2.ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(url);
-    session.once('connect', () => resolve(session));
-    session.once('error', reject);
-  });
-}
 
 describe('http.h2c', { skip: target === 'distribution' ? 'Distribution 2.8.2 has no http.h2c (a v3 setting)' : false }, () => {
   let reg: Registry;
@@ -94,5 +74,30 @@ describe('http.h2c', { skip: target === 'distribution' ? 'Distribution 2.8.2 has
     });
     session.destroy();
     assert.match(outcome, /^error: /);
+  });
+});
+
+describe('http.h2c connection sniffing', () => {
+  it('closes a connection that sends too few bytes to tell HTTP/2 from HTTP/1.1 once the header timeout passes', async () => {
+    const { createListener } = await import('../../src/api/listener.js');
+    const { parseConfig } = await import('../../src/config/load.js');
+    const { config } = parseConfig('version: 0.1\nstorage: { inmemory: {} }\nhttp: { h2c: { enabled: true } }\n', {});
+    const listener = await createListener(config, (_req, res) => res.end('ok'), { requestTimeout: 0, headersTimeout: 200, keepAliveTimeout: 1000 });
+    await new Promise<void>((resolve) => listener.server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = listener.server.address() as net.AddressInfo;
+      const socket = net.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write('PRI * HTTP'); // a prefix of the HTTP/2 preface: not enough to decide
+      const [closedBy] = await Promise.race([
+        once(socket, 'close').then(() => ['server'] as const),
+        new Promise<readonly ['nobody']>((resolve) => setTimeout(() => resolve(['nobody']), 30_000).unref()),
+      ]);
+      socket.destroy();
+      assert.equal(closedBy, 'server');
+    } finally {
+      listener.closeAll();
+      await new Promise((resolve) => listener.server.close(resolve));
+    }
   });
 });

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Workspace, requireTools } from '../clients/harness.js';
 import { defaultYaml, startRegistry, type Registry } from '../helpers/registry.js';
 import { pushImage, tempDir } from './helpers.js';
+import { h2connect, h2request } from '../helpers/http2.js';
 
 function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -120,21 +121,10 @@ describe('TLS', () => {
   });
 
   it('speaks HTTP/2 to clients that negotiate it: pings, pushes and pulls a blob, pushes and reads a manifest', async () => {
-    const session = http2.connect(tls13.url, { ca: file('ca.crt') });
+    const session = await h2connect(tls13.url, { ca: file('ca.crt') });
     try {
-      await new Promise<void>((resolve, reject) => session.once('connect', () => resolve()).once('error', reject));
       assert.equal(session.alpnProtocol, 'h2');
-      const h2 = (headers: http2.OutgoingHttpHeaders, body?: Buffer) =>
-        new Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-          const stream = session.request(headers);
-          const chunks: Buffer[] = [];
-          let head: http2.IncomingHttpHeaders = {};
-          stream.on('response', (h) => (head = h));
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks) }));
-          stream.on('error', reject);
-          stream.end(body);
-        });
+      const h2 = (headers: http2.OutgoingHttpHeaders, body?: Buffer) => h2request(session, headers, body);
       const base = await h2({ ':path': '/v2/' });
       assert.equal(base.status, 200);
       assert.equal(base.headers['docker-distribution-api-version'], 'registry/2.0');
