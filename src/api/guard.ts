@@ -71,7 +71,7 @@ const FATAL_CODES = new Set(['ERR_INTERNAL_ASSERTION']);
  *   cut off code whose work and state are unknown: logged as fatal, and the process exits with
  *   status 1 for its supervisor to restart it. So does a Node internal assertion anywhere.
  */
-export function guardProcess(logger: Logger, exit: (code: number) => void = (code) => process.exit(code)): void {
+export function guardProcess(logger: Logger): void {
   process.on('uncaughtException', (err, origin) => {
     const guard = scope.getStore();
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -80,7 +80,7 @@ export function guardProcess(logger: Logger, exit: (code: number) => void = (cod
       return;
     }
     logger.fatal({ err, origin }, guard ? 'Node.js internal assertion failed; exiting: the process state is unknown' : 'uncaught exception outside any request; exiting: the process state is unknown');
-    exit(1);
+    process.exit(1);
   });
   process.on('unhandledRejection', (reason) => {
     const guard = scope.getStore();
