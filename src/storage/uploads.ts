@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import { Digester, type Digest, type DigestAlgorithm } from '../oci/digest.js';
-import { isPathNotFound } from './driver/errors.js';
+import { isPathNotFound, StorageFullError } from './driver/errors.js';
 import type { FileWriter, StorageDriver } from './driver/types.js';
 import type { BlobDescriptor, BlobStore } from './blobs.js';
 import type { LinkedBlobStore } from './linked-blobs.js';
@@ -75,9 +75,15 @@ export class UploadStore implements RepositoryUploads {
 
   async create(): Promise<UploadStatus> {
     const id = randomUUID();
-    await this.driver.putContent(uploadStartedAtPath(this.name, id), Buffer.from(new Date().toISOString()));
-    const writer = await this.driver.writer(uploadDataPath(this.name, id), false);
-    await writer.commit();
+    try {
+      await this.driver.putContent(uploadStartedAtPath(this.name, id), Buffer.from(new Date().toISOString()));
+      const writer = await this.driver.writer(uploadDataPath(this.name, id), false);
+      await writer.commit();
+    } catch (err) {
+      // No half-made session (a startedat without data) is left for the purge to find.
+      await deleteIfExists(this.driver, uploadDir(this.name, id)).catch(() => undefined);
+      throw err;
+    }
     this.sessions.keep(this.key(id), new Digester());
     return { id, size: 0 };
   }
@@ -120,15 +126,17 @@ export class UploadStore implements RepositoryUploads {
 
   /** Appends a chunk (PATCH). Throws RANGE_INVALID with the current Range when out of order. */
   append(id: string, body: Readable, expect: ChunkExpectation = {}): Promise<UploadStatus> {
-    return this.sessions.exclusive(this.key(id), async () => {
-      const size = await this.appendLocked(id, body, expect, false);
-      return { id, size };
-    });
+    return this.sessions.exclusive(this.key(id), () =>
+      this.endedWhenFull(id, async () => {
+        const size = await this.appendLocked(id, body, expect, false);
+        return { id, size };
+      }),
+    );
   }
 
   /** Completes an upload (PUT ?digest=), with an optional last chunk; the blob is linked into the repository. */
   commit(id: string, digest: Digest, body?: Readable, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
-    return this.sessions.exclusive(this.key(id), async () => {
+    return this.sessions.exclusive(this.key(id), () => this.endedWhenFull(id, async () => {
       const size = body ? await this.appendLocked(id, body, expect, true) : checkPosition(await this.size(id), expect);
       const digester = this.sessions.take(this.key(id), size, digest.algorithm) ?? (await this.rehash(id, digest.algorithm));
       const actual = digester.digest();
@@ -146,7 +154,7 @@ export class UploadStore implements RepositoryUploads {
       await this.linked.link(digest);
       await this.remove(id);
       return { digest, size };
-    });
+    }));
   }
 
   async cancel(id: string): Promise<void> {
@@ -195,6 +203,19 @@ export class UploadStore implements RepositoryUploads {
       return (await this.driver.stat(uploadDataPath(this.name, id))).size;
     } catch (err) {
       if (isPathNotFound(err)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+      throw err;
+    }
+  }
+
+  /**
+   * A full device ends the upload: its data is removed, which frees the space it held, and the
+   * client, told 503 and then 404 BLOB_UPLOAD_UNKNOWN, pushes the blob again once there is room.
+   */
+  private async endedWhenFull<T>(id: string, task: () => Promise<T>): Promise<T> {
+    try {
+      return await task();
+    } catch (err) {
+      if (err instanceof StorageFullError) await this.remove(id).catch(() => undefined);
       throw err;
     }
   }

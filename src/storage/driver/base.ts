@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { tracer } from '../../tracing/index.js';
-import { InvalidOffsetError, InvalidPathError, isPathNotFound, StorageDriverError } from './errors.js';
+import { InvalidOffsetError, InvalidPathError, isPathNotFound, StorageDriverError, storageFault } from './errors.js';
 import {
   PATH_PATTERN,
   type FileInfo,
@@ -16,7 +16,8 @@ import {
 /**
  * The wrapper applied once to every driver (Distribution's driver/base): it checks every path
  * and offset before the driver sees them, turns unexpected errors into StorageDriverError naming
- * the driver (driver errors such as PathNotFoundError pass through unchanged), reports the
+ * the driver (driver errors such as PathNotFoundError pass through unchanged; a full device or an
+ * unreachable store becomes StorageFullError or StorageUnavailableError), reports the
  * duration of each operation to an optional callback for metrics, and, with tracing on, makes a
  * span of each operation a request causes (src/tracing), so drivers themselves know nothing of it.
  */
@@ -164,6 +165,8 @@ class BaseDriver implements StorageDriver {
   normalise(operation: string, path: string, err: unknown): unknown {
     if (err instanceof StorageDriverError) return err;
     if (typeof err === 'object' && err !== null && visitorErrors.has(err)) return err;
+    const fault = storageFault(this.name, err);
+    if (fault) return fault;
     const detail = err instanceof Error ? err.message : String(err);
     return new StorageDriverError(this.name, `${this.name}: ${operation} ${path}: ${detail}`, { cause: err });
   }

@@ -49,6 +49,49 @@ export class StorageUnavailableError extends StorageDriverError {
   }
 }
 
+/**
+ * The storage device has no room left (ENOSPC) or the quota is used up (EDQUOT). Answered 503
+ * UNAVAILABLE "no space left on the storage device" (docs/operations.md, "Failure modes"): the
+ * registry is up and reads still work, writes wait for an operator or a collection to free space.
+ */
+export class StorageFullError extends StorageDriverError {
+  constructor(driver: string, message: string, options?: { cause?: unknown }) {
+    super(driver, message, options);
+    this.name = 'StorageFullError';
+  }
+}
+
+/** errno codes of a full device. */
+const FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * Codes and names of a store that did not answer: a connection refused, reset or timed out, a
+ * name that does not resolve. Node's socket errors carry them as `code`; the AWS SDK's timeouts as
+ * `name` (TimeoutError), after its own retries.
+ */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
+  'EHOSTDOWN', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'ESOCKETTIMEDOUT', 'ERR_SOCKET_CONNECTION_TIMEOUT',
+]);
+const UNREACHABLE_NAMES = new Set(['TimeoutError', 'RequestTimeout']);
+
+/**
+ * What a raw error from a driver's backend says about the storage as a whole, when it says
+ * something: the device is full, or the store cannot be reached. The base wrapper (base.ts) turns
+ * such errors into StorageFullError or StorageUnavailableError for every driver, so the HTTP layer
+ * answers them 503 whatever driver raised them; anything else stays a StorageDriverError (500).
+ */
+export function storageFault(driver: string, err: unknown): StorageDriverError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { code, name } = err as { code?: unknown; name?: unknown };
+  const reason = typeof code === 'string' ? code : typeof name === 'string' ? name : '';
+  if (FULL_CODES.has(reason)) return new StorageFullError(driver, `${driver}: no space left on the storage device (${reason})`, { cause: err });
+  if (UNREACHABLE_CODES.has(reason) || (typeof name === 'string' && UNREACHABLE_NAMES.has(name))) {
+    return new StorageUnavailableError(driver, `${driver}: the storage backend did not answer (${reason})`, { cause: err });
+  }
+  return undefined;
+}
+
 export function isPathNotFound(err: unknown): err is PathNotFoundError {
   return err instanceof PathNotFoundError;
 }
