@@ -148,6 +148,11 @@ export async function startChildRegistry(opts: RegistryOptions = {}): Promise<Re
   return startChild(target, opts);
 }
 
+/** Distribution 2.8.2 as a child process whatever BERTH_TEST_TARGET says (an upstream for mirror tests). */
+export async function startDistribution(opts: RegistryOptions = {}): Promise<Registry> {
+  return startChild('distribution', opts);
+}
+
 async function startChild(which: Target, opts: RegistryOptions): Promise<Registry> {
   const { base, root, fresh } = await makeBase(opts);
   const port = await freePort();

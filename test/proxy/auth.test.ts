@@ -1,9 +1,10 @@
-// The mirror authenticating to its upstream: a Berth with htpasswd (Basic), and a Berth with the
-// built-in token issuer (the bearer flow: challenge → token endpoint with Basic credentials →
+// The mirror authenticating to its upstream: Distribution 2.8.2 with htpasswd (Basic: its challenge
+// and its 401s are the reference), and a Berth with the built-in token issuer (the bearer flow: challenge → token endpoint with Basic credentials →
 // retry), tokens cached per scope until they expire.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../helpers/clock.js';
+import { type Registry, startDistribution } from '../helpers/registry.js';
 import { type Berth, Front, type Image, basic, pullImage, pushImage, startBerth, tempDir, writeHtpasswd } from './helpers.js';
 
 async function errorOf(res: Response): Promise<{ code: string; message: string }> {
@@ -12,14 +13,14 @@ async function errorOf(res: Response): Promise<{ code: string; message: string }
 
 describe('mirror of an htpasswd upstream (Basic)', () => {
   const tmp = tempDir('basic');
-  let upstream: Berth;
+  let upstream: Registry;
   let front: Front;
   const mirrors: Berth[] = [];
   let img: Image;
 
   before(async () => {
     writeHtpasswd(`${tmp.dir}/htpasswd`, { puller: 'pull-pw' });
-    upstream = await startBerth(`${tmp.dir}/upstream`, `auth:\n  htpasswd:\n    realm: upstream\n    path: ${tmp.dir}/htpasswd\n`);
+    upstream = await startDistribution({ extraYaml: `auth:\n  htpasswd:\n    realm: upstream\n    path: ${tmp.dir}/htpasswd\n` });
     front = await new Front(upstream.url).start();
     img = await pushImage(upstream.url, 'team/app', 'v1', { headers: { Authorization: basic('puller', 'pull-pw') } });
   });
@@ -27,7 +28,7 @@ describe('mirror of an htpasswd upstream (Basic)', () => {
   after(async () => {
     for (const m of mirrors) await m.close();
     await front?.stop();
-    await upstream?.close();
+    await upstream?.stop();
     tmp.cleanup();
   });
 

@@ -66,16 +66,13 @@ export interface Image {
   blobs: { data: Buffer; digest: string }[];
 }
 
-/** Pushes an OCI image (a config and `layers` random layers of `layerSize` bytes) to `url`. */
+/** Pushes an OCI image (a config and `layers` random layers of `layerSize` bytes) to `url` (Berth or Distribution). */
 export async function pushImage(url: string, repo: string, tag: string, opts: { layers?: number; layerSize?: number; headers?: Record<string, string> } = {}): Promise<Image> {
   const headers = opts.headers ?? {};
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, created: new Date().toISOString(), n: randomBytes(8).toString('hex') }));
   const layers = Array.from({ length: opts.layers ?? 1 }, () => randomBytes(opts.layerSize ?? 4096));
   const blobs = [config, ...layers].map((data) => ({ data, digest: sha256(data) }));
-  for (const b of blobs) {
-    const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${b.digest}`, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/octet-stream' }, body: b.data });
-    if (res.status !== 201) throw new Error(`push blob to ${url}/${repo}: ${res.status} ${await res.text()}`);
-  }
+  for (const b of blobs) await pushBlob(url, repo, b.data, headers);
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -87,6 +84,19 @@ export async function pushImage(url: string, repo: string, tag: string, opts: { 
   const res = await fetch(`${url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { ...headers, 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest });
   if (res.status !== 201) throw new Error(`push manifest to ${url}/${repo}:${tag}: ${res.status} ${await res.text()}`);
   return { repo, tag, manifest, manifestDigest: sha256(manifest), blobs };
+}
+
+/** Pushes a blob with POST then PUT (Distribution 2.8.2 takes no single-POST upload); returns its digest. */
+export async function pushBlob(url: string, repo: string, data: Buffer, headers: Record<string, string> = {}): Promise<string> {
+  const digest = sha256(data);
+  const start = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers });
+  await start.arrayBuffer();
+  if (start.status !== 202) throw new Error(`start upload to ${url}/${repo}: ${start.status}`);
+  const put = new URL(start.headers.get('location')!, url);
+  put.searchParams.set('digest', digest);
+  const res = await fetch(put, { method: 'PUT', headers: { ...headers, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(data) });
+  if (res.status !== 201) throw new Error(`push blob to ${url}/${repo}: ${res.status} ${await res.text()}`);
+  return digest;
 }
 
 export const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json';

@@ -1,6 +1,8 @@
-// The pull-through cache against a real upstream (a second Berth on loopback, behind a front that
-// records every request): first and cached pulls, the upstream going away, moved tags, pushes
-// refused, one upstream fetch for concurrent pulls of a large blob, upstream 5xx and hangs.
+// The pull-through cache against a real upstream, Distribution 2.8.2 (Debian's docker-registry) on
+// loopback behind a front that records every request, so what the mirror relies on (HEAD answers
+// and their digests, media types, tag lists, 404s for unknown names and content) is the reference
+// implementation's: first and cached pulls, the upstream going away, moved tags, pushes refused,
+// one upstream fetch for concurrent pulls of a large blob, upstream 5xx and hangs.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { randomUUID } from 'node:crypto';
@@ -8,6 +10,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { packUploadState } from '../../src/storage/upload-token.js';
 import { metricsRegistry } from '../../src/metrics/registry.js';
+import { type Registry, startDistribution } from '../helpers/registry.js';
 import { type Berth, Front, type Image, getBlob, getManifest, pullImage, pushImage, sha256, startBerth, tempDir } from './helpers.js';
 
 /** The mirror's http.secret, so that the test can sign an upload Location as the mirror would. */
@@ -53,7 +56,7 @@ function getUntilClosed(url: string): Promise<void> {
 
 describe('mirror of one upstream (Distribution-style proxy)', () => {
   const tmp = tempDir('single');
-  let upstream: Berth;
+  let upstream: Registry;
   let front: Front;
   let mirror: Berth;
   /** A second mirror of the same upstream with 1 s timeouts, for the tests of a hanging or stalling upstream (the first keeps the defaults, so a loaded machine does not break its transfers). */
@@ -61,7 +64,7 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
   let app: Image;
 
   before(async () => {
-    upstream = await startBerth(`${tmp.dir}/upstream`);
+    upstream = await startDistribution();
     front = await new Front(upstream.url).start();
     mirror = await startBerth(`${tmp.dir}/mirror`, `  secret: ${MIRROR_SECRET}\nproxy:\n  remoteurl: ${front.url}\n`);
     strict = await startBerth(`${tmp.dir}/strict`, `proxy:\n  remoteurl: ${front.url}\nberth:\n  proxy:\n    timeout: 1s\n    idletimeout: 1s\n`);
@@ -72,7 +75,7 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
     await mirror?.close();
     await strict?.close();
     await front?.stop();
-    await upstream?.close();
+    await upstream?.stop();
     tmp.cleanup();
   });
 
@@ -235,7 +238,7 @@ describe('mirror of one upstream (Distribution-style proxy)', () => {
   });
 
   it('serves cached content when the upstream is gone, and fails fast for the rest', async () => {
-    await upstream.close();
+    await upstream.stop();
     await front.stop();
     assert.equal(await pullImage(mirror.url, 'library/app', 'v1'), app.manifestDigest);
     const res = await fetch(`${mirror.url}/v2/library/other/manifests/latest`);
