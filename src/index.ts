@@ -25,6 +25,7 @@ export type {
   WalkFn,
   WalkResult,
   WalkOptions,
+  WriterOptions,
   DriverFactory,
 } from './storage/driver/types.js';
 export { PATH_PATTERN } from './storage/driver/types.js';

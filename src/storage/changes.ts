@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from './driver/types.js';
+import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from './driver/types.js';
 import type { Listings } from './listing/listings.js';
 import { metadataKeys, type MetadataCache } from './metadata-cache.js';
 import { layoutPathOf } from './paths.js';
@@ -112,8 +112,8 @@ export function reportingDriver(inner: StorageDriver, report: (changes: StorageC
     getContent: (path: string) => inner.getContent(path),
     putContent: (path: string, content: Uint8Array) => after(inner.putContent(path, content), { op: 'put', path }),
     reader: (path: string, offset?: number, length?: number): Promise<Readable> => inner.reader(path, offset, length),
-    writer: async (path: string, append: boolean): Promise<FileWriter> => {
-      const w = await inner.writer(path, append);
+    writer: async (path: string, options?: WriterOptions): Promise<FileWriter> => {
+      const w = await inner.writer(path, options);
       return {
         get size() {
           return w.size;

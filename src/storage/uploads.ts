@@ -77,7 +77,7 @@ export class UploadStore implements RepositoryUploads {
     const id = randomUUID();
     try {
       await this.driver.putContent(uploadStartedAtPath(this.name, id), Buffer.from(new Date().toISOString()));
-      const writer = await this.driver.writer(uploadDataPath(this.name, id), false);
+      const writer = await this.driver.writer(uploadDataPath(this.name, id));
       await writer.commit();
     } catch (err) {
       // No half-made session (a startedat without data) is left for the purge to find.
@@ -99,7 +99,7 @@ export class UploadStore implements RepositoryUploads {
     const data = uploadDataPath(this.name, id);
     const digester = new Digester(digest.algorithm);
     try {
-      const writer = await this.driver.writer(data, false);
+      const writer = await this.driver.writer(data);
       try {
         await pump(body, writer, digester);
       } catch (err) {
@@ -147,7 +147,7 @@ export class UploadStore implements RepositoryUploads {
       if (!body) {
         // commit() makes the data durable first where the driver is set to (filesystem fsync);
         // a last chunk in this request was committed as it was written.
-        const data = await this.driver.writer(uploadDataPath(this.name, id), true);
+        const data = await this.driver.writer(uploadDataPath(this.name, id), { append: true });
         await data.commit();
       }
       await this.blobs.adopt(digest, uploadDataPath(this.name, id), size);
@@ -172,7 +172,7 @@ export class UploadStore implements RepositoryUploads {
     }
     const key = this.key(id);
     const digester = this.sessions.take(key, size, 'sha256') ?? (await this.rehash(id, 'sha256'));
-    const writer = await this.driver.writer(uploadDataPath(this.name, id), true);
+    const writer = await this.driver.writer(uploadDataPath(this.name, id), { append: true });
     try {
       await pump(body, writer, digester);
     } catch (err) {

@@ -142,7 +142,7 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
       assert.equal((await driver.getContent(`${dir}/empty`)).length, 0);
       assert.equal((await driver.stat(`${dir}/empty`)).size, 0);
       assert.equal((await readAll(await driver.reader(`${dir}/empty`))).length, 0);
-      const w = await driver.writer(`${dir}/empty2`, false);
+      const w = await driver.writer(`${dir}/empty2`);
       assert.equal(w.size, 0);
       await w.commit();
       assert.equal((await driver.stat(`${dir}/empty2`)).size, 0);
@@ -153,7 +153,7 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
       const sizes = [1, 65536, 1024 * 1024 + 7, 333_333, 2 * 1024 * 1024, 4093];
       const total = 32 * 1024 * 1024;
       const hash = createHash('sha256');
-      const w = await driver.writer(`${dir}/big/data`, false);
+      const w = await driver.writer(`${dir}/big/data`);
       let written = 0;
       for (let i = 0; written < total; i++) {
         const n = Math.min(sizes[i % sizes.length]!, total - written);
@@ -195,7 +195,7 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
           ['getContent', () => driver.getContent(p)],
           ['putContent', () => driver.putContent(p, Buffer.from('x'))],
           ['reader', () => driver.reader(p)],
-          ['writer', () => driver.writer(p, false)],
+          ['writer', () => driver.writer(p)],
           ['stat', () => driver.stat(p)],
           ['list', () => driver.list(p)],
           ['move from', () => driver.move(p, `${dir}/ok`)],
@@ -207,7 +207,7 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
         for (const [op, call] of ops) await rejectsWith(call(), InvalidPathError, `${op}(${JSON.stringify(p)})`);
       }
       for (const call of [() => driver.getContent('/'), () => driver.putContent('/', Buffer.alloc(0)),
-        () => driver.delete('/'), () => driver.writer('/', false), () => driver.reader('/')]) {
+        () => driver.delete('/'), () => driver.writer('/'), () => driver.reader('/')]) {
         await rejectsWith(call(), InvalidPathError, 'root as a file');
       }
       assert.equal((await driver.stat('/')).isDir, true);
@@ -231,17 +231,17 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
     });
 
     it('appends across several writers', async () => {
-      const w1 = await driver.writer(`${dir}/a/log`, false);
+      const w1 = await driver.writer(`${dir}/a/log`);
       await w1.write(Buffer.from('abc'));
       assert.equal(w1.size, 3);
       await w1.close();
-      const w2 = await driver.writer(`${dir}/a/log`, true);
+      const w2 = await driver.writer(`${dir}/a/log`, { append: true });
       assert.equal(w2.size, 3);
       await w2.write(Buffer.from('def'));
       assert.equal(w2.size, 6);
       await w2.close();
       assert.equal(await text(`${dir}/a/log`), 'abcdef');
-      const w3 = await driver.writer(`${dir}/a/log`, true);
+      const w3 = await driver.writer(`${dir}/a/log`, { append: true });
       await w3.write(Buffer.from('ghi'));
       await w3.commit();
       await w3.close(); // closing after commit is harmless
@@ -253,16 +253,16 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
 
     it('starts afresh with append=false, and cancels', async () => {
       await put(`${dir}/f`, 'old content here');
-      const w = await driver.writer(`${dir}/f`, false);
+      const w = await driver.writer(`${dir}/f`);
       await w.write(Buffer.from('new'));
       await w.commit();
       assert.equal(await text(`${dir}/f`), 'new');
-      const c = await driver.writer(`${dir}/c`, false);
+      const c = await driver.writer(`${dir}/c`);
       await c.write(Buffer.from('doomed'));
       await c.cancel();
       await rejectsWith(driver.stat(`${dir}/c`), PathNotFoundError, 'cancelled file');
       await rejectsWith(c.write(Buffer.from('x')), StorageDriverError, 'write after cancel');
-      const a = await driver.writer(`${dir}/f`, true);
+      const a = await driver.writer(`${dir}/f`, { append: true });
       await a.write(Buffer.from('more'));
       await a.cancel();
       await rejectsWith(driver.stat(`${dir}/f`), PathNotFoundError, 'cancelled append');
@@ -270,7 +270,7 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
 
     it('runs concurrent writers on different paths', async () => {
       const datas = Array.from({ length: 6 }, () => randomBytes(300_000));
-      const writers = await Promise.all(datas.map((_, i) => driver.writer(`${dir}/c${i}/data`, false)));
+      const writers = await Promise.all(datas.map((_, i) => driver.writer(`${dir}/c${i}/data`)));
       for (let off = 0; off < 300_000; off += 50_000) {
         await Promise.all(writers.map((w, i) => w.write(datas[i]!.subarray(off, off + 50_000))));
       }
@@ -408,7 +408,7 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
           ['getContent', () => driver.getContent(p)],
           ['reader', () => driver.reader(p)],
           ['reader at offset', () => driver.reader(p, 10)],
-          ['writer append', () => driver.writer(p, true)],
+          ['writer append', () => driver.writer(p, { append: true })],
           ['stat', () => driver.stat(p)],
           ['list', () => driver.list(p)],
           ['move', () => driver.move(p, `${dir}/dest`)],

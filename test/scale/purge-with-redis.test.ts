@@ -43,7 +43,7 @@ it('purging through the redis-announcing driver aborts a multipart upload with n
   const driver = reportingDriver(inner, (changes) => bus.publish(...changes));
   assert.ok(driver.listPendingWrites && driver.abortPendingWrite, 'the wrapper offers pending writes');
   const path = uploadDataPath('team/app', 'f0e1d2c3-0000-4000-8000-000000000000');
-  const writer = await driver.writer(path, false);
+  const writer = await driver.writer(path);
   await writer.write(random(5 * 1024 * 1024 + 1)); // one full part goes to S3; the writer is never closed
   let pending = await driver.listPendingWrites('/docker/registry/v2/repositories');
   for (let i = 0; i < 200 && !pending.some((w) => w.path === path); i++) {

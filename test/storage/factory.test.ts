@@ -74,7 +74,7 @@ describe('base wrapper', () => {
     });
     await driver.putContent('/m/a', Buffer.from('x'));
     await assert.rejects(driver.getContent('/m/b'), PathNotFoundError);
-    const w = await driver.writer('/m/c', false);
+    const w = await driver.writer('/m/c');
     await w.write(Buffer.from('y'));
     await w.commit();
     assert.deepEqual(

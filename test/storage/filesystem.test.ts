@@ -46,7 +46,7 @@ describe('filesystem driver: its own matters', () => {
 
   it('keeps temp files out of sight and leaves none behind', async () => {
     for (let i = 0; i < 5; i++) await driver.putContent(`/docker/f${i}`, Buffer.from(`v${i}`));
-    const w = await driver.writer('/docker/w', false);
+    const w = await driver.writer('/docker/w');
     await w.write(Buffer.from('w'));
     await w.commit();
     assert.ok((await stat(path.join(root, TEMP_DIR))).isDirectory());
@@ -94,12 +94,12 @@ describe('filesystem driver: its own matters', () => {
       await assert.rejects(driver.getContent(p), PathNotFoundError, p);
       await assert.rejects(driver.reader(p), PathNotFoundError, p);
       await assert.rejects(driver.stat(p), PathNotFoundError, p);
-      await assert.rejects(driver.writer(p, true), PathNotFoundError, p);
+      await assert.rejects(driver.writer(p, { append: true }), PathNotFoundError, p);
     }
     await assert.rejects(driver.list('/docker/out-dir'), PathNotFoundError);
     await assert.rejects(driver.walk('/docker/out-dir', () => undefined), PathNotFoundError);
     await assert.rejects(driver.putContent('/docker/out-dir/new', Buffer.from('x')), PathNotFoundError);
-    await assert.rejects(driver.writer('/docker/out-dir/new', false), PathNotFoundError);
+    await assert.rejects(driver.writer('/docker/out-dir/new'), PathNotFoundError);
     await assert.rejects(driver.delete('/docker/out-dir/secret'), PathNotFoundError);
     await assert.rejects(driver.move('/docker/out-dir/secret', '/docker/stolen'), PathNotFoundError);
     await assert.rejects(driver.move('/docker/inside/real', '/docker/out-dir/planted'), PathNotFoundError);
@@ -118,7 +118,7 @@ describe('filesystem driver: its own matters', () => {
     assert.deepEqual(looped, ['/docker/inside/real'], 'a link to an ancestor is not walked into');
     await driver.delete('/docker/inside/loop');
     // Writing a new file at a link's path replaces the link; the target is untouched.
-    const w = await driver.writer('/docker/out-file', false);
+    const w = await driver.writer('/docker/out-file');
     await w.write(Buffer.from('mine'));
     await w.commit();
     assert.equal((await driver.getContent('/docker/out-file')).toString(), 'mine');

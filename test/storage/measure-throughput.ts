@@ -43,7 +43,7 @@ async function timed(root: string, writeBlockSize: number, readChunkSize: number
   const driver = wrapDriver(new FilesystemDriver({ rootDirectory: root, maxThreads: 100, fsync, confineSymlinks: false, writeBlockSize, readChunkSize }));
   const p = `/docker/blob-${writeBlockSize}-${readChunkSize}-${fsync}`;
   let t = performance.now();
-  const w = await driver.writer(p, false);
+  const w = await driver.writer(p);
   for (let i = 0; i < total / CHUNK; i++) await w.write(chunkAt(i));
   const wrote = performance.now() - t;
   await w.commit();

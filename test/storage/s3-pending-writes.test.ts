@@ -78,7 +78,7 @@ describe('s3 delete aborts multipart uploads in progress', () => {
    * abandons it (as a killed process would): never closed, committed or cancelled.
    */
   async function abandonedWrite(path: string): Promise<void> {
-    const w = await driver.writer(path, false);
+    const w = await driver.writer(path);
     await w.write(random(5 * MiB)); // a full chunk: CreateMultipartUpload, then UploadPart
     const key = ROOT + path;
     await until(`a stored part for ${key}`, async () => {

@@ -49,19 +49,19 @@ describe('s3 driver specifics', () => {
     const a = randomBytes(3 * MiB + 17); // under 5 MiB: read back and continued in memory
     const b = randomBytes(4 * MiB); // now 7 MiB: one object; next append copies it as a part
     const c = randomBytes(6 * MiB + 5); // goes into parts after the server-side copy
-    const w1 = await driver.writer('/up/data', false);
+    const w1 = await driver.writer('/up/data');
     await w1.write(a);
     await w1.close();
     assert.equal((await other.stat('/up/data')).size, a.length);
-    const w2 = await other.writer('/up/data', true);
+    const w2 = await other.writer('/up/data', { append: true });
     assert.equal(w2.size, a.length);
     await w2.write(b);
     await w2.close();
-    const w3 = await driver.writer('/up/data', true);
+    const w3 = await driver.writer('/up/data', { append: true });
     assert.equal(w3.size, a.length + b.length);
     await w3.write(c);
     await w3.close();
-    const w4 = await other.writer('/up/data', true); // nothing written: object unchanged
+    const w4 = await other.writer('/up/data', { append: true }); // nothing written: object unchanged
     await w4.commit();
     const whole = Buffer.concat([a, b, c]);
     const back = await readAll(await other.reader('/up/data'));

@@ -11,6 +11,7 @@ import {
   type StorageDriver,
   type WalkFn,
   type WalkOptions,
+  type WriterOptions,
 } from './types.js';
 
 /**
@@ -188,9 +189,9 @@ class BaseDriver implements StorageDriver {
     return this.run('reader', p, () => this.inner.reader(p, offset, length));
   }
 
-  async writer(path: string, append: boolean): Promise<FileWriter> {
+  async writer(path: string, options: WriterOptions = {}): Promise<FileWriter> {
     const p = this.checkPath(path);
-    return this.run('writer', p, async () => new BaseWriter(this, p, await this.inner.writer(p, append === true)));
+    return this.run('writer', p, async () => new BaseWriter(this, p, await this.inner.writer(p, { append: options.append === true })));
   }
 
   async stat(path: string): Promise<FileInfo> {

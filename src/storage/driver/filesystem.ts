@@ -5,7 +5,7 @@ import nodePath from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidOffsetError, InvalidPathError, PathNotFoundError } from './errors.js';
 import { FilesystemWriter } from './filesystem-writer.js';
-import type { FileInfo, FileWriter, RandomAccessFile, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from './types.js';
+import type { FileInfo, FileWriter, RandomAccessFile, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from './types.js';
 import { childPath, walkTree } from './walk.js';
 
 /**
@@ -277,7 +277,7 @@ export class FilesystemDriver implements StorageDriver {
     };
   }
 
-  async writer(path: string, append: boolean): Promise<FileWriter> {
+  async writer(path: string, { append = false }: WriterOptions = {}): Promise<FileWriter> {
     const real = await this.resolve(path, append);
     let fh: fsp.FileHandle;
     let size = 0;

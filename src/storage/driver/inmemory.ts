@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { InvalidOffsetError, PathNotFoundError, StorageDriverError } from './errors.js';
-import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from './types.js';
+import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from './types.js';
 import { childPath, walkTree } from './walk.js';
 
 /**
@@ -125,7 +125,7 @@ export class InMemoryDriver implements StorageDriver {
     return Readable.from(slices, { objectMode: false });
   }
 
-  async writer(path: string, append: boolean): Promise<FileWriter> {
+  async writer(path: string, { append = false }: WriterOptions = {}): Promise<FileWriter> {
     let node: FileNode;
     if (append) {
       node = this.file(path);

@@ -33,11 +33,11 @@ export interface StorageDriver {
   openRead?(path: string): Promise<RandomAccessFile>;
 
   /**
-   * A writer for path. append=false starts a new file (replacing any old one); append=true
-   * continues an existing one (PathNotFoundError when absent). Content written but not yet
-   * committed may be visible at path: callers that need atomic visibility write elsewhere and move.
+   * A writer for path: a new file (replacing any old one), or with `append` the continuation of an
+   * existing one (PathNotFoundError when absent). Content written but not yet committed may be
+   * visible at path: callers that need atomic visibility write elsewhere and move.
    */
-  writer(path: string, append: boolean): Promise<FileWriter>;
+  writer(path: string, options?: WriterOptions): Promise<FileWriter>;
 
   /** Size, modification time and kind. PathNotFoundError when absent. Directories are implicit. */
   stat(path: string): Promise<FileInfo>;
@@ -133,6 +133,11 @@ export interface FileInfo {
   readonly size: number;
   readonly modTime: Date;
   readonly isDir: boolean;
+}
+
+export interface WriterOptions {
+  /** Continue the existing file instead of starting a new one (Distribution's `append`). */
+  append?: boolean;
 }
 
 export interface FileWriter {

@@ -7,7 +7,7 @@ import {
 } from '@azure/storage-blob';
 import { ConfigError } from '../../../config/errors.js';
 import { InvalidOffsetError, PathNotFoundError, StorageDriverError, StorageUnavailableError } from '../errors.js';
-import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../types.js';
+import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from '../types.js';
 import { compareWalkOrder, listFromChildren } from '../walk.js';
 
 /**
@@ -192,7 +192,7 @@ export class AzureDriver implements StorageDriver {
     }
   }
 
-  async writer(path: string, append: boolean): Promise<FileWriter> {
+  async writer(path: string, { append = false }: WriterOptions = {}): Promise<FileWriter> {
     const client = this.container.getAppendBlobClient(this.key(path));
     if (!append) {
       await this.call(() => client.create({ blobHTTPHeaders: { blobContentType: 'application/octet-stream' } }));

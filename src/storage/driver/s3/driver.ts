@@ -24,7 +24,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { isValidPath } from '../base.js';
 import { InvalidOffsetError, PathNotFoundError, StorageDriverError } from '../errors.js';
-import type { FileInfo, FileWriter, PendingWrite, RedirectOptions, StorageDriver, WalkFn, WalkOptions } from '../types.js';
+import type { FileInfo, FileWriter, PendingWrite, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from '../types.js';
 import { compareWalkOrder, listFromChildren } from '../walk.js';
 import { listPage, type ListedObject } from './list-page.js';
 import { endpointUrl, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, parseS3Params, type S3Params } from './params.js';
@@ -187,7 +187,7 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  async writer(path: string, append: boolean): Promise<FileWriter> {
+  async writer(path: string, { append = false }: WriterOptions = {}): Promise<FileWriter> {
     if (!append) return new S3Writer(this, path, 0, undefined);
     const info = await this.head(path);
     if (!info) throw new PathNotFoundError(NAME, path);
