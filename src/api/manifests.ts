@@ -65,6 +65,8 @@ async function getManifest(ctx: Context, repo: Repository, ref: Reference): Prom
   }
   const manifest = await repo.manifests.get(digest);
   if (!manifest) throw unknown();
+  // A GET is a pull (a HEAD is not), a conditional one answered 304 too: noted in memory only.
+  ctx.registry.records?.pulled(repo.name, digest);
   if (ctx.req.headers['if-none-match'] === `"${digest.value}"`) {
     ctx.res.writeHead(304, headers(digest, manifest.info.mediaType, manifest.content.length));
     ctx.res.end();
@@ -89,6 +91,7 @@ async function putManifest(ctx: Context, repo: Repository, ref: Reference): Prom
     throw new RegistryError('MANIFEST_INVALID', `manifest larger than ${MAX_MANIFEST_BYTES} bytes`, undefined, { status: 413 });
   }
   const stored = await repo.manifests.put(body, ctx.req.headers['content-type'], ref);
+  ctx.registry.records?.pushed(repo.name, stored.digest);
   const out: Record<string, string> = {
     Location: ctx.url(`/v2/${repo.name}/manifests/${stored.digest.value}`),
     'Docker-Content-Digest': stored.digest.value,

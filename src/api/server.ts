@@ -11,6 +11,9 @@ import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
 import { ReferrersTagKeeper } from '../storage/manifests/referrers-tags.js';
 import { scheduleGc } from '../gc/schedule.js';
+import { Recorder } from '../policy/records/recorder.js';
+import { RedisRecords } from '../policy/records/redis-records.js';
+import { StorageRecords } from '../policy/records/storage-records.js';
 import { createHandler } from './dispatch.js';
 import { startTracing, tracer } from '../tracing/index.js';
 import { createListener } from './listener.js';
@@ -104,6 +107,12 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     registry.blobs.shared = shared.descriptors;
     await shared.bus.subscribe((changes) => registry.changes.apply(changes, 'remote'));
   }
+  // Pull and push records (docs/policy.md): in Redis when several instances share it, else beside
+  // the layout (not written in read-only mode).
+  const records = new Recorder(shared ? new RedisRecords(shared.client) : new StorageRecords(registry.driver), clock, logger, {
+    persist: Boolean(shared) || !config.storage.maintenance.readonly.enabled,
+  });
+  registry.records = records;
 
   // Every write goes through the registry's driver, which tells this process and the others of it.
   const driver = registry.driver;
@@ -147,6 +156,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       listener.closeAll();
       await stopped;
+      await records.close();
       health.stop();
       await mirror?.close();
       await notifier?.close();

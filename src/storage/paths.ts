@@ -44,6 +44,13 @@ export function savedTagsOwner(path: string): string | undefined {
     : undefined;
 }
 
+/** Where pull and push records live, one file per repository (src/policy/records/storage-records.ts). */
+export const RECORDS_ROOT = `${BERTH_ROOT}/records`;
+/** A repository's pull and push records ("_" keeps the file apart from nested names). */
+export function recordsPath(name: string): string {
+  return `${RECORDS_ROOT}/${name}/_records.json`;
+}
+
 export function blobDir(d: Digest): string {
   return `${BLOBS_ROOT}/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`;
 }

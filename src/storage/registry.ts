@@ -9,6 +9,7 @@ import type { CachedInfo, ManifestPolicy } from './manifests/store.js';
 import { TtlCache, type MetadataCache } from './metadata-cache.js';
 import { storageModes, type StorageModes } from './modes.js';
 import type { Repository, RepositoryMirror } from './repository.js';
+import type { ActivityRecords } from './rules.js';
 import { UploadSessions } from './uploads.js';
 
 export interface RegistryOptions {
@@ -41,6 +42,8 @@ export class Registry implements RegistryParts {
   readonly policy: ManifestPolicy;
   /** Chooses pull-through repositories for mirrored names (src/proxy); set once at start-up. */
   mirror: RepositoryMirror | undefined;
+  /** Pull and push records (src/policy/records), when kept; set once at start-up. */
+  records: ActivityRecords | undefined;
 
   constructor(driver: StorageDriver, options: RegistryOptions) {
     this.modes = storageModes(driver, options.metadataTtlMs);
@@ -79,5 +82,6 @@ export class Registry implements RegistryParts {
   async repositoryRemoved(name: string): Promise<void> {
     await this.blobs.shared?.forgetRepository(name);
     await this.listings.repositoryRemoved(name);
+    await this.records?.forgetRepository(name);
   }
 }

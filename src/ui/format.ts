@@ -51,3 +51,8 @@ export function shortDigest(digest: string): string {
 export function platformName(p: { os: string | null; architecture: string | null; variant: string | null }): string {
   return [p.os ?? '?', p.architecture ?? '?', p.variant].filter(Boolean).join('/');
 }
+
+/** "once", "twice", "5 times" */
+export function pullCount(n: number): string {
+  return n === 1 ? 'once' : n === 2 ? 'twice' : `${n.toLocaleString('en-US')} times`;
+}

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { defaultYaml, startRegistry, type Registry } from '../helpers/registry.js';
-import { pushManifest } from '../helpers/push.js';
+import { getManifest, pushManifest } from '../helpers/push.js';
 import { basic, pushImage as pushWithAuth, tempDir, writeHtpasswd } from '../auth/helpers.js';
 import { bytes } from '../../src/ui/format.js';
 import { launch, openPage, PHONE } from './browser.js';
@@ -87,15 +87,22 @@ describe('the UI of a registry with 10,000 repositories', () => {
   });
 
   it('shows a multi-arch tag with both platforms and their sizes, in the tag list and on its page', async () => {
+    // Two pulls of v1.0 (GETs; the HEAD is not one), none of v1.1: the pull records show.
+    for (const method of ['GET', 'GET', 'HEAD'] as const) assert.equal((await getManifest(reg, APP, 'v1.0', method)).status, 200);
     const { page, problems } = await openPage(browser, `${reg.url}/#/repo/${APP}`);
     const row = page.locator('tr[data-tag="v1.0"]');
     await row.waitFor();
+    const pulled = row.locator('td[data-label="Last pulled"]');
+    assert.match((await pulled.textContent()) ?? '', /now|second/);
+    assert.match((await pulled.getAttribute('title')) ?? '', /pulled twice$/);
+    assert.equal((await page.locator('tr[data-tag="v1.1"] td[data-label="Last pulled"]').textContent())?.trim(), 'never');
     for (const p of multi.platforms) {
       await row.locator('ul.platforms li', { hasText: `linux/${p.architecture} ${bytes(p.size)}` }).waitFor();
     }
     assert.equal((await row.locator('td[data-label=Size]').textContent())?.trim(), bytes(multi.size));
     await row.locator('a.tag').click();
     await page.locator('h2', { hasText: 'Platforms' }).waitFor();
+    await page.locator('dl.facts').getByText('· pulled twice').waitFor();
     for (const p of multi.platforms) {
       const platform = page.locator(`tr[data-platform="linux/${p.architecture}"]`);
       assert.equal((await platform.locator('td[data-label=Size]').textContent())?.trim(), bytes(p.size));

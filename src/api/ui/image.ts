@@ -8,6 +8,7 @@ import { type Context, sendJson } from '../context.js';
 import { descriptors, isAttestationEntry, str } from './summaries.js';
 import type { ConfigDetail, ImagePage } from './shapes.js';
 import type { UiState } from './state.js';
+import { isoOrNull, NO_RECORDS } from './repository.js';
 
 /**
  * GET /v2/_berth/images/<name>/<reference>: a manifest by tag or digest with its summary, its
@@ -35,7 +36,13 @@ export async function imagePage(ctx: Context, ui: UiState, name: string, referen
   const attestationManifests = descriptors(doc.manifests)
     .filter((d) => isAttestationEntry(d.raw))
     .map((d) => ({ digest: d.digest.value, size: d.size, for: str(stringsOf(d.raw.annotations)['vnd.docker.reference.digest']) }));
-  const [tags, referrers, canDelete] = await Promise.all([repo.tags.lookup(digest), findReferrers(repo.manifests, digest), ui.canDelete(ctx, name)]);
+  const [tags, referrers, canDelete, records] = await Promise.all([
+    repo.tags.lookup(digest),
+    findReferrers(repo.manifests, digest),
+    ui.canDelete(ctx, name),
+    ctx.registry.records?.read(name) ?? NO_RECORDS,
+  ]);
+  const record = records.get(digest.value);
   const body: ImagePage = {
     name,
     reference,
@@ -48,6 +55,9 @@ export async function imagePage(ctx: Context, ui: UiState, name: string, referen
     referrers: referrers.length,
     canDelete,
     manifest: doc,
+    pushed: isoOrNull(record?.pushed),
+    pulled: isoOrNull(record?.pulled),
+    pulls: record?.pulls ?? 0,
   };
   sendJson(ctx, 200, body, { 'Cache-Control': 'no-store' });
 }

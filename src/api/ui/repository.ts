@@ -4,13 +4,14 @@ import { KeptList } from '../../storage/listing/kept-list.js';
 import { LruCache } from '../../storage/lru.js';
 import { tagCurrentLinkPath } from '../../storage/paths.js';
 import type { Repository } from '../../storage/repository.js';
+import type { ManifestRecord } from '../../storage/rules.js';
 import { type Context, sendJson } from '../context.js';
 import { choice, mapLimit, nameFilter, paging } from './query.js';
 import type { ManifestSummary, RepositoryPage, TagRow } from './shapes.js';
 import type { Summaries } from './summaries.js';
 import type { UiState } from './state.js';
 
-const SORTS = ['name', 'pushed', 'created', 'size'] as const;
+const SORTS = ['name', 'pushed', 'pulled', 'created', 'size'] as const;
 type SortKey = (typeof SORTS)[number];
 /** Reads of tag links and summaries in flight for one page at most. */
 const READ_CONCURRENCY = 32;
@@ -30,12 +31,14 @@ export async function repositoryPage(ctx: Context, ui: UiState, name: string): P
   const all = await repo.tags.list();
   if (all.length === 0 && !(await repo.hasManifests())) throw new RegistryError('NAME_UNKNOWN', undefined, { name });
   const matched = filter ? all.filter(filter) : all;
+  const records = (await ctx.registry.records?.read(name)) ?? NO_RECORDS;
+  const row = (tag: string) => tagRow(ctx, ui, repo, tag, records);
   let rows: TagRow[];
   if (sort === 'name') {
     const ordered = order === 'asc' ? matched.slice(offset, offset + n) : matched.slice(Math.max(0, matched.length - offset - n), Math.max(0, matched.length - offset)).reverse();
-    rows = (await mapLimit(ordered, READ_CONCURRENCY, (tag) => tagRow(ctx, ui, repo, tag))).filter((r): r is TagRow => r !== undefined);
+    rows = (await mapLimit(ordered, READ_CONCURRENCY, row)).filter((r): r is TagRow => r !== undefined);
   } else {
-    const every = (await mapLimit(matched, READ_CONCURRENCY, (tag) => tagRow(ctx, ui, repo, tag))).filter((r): r is TagRow => r !== undefined);
+    const every = (await mapLimit(matched, READ_CONCURRENCY, row)).filter((r): r is TagRow => r !== undefined);
     every.sort(byKey(sort, order));
     rows = every.slice(offset, offset + n);
   }
@@ -45,11 +48,18 @@ export async function repositoryPage(ctx: Context, ui: UiState, name: string): P
 }
 
 /** A tag's row; undefined when the tag went away meanwhile. */
-async function tagRow(ctx: Context, ui: UiState, repo: Repository, tag: string): Promise<TagRow | undefined> {
+async function tagRow(ctx: Context, ui: UiState, repo: Repository, tag: string, records: ReadonlyMap<string, ManifestRecord>): Promise<TagRow | undefined> {
   const digest = await repo.tags.resolve(tag);
   if (!digest) return undefined;
   const [summary, pushed] = await Promise.all([ui.summaries.get(digest), ui.pushed.of(ctx, repo.name, tag, digest)]);
-  return { ...(summary ?? UNREADABLE), name: tag, digest: digest.value, pushed, pulled: null };
+  const record = records.get(digest.value);
+  return { ...(summary ?? UNREADABLE), name: tag, digest: digest.value, pushed, pulled: isoOrNull(record?.pulled), pulls: record?.pulls ?? 0 };
+}
+
+export const NO_RECORDS: ReadonlyMap<string, ManifestRecord> = new Map();
+
+export function isoOrNull(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
 }
 
 /** What a row shows for a tag whose manifest cannot be read (gone meanwhile, or not JSON). */

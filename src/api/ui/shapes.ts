@@ -69,8 +69,10 @@ export interface TagRow extends ManifestSummary {
   name: string;
   /** When the tag was last written: the modification time of its `current` link. */
   pushed: string | null;
-  /** When the tag was last pulled: not recorded yet (the policy work records it); null until then. */
+  /** When the tag's manifest was last pulled from this repository (GET by tag or digest; docs/policy.md), or null when never. */
   pulled: string | null;
+  /** How many times the tag's manifest was pulled from this repository. */
+  pulls: number;
 }
 
 export interface RepositoryPage {
@@ -79,7 +81,7 @@ export interface RepositoryPage {
   matched: number;
   offset: number;
   n: number;
-  sort: 'name' | 'pushed' | 'created' | 'size';
+  sort: 'name' | 'pushed' | 'pulled' | 'created' | 'size';
   order: 'asc' | 'desc';
   size: number;
   canDelete: boolean;
@@ -118,6 +120,11 @@ export interface ImagePage extends ManifestSummary {
   referrers: number;
   canDelete: boolean;
   manifest: unknown;
+  /** When the manifest was last pushed to this repository, as recorded (docs/policy.md); null when not recorded. */
+  pushed: string | null;
+  /** When it was last pulled from this repository, or null when never. */
+  pulled: string | null;
+  pulls: number;
 }
 
 export type ReferrerKind = 'signature' | 'sbom' | 'attestation' | 'other';

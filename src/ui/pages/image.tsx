@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { request } from '../api.js';
 import { Confirm, CopyButton, ErrorView, Fact, Head, PullCommands, useGet } from '../components.js';
-import { ago, bytes, exact, platformName, shortDigest } from '../format.js';
+import { ago, bytes, exact, platformName, pullCount, shortDigest } from '../format.js';
 import { links } from '../router.js';
 import type { ConfigDetail, ImagePage, Session } from '../types.js';
 
@@ -39,6 +39,18 @@ export function Image({ name, reference, onSession }: { name: string; reference:
             <Fact term="Size">{bytes(data.size)}</Fact>
             <Fact term="Created">
               <span title={exact(data.created)}>{ago(data.created)}</span>
+            </Fact>
+            <Fact term="Last pushed">
+              <span title={exact(data.pushed)}>{data.pushed ? ago(data.pushed) : 'not recorded'}</span>
+            </Fact>
+            <Fact term="Last pulled">
+              {data.pulled ? (
+                <span title={exact(data.pulled)}>
+                  {ago(data.pulled)} · pulled {pullCount(data.pulls)}
+                </span>
+              ) : (
+                <span class="muted">never</span>
+              )}
             </Fact>
             <Fact term="Tags">{data.tags.length ? data.tags.map((t) => <a key={t} class="badge" href={links.image(name, t)}>{t}</a>) : <span class="muted">none</span>}</Fact>
             <Fact term="Referrers">

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { request } from '../api.js';
 import { Confirm, CopyButton, ErrorView, FilterBox, Head, Pager, Platforms, useGet } from '../components.js';
-import { ago, bytes, exact, shortDigest } from '../format.js';
+import { ago, bytes, exact, pullCount, shortDigest } from '../format.js';
 import { pageOf, useDebouncedParam } from '../hooks.js';
 import { links } from '../router.js';
 import type { RepositoryPage, Session, TagRow } from '../types.js';
@@ -10,6 +10,7 @@ const PAGE_SIZE = 50;
 const SORTS = [
   ['name', 'Name'],
   ['pushed', 'Last pushed'],
+  ['pulled', 'Last pulled'],
   ['created', 'Created'],
   ['size', 'Size'],
 ] as const;
@@ -91,8 +92,8 @@ export function Repository({ name, params, onSession }: { name: string; params: 
                   <td data-label="Last pushed" title={exact(t.pushed)}>
                     {ago(t.pushed)}
                   </td>
-                  <td data-label="Last pulled" title={t.pulled ? exact(t.pulled) : 'not recorded'}>
-                    {ago(t.pulled)}
+                  <td data-label="Last pulled" title={t.pulled ? `${exact(t.pulled)} · pulled ${pullCount(t.pulls)}` : 'never pulled'}>
+                    {t.pulled ? ago(t.pulled) : 'never'}
                   </td>
                   <td class="actions">
                     <CopyButton text={`docker pull ${location.host}/${name}:${t.name}`} label="Copy pull" />

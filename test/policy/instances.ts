@@ -1,0 +1,33 @@
+// Berth in this process with a clock the test moves (records, retention), as the `Registry`
+// handle the test helpers push through; several may share one storage root or bucket.
+import { pino } from 'pino';
+import type { Clock } from '../../src/clock.js';
+import { parseConfig } from '../../src/config/load.js';
+import { startServer, type RunningServer } from '../../src/api/server.js';
+import { request } from '../helpers/http.js';
+import type { Registry } from '../helpers/registry.js';
+
+export interface Instance extends Registry {
+  server: RunningServer;
+}
+
+/** Resolves once the record batches the instance's clock started are written. */
+export function recordsWritten(instance: Instance): Promise<void> {
+  return (instance.server.registry.records as unknown as { settled(): Promise<void> }).settled();
+}
+
+/** `yaml` with `{{root}}` (the storage root, for the filesystem) and `{{addr}}` filled in. */
+export async function startInstance(yaml: string, o: { clock: Clock; root?: string; env?: Record<string, string> }): Promise<Instance> {
+  const { config } = parseConfig(yaml.replaceAll('{{root}}', o.root ?? '').replaceAll('{{addr}}', '127.0.0.1:0'), o.env ?? {});
+  const server = await startServer(config, pino({ level: 'silent' }), { clock: o.clock });
+  const url = server.url.replace(/\/$/, '');
+  return {
+    target: 'berth',
+    url,
+    base: o.root ?? '',
+    root: o.root ?? '',
+    server,
+    req: (method, p, opts) => request(url, method, p, opts),
+    stop: () => server.close(),
+  };
+}
