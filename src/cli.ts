@@ -1,22 +1,37 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { garbageCollect } from './cli/garbage-collect.js';
-import { serve } from './cli/serve.js';
+/**
+ * The `berth` command: the registry (serve, garbage-collect) and a client for any registry
+ * (login, copy, push, pull, ls, tags, inspect, digest, tag, delete, referrers, attach, blob).
+ * The server's modules are loaded only by the server's verbs, so a client verb starts with the
+ * client library alone. Exit codes: 0 success, 1 an error, 2 bad usage, 130 interrupted.
+ */
+import { Command, CommanderError } from 'commander';
+import { attachCommand } from './cli/attach.js';
+import { blobCommand } from './cli/blob.js';
+import { EXIT_USAGE } from './cli/common/errors.js';
+import { copyCommands } from './cli/copy.js';
+import { deleteCommand } from './cli/delete.js';
+import { digestCommand } from './cli/digest.js';
+import { inspectCommand } from './cli/inspect.js';
+import { listCommand } from './cli/list.js';
+import { loginCommands } from './cli/login.js';
+import { referrersCommand } from './cli/referrers.js';
+import { tagCommand } from './cli/tag.js';
+import { tagsCommand } from './cli/tags.js';
 import { berthVersion } from './version.js';
 
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('berth')
-    .description('An OCI Distribution registry, drop-in compatible with CNCF Distribution')
-    .version(`berth ${berthVersion()}`, '-v, --version', 'print the version and exit')
-    .showHelpAfterError();
+    .description('An OCI Distribution registry, drop-in compatible with CNCF Distribution, and a client for any registry')
+    .version(`berth ${berthVersion()}`, '-v, --version', 'print the version and exit');
 
   program
     .command('serve')
     .description('run the registry (configuration: CONFIG, else $REGISTRY_CONFIGURATION_PATH, else the built-in default)')
     .argument('[CONFIG]', 'path to a Distribution-format YAML configuration file')
-    .action(async (config: string | undefined) => serve(config));
+    .action(async (config: string | undefined) => (await import('./cli/serve.js')).serve(config));
 
   program
     .command('garbage-collect')
@@ -25,9 +40,26 @@ export function buildProgram(): Command {
     .option('-d, --dry-run', 'only print what would be deleted')
     .option('-m, --delete-untagged', 'also delete manifests that are not tagged')
     .option('-q, --quiet', 'print less')
-    .action(async (config: string, options: { dryRun?: boolean; deleteUntagged?: boolean; quiet?: boolean }) => garbageCollect(config, options));
+    .action(async (config: string, options: { dryRun?: boolean; deleteUntagged?: boolean; quiet?: boolean }) =>
+      (await import('./cli/garbage-collect.js')).garbageCollect(config, options));
 
+  for (const cmd of [
+    ...loginCommands(), ...copyCommands(), listCommand(), tagsCommand(), inspectCommand(), digestCommand(), tagCommand(),
+    deleteCommand(), referrersCommand(), attachCommand(), blobCommand(),
+  ]) program.addCommand(cmd);
+
+  // Bad usage exits 2 (commander's own default is 1); help and --version exit 0.
+  const configure = (cmd: Command): void => {
+    cmd.exitOverride().showHelpAfterError();
+    cmd.commands.forEach(configure);
+  };
+  configure(program);
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+}

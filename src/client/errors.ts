@@ -22,6 +22,8 @@ export interface RequestInfo {
 export class ClientError extends Error {
   /** The spec's error code (`MANIFEST_UNKNOWN`, `DENIED`, …), or a client-side one. */
   readonly code: string;
+  /** The message alone, without the registry, request and code the full message starts with. */
+  readonly reason: string;
   readonly registry?: string;
   readonly request?: string;
   readonly status?: number;
@@ -34,6 +36,7 @@ export class ClientError extends Error {
     super(`${where}${status}${o.code}: ${message}`, { cause: o.cause });
     this.name = new.target.name;
     this.code = o.code;
+    this.reason = message;
     this.registry = o.info?.registry;
     this.request = o.info ? `${o.info.method} ${o.info.url}` : undefined;
     this.status = o.status;

@@ -33,3 +33,9 @@ export { copy, type CopyOptions, type CopyResult, type Endpoint } from './copy/c
 export { copyGraph, type CopyHooks, type CopyProgress, type CopyStats, type GraphCopyOptions } from './copy/graph.js';
 export { OciLayout } from './layout/oci-layout.js';
 export { MemoryStore } from './memory.js';
+export { login, logout, type LoginOptions } from './login.js';
+export { dockerConfigFile, removeCredentials, saveCredentials, type LoginFileOptions, type SavedCredentials } from './auth/login.js';
+export { eraseWithHelper, storeWithHelper } from './auth/helper.js';
+export { inspect, fetchConfigBytes, fetchManifestBytes, type BlobSummary, type ManifestSummary } from './inspect.js';
+export { referrerTree, type ReferrerNode, type ReferrerTreeOptions } from './referrer-tree.js';
+export { describeFile, pushArtifact, ANNOTATION_CREATED, ANNOTATION_TITLE, type ArtifactFile, type ArtifactOptions } from './artifact.js';

@@ -68,7 +68,7 @@ interface AuthFile {
 const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
 /** A key of `auths` as a host plus optional repository prefix: scheme, `/v1/`, `/v2/` dropped. */
-function normaliseKey(key: string): { host: string; prefix: string } {
+export function normaliseKey(key: string): { host: string; prefix: string } {
   const bare = key.replace(/^[a-z]+:\/\//, '').replace(/\/v[12]\/?$/, '').replace(/\/+$/, '');
   const slash = bare.indexOf('/');
   const host = slash < 0 ? bare : bare.slice(0, slash);
