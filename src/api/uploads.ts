@@ -63,9 +63,9 @@ export async function handleUploadStart(ctx: Context, repo: Repository): Promise
  * repository and upload, by any instance sharing http.secret. A PATCH or PUT must also come from
  * where the upload stands: a `_state` whose Offset is not the upload's size (a client continuing
  * from an older Location) is answered 416 with the current Range and a fresh Location, and the
- * upload is kept so the client can resume. Distribution answers 400 BLOB_UPLOAD_INVALID and
- * cancels the upload; a GET (how a client learns where to resume) and a DELETE do not check the
- * offset here.
+ * upload is kept so the client can resume. A GET (how a client learns where to resume) and a
+ * DELETE do not check the offset. Distribution 2.8.2 answers any request from an older Location
+ * 404 BLOB_UPLOAD_INVALID and keeps the upload (docs/compatibility.md).
  */
 export async function handleUpload(ctx: Context, repo: Repository, id: string): Promise<void> {
   const token = ctx.query.get('_state');

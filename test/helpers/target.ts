@@ -27,7 +27,7 @@ export const distributionDeviations = {
   mountWithoutFrom: 'Distribution 2.8.2 ignores mount= without from= and opens a session (202); Berth mounts the blob (201) when it knows it',
   manifestSize413: 'Distribution 2.8.2 answers an oversized (8 MiB) manifest with 400 instead of the 413 the spec recommends',
   uploadInvalid404: 'Distribution 2.8.2 answers BLOB_UPLOAD_INVALID (a missing or bad _state) with status 404; Berth with 400, as its one error table has it',
-  staleUploadLocation: 'Distribution 2.8.2 answers a PATCH, PUT or GET whose signed _state offset is not the upload\'s size with BLOB_UPLOAD_INVALID and cancels the upload; Berth answers a PATCH or PUT 416 with the current Range and a fresh Location, a GET 204, and keeps the upload so the client can resume',
+  staleUploadLocation: 'Distribution 2.8.2 answers a GET, PATCH, PUT or DELETE whose signed _state offset is not the upload\'s size with 404 BLOB_UPLOAD_INVALID (the upload is kept, and only its newest Location continues it); Berth answers a PATCH or PUT 416 with the current Range and a fresh Location, a GET 204, and keeps the upload so the client can resume',
   chunkLengthCheck: 'Distribution 2.8.2 accepts a PATCH whose Content-Range length disagrees with the body; Berth refuses it',
   unsatisfiableRangeFraming: 'Distribution 2.8.2 answers an unsatisfiable blob Range with 416 but a Content-Length of the whole blob and a short body, so the connection breaks',
   acceptNegotiation: 'Distribution 2.8.2 answers 404 for an OCI manifest fetched with an Accept header that excludes OCI types; Berth returns the stored bytes with their type',
