@@ -90,14 +90,14 @@ export function copyCommands(): Command[] {
     .argument('<LAYOUT>', 'oci:DIR[:TAG] (or DIR[:TAG])')
     .argument('<DST>', 'HOST[:PORT]/REPO[:TAG]')
     .action(async (s: string, d: string, flags: CopyFlags) =>
-      runVerb(`push ${s} to ${d}`, async (signal) => run(s, d, layoutRef(s), remoteRef(d, flags, 'push'), flags, signal)));
+      runVerb(`push ${s} to ${d}`, async (signal) => run(s, d, layoutRef(s, 'push'), remoteRef(d, flags, 'push'), flags, signal)));
 
   const pullCmd = copyOptions(new Command('pull'))
     .description('copy an image from a registry to an OCI layout')
     .argument('<SRC>', 'HOST[:PORT]/REPO[:TAG|@DIGEST]')
     .argument('<LAYOUT>', 'oci:DIR[:TAG] (or DIR[:TAG])')
     .action(async (s: string, d: string, flags: CopyFlags) =>
-      runVerb(`pull ${s} to ${d}`, async (signal) => run(s, d, remoteRef(s, flags, 'pull'), layoutRef(d), flags, signal)));
+      runVerb(`pull ${s} to ${d}`, async (signal) => run(s, d, remoteRef(s, flags, 'pull'), layoutRef(d, 'pull'), flags, signal)));
 
   return [copyCmd, pushCmd, pullCmd];
 }

@@ -1,7 +1,7 @@
 // Runs the built `berth` command (dist/cli.js, as the package's bin does) as a child process,
 // asynchronously so that a registry in this process keeps answering, with HOME and the Docker
 // config in a directory of its own and no credentials from the environment.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,22 +33,35 @@ export class CliHome {
   }
 }
 
-export function berth(args: string[], o: { env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+/** A running `berth`: its output so far, and its result once it exits (killed after `timeoutMs`). */
+export interface Running {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  done: Promise<Result>;
+}
+
+export function berthStart(args: string[], o: { env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Running {
+  const child = spawn(process.execPath, [CLI, ...args], { env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const done = new Promise<Result>((resolve, reject) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 180_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
-    child.stdin.on('error', () => {});
-    child.stdin.end(o.input ?? '');
   });
+  child.stdin!.on('error', () => {});
+  child.stdin!.end(o.input ?? '');
+  return { child, stdout: () => stdout, stderr: () => stderr, done };
+}
+
+export function berth(args: string[], o: { env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Promise<Result> {
+  return berthStart(args, o).done;
 }
 
 /** berth, asserting exit code 0 (the message shows stderr otherwise). */

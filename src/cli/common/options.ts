@@ -76,10 +76,21 @@ export function remoteRef(text: string, flags: ClientFlags, verb: string): Remot
   return ref;
 }
 
-/** `oci:DIR[:TAG]`, or a bare directory path taken as one. */
-export function layoutRef(text: string): LayoutReference {
-  const ref = parseReference(text.startsWith('oci:') ? text : `oci:${text}`);
-  return ref as LayoutReference;
+/**
+ * `oci:DIR[:TAG]`, or a bare directory path taken as one. Text that reads as a registry
+ * reference is refused rather than taken for a directory named like a host.
+ */
+export function layoutRef(text: string, verb: string): LayoutReference {
+  if (!text.startsWith('oci:')) {
+    let remote = false;
+    try {
+      remote = parseReference(text).kind === 'remote';
+    } catch {
+      // not a registry reference: a directory
+    }
+    if (remote) throw new UsageError(`${verb} takes an OCI layout there, and ${text} names a registry (write oci:DIR[:TAG] for a directory, or use berth copy)`);
+  }
+  return parseReference(text.startsWith('oci:') ? text : `oci:${text}`) as LayoutReference;
 }
 
 /** The tag or digest of a reference, required. */
