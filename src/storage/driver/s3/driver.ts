@@ -88,7 +88,17 @@ export class S3Driver implements StorageDriver {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 3,
-      requestHandler: { httpAgent, httpsAgent, requestTimeout: params.requesttimeout, connectionTimeout: 10_000 },
+      // requesttimeout bounds each attempt from its start (a queued socket included) to the
+      // response's headers, and a body that stops flowing for as long; the SDK only warns on a
+      // request timeout unless told to throw, which left a silent store holding requests forever.
+      // A store that does not answer is then a 503 within maxAttempts × requesttimeout plus the
+      // SDK's backoff (docs/operations.md, "Failure modes").
+      requestHandler: {
+        httpAgent,
+        httpsAgent,
+        connectionTimeout: 10_000,
+        ...(params.requesttimeout > 0 ? { requestTimeout: params.requesttimeout, socketTimeout: params.requesttimeout, throwOnRequestTimeout: true } : {}),
+      },
     };
     const endpoint = endpointUrl(params);
     if (endpoint) config.endpoint = endpoint;
