@@ -99,7 +99,7 @@ export class Mirror implements RepositoryMirror {
     return task;
   }
 
-  /** Runs `task` once for concurrent callers with the same key. */
+  /** Runs `task` once for concurrent callers with the same key (the mirrored repositories' manifest fetches). */
   once<T>(key: string, task: () => Promise<T>): Promise<T> {
     const existing = this.pending.get(key) as Promise<T> | undefined;
     if (existing) return existing;

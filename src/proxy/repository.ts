@@ -74,6 +74,11 @@ class Route {
     return this.upstream.metrics;
   }
 
+  /** The key of a fetch from the upstream of this repository's blob or manifest (Mirror.blobFetch, Mirror.once). */
+  key(digest: Digest): string {
+    return `${this.name}@${digest.value}`;
+  }
+
   /** Pulls refresh the cached entry's expiry. */
   touch(digest: Digest, type: number): void {
     this.mirror.scheduler?.touch(this.name, digest.value, type, this.upstream.config.ttlMs);
@@ -87,14 +92,10 @@ class Route {
 class MirroredBlobs implements RepositoryBlobs {
   constructor(private readonly route: Route) {}
 
-  private key(digest: Digest): string {
-    return `${this.route.name}@${digest.value}`;
-  }
-
   /** The running fetch of the blob, or a new one; undefined when the upstream does not have it. */
   private fetch(digest: Digest): Promise<BlobFetch | undefined> {
     const { mirror, upstream, remote, local, metrics } = this.route;
-    return mirror.blobFetch(this.key(digest), async () => {
+    return mirror.blobFetch(this.route.key(digest), async () => {
       metrics.miss('blob');
       const res = await upstream.request('GET', `/v2/${remote}/blobs/${digest.value}`, this.route.scope);
       if (res.status === 404) {
@@ -118,7 +119,7 @@ class MirroredBlobs implements RepositoryBlobs {
   async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
     const { mirror, local, metrics } = this.route;
     metrics.request('blob');
-    const running = mirror.runningBlob(this.key(digest));
+    const running = mirror.runningBlob(this.route.key(digest));
     if (!running) {
       const desc = await local.blobs.stat(digest);
       if (desc) {
@@ -136,7 +137,7 @@ class MirroredBlobs implements RepositoryBlobs {
   }
 
   async reader(digest: Digest, offset?: number, length?: number): Promise<Readable> {
-    const running = this.route.mirror.runningBlob(this.key(digest));
+    const running = this.route.mirror.runningBlob(this.route.key(digest));
     if (running) return running.reader(offset, length);
     try {
       return await this.route.local.blobs.reader(digest, offset, length);
@@ -155,7 +156,7 @@ class MirroredBlobs implements RepositoryBlobs {
 
   async redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {
     // Content still arriving is streamed by this process.
-    if (this.route.mirror.runningBlob(this.key(digest))) return undefined;
+    if (this.route.mirror.runningBlob(this.route.key(digest))) return undefined;
     return this.route.local.blobs.redirectURL(digest, method);
   }
 
@@ -179,7 +180,7 @@ class MirroredManifests implements RepositoryManifests {
       this.route.touch(digest, ENTRY_MANIFEST);
       return true;
     }
-    return mirror.once(`m:${local.name}@${digest.value}`, async () => {
+    return mirror.once(this.route.key(digest), async () => {
       metrics.miss('manifest');
       const res = await upstream.request('GET', `/v2/${remote}/manifests/${digest.value}`, this.route.scope, MANIFEST_ACCEPT);
       if (res.status === 404) {

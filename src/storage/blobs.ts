@@ -62,7 +62,7 @@ export class BlobStore {
     const size = await this.meta.through(metadataKeys.blobSize(digest), () => this.readSize(digest, counters && (() => (missed = true))));
     if (missed) counters?.miss();
     else counters?.hit();
-    return typeof size === 'number' ? { digest, size } : undefined;
+    return size !== undefined ? { digest, size } : undefined;
   }
 
   private async readSize(digest: Digest, onMiss?: () => void): Promise<number | undefined> {

@@ -96,8 +96,54 @@ export class TtlCache<V> {
   }
 }
 
-/** The registry's one metadata cache, keyed by `metadataKeys`. */
-export type MetadataCache = TtlCache<string | number | boolean>;
+declare const holds: unique symbol;
+declare const starts: unique symbol;
+
+/** A key of the metadata cache and, as its type, what is kept under it. Built only by `metadataKeys`. */
+export type MetadataKey<V> = string & { readonly [holds]: V };
+
+/** The start of every key about one thing (one repository's tags, …), for `deletePrefix`. */
+export type MetadataPrefix = string & { readonly [starts]: true };
+
+/**
+ * The registry's one metadata cache (a TtlCache): its keys are `MetadataKey`s, so what a store
+ * reads back has the type the store wrote.
+ */
+export class MetadataCache {
+  private readonly cache: TtlCache<unknown>;
+
+  constructor(ttlMs: number) {
+    this.cache = new TtlCache(ttlMs);
+  }
+
+  get<V>(key: MetadataKey<V>): V | undefined {
+    return this.cache.get(key) as V | undefined;
+  }
+
+  set<V>(key: MetadataKey<V>, value: V): void {
+    this.cache.set(key, value);
+  }
+
+  through<V>(key: MetadataKey<V>, load: () => Promise<V | undefined>): Promise<V | undefined> {
+    return this.cache.through(key, load) as Promise<V | undefined>;
+  }
+
+  delete(key: MetadataKey<unknown>): void {
+    this.cache.delete(key);
+  }
+
+  deletePrefix(prefix: MetadataPrefix): void {
+    this.cache.deletePrefix(prefix);
+  }
+
+  /** See TtlCache.clear. */
+  clear(): void {
+    this.cache.clear();
+  }
+}
+
+const key = <V>(text: string) => text as MetadataKey<V>;
+const prefix = (text: string) => text as MetadataPrefix;
 
 /**
  * The metadata cache's keys, built only here: a kind, then the repository and what in it. A
@@ -105,24 +151,24 @@ export type MetadataCache = TtlCache<string | number | boolean>;
  */
 export const metadataKeys = {
   /** A blob's size (global). */
-  blobSize: (digest: Digest | string) => `b:${digestText(digest)}`,
+  blobSize: (digest: Digest | string) => key<number>(`b:${digestText(digest)}`),
   /** A blob is linked into the repository (`_layers`). */
-  layerLink: (name: string, digest: Digest | string) => `l:${name}@${digestText(digest)}`,
+  layerLink: (name: string, digest: Digest | string) => key<true>(`l:${name}@${digestText(digest)}`),
   /** A manifest revision is present in the repository. */
-  revision: (name: string, digest: Digest | string) => `r:${name}@${digestText(digest)}`,
-  /** The digest a tag points at. */
-  tag: (name: string, tag: string) => `t:${name}:${tag}`,
+  revision: (name: string, digest: Digest | string) => key<true>(`r:${name}@${digestText(digest)}`),
+  /** The digest a tag points at ("sha256:…"). */
+  tag: (name: string, tag: string) => key<string>(`t:${name}:${tag}`),
   /** Every tag of the repository. */
-  tags: (name: string) => `t:${name}:`,
-  revisions: (name: string) => `r:${name}@`,
-  layerLinks: (name: string) => `l:${name}@`,
+  tags: (name: string) => prefix(`t:${name}:`),
+  revisions: (name: string) => prefix(`r:${name}@`),
+  layerLinks: (name: string) => prefix(`l:${name}@`),
   /** Every key about the repository `name`. */
-  repositoryPrefixes: (name: string) => [`l:${name}@`, `r:${name}@`, `t:${name}:`],
+  repositoryPrefixes: (name: string) => [`l:${name}@`, `r:${name}@`, `t:${name}:`].map(prefix),
   /** Every key about repositories nested below `name` ("name/…"). */
-  nestedPrefixes: (name: string) => [`l:${name}/`, `r:${name}/`, `t:${name}/`],
+  nestedPrefixes: (name: string) => [`l:${name}/`, `r:${name}/`, `t:${name}/`].map(prefix),
 };
 
-/** A digest as the keys hold it ("sha256:…"). */
+/** A digest as the keys hold it ("sha256:…"; the layout's paths give it as text). */
 function digestText(digest: Digest | string): string {
   return typeof digest === 'string' ? digest : digest.value;
 }

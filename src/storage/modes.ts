@@ -20,6 +20,8 @@ export type KeyListingDriver = StorageDriver & Required<Pick<StorageDriver, 'lis
  * - Key listing (object stores: s3, azure): the catalog is one flat listing of keys, tag lists
  *   are read page by page and answered early, and the first listings start from saved lists.
  *   Otherwise (filesystem, inmemory) directories are read one by one.
+ * - Saved lists (both): the catalog and tag lists are saved beside the layout, so that a new
+ *   process starts from them instead of listing the whole bucket (src/storage/listing/saved-list.ts).
  */
 export interface StorageModes {
   readonly caching: boolean;
@@ -29,15 +31,19 @@ export interface StorageModes {
   readonly staleListingMs: number;
   /** The driver, when it lists keys page by page. */
   readonly keyListing: KeyListingDriver | undefined;
+  /** The driver whose listings are saved beside the layout (key listing with caching on). */
+  readonly savedLists: KeyListingDriver | undefined;
 }
 
 export function storageModes(driver: StorageDriver, metadataTtlMs: number): StorageModes {
   const caching = metadataTtlMs > 0;
+  const keyListing = listsKeys(driver) ? driver : undefined;
   return {
     caching,
     ttlMs: caching ? metadataTtlMs : 0,
     staleListingMs: caching ? STALE_LISTING_MS : 0,
-    keyListing: listsKeys(driver) ? driver : undefined,
+    keyListing,
+    savedLists: caching ? keyListing : undefined,
   };
 }
 

@@ -6,7 +6,7 @@ import type { PageNeed } from './listing/sorted.js';
 import { LocalRepository, type LocalRepositoryOptions, type RegistryParts } from './local-repository.js';
 import { LruCache } from './lru.js';
 import type { CachedInfo, ManifestPolicy } from './manifests/store.js';
-import { TtlCache, type MetadataCache } from './metadata-cache.js';
+import { MetadataCache } from './metadata-cache.js';
 import { storageModes, type StorageModes } from './modes.js';
 import type { Repository, RepositoryMirror } from './repository.js';
 import type { ActivityRecords } from './rules.js';
@@ -48,7 +48,7 @@ export class Registry implements RegistryParts {
   constructor(driver: StorageDriver, options: RegistryOptions) {
     this.modes = storageModes(driver, options.metadataTtlMs);
     this.policy = options.policy;
-    this.meta = new TtlCache(this.modes.ttlMs);
+    this.meta = new MetadataCache(this.modes.ttlMs);
     this.driver = reportingDriver(driver, async (changes) => {
       this.changes.apply(changes, 'local');
       await options.announce?.(changes);

@@ -23,7 +23,7 @@ export class TagStore implements RepositoryTags {
 
   async resolve(tag: string): Promise<Digest | undefined> {
     const value = await this.meta.through(metadataKeys.tag(this.name, tag), async () => (await readLink(this.driver, tagCurrentLinkPath(this.name, tag)))?.value);
-    return typeof value === 'string' ? tryParseDigest(value) : undefined;
+    return value !== undefined ? tryParseDigest(value) : undefined;
   }
 
   /** Points tag at digest. The index entry is written first so `current` never names an unindexed digest. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TtlCache } from '../../src/storage/metadata-cache.js';
+import { parseDigest } from '../../src/oci/digest.js';
+import { MetadataCache, TtlCache, metadataKeys } from '../../src/storage/metadata-cache.js';
 
 /** A load the test finishes when it wants, as a storage read that is still under way. */
 function pending<T>(): { promise: Promise<T>; finish(value: T): void } {
@@ -62,5 +63,46 @@ describe('metadata cache (TtlCache)', () => {
     read.finish('12');
     await loaded;
     assert.equal(cache.get('b:sha256:aa'), undefined);
+  });
+});
+
+describe('metadata cache keys (metadataKeys)', () => {
+  const digest = parseDigest(`sha256:${'a'.repeat(64)}`);
+
+  it('gives back what was kept, typed by its key; a wrong value does not compile', () => {
+    const meta = new MetadataCache(60_000);
+    meta.set(metadataKeys.blobSize(digest), 12);
+    meta.set(metadataKeys.tag('repo', 'v1'), digest.value);
+    meta.set(metadataKeys.revision('repo', digest), true);
+    const size: number | undefined = meta.get(metadataKeys.blobSize(digest));
+    const target: string | undefined = meta.get(metadataKeys.tag('repo', 'v1'));
+    assert.equal(size, 12);
+    assert.equal(target, digest.value);
+    assert.equal(meta.get(metadataKeys.revision('repo', digest)), true);
+    assert.equal(meta.get(metadataKeys.layerLink('repo', digest)), undefined, 'a link is another key than a revision');
+    // @ts-expect-error a blob size is a number
+    meta.set(metadataKeys.blobSize(digest), '12');
+    // @ts-expect-error keys come from metadataKeys, not from text
+    meta.get('b:sha256:aa');
+  });
+
+  it('drops one repository\'s keys by its prefixes, not a nested one\'s or one whose name it begins', () => {
+    const meta = new MetadataCache(60_000);
+    const names = ['a', 'a/b', 'ab'];
+    for (const name of names) {
+      meta.set(metadataKeys.tag(name, 'v1'), digest.value);
+      meta.set(metadataKeys.revision(name, digest), true);
+      meta.set(metadataKeys.layerLink(name, digest), true);
+    }
+    meta.set(metadataKeys.blobSize(digest), 12);
+    for (const prefix of metadataKeys.repositoryPrefixes('a')) meta.deletePrefix(prefix);
+    const held = (name: string) => [metadataKeys.tag(name, 'v1'), metadataKeys.revision(name, digest), metadataKeys.layerLink(name, digest)].map((key) => meta.get<unknown>(key) !== undefined);
+    assert.deepEqual(held('a'), [false, false, false]);
+    assert.deepEqual(held('a/b'), [true, true, true], 'a nested repository keeps its keys');
+    assert.deepEqual(held('ab'), [true, true, true]);
+    for (const prefix of metadataKeys.nestedPrefixes('a')) meta.deletePrefix(prefix);
+    assert.deepEqual(held('a/b'), [false, false, false], 'the nested prefixes drop it');
+    assert.deepEqual(held('ab'), [true, true, true]);
+    assert.equal(meta.get(metadataKeys.blobSize(digest)), 12, 'blob sizes are global');
   });
 });

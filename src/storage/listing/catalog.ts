@@ -26,7 +26,7 @@ export class Catalog {
     private readonly driver: StorageDriver,
     private readonly modes: StorageModes,
   ) {
-    const saved = modes.keyListing && modes.caching ? new SavedList(driver, CATALOG_SNAPSHOT, 'repositories', isValidName) : undefined;
+    const saved = modes.savedLists && new SavedList(driver, CATALOG_SNAPSHOT, 'repositories', isValidName);
     this.saved = saved;
     this.kept = new KeptList({ load: () => this.walk(), ttlMs: modes.ttlMs, staleMs: modes.staleListingMs, startFrom: saved && (() => saved.read()) });
   }

@@ -22,8 +22,8 @@ export class Listings {
     private readonly modes: StorageModes,
   ) {
     this.catalog = new Catalog(driver, modes);
-    const keyListing = modes.keyListing;
-    this.savedTagIndex = keyListing && modes.caching ? new SavedTagIndex((path) => keyListing.listFiles(path)) : undefined;
+    const savedLists = modes.savedLists;
+    this.savedTagIndex = savedLists && new SavedTagIndex((path) => savedLists.listFiles(path));
   }
 
   /** A repository's tag list, kept from now on when it was not. */
@@ -57,7 +57,7 @@ export class Listings {
     this.catalog.expire();
   }
 
-  /** The repository was deleted here: its saved tag list goes too (object stores). */
+  /** The repository was deleted here: its saved tag list goes too (object stores; one saved while caching was on may be there). */
   async repositoryRemoved(name: string): Promise<void> {
     if (this.modes.keyListing) await savedTagList(this.driver, name).remove();
   }

@@ -29,7 +29,7 @@ export class TagList {
     /** False once this list has been dropped (its repository deleted here or elsewhere): a save due then writes nothing. */
     private readonly current: () => boolean,
   ) {
-    const saved = modes.keyListing && modes.caching ? savedTagList(driver, name) : undefined;
+    const saved = modes.savedLists && savedTagList(driver, name);
     this.saved = saved;
     const load = async () => {
       const tags = await this.read();

@@ -4,7 +4,7 @@ import type { StorageDriver } from '../driver/types.js';
 import type { BlobStore } from '../blobs.js';
 import type { LinkedBlobStore } from '../linked-blobs.js';
 import type { LruCache } from '../lru.js';
-import { metadataKeys, type MetadataCache } from '../metadata-cache.js';
+import { metadataKeys, type MetadataCache, type MetadataKey } from '../metadata-cache.js';
 import type { RepositoryManifests } from '../repository.js';
 import type { TagStore } from '../tags.js';
 import { deleteIfExists, listNames, readLink, writeLink } from '../links.js';
@@ -66,7 +66,7 @@ export class ManifestStore implements RepositoryManifests {
     return present === true;
   }
 
-  private key(digest: Digest): string {
+  private key(digest: Digest): MetadataKey<true> {
     return metadataKeys.revision(this.name, digest);
   }
 
