@@ -6,7 +6,6 @@
 // blob commits nothing partial, and a rerun sends only what is missing.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from '../../src/client/remote/registry.js';
 import { MediaTypes } from '../../src/oci/descriptor.js';
@@ -15,6 +14,7 @@ import { addIndex, buildImage, type BuiltImage } from '../clients/images.js';
 import { image, pushAll, startTestRegistry, uniqueRepo, type TestRegistry } from '../client/fixtures.js';
 import { parseMetrics, series } from '../notifications/harness.js';
 import { CliHome, berth, berthOk, berthStart } from './berth.js';
+import { throttle, type Throttle } from './throttle.js';
 
 const home = new CliHome();
 const env = home.env();
@@ -133,38 +133,10 @@ describe('berth copy between Distribution 2.8.2, Berth and OCI layouts', () => {
   });
 });
 
-/** A TCP proxy that passes the registry's answers on at `bytesPerSecond`, so a copy is still running when interrupted. */
-async function throttle(upstreamPort: number, bytesPerSecond: number): Promise<{ host: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(upstreamPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => { client.destroy(); upstream.destroy(); });
-    }
-    client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => {
-      client.write(chunk);
-      upstream.pause();
-      setTimeout(() => upstream.resume(), (chunk.length / bytesPerSecond) * 1000);
-    });
-    upstream.on('end', () => client.end());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    host: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
-  };
-}
-
 describe('berth copy interrupted', () => {
   let source: TestRegistry;
   let dest: TestRegistry;
-  let proxy: Awaited<ReturnType<typeof throttle>>;
+  let proxy: Throttle;
   before(async () => {
     source = await startTestRegistry('berth');
     dest = await startTestRegistry('berth');
