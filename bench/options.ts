@@ -17,6 +17,8 @@ export interface Sizes {
   pullBytes: number;
   /** The layer of the image skopeo copies and docker pushes. */
   clientImageBytes: number;
+  /** The image the client-copy scenario copies with berth and skopeo. */
+  clientCopyBytes: number;
   /** Scenarios 4 and 5: load generator settings. */
   loadSeconds: number;
   loadConnections: number;
@@ -42,6 +44,7 @@ export const FULL: Sizes = {
   chunkBytes: 16 * 2 ** 20,
   pullBytes: 2 ** 30,
   clientImageBytes: 512 * 2 ** 20,
+  clientCopyBytes: 2 ** 30,
   loadSeconds: 10,
   loadConnections: 64,
   loadThreads: 1,
@@ -62,6 +65,7 @@ export const QUICK: Sizes = {
   chunkBytes: 4 * 2 ** 20,
   pullBytes: 32 * 2 ** 20,
   clientImageBytes: 16 * 2 ** 20,
+  clientCopyBytes: 16 * 2 ** 20,
   loadSeconds: 1,
   loadConnections: 16,
   loadThreads: 1,

@@ -16,6 +16,7 @@ import { errorSample, type Context, type Sample, type Scenario } from './scenari
 import { DISTRIBUTION_BIN, NGINX_BIN, startNginx, startRegistry, type RunningProcess } from './servers.js';
 import { pullScenario, pushChunkedScenario, pushMonolithicScenario } from './scenarios/blobs.js';
 import { finishClients, pushDockerScenario, pushSkopeoScenario } from './scenarios/clients.js';
+import { clientCopyScenario } from './scenarios/client-copy.js';
 import { blobHeadScenario, manifestGetScenario } from './scenarios/load.js';
 import { pushConcurrentScenario } from './scenarios/concurrent.js';
 import { catalogScenario, tagListScenario } from './scenarios/listing.js';
@@ -36,6 +37,7 @@ const SCENARIOS: Scenario[] = [
   pushChunkedScenario,
   pushSkopeoScenario,
   pushDockerScenario,
+  clientCopyScenario,
   pullScenario,
   manifestGetScenario,
   blobHeadScenario,

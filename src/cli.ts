@@ -48,12 +48,15 @@ export function buildProgram(): Command {
     deleteCommand(), referrersCommand(), attachCommand(), blobCommand(),
   ]) program.addCommand(cmd);
 
-  // Bad usage exits 2 (commander's own default is 1); help and --version exit 0.
-  const configure = (cmd: Command): void => {
-    cmd.exitOverride().showHelpAfterError();
-    cmd.commands.forEach(configure);
+  // Bad usage exits 2 (commander's own default is 1) with one line in the form of the verbs' own
+  // errors and a pointer to the verb's help; help and --version exit 0.
+  const configure = (cmd: Command, path: string): void => {
+    cmd.exitOverride()
+      .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, `berth: ${path ? `${path}: ` : ''}`)) })
+      .showHelpAfterError(`(berth ${path ? `${path} ` : ''}--help shows the usage)`);
+    for (const sub of cmd.commands) configure(sub, `${path ? `${path} ` : ''}${sub.name()}`);
   };
-  configure(program);
+  configure(program, '');
   return program;
 }
 
