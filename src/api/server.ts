@@ -240,7 +240,7 @@ function schedulePurging(config: Config, registry: Registry, logger: Logger, loc
   const purging = config.storage.maintenance.uploadpurging;
   if (!purging.enabled || config.storage.maintenance.readonly.enabled) return () => undefined;
   const purge = async () => {
-    const { purged, aborted } = await purgeUploads(registry.driver, new Date(clock.now() - purging.ageMs), purging.dryrun);
+    const { purged, aborted } = await purgeUploads(registry.driver, { olderThan: new Date(clock.now() - purging.ageMs), dryRun: purging.dryrun });
     if (purged.length) logger.info({ count: purged.length, dryrun: purging.dryrun }, 'purged abandoned uploads');
     if (aborted.length) {
       logger.info(

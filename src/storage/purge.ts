@@ -24,7 +24,7 @@ export interface PurgeResult {
  * A pending write is never older than its upload (it starts after `startedat`), so one under a
  * directory that is not yet stale is not old either; directories seen by the walk are left to it.
  */
-export async function purgeUploads(driver: StorageDriver, olderThan: Date, dryRun: boolean): Promise<PurgeResult> {
+export async function purgeUploads(driver: StorageDriver, { olderThan, dryRun }: { olderThan: Date; dryRun: boolean }): Promise<PurgeResult> {
   const stale: string[] = [];
   const seen = new Set<string>();
   try {

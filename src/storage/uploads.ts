@@ -128,7 +128,7 @@ export class UploadStore implements RepositoryUploads {
   append(id: string, body: Readable, expect: ChunkExpectation = {}): Promise<UploadStatus> {
     return this.sessions.exclusive(this.key(id), () =>
       this.endedWhenFull(id, async () => {
-        const size = await this.appendLocked(id, body, expect, false);
+        const size = await this.appendLocked(id, body, expect, { last: false });
         return { id, size };
       }),
     );
@@ -137,7 +137,7 @@ export class UploadStore implements RepositoryUploads {
   /** Completes an upload (PUT ?digest=), with an optional last chunk; the blob is linked into the repository. */
   commit(id: string, digest: Digest, body?: Readable, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
     return this.sessions.exclusive(this.key(id), () => this.endedWhenFull(id, async () => {
-      const size = body ? await this.appendLocked(id, body, expect, true) : checkPosition(await this.size(id), expect);
+      const size = body ? await this.appendLocked(id, body, expect, { last: true }) : checkPosition(await this.size(id), expect);
       const digester = this.sessions.take(this.key(id), size, digest.algorithm) ?? (await this.rehash(id, digest.algorithm));
       const actual = digester.digest();
       if (actual.value !== digest.value) {
@@ -162,7 +162,8 @@ export class UploadStore implements RepositoryUploads {
     await this.sessions.exclusive(this.key(id), () => this.remove(id));
   }
 
-  private async appendLocked(id: string, body: Readable, expect: ChunkExpectation, last: boolean): Promise<number> {
+  /** Appends a chunk; the last one (in the PUT that completes the upload) is committed, made durable where the driver is set to. */
+  private async appendLocked(id: string, body: Readable, expect: ChunkExpectation, { last }: { last: boolean }): Promise<number> {
     const size = await this.size(id);
     try {
       checkPosition(size, expect);

@@ -185,7 +185,7 @@ describe('object store outage (Ceph RGW gateway killed and started again)', () =
     // The abandoned upload goes with its multipart upload once purged; nothing else is pending.
     const driver = await createDriver('s3', params(bucket, gw.env.S3_ENDPOINT, 5000));
     try {
-      const purged = await purgeUploads(driver, new Date(Date.now() + 60_000), false);
+      const purged = await purgeUploads(driver, { olderThan: new Date(Date.now() + 60_000), dryRun: false });
       assert.ok(purged.purged.some((p) => p.endsWith(abandonedId)), 'the abandoned upload is purged');
     } finally {
       await driver.close?.();

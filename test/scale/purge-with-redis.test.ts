@@ -51,7 +51,7 @@ it('purging through the redis-announcing driver aborts a multipart upload with n
     pending = await driver.listPendingWrites('/docker/registry/v2/repositories');
   }
   assert.ok(pending.some((w) => w.path === path), 'the multipart upload exists');
-  const { aborted } = await purgeUploads(driver, new Date(Date.now() + 60_000), false);
+  const { aborted } = await purgeUploads(driver, { olderThan: new Date(Date.now() + 60_000), dryRun: false });
   assert.deepEqual(aborted.map((w) => w.path), [path]);
   assert.deepEqual(await driver.listPendingWrites('/docker/registry/v2/repositories'), []);
 });

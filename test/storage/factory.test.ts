@@ -47,7 +47,7 @@ describe('base wrapper', () => {
   it('checks paths, with "." and ".." components refused', () => {
     for (const p of ['/a', '/a/b.c/-d_e', '/.a', '/..a', '/...', '/a..']) assert.ok(isValidPath(p), p);
     for (const p of ['', 'a', '/', '/a/', '//a', '/a/./b', '/a/../b', '/.', '/..', '/a b']) assert.ok(!isValidPath(p), p);
-    assert.ok(isValidPath('/', true));
+    assert.ok(isValidPath('/', { root: true }));
   });
 
   it('keeps driver errors and normalises the rest, naming the driver', async () => {

@@ -198,10 +198,10 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
   });
 
   it('keeps them while younger than the purge age, and a dry run only reports them', async () => {
-    const young = await purgeUploads(driver, new Date(Date.now() - 3600_000), false);
+    const young = await purgeUploads(driver, { olderThan: new Date(Date.now() - 3600_000), dryRun: false });
     assert.deepEqual(young, { purged: [], aborted: [] });
 
-    const dry = await purgeUploads(driver, new Date(), true);
+    const dry = await purgeUploads(driver, { olderThan: new Date(), dryRun: true });
     assert.deepEqual(dry.purged, [chunkedDir]);
     assert.deepEqual(dry.aborted.map((w) => w.path), [orphanPath]);
     assert.equal((await uploadsIn(bucket, uploadsPrefix)).length, 2, 'both multipart uploads are still there');
@@ -209,13 +209,13 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
   });
 
   it('purging removes the upload folder and aborts both multipart uploads', async () => {
-    const result = await purgeUploads(driver, new Date(), false);
+    const result = await purgeUploads(driver, { olderThan: new Date(), dryRun: false });
     assert.deepEqual(result.purged, [chunkedDir]);
     assert.deepEqual(result.aborted.map((w) => w.path), [orphanPath]);
     assert.deepEqual(await uploadsIn(bucket, uploadsPrefix), []);
     assert.deepEqual(await keysIn(bucket, uploadsPrefix), []);
     // Nothing left for a second run.
-    assert.deepEqual(await purgeUploads(driver, new Date(), false), { purged: [], aborted: [] });
+    assert.deepEqual(await purgeUploads(driver, { olderThan: new Date(), dryRun: false }), { purged: [], aborted: [] });
   });
 });
 

@@ -41,11 +41,11 @@ export interface BaseOptions {
 /**
  * True when path is a valid driver path: PATH_PATTERN, and no "." or ".." component (the pattern
  * lets them through, but on a filesystem they would name a different place, even outside the
- * root). `allowRoot` also admits "/" (list, stat and walk accept the root, as in Distribution).
+ * root). `root: true` also admits "/" (list, stat and walk accept the root, as in Distribution).
  */
-export function isValidPath(path: unknown, allowRoot = false): path is string {
+export function isValidPath(path: unknown, { root = false }: { root?: boolean } = {}): path is string {
   if (typeof path !== 'string') return false;
-  if (allowRoot && path === '/') return true;
+  if (root && path === '/') return true;
   if (!PATH_PATTERN.test(path)) return false;
   for (const part of path.split('/')) {
     if (part === '.' || part === '..') return false;
@@ -97,7 +97,7 @@ class BaseDriver implements StorageDriver {
     const abortPending = inner.abortPendingWrite?.bind(inner);
     if (listPending && abortPending) {
       this.listPendingWrites = async (path) => {
-        const p = this.checkPath(path, true);
+        const p = this.checkPath(path, { root: true });
         return this.run('listPendingWrites', p, () => listPending(p));
       };
       this.abortPendingWrite = async (write) => {
@@ -106,9 +106,9 @@ class BaseDriver implements StorageDriver {
       };
     }
     const listFiles = inner.listFiles?.bind(inner);
-    if (listFiles) this.listFiles = (path, skip) => this.pages('listFiles', this.checkPath(path, true), (p) => listFiles(p, skip));
+    if (listFiles) this.listFiles = (path, skip) => this.pages('listFiles', this.checkPath(path, { root: true }), (p) => listFiles(p, skip));
     const listChildren = inner.listChildren?.bind(inner);
-    if (listChildren) this.listChildren = (path, after) => this.pages('listChildren', this.checkPath(path, true), (p) => listChildren(p, after));
+    if (listChildren) this.listChildren = (path, after) => this.pages('listChildren', this.checkPath(path, { root: true }), (p) => listChildren(p, after));
     const objectKey = inner.objectKey?.bind(inner);
     if (objectKey) this.objectKey = (path) => objectKey(this.checkPath(path));
   }
@@ -123,8 +123,8 @@ class BaseDriver implements StorageDriver {
     }
   }
 
-  private checkPath(path: unknown, allowRoot = false): string {
-    if (!isValidPath(path, allowRoot)) throw new InvalidPathError(this.name, String(path));
+  private checkPath(path: unknown, options?: { root: true }): string {
+    if (!isValidPath(path, options)) throw new InvalidPathError(this.name, String(path));
     return path;
   }
 
@@ -195,12 +195,12 @@ class BaseDriver implements StorageDriver {
   }
 
   async stat(path: string): Promise<FileInfo> {
-    const p = this.checkPath(path, true);
+    const p = this.checkPath(path, { root: true });
     return this.run('stat', p, () => this.inner.stat(p));
   }
 
   async list(path: string): Promise<string[]> {
-    const p = this.checkPath(path, true);
+    const p = this.checkPath(path, { root: true });
     return this.run('list', p, () => this.inner.list(p));
   }
 
@@ -221,7 +221,7 @@ class BaseDriver implements StorageDriver {
   }
 
   async walk(path: string, visit: WalkFn, options?: WalkOptions): Promise<void> {
-    const p = this.checkPath(path, true);
+    const p = this.checkPath(path, { root: true });
     const guarded: WalkFn = async (info) => {
       try {
         return await visit(info);

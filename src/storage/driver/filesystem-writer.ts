@@ -57,13 +57,13 @@ export class FilesystemWriter implements FileWriter {
   close(): Promise<void> {
     if (this.state !== 'open') return Promise.resolve();
     this.state = 'closed';
-    return this.serial(() => this.finish(false));
+    return this.serial(() => this.finish({ sync: false }));
   }
 
   commit(): Promise<void> {
     this.ensureOpen();
     this.state = 'committed';
-    return this.serial(() => this.finish(this.options.sync));
+    return this.serial(() => this.finish({ sync: this.options.sync }));
   }
 
   async cancel(): Promise<void> {
@@ -126,7 +126,7 @@ export class FilesystemWriter implements FileWriter {
     }
   }
 
-  private async finish(sync: boolean): Promise<void> {
+  private async finish({ sync }: { sync: boolean }): Promise<void> {
     try {
       await this.flush();
       await this.inflight;

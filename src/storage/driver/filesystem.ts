@@ -165,14 +165,14 @@ export class FilesystemDriver implements StorageDriver {
 
   /**
    * The place to operate on for path, after checking that what exists of it resolves inside the
-   * root. With followLast the final component is resolved too (reads); without it the final
-   * component is used as it is, so a symbolic link itself is moved or deleted (writes).
+   * root. `last: 'follow'` resolves the final component too (reads); `last: 'keep'` uses it as it
+   * is, so a symbolic link itself is moved or deleted (writes).
    * PathNotFoundError when a link leads outside.
    */
-  private async resolve(path: string, followLast: boolean): Promise<string> {
+  private async resolve(path: string, { last }: { last: 'follow' | 'keep' }): Promise<string> {
     const full = this.full(path);
     if (!this.options.confineSymlinks) return full;
-    if (followLast) {
+    if (last === 'follow') {
       try {
         const real = await this.io(() => fsp.realpath(full));
         if (!(await this.isInside(real))) throw new PathNotFoundError(NAME, path);
@@ -199,7 +199,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async getContent(path: string): Promise<Buffer> {
-    const real = await this.resolve(path, true);
+    const real = await this.resolve(path, { last: 'follow' });
     try {
       return await this.io(() => fsp.readFile(real));
     } catch (err) {
@@ -209,7 +209,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async putContent(path: string, content: Uint8Array): Promise<void> {
-    const dest = await this.resolve(path, false);
+    const dest = await this.resolve(path, { last: 'keep' });
     const temp = nodePath.join(this.tempDir, `${randomBytes(12).toString('hex')}.tmp`);
     let fh: fsp.FileHandle;
     try {
@@ -236,7 +236,7 @@ export class FilesystemDriver implements StorageDriver {
 
   /** The file opened for reading, with its size; PathNotFoundError when absent or not a file. */
   private async openFile(path: string): Promise<{ fh: fsp.FileHandle; size: number }> {
-    const real = await this.resolve(path, true);
+    const real = await this.resolve(path, { last: 'follow' });
     let fh: fsp.FileHandle;
     try {
       fh = await this.io(() => fsp.open(real, fsc.O_RDONLY));
@@ -278,7 +278,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async writer(path: string, { append = false }: WriterOptions = {}): Promise<FileWriter> {
-    const real = await this.resolve(path, append);
+    const real = await this.resolve(path, { last: append ? 'follow' : 'keep' });
     let fh: fsp.FileHandle;
     let size = 0;
     if (append) {
@@ -312,7 +312,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async stat(path: string): Promise<FileInfo> {
-    const real = await this.resolve(path, true);
+    const real = await this.resolve(path, { last: 'follow' });
     try {
       const st = await this.io(() => fsp.stat(real));
       const isDir = st.isDirectory();
@@ -350,7 +350,7 @@ export class FilesystemDriver implements StorageDriver {
   private async entriesWithDir(
     path: string,
   ): Promise<{ real: string; entries: Array<{ name: string; real: string; link: boolean }> }> {
-    const real = await this.resolve(path, true);
+    const real = await this.resolve(path, { last: 'follow' });
     let dirents: import('node:fs').Dirent[];
     try {
       dirents = await this.io(() => fsp.readdir(real, { withFileTypes: true }));
@@ -374,7 +374,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async move(sourcePath: string, destPath: string): Promise<void> {
-    const source = await this.resolve(sourcePath, false);
+    const source = await this.resolve(sourcePath, { last: 'keep' });
     try {
       await this.io(() => fsp.lstat(source));
     } catch (err) {
@@ -382,13 +382,13 @@ export class FilesystemDriver implements StorageDriver {
       throw err;
     }
     if (sourcePath === destPath) return;
-    const dest = await this.resolve(destPath, false);
+    const dest = await this.resolve(destPath, { last: 'keep' });
     await this.io(() => fsp.mkdir(nodePath.dirname(dest), { recursive: true }));
     await this.io(() => fsp.rename(source, dest));
   }
 
   async delete(path: string): Promise<void> {
-    const real = await this.resolve(path, false);
+    const real = await this.resolve(path, { last: 'keep' });
     try {
       await this.io(() => fsp.lstat(real));
     } catch (err) {

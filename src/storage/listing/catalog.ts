@@ -53,14 +53,14 @@ export class Catalog {
   /** A repository got a manifest or tag. */
   added(name: string, origin: ChangeOrigin): void {
     this.kept.update((names) => withName(names, name));
-    if (origin === 'local') this.saved?.changed(name, true, () => this.kept.peek());
+    if (origin === 'local') this.saved?.changed(name, 'added', () => this.kept.peek());
   }
 
   /** Repositories went away (their `_manifests`, or a directory holding them). */
   removed(gone: (name: string) => boolean, origin: ChangeOrigin): void {
     const before = this.kept.peek();
     this.kept.update((names) => (names.some(gone) ? names.filter((n) => !gone(n)) : names));
-    if (origin === 'local') for (const name of before?.filter(gone) ?? []) this.saved?.changed(name, false, () => this.kept.peek());
+    if (origin === 'local') for (const name of before?.filter(gone) ?? []) this.saved?.changed(name, 'removed', () => this.kept.peek());
   }
 
   /** The kept list may have missed changes: answered once more while it is read again. */

@@ -48,15 +48,15 @@ export class SavedList {
   }
 
   /**
-   * This process added (`present`) or removed `name`: unless the saved list already agrees, it
+   * This process added or removed `name`: unless the saved list already agrees, it
    * is saved again a second later, as `current()` has it then. Other instances hear of the change
    * over redis and leave the saving to this one. Before anything was read or saved here, the
    * next full read saves the list.
    */
-  changed(name: string, present: boolean, current: () => string[] | undefined): void {
+  changed(name: string, change: 'added' | 'removed', current: () => string[] | undefined): void {
     const saved = this.saved;
     if (!saved || this.timer) return;
-    if ((saved[sortedIndex(saved, name)] === name) === present) return;
+    if ((saved[sortedIndex(saved, name)] === name) === (change === 'added')) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       const names = current();

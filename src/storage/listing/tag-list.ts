@@ -64,12 +64,12 @@ export class TagList {
 
   added(tag: string, origin: ChangeOrigin): void {
     this.kept.update((tags) => withName(tags, tag));
-    if (origin === 'local') this.saved?.changed(tag, true, () => this.peekCurrent());
+    if (origin === 'local') this.saved?.changed(tag, 'added', () => this.peekCurrent());
   }
 
   removed(tag: string, origin: ChangeOrigin): void {
     this.kept.update((tags) => withoutName(tags, tag));
-    if (origin === 'local') this.saved?.changed(tag, false, () => this.peekCurrent());
+    if (origin === 'local') this.saved?.changed(tag, 'removed', () => this.peekCurrent());
   }
 
   private peekCurrent(): string[] | undefined {
