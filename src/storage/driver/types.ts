@@ -85,7 +85,7 @@ export interface StorageDriver {
    * Optional, for stores that list by key (object stores): the paths of every file below `path`,
    * page by page as the store answers, in byte order of path (not walk order: `/a-b/x` comes
    * before `/a/x`). Lets a caller act on the first pages of a large listing before the last
-   * arrives (the catalog, src/storage/registry.ts). Nothing for a missing path. `skip`, a hint
+   * arrives (the catalog, src/storage/listing/catalog.ts). Nothing for a missing path. `skip`, a hint
    * a driver may ignore, is asked after each page with the page's last path and may name a path
    * to go on after instead, leaving out what lies between (the rest of a large folder).
    */

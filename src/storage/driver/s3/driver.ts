@@ -64,7 +64,7 @@ const MAX_KEYS = 1000;
 
 /**
  * The first page of a listing read page by page (listFiles, listChildren), whose first names
- * answer requests early (a catalog or tag page, src/storage/cache.ts EarlyPages): Ceph RGW
+ * answer requests early (a catalog or tag page, src/storage/listing/early-pages.ts): Ceph RGW
  * answers 400 keys in about the time of 100 (~25 ms), and 1000 in nearly twice that.
  */
 const FIRST_PAGE_KEYS = 400;
