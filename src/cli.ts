@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `berth` command: the registry (serve, garbage-collect) and a client for any registry
+ * The `berth` command: the registry (serve, garbage-collect, quota) and a client for any registry
  * (login, copy, push, pull, ls, tags, inspect, digest, tag, delete, referrers, attach, blob).
  * The server's modules are loaded only by the server's verbs, so a client verb starts with the
  * client library alone. Exit codes: 0 success, 1 an error, 2 bad usage, 130 interrupted.
@@ -42,6 +42,13 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'print less')
     .action(async (config: string, options: { dryRun?: boolean; deleteUntagged?: boolean; quiet?: boolean }) =>
       (await import('./cli/garbage-collect.js')).garbageCollect(config, options));
+
+  program
+    .command('quota')
+    .description('print each berth.quotas rule with its limit and the usage stored now')
+    .argument('<CONFIG>', 'path to a Distribution-format YAML configuration file')
+    .option('--json', 'print JSON')
+    .action(async (config: string, options: { json?: boolean }) => (await import('./cli/quota.js')).quota(config, options));
 
   for (const cmd of [
     ...loginCommands(), ...copyCommands(), listCommand(), tagsCommand(), inspectCommand(), digestCommand(), tagCommand(),

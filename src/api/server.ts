@@ -12,6 +12,8 @@ import { purgeUploads } from '../storage/purge.js';
 import { ReferrersTagKeeper } from '../storage/manifests/referrers-tags.js';
 import { scheduleGc } from '../gc/schedule.js';
 import { Recorder } from '../policy/records/recorder.js';
+import { PolicyRules } from '../policy/rules.js';
+import { QuotaUsage } from '../policy/usage.js';
 import { RedisRecords } from '../policy/records/redis-records.js';
 import { StorageRecords } from '../policy/records/storage-records.js';
 import { createHandler } from './dispatch.js';
@@ -113,6 +115,15 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     persist: Boolean(shared) || !config.storage.maintenance.readonly.enabled,
   });
   registry.records = records;
+  // Immutable tags and quotas (docs/policy.md): quota usage is read from the layout before serving.
+  if (config.immutableTags?.length || config.quotas?.length) {
+    const usage = config.quotas?.length ? new QuotaUsage(config.quotas, registry.driver, logger) : undefined;
+    if (usage) {
+      registry.changes.follow((changes) => usage.follow(changes));
+      await usage.load();
+    }
+    registry.rules = new PolicyRules(config.immutableTags ?? [], usage);
+  }
 
   // Every write goes through the registry's driver, which tells this process and the others of it.
   const driver = registry.driver;

@@ -9,6 +9,7 @@ import { buildNotifications } from '../notifications/config.js';
 import { buildHealth } from '../health/config.js';
 import { buildMirror } from '../proxy/config.js';
 import { buildMiddleware } from '../storage/middleware/config.js';
+import { buildPolicy } from '../policy/config.js';
 
 /** Defaults and cross-key rules applied after the schema; every default here is Distribution's. */
 
@@ -69,6 +70,7 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
   config.gc = buildGc(file.berth);
   config.ui = buildUi(file.berth);
   config.referrers = buildReferrers(file.berth);
+  Object.assign(config, buildPolicy(file.berth, warn));
   return config;
 }
 

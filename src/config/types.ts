@@ -27,6 +27,60 @@ export interface Config {
   ui?: UiConfig;
   /** berth.referrers (built from `berth` by build.ts; absent means the defaults). */
   referrers?: ReferrersConfig;
+  /** berth.retention, checked (src/policy/config.ts); absent when not configured. */
+  retention?: RetentionConfig;
+  /** berth.quotas, checked (src/policy/config.ts); absent when not configured. */
+  quotas?: QuotaRule[];
+  /** berth.immutabletags, checked (src/policy/config.ts); absent when not configured. */
+  immutableTags?: ImmutableTagRule[];
+}
+
+/**
+ * berth.retention (docs/policy.md): zot's model and key names, lower-cased. Repository globs and
+ * tag patterns are kept as written; src/policy/match.ts compiles them (checked at load).
+ */
+export interface RetentionConfig {
+  /** Run inside `serve` this often; 0 (the default): only by `berth retention`. */
+  intervalMs: number;
+  dryrun: boolean;
+  /** Untagged manifests and referrers younger than this are never removed (default 24h). */
+  delayMs: number;
+  /** The first policy whose repositories match a repository applies to it. */
+  policies: RetentionPolicy[];
+}
+
+export interface RetentionPolicy {
+  /** Globs (`*` within one path segment, `**` across); absent: every repository. */
+  repositories?: string[];
+  deleteUntagged: boolean;
+  /** Remove referrers whose subject is gone. */
+  deleteReferrers: boolean;
+  /** Absent: every tag stays. Present: a tag stays when any rule keeps it, the others go. */
+  keepTags?: KeepTagsRule[];
+}
+
+export interface KeepTagsRule {
+  /** Regular expressions (RE2) found anywhere in the tag; absent: every tag. */
+  patterns?: string[];
+  mostRecentlyPushedCount?: number;
+  mostRecentlyPulledCount?: number;
+  pushedWithinMs?: number;
+  pulledWithinMs?: number;
+}
+
+/** One of berth.quotas. */
+export interface QuotaRule {
+  repositories: string[];
+  maxBytes: number;
+  /** Each matching repository gets the limit alone; otherwise they share it. */
+  each: boolean;
+}
+
+/** One of berth.immutabletags. */
+export interface ImmutableTagRule {
+  repositories: string[];
+  /** Regular expressions (RE2) found anywhere in the tag. */
+  tags: string[];
 }
 
 /** berth.referrers. */

@@ -37,13 +37,18 @@ export class StorageChanges {
     private readonly listings: Listings,
   ) {}
 
+  /** Told of every change once it is applied, from either origin (src/policy/usage.ts follows links with it). */
+  private readonly followers: Array<(changes: readonly StorageChange[] | undefined) => void> = [];
+
+  follow(follower: (changes: readonly StorageChange[] | undefined) => void): void {
+    this.followers.push(follower);
+  }
+
   apply(changes: readonly StorageChange[] | undefined, origin: ChangeOrigin): void {
     if (origin === 'remote') this.meta.clear();
-    if (!changes) {
-      this.listings.reloadAll();
-      return;
-    }
-    for (const change of changes) this.applyOne(change, origin);
+    if (!changes) this.listings.reloadAll();
+    else for (const change of changes) this.applyOne(change, origin);
+    for (const follower of this.followers) follower(changes);
   }
 
   private applyOne({ op, path }: StorageChange, origin: ChangeOrigin): void {

@@ -6,6 +6,7 @@ import { metadataKeys, type MetadataCache } from './metadata-cache.js';
 import { deleteIfExists, readLink, writeLink } from './links.js';
 import { layerLinkPath } from './paths.js';
 import type { RepositoryBlobs } from './repository.js';
+import type { StorageRules } from './rules.js';
 
 /**
  * A repository's view of the blob store: a blob is reachable through `name` only while the
@@ -19,7 +20,11 @@ export class LinkedBlobStore implements RepositoryBlobs {
     private readonly blobs: BlobStore,
     private readonly meta: MetadataCache,
     readonly name: string,
+    private readonly rules: StorageRules,
   ) {}
+
+  /** Asked before a link is removed (LocalRepository: an immutable tag's image keeps its blobs); throws to refuse. */
+  beforeUnlink: ((digest: Digest) => Promise<void>) | undefined;
 
   async isLinked(digest: Digest): Promise<boolean> {
     const linked = await this.meta.through(metadataKeys.layerLink(this.name, digest), async () => {
@@ -53,16 +58,28 @@ export class LinkedBlobStore implements RepositoryBlobs {
     return this.blobs.redirectURL(digest, method);
   }
 
-  /** Writes the link (atomically; writing it again is harmless, and refreshes its age for GC's grace). */
-  async link(digest: Digest): Promise<void> {
-    const key = metadataKeys.layerLink(this.name, digest);
-    if (this.meta.get(key) !== true) await writeLink(this.driver, layerLinkPath(this.name, digest), digest);
-    this.meta.set(key, true);
-    await this.blobs.shared?.setLinked(this.name, digest.value);
+  /**
+   * Links a blob of `size` bytes into the repository, the one way a blob is linked (upload end,
+   * whole upload, mount): its quotas are asked first (refused with 403 DENIED: nothing is moved or
+   * linked), then `place` puts an upload's data into the blob store, then the link is written
+   * (atomically; writing it again is harmless, and refreshes its age for GC's grace).
+   */
+  async link(digest: Digest, size: number, place?: () => Promise<void>): Promise<void> {
+    const hold = this.rules.reserve(this.name, digest, size);
+    try {
+      await place?.();
+      const key = metadataKeys.layerLink(this.name, digest);
+      if (this.meta.get(key) !== true) await writeLink(this.driver, layerLinkPath(this.name, digest), digest);
+      this.meta.set(key, true);
+      await this.blobs.shared?.setLinked(this.name, digest.value);
+    } finally {
+      hold.release();
+    }
   }
 
   /** Removes the repository's link; the data stays for garbage collection. */
   async unlink(digest: Digest): Promise<boolean> {
+    await this.beforeUnlink?.(digest);
     const link = await readLink(this.driver, layerLinkPath(this.name, digest));
     await this.blobs.shared?.unlink(this.name, digest.value);
     if (link?.value !== digest.value) return false;
@@ -73,7 +90,7 @@ export class LinkedBlobStore implements RepositoryBlobs {
   async mountFrom(source: RepositoryBlobs | undefined, digest: Digest): Promise<BlobDescriptor | undefined> {
     const desc = source ? await source.stat(digest) : await this.blobs.stat(digest);
     if (!desc) return undefined;
-    await this.link(digest);
+    await this.link(digest, desc.size);
     return desc;
   }
 }

@@ -3,11 +3,13 @@ import type { BlobStore } from './blobs.js';
 import type { Listings } from './listing/listings.js';
 import type { LruCache } from './lru.js';
 import type { MetadataCache } from './metadata-cache.js';
+import type { Digest } from '../oci/digest.js';
 import { LinkedBlobStore } from './linked-blobs.js';
 import { deleteIfExists, listNames } from './links.js';
 import { ManifestStore, type CachedInfo, type ManifestPolicy } from './manifests/store.js';
 import { layersDir, manifestsDir, repositoryPath, uploadsDir } from './paths.js';
 import type { Repository } from './repository.js';
+import { immutableTagError, noRules, type StorageRules } from './rules.js';
 import { TagStore } from './tags.js';
 import { UploadSessions, UploadStore } from './uploads.js';
 
@@ -20,6 +22,7 @@ export interface RegistryParts {
   readonly meta: MetadataCache;
   readonly policy: ManifestPolicy;
   readonly listings: Listings;
+  readonly rules: StorageRules;
   /** Drops what is kept about a deleted repository beside storage. */
   repositoryRemoved(name: string): Promise<void>;
 }
@@ -46,12 +49,35 @@ export class LocalRepository implements Repository {
     options: LocalRepositoryOptions = {},
   ) {
     const { driver, blobs, meta } = parts;
-    this.blobs = new LinkedBlobStore(driver, blobs, meta, name);
-    this.tags = new TagStore(driver, meta, name, parts.listings);
+    // A mirror's copy holds what the upstream holds: no checks, no tags of its own, and no rules.
+    const rules = options.mirrorCache ? noRules : parts.rules;
+    this.blobs = new LinkedBlobStore(driver, blobs, meta, name, rules);
+    this.tags = new TagStore(driver, meta, name, parts.listings, rules);
     this.uploads = new UploadStore(driver, blobs, this.blobs, parts.sessions, name);
-    // A mirror's copy holds what the upstream holds: no checks, and no tags of its own.
     const policy = options.mirrorCache ? { ...parts.policy, skipReferenceChecks: true, referrersTags: undefined } : parts.policy;
-    this.manifests = new ManifestStore(driver, blobs, this.blobs, this.tags, policy, parts.manifestInfo, meta, name);
+    this.manifests = new ManifestStore(driver, blobs, this.blobs, this.tags, policy, parts.manifestInfo, meta, name, rules);
+    if (rules.protects(name)) this.blobs.beforeUnlink = (digest) => this.refuseIfImmutablyReferenced(digest);
+  }
+
+  /** An immutable tag's image keeps its blobs: unlinking one of them (config, layer, a child's) is refused. */
+  private async refuseIfImmutablyReferenced(digest: Digest): Promise<void> {
+    for (const tag of await this.tags.list()) {
+      const rule = this.parts.rules.immutable(this.name, tag);
+      const target = rule ? await this.tags.resolve(tag) : undefined;
+      if (rule && target && (await this.references(target, new Set())).has(digest.value)) {
+        throw immutableTagError(this.name, tag, rule, `its image references blob ${digest.value}, which cannot be deleted`);
+      }
+    }
+  }
+
+  /** Every blob and manifest a manifest references, its children's included. */
+  private async references(digest: Digest, seen: Set<string>): Promise<Set<string>> {
+    if (seen.has(digest.value)) return seen;
+    seen.add(digest.value);
+    const info = await this.manifests.info(digest);
+    for (const blob of info?.blobs ?? []) seen.add(blob.digest.value);
+    for (const child of info?.manifests ?? []) await this.references(child.digest, seen);
+    return seen;
   }
 
   async hasManifests(): Promise<boolean> {
@@ -60,7 +86,13 @@ export class LocalRepository implements Repository {
 
   /** Repositories nested under the name (`name/child`) are kept. */
   async delete(): Promise<boolean> {
-    const { driver } = this.parts;
+    const { driver, rules } = this.parts;
+    if (rules.protects(this.name)) {
+      for (const tag of await this.tags.list()) {
+        const rule = rules.immutable(this.name, tag);
+        if (rule) throw immutableTagError(this.name, tag, rule, 'the repository cannot be deleted');
+      }
+    }
     let removed = false;
     for (const dir of [manifestsDir(this.name), layersDir(this.name), uploadsDir(this.name)]) {
       if (await deleteIfExists(driver, dir)) removed = true;

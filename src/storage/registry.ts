@@ -9,7 +9,7 @@ import type { CachedInfo, ManifestPolicy } from './manifests/store.js';
 import { MetadataCache } from './metadata-cache.js';
 import { storageModes, type StorageModes } from './modes.js';
 import type { Repository, RepositoryMirror } from './repository.js';
-import type { ActivityRecords } from './rules.js';
+import { noRules, type ActivityRecords, type StorageRules } from './rules.js';
 import { UploadSessions } from './uploads.js';
 
 export interface RegistryOptions {
@@ -42,6 +42,8 @@ export class Registry implements RegistryParts {
   readonly policy: ManifestPolicy;
   /** Chooses pull-through repositories for mirrored names (src/proxy); set once at start-up. */
   mirror: RepositoryMirror | undefined;
+  /** Immutable tags and quotas (src/policy), asked before each write they may refuse; set once at start-up. */
+  rules: StorageRules = noRules;
   /** Pull and push records (src/policy/records), when kept; set once at start-up. */
   records: ActivityRecords | undefined;
 

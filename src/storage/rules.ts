@@ -1,9 +1,42 @@
 import type { Digest } from '../oci/digest.js';
+import { RegistryError } from '../oci/errors.js';
 
 /**
- * What the storage services tell policy (src/policy) as they work; policy implements these and
- * storage never imports it.
+ * What the storage services ask of policy (src/policy: berth.immutabletags, berth.quotas) and tell
+ * it. Policy implements these; storage never imports it. The rules are asked at the one method of
+ * each write kind (docs/architecture.md, "writes a policy may refuse"), before anything is
+ * written: a refusal leaves nothing half-done.
  */
+export interface StorageRules {
+  /** The rule that makes `tag` of repository `name` immutable, described for messages; undefined when none does. */
+  immutable(name: string, tag: string): string | undefined;
+  /** Whether some tag of repository `name` may be immutable (a blob unlink then checks what they reference). */
+  protects(name: string): boolean;
+  /**
+   * `size` bytes of `digest` are about to be linked into repository `name` (a blob at upload end or
+   * mount, a manifest revision): counted against its quotas until `release`, by when the link is
+   * written (and counted as such) or has failed. Throws RegistryError DENIED when it does not fit.
+   */
+  reserve(name: string, digest: Digest, size: number): Hold;
+}
+
+export interface Hold {
+  release(): void;
+}
+
+const NOTHING_HELD: Hold = { release: () => undefined };
+
+/** No immutable tags and no quotas. */
+export const noRules: StorageRules = {
+  immutable: () => undefined,
+  protects: () => false,
+  reserve: () => NOTHING_HELD,
+};
+
+/** Refusal of a write an immutable tag forbids (403 DENIED, naming the tag and the rule). */
+export function immutableTagError(name: string, tag: string, rule: string, what: string): RegistryError {
+  return new RegistryError('DENIED', `tag ${tag} of ${name} is immutable (${rule}): ${what}`, { tag, rule });
+}
 
 /** What is recorded of one manifest in one repository. */
 export interface ManifestRecord {

@@ -3,7 +3,9 @@ import { tryParseDigest } from '../oci/digest.js';
 import type { StorageDriver } from './driver/types.js';
 import type { Listings } from './listing/listings.js';
 import { compareBytes, type PageNeed } from './listing/sorted.js';
+import { isPathNotFound } from './driver/errors.js';
 import { deleteIfExists, readLink, writeLink } from './links.js';
+import { immutableTagError, type StorageRules } from './rules.js';
 import { metadataKeys, type MetadataCache } from './metadata-cache.js';
 import { tagCurrentLinkPath, tagDir, tagIndexLinkPath } from './paths.js';
 import type { RepositoryTags } from './repository.js';
@@ -19,6 +21,7 @@ export class TagStore implements RepositoryTags {
     private readonly meta: MetadataCache,
     readonly name: string,
     private readonly listings: Listings,
+    private readonly rules: StorageRules,
   ) {}
 
   async resolve(tag: string): Promise<Digest | undefined> {
@@ -26,14 +29,48 @@ export class TagStore implements RepositoryTags {
     return value !== undefined ? tryParseDigest(value) : undefined;
   }
 
+  /**
+   * Refuses (403 DENIED) to point an immutable tag that exists at another digest; pointing it at
+   * the digest it names already is a retried push, and succeeds. Reads storage, not the cache:
+   * another instance may have just written the tag.
+   */
+  async checkTag(tag: string, digest: Digest): Promise<void> {
+    const rule = this.rules.immutable(this.name, tag);
+    if (!rule) return;
+    const current = await readLink(this.driver, tagCurrentLinkPath(this.name, tag));
+    if (current && current.value !== digest.value) throw immutableTagError(this.name, tag, rule, `it points at ${current.value} and cannot be moved`);
+  }
+
   /** Points tag at digest. The index entry is written first so `current` never names an unindexed digest. */
   async tag(tag: string, digest: Digest): Promise<void> {
+    await this.checkTag(tag, digest);
     await writeLink(this.driver, tagIndexLinkPath(this.name, tag, digest), digest);
     await writeLink(this.driver, tagCurrentLinkPath(this.name, tag), digest);
     this.meta.set(metadataKeys.tag(this.name, tag), digest.value);
   }
 
+  /** Removes the tag (refused, 403 DENIED, for an immutable tag that exists); false when there was none. */
   async untag(tag: string): Promise<boolean> {
+    const rule = this.rules.immutable(this.name, tag);
+    if (rule && (await readLink(this.driver, tagCurrentLinkPath(this.name, tag)))) throw immutableTagError(this.name, tag, rule, 'it cannot be deleted');
+    return deleteIfExists(this.driver, tagDir(this.name, tag));
+  }
+
+  /**
+   * Removes the tag only while it still points at `digest` and was last written no later than
+   * `notAfter` (ms, storage's clock): a tag pushed again meanwhile, here or by another instance,
+   * stays, and so does an immutable one. For retention, which decided on what it read earlier.
+   */
+  async untagIf(tag: string, digest: Digest, notAfter: number): Promise<boolean> {
+    if (this.rules.immutable(this.name, tag)) return false;
+    const path = tagCurrentLinkPath(this.name, tag);
+    try {
+      const [current, info] = await Promise.all([readLink(this.driver, path), this.driver.stat(path)]);
+      if (current?.value !== digest.value || info.modTime.getTime() > notAfter) return false;
+    } catch (err) {
+      if (isPathNotFound(err)) return false;
+      throw err;
+    }
     return deleteIfExists(this.driver, tagDir(this.name, tag));
   }
 

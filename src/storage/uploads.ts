@@ -112,8 +112,7 @@ export class UploadStore implements RepositoryUploads {
       }
       const actual = digester.digest();
       if (actual.value !== digest.value) throw new RegistryError('DIGEST_INVALID', undefined, { digest: digest.value, actual: actual.value });
-      await this.blobs.adopt(digest, data, digester.size);
-      await this.linked.link(digest);
+      await this.linked.link(digest, digester.size, () => this.blobs.adopt(digest, data, digester.size));
       return { digest, size: digester.size };
     } finally {
       await deleteIfExists(this.driver, uploadDir(this.name, id));
@@ -150,8 +149,13 @@ export class UploadStore implements RepositoryUploads {
         const data = await this.driver.writer(uploadDataPath(this.name, id), { append: true });
         await data.commit();
       }
-      await this.blobs.adopt(digest, uploadDataPath(this.name, id), size);
-      await this.linked.link(digest);
+      try {
+        await this.linked.link(digest, size, () => this.blobs.adopt(digest, uploadDataPath(this.name, id), size));
+      } catch (err) {
+        // A quota refused the blob: the upload is over and its data goes (nothing was moved or linked).
+        if (err instanceof RegistryError && err.code === 'DENIED') await this.remove(id);
+        throw err;
+      }
       await this.remove(id);
       return { digest, size };
     }));

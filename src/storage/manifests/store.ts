@@ -13,6 +13,7 @@ import { DigestAlgorithms, type DigestAlgorithm } from '../../oci/digest.js';
 import { detectMediaType, handlers } from '../../oci/formats.js';
 import { MediaTypes, invalid, isObject, type Descriptor, type ManifestInfo } from '../../oci/descriptor.js';
 import type { ReferrersTagKeeper } from './referrers-tags.js';
+import { immutableTagError, type StorageRules } from '../rules.js';
 
 /** The spec asks registries to accept manifests of at least 4 MiB; we accept exactly that. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -55,6 +56,7 @@ export class ManifestStore implements RepositoryManifests {
     private readonly infoCache: LruCache<CachedInfo>,
     private readonly meta: MetadataCache,
     readonly name: string,
+    private readonly rules: StorageRules,
   ) {}
 
   async has(digest: Digest): Promise<boolean> {
@@ -100,10 +102,16 @@ export class ManifestStore implements RepositoryManifests {
     }
     const info = describe(content, contentType);
     if (!this.policy.skipReferenceChecks) await this.checkReferences(info);
-
-    await this.blobs.putContent(digest, content);
-    await writeLink(this.driver, revisionLinkPath(this.name, digest), digest);
-    this.meta.set(this.key(digest), true);
+    // Immutable tags and quotas refuse before anything is written.
+    if (reference.tag) await this.tags.checkTag(reference.tag, digest);
+    const hold = this.rules.reserve(this.name, digest, content.length);
+    try {
+      await this.blobs.putContent(digest, content);
+      await writeLink(this.driver, revisionLinkPath(this.name, digest), digest);
+      this.meta.set(this.key(digest), true);
+    } finally {
+      hold.release();
+    }
     if (reference.tag) await this.tags.tag(reference.tag, digest);
     const cached = { ...info, size: content.length };
     this.infoCache.set(digest.value, cached);
@@ -114,8 +122,13 @@ export class ManifestStore implements RepositoryManifests {
   /** Removes the revision and every tag that points at it. False when the repository has no such revision. */
   async delete(digest: Digest): Promise<boolean> {
     if (!(await this.has(digest))) return false;
+    const tags = await this.tags.lookup(digest);
+    for (const tag of tags) {
+      const rule = this.rules.immutable(this.name, tag);
+      if (rule) throw immutableTagError(this.name, tag, rule, `its manifest ${digest.value} cannot be deleted`);
+    }
     const subject = this.policy.referrersTags ? (await this.info(digest))?.subject : undefined;
-    for (const tag of await this.tags.lookup(digest)) await this.tags.untag(tag);
+    for (const tag of tags) await this.tags.untag(tag);
     await deleteIfExists(this.driver, revisionDir(this.name, digest));
     if (subject) await this.policy.referrersTags?.update(this, this.tags, subject.digest);
     return true;
