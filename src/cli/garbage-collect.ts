@@ -25,8 +25,10 @@ export async function garbageCollect(file: string, options: GarbageCollectOption
     const driver = await createDriver(config.storage.driver, config.storage.parameters);
     // With redis configured, the command takes the same lock as instances' scheduled runs.
     const redis = config.redis ? await import('../redis/client.js') : undefined;
-    const client = redis?.createRedis(redis.parseRedisSettings(config.redis!), silentLogger, 'gc');
+    const settings = redis?.parseRedisSettings(config.redis!);
+    const client = redis && settings ? redis.createRedis(settings, silentLogger, 'gc') : undefined;
     try {
+      if (redis && client && settings) await redis.connected(client, settings.dialTimeoutMs);
       const lock = client ? (await import('../redis/lock.js')).redisJobLock(client) : undefined;
       const collect = async () => {
         await collectGarbage(driver, {

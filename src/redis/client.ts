@@ -54,7 +54,7 @@ export function parseRedisSettings(section: Record<string, unknown>): RedisSetti
   return settings;
 }
 
-/** A connected ioredis client. Errors are logged (ioredis reconnects by itself). */
+/** An ioredis client, connecting (see connected()). Errors are logged (ioredis reconnects by itself). */
 export function createRedis(settings: RedisSettings, logger: Logger, role: string): Redis {
   const options: RedisOptions = {
     host: settings.host,
@@ -62,7 +62,10 @@ export function createRedis(settings: RedisSettings, logger: Logger, role: strin
     db: settings.db,
     connectTimeout: settings.dialTimeoutMs,
     maxRetriesPerRequest: 2,
-    enableOfflineQueue: true,
+    // While Redis is away a command fails at once instead of waiting in a queue for reconnects
+    // (each command waited 15-60 s, holding the request that sent it): callers fall back to
+    // storage (blob descriptors) or to the cache TTL (invalidation). docs/operations.md, "Failure modes".
+    enableOfflineQueue: false,
     lazyConnect: false,
   };
   if (settings.commandTimeoutMs > 0) options.commandTimeout = settings.commandTimeoutMs;
@@ -80,4 +83,26 @@ export function createRedis(settings: RedisSettings, logger: Logger, role: strin
     }
   });
   return client;
+}
+
+/** Resolves once `client` is connected, or rejects with its last error after `timeoutMs`. */
+export function connected(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let last: Error | undefined;
+    const onError = (err: Error) => {
+      last = err;
+    };
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('error', onError);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReady = () => done();
+    const timer = setTimeout(() => done(last ?? new Error(`not connected within ${timeoutMs} ms`)), timeoutMs);
+    client.on('ready', onReady);
+    client.on('error', onError);
+  });
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
-import { createRedis, parseRedisSettings } from './client.js';
+import { connected, createRedis, parseRedisSettings } from './client.js';
 import { RedisBlobDescriptors } from './descriptors.js';
 import { InvalidationBus } from './invalidation.js';
 
@@ -32,6 +32,8 @@ export async function startShared(config: Config, logger: Logger): Promise<Share
     subscriber.disconnect();
   };
   try {
+    // Without an offline queue a command needs the connection up: wait for it (dialtimeout).
+    await Promise.all([connected(client, settings.dialTimeoutMs), connected(subscriber, settings.dialTimeoutMs)]);
     await Promise.all([client.ping(), subscriber.ping()]);
   } catch (err) {
     await close();
