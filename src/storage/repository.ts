@@ -21,7 +21,8 @@ export interface Repository {
   readonly uploads: RepositoryUploads;
   /**
    * Whether the repository holds manifests (its directory has `_manifests`): one with only blobs
-   * or uploads is unknown to tags/list, as in Distribution.
+   * or uploads is unknown to tags/list, as in Distribution. A mirrored repository holds what it
+   * has fetched (its tag list is asked upstream before this is).
    */
   hasManifests(): Promise<boolean>;
   /**
