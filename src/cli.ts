@@ -20,6 +20,29 @@ import { tagCommand } from './cli/tag.js';
 import { tagsCommand } from './cli/tags.js';
 import { berthVersion } from './version.js';
 
+/** Shown after each client verb's --help. */
+const EXAMPLES: Record<string, string[]> = {
+  login: ['echo "$TOKEN" | berth login registry.example.com -u ci --password-stdin'],
+  logout: ['berth logout registry.example.com'],
+  copy: ['berth copy --all registry.example.com/team/app:1.4 127.0.0.1:5000/team/app:1.4', 'berth copy --platform linux/arm64 registry.example.com/library/alpine:3.20 127.0.0.1:5000/alpine:3.20'],
+  push: ['berth push --all oci:./layout:1.4 127.0.0.1:5000/team/app:1.4'],
+  pull: ['berth pull --all 127.0.0.1:5000/team/app:1.4 oci:./layout:1.4'],
+  ls: ['berth ls 127.0.0.1:5000', 'berth ls --format json 127.0.0.1:5000/team'],
+  tags: ['berth tags 127.0.0.1:5000/team/app', 'BERTH_REGISTRY=127.0.0.1:5000 berth tags team/app'],
+  inspect: ['berth inspect 127.0.0.1:5000/team/app:1.4', 'berth inspect --raw 127.0.0.1:5000/team/app:1.4 | jq .'],
+  digest: ['berth digest 127.0.0.1:5000/team/app:1.4'],
+  tag: ['berth tag 127.0.0.1:5000/team/app:1.4 1 latest'],
+  delete: ['berth delete 127.0.0.1:5000/team/app:old', 'berth delete --digest 127.0.0.1:5000/team/app:old'],
+  referrers: ['berth referrers 127.0.0.1:5000/team/app:1.4', 'berth referrers -q --artifact-type application/spdx+json 127.0.0.1:5000/team/app:1.4'],
+  attach: ['berth attach 127.0.0.1:5000/team/app:1.4 --artifact-type application/spdx+json sbom.json:application/spdx+json'],
+  blob: ['berth blob put 127.0.0.1:5000/team/files ./report.pdf', 'berth blob get 127.0.0.1:5000/team/files@sha256:… -o report.pdf'],
+};
+
+function examples(cmd: Command): string {
+  const lines = EXAMPLES[cmd.name()];
+  return lines ? `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n` : '';
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -50,10 +73,15 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (config: string, options: { json?: boolean }) => (await import('./cli/quota.js')).quota(config, options));
 
+  program.addHelpText('after', `
+Exit codes: 0 success, 1 a registry, network or file error, 2 bad usage, 130 interrupted.
+References: HOST[:PORT]/REPO[:TAG|@DIGEST], REPO[:TAG] with --registry or $BERTH_REGISTRY, oci:DIR[:TAG].
+Every verb with examples and its JSON output: docs/cli.md`);
+
   for (const cmd of [
     ...loginCommands(), ...copyCommands(), listCommand(), tagsCommand(), inspectCommand(), digestCommand(), tagCommand(),
     deleteCommand(), referrersCommand(), attachCommand(), blobCommand(),
-  ]) program.addCommand(cmd);
+  ]) program.addCommand(cmd.addHelpText('after', examples(cmd)));
 
   // Bad usage exits 2 (commander's own default is 1) with one line in the form of the verbs' own
   // errors and a pointer to the verb's help; help and --version exit 0.

@@ -177,7 +177,14 @@ describe('berth client verbs against Berth', () => {
       assert.notEqual(r.stderr, '');
     }
     assert.match((await berth(['inspect', 'nohost:v1'], { env })).stderr, /^berth: inspect nohost:v1: invalid reference "nohost:v1": no registry host/);
-    assert.equal((await berth(['copy', '--help'], { env })).code, 0);
+    const help = await berth(['copy', '--help'], { env });
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: berth copy \[options\] <SRC> <DST>\n/);
+    assert.match(help.stdout, /\nExamples:\n {2}berth copy --all /);
+    assert.match((await berth(['--help'], { env })).stdout, /\nExit codes: 0 success, 1 a registry, network or file error, 2 bad usage, 130 interrupted\.\n/);
+    const unknown = await berth(['tags', '--frob', `${host}/team/app`], { env });
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stderr, "berth: tags: unknown option '--frob'\n(berth tags --help shows the usage)\n");
   });
 });
 
