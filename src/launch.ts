@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { startServer, type RunningServer } from './api/server.js';
+import { startServer, type RunningServer, type ServerOptions } from './api/server.js';
 import { loadConfig, type ConfigInput, type ParseOptions } from './config/load.js';
 import { STORAGE_SETTINGS } from './config/build.js';
 import type { Config } from './config/types.js';
@@ -16,7 +16,7 @@ export interface Prepared {
   readonly config: Config;
   readonly logger: Logger;
   /** Starts the storage, HTTP server and background jobs; rejects when any part cannot start. */
-  start(): Promise<RunningServer>;
+  start(options?: ServerOptions): Promise<RunningServer>;
 }
 
 export interface PrepareOptions extends ParseOptions {
@@ -32,7 +32,7 @@ export async function prepare(input: ConfigInput, options: PrepareOptions): Prom
   const { config, warnings } = await loadConfig(input, env, parse);
   const logger = makeLogger ? makeLogger(config) : createLogger(config.log);
   for (const warning of warnings) logger.warn(warning);
-  return { config, logger, start: () => startServer(config, logger) };
+  return { config, logger, start: (serverOptions) => startServer(config, logger, serverOptions) };
 }
 
 export interface StartRegistryOptions {

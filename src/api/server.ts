@@ -10,7 +10,8 @@ import type { StorageChange } from '../storage/changes.js';
 import { Registry } from '../storage/registry.js';
 import { purgeUploads } from '../storage/purge.js';
 import { ReferrersTagKeeper } from '../storage/manifests/referrers-tags.js';
-import { scheduleGc } from '../gc/schedule.js';
+import { gcGuardRetention, scheduleGc } from '../gc/schedule.js';
+import type { ClusterWorker } from '../cluster/worker.js';
 import { Recorder } from '../policy/records/recorder.js';
 import { PolicyRules } from '../policy/rules.js';
 import { QuotaUsage } from '../policy/usage.js';
@@ -20,7 +21,7 @@ import { createHandler } from './dispatch.js';
 import { startTracing, tracer } from '../tracing/index.js';
 import { createListener } from './listener.js';
 import type { JobLock } from '../redis/lock.js';
-import type { HealthChecks } from '../health/registry.js';
+import type { HealthView } from '../health/debug.js';
 import { startHealthChecks } from '../health/setup.js';
 import type { Notifier } from '../notifications/notifier.js';
 import { compileGoRegExp } from '../config/regexp.js';
@@ -56,11 +57,20 @@ export interface RunningServer {
 export interface ServerOptions {
   /** The clock of background jobs (garbage collection, upload purging and its age), job-lock renewals, and the mirror's tokens and expiry (tests move their own). */
   clock?: Clock;
+  /**
+   * This process is one of `berth serve`'s workers (src/cluster/): writes are announced to the
+   * other workers and theirs applied here (unless redis carries them), failed logins are counted
+   * by the primary, the once-only jobs run only in the jobs worker, and the primary serves the
+   * debug server from every worker's health and metrics.
+   */
+  worker?: ClusterWorker;
 }
 
 /** Builds the storage, the HTTP(S) server and the background jobs from a loaded configuration. */
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
+  const { worker } = options;
+  const jobs = !worker || worker.jobs;
   const prometheus = Boolean(config.http.debug?.prometheus?.enabled);
   // Tracing (OTEL_* environment, src/tracing) first, so that redis, the driver and the mirror
   // start with it; the OpenTelemetry packages are loaded only when it is asked for.
@@ -84,9 +94,12 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     logger.warn('http.secret is not set: a random one is used, so uploads cannot move between instances behind a load balancer');
   }
   const bus = shared?.bus;
+  // Changes go to the other instances and workers through redis when it is configured (each
+  // worker is an instance there), else to the other workers through the primary.
+  const announce = bus ? (changes: StorageChange[]) => bus.publish(...changes) : worker ? (changes: StorageChange[]) => worker.announce(changes) : undefined;
   const registry = new Registry(base, {
     metadataTtlMs: metadataTtl(config),
-    ...(bus ? { announce: (changes: StorageChange[]) => bus.publish(...changes) } : {}),
+    ...(announce ? { announce } : {}),
     policy: {
       skipReferenceChecks: config.validation.disabled,
       urlsAllow: config.validation.manifests.urls.allow.map(compileGoRegExp),
@@ -97,10 +110,17 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   });
 
   registry.blobs.cacheCounters = storageMetrics?.blobDescriptorCacheCounters();
+  if (worker) {
+    if (!bus) worker.subscribe((changes) => registry.changes.apply(changes, 'remote'));
+    registry.blobs.guard.peers = worker.guardPeers(registry.blobs.guard);
+    if (!jobs) registry.blobs.guard.retentionMs = gcGuardRetention(config);
+  }
 
   const warm = registry.warmUp(config.catalog.maxEntries + 1).catch((err: unknown) => logger.warn({ err }, 'storage: first listing at start-up failed'));
 
-  const mirror = config.proxy ? new (await import('../proxy/mirror.js')).Mirror(config.proxy, registry, logger, clock) : undefined;
+  const mirror = config.proxy
+    ? new (await import('../proxy/mirror.js')).Mirror(config.proxy, registry, logger, clock, worker ? { peers: worker.mirrorPeers(), expiry: jobs } : {})
+    : undefined;
   if (mirror) {
     await mirror.start();
     registry.mirror = mirror;
@@ -127,7 +147,9 @@ export async function startServer(config: Config, logger: Logger, options: Serve
 
   // Every write goes through the registry's driver, which tells this process and the others of it.
   const driver = registry.driver;
-  const auth = config.auth || config.berth?.auth ? await (await import('../auth/index.js')).createAuth(config, driver, logger) : undefined;
+  const auth = config.auth || config.berth?.auth
+    ? await (await import('../auth/index.js')).createAuth(config, driver, logger, worker ? { loginLimits: (max, windowMs) => worker.loginLimits(max, windowMs) } : {})
+    : undefined;
   const health = startHealthChecks(config, driver, logger);
   const notifier = config.notifications ? await (await import('../notifications/notifier.js')).Notifier.start(config.notifications, logger, config.http.addr) : undefined;
   const metrics = prometheus ? new (await import('../metrics/http.js')).HttpMetrics() : undefined;
@@ -140,7 +162,15 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
   try {
-    if (config.http.debug) debug = await startDebugServer(config.http.debug, health, logger);
+    if (worker) {
+      // The primary listens on http.debug.addr and asks every worker.
+      worker.serveHealth(health);
+      if (prometheus) {
+        const { collectProcessMetrics, metricsRegistry } = await import('../metrics/registry.js');
+        collectProcessMetrics();
+        worker.serveMetrics(() => metricsRegistry().getMetricsAsJSON());
+      }
+    } else if (config.http.debug) debug = await startDebugServer(config.http.debug, health, logger);
   } catch (err) {
     // The registry must not keep serving (or holding its port) without the debug server it was configured with.
     health.stop();
@@ -152,8 +182,9 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   // Background jobs run on one instance at a time when several share the storage through redis.
   const { redisJobLock, runAlways } = await import('../redis/lock.js');
   const lock = shared ? redisJobLock(shared.client, undefined, clock) : runAlways;
-  const stopPurging = schedulePurging(config, registry, logger, lock, clock);
-  const gc = scheduleGc(config, registry, logger, prometheus ? (await import('../gc/metrics.js')).gcMetricsHook() : undefined, lock, clock);
+  // With workers, once-only jobs run in the jobs worker.
+  const stopPurging = jobs ? schedulePurging(config, registry, logger, lock, clock) : () => undefined;
+  const gc = jobs ? scheduleGc(config, registry, logger, prometheus ? (await import('../gc/metrics.js')).gcMetricsHook() : undefined, lock, clock) : { stop: async () => undefined };
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -201,10 +232,15 @@ function metadataTtl(config: Config): number {
 }
 
 /** The debug server on http.debug.addr (plain HTTP, as Distribution's): health, and metrics when enabled. */
-async function startDebugServer(debug: NonNullable<Config['http']['debug']>, health: HealthChecks, logger: Logger): Promise<{ url: string; close(): Promise<void> }> {
+export async function startDebugServer(
+  debug: NonNullable<Config['http']['debug']>,
+  health: HealthView,
+  logger: Logger,
+  metrics?: () => Promise<string>,
+): Promise<{ url: string; close(): Promise<void> }> {
   const metricsPath = debug.prometheus?.enabled ? debug.prometheus.path : undefined;
   const { debugHandler } = await import('../health/debug.js');
-  const server = http.createServer(debugHandler({ health, log: logger, ...(metricsPath ? { metricsPath } : {}) }));
+  const server = http.createServer(debugHandler({ health, log: logger, ...(metricsPath ? { metricsPath } : {}), ...(metrics ? { metrics } : {}) }));
   const { host, port } = splitAddr(debug.addr);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

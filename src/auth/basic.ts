@@ -5,7 +5,7 @@ import { basicChallenge, bearerChallenge } from './challenge.js';
 import { authorization, clientAddress, parseBasic, type BasicCredentials } from './credentials.js';
 import type { HtpasswdFile } from './htpasswd.js';
 import type { Permissions } from './permissions.js';
-import type { LoginLimiter } from './ratelimit.js';
+import type { LoginLimits } from './ratelimit.js';
 import type { Access, AccessController, Grant } from './types.js';
 
 /**
@@ -33,7 +33,7 @@ export class SillyController implements AccessController {
 export class PasswordCheck {
   constructor(
     private readonly file: HtpasswdFile,
-    private readonly limiter: LoginLimiter,
+    private readonly limiter: LoginLimits,
     private readonly log: Logger,
   ) {}
 
@@ -43,18 +43,18 @@ export class PasswordCheck {
     const address = `a:${remote}`;
     const creds: BasicCredentials | string = parseBasic(encoded);
     if (typeof creds === 'string') {
-      this.refuseIfLimited([address], { remote });
-      this.limiter.reserve([address]); // a failure, never given back
+      await this.refuseIfLimited([address], { remote });
+      await this.limiter.reserve([address]); // a failure, never given back
       this.log.info({ remote, reason: creds }, 'login refused: malformed Basic credentials');
       throw reject(`malformed Basic credentials: ${creds}`);
     }
     const { user, password } = creds;
     const keys = [address, `u:${user}`];
     await this.file.fresh();
-    // From here to the reservation nothing waits, so attempts that arrive together are counted
-    // one by one. The limit comes first: a used-up key is refused even with the right password,
-    // or a remembered success would tell a guesser when a guess was right.
-    this.refuseIfLimited(keys, { remote, user });
+    // From the recall to the reservation nothing waits (with this process's limiter), so attempts
+    // that arrive together are counted one by one. The limit comes first: a used-up key is refused
+    // even with the right password, or a remembered success would tell a guesser when a guess was right.
+    await this.refuseIfLimited(keys, { remote, user });
     const known = this.file.recall(user, password);
     let ok: boolean;
     if (known === true) return user;
@@ -62,7 +62,9 @@ export class PasswordCheck {
       // The same credentials are being checked right now: one check answers both, and counts once.
       ok = await known;
     } else {
-      const attempt = this.limiter.reserve(keys);
+      // With workers the primary counts (an answer to wait for); its count and check are one step there.
+      const reserving = this.limiter.reserve(keys);
+      const attempt = reserving instanceof Promise ? await reserving : reserving;
       ok = await this.file.verify(user, password);
       if (ok) attempt.release();
     }
@@ -74,9 +76,9 @@ export class PasswordCheck {
   }
 
   /** The limiter's check, with a debug line when it refuses. */
-  private refuseIfLimited(keys: readonly string[], who: { remote: string; user?: string }): void {
+  private async refuseIfLimited(keys: readonly string[], who: { remote: string; user?: string }): Promise<void> {
     try {
-      this.limiter.check(keys);
+      await this.limiter.check(keys);
     } catch (err) {
       this.log.debug(who, 'login refused before any password check: too many failed logins');
       throw err;

@@ -8,7 +8,7 @@ import { HtpasswdFile } from './htpasswd.js';
 import { TokenIssuer, loadSigningKey } from './issuer.js';
 import { TrustedKeys } from './keys.js';
 import { Permissions } from './permissions.js';
-import { LoginLimiter } from './ratelimit.js';
+import { LoginLimiter, type LoginLimits } from './ratelimit.js';
 import { TokenController } from './token.js';
 import type { AccessController } from './types.js';
 import { accessControllerFactory, type AccessControllerFactory } from './controllers.js';
@@ -23,15 +23,20 @@ export interface Auth {
   issuer?: TokenIssuer;
 }
 
+export interface AuthOptions {
+  /** Where failed logins are counted (with workers: the primary); by default this process. */
+  loginLimits?: (max: number, windowMs: number) => LoginLimits;
+}
+
 /** Builds the access controller (and token issuer) the configuration asks for; undefined when auth is off. */
-export async function createAuth(config: Config, driver: StorageDriver, logger: Logger): Promise<Auth | undefined> {
+export async function createAuth(config: Config, driver: StorageDriver, logger: Logger, options: AuthOptions = {}): Promise<Auth | undefined> {
   const [kind = ''] = Object.keys(config.auth ?? {});
   const custom = accessControllerFactory(kind);
   if (custom) return { controller: await pluginController(kind, custom, config, driver, logger) };
   const settings = authSettings(config);
   if (!settings) return undefined;
   const log = logger.child({ component: 'auth' });
-  const limiter = new LoginLimiter(settings.ratelimit.failures, settings.ratelimit.windowMs);
+  const limiter = (options.loginLimits ?? ((max, windowMs) => new LoginLimiter(max, windowMs)))(settings.ratelimit.failures, settings.ratelimit.windowMs);
   const permissions = settings.permissions ? new Permissions(settings.permissions.rules, settings.permissions.groups) : undefined;
   const c = settings.controller;
   switch (c.kind) {

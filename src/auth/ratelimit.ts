@@ -9,6 +9,18 @@ export interface Attempt {
 
 const UNCOUNTED: Attempt = { release: () => undefined };
 
+/** The limit as a password check sees it: this process's LoginLimiter, or with workers the primary's (src/cluster/worker.ts). */
+export interface LoginLimits {
+  readonly enabled: boolean;
+  check(keys: readonly string[]): void | Promise<void>;
+  reserve(keys: readonly string[]): Attempt | Promise<Attempt>;
+}
+
+/** 429 TOOMANYREQUESTS, to try again in `seconds`. */
+export function limitedError(seconds: number): RegistryError {
+  return new RegistryError('TOOMANYREQUESTS', 'too many failed logins; try again later', undefined, { headers: { 'Retry-After': String(seconds) } });
+}
+
 interface Window {
   used: number;
   resetAt: number;
@@ -22,7 +34,7 @@ interface Window {
  * Retry-After until the window ends, before any password is checked (so a flood costs no bcrypt).
  * A success does not reset the count: one valid account must not let a client guess others.
  */
-export class LoginLimiter {
+export class LoginLimiter implements LoginLimits {
   private readonly windows = new Map<string, Window>();
 
   constructor(
@@ -36,15 +48,19 @@ export class LoginLimiter {
 
   /** Throws TOOMANYREQUESTS when any of the keys has no attempts left in its window. */
   check(keys: readonly string[]): void {
-    if (!this.enabled) return;
+    const seconds = this.retryAfter(keys);
+    if (seconds !== undefined) throw limitedError(seconds);
+  }
+
+  /** Seconds until every key has attempts left; undefined when all have now. */
+  retryAfter(keys: readonly string[]): number | undefined {
+    if (!this.enabled) return undefined;
     const now = Date.now();
     for (const key of keys) {
       const w = this.windows.get(key);
-      if (w && w.resetAt > now && w.used >= this.max) {
-        const seconds = Math.max(1, Math.ceil((w.resetAt - now) / 1000));
-        throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; try again later', undefined, { headers: { 'Retry-After': String(seconds) } });
-      }
+      if (w && w.resetAt > now && w.used >= this.max) return Math.max(1, Math.ceil((w.resetAt - now) / 1000));
     }
+    return undefined;
   }
 
   /**

@@ -81,11 +81,15 @@ class Run {
 
   async execute(): Promise<GcResult> {
     const first = await scanRepositories(this.driver);
+    // Under `berth serve` with workers, what the other workers relied on counts too.
+    await this.guard.refresh(this.cutoff);
     await this.mark(first, true);
     const markedByFirstPass = this.marked.size;
     if (!this.options.dryRun) {
       // Whatever was pushed, tagged, mounted or linked while we marked is kept too.
-      await this.mark(await scanRepositories(this.driver), false);
+      const again = await scanRepositories(this.driver);
+      await this.guard.refresh(this.cutoff);
+      await this.mark(again, false);
     }
 
     const manifests: Array<{ repo: string; digest: Digest }> = [];

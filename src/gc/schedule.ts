@@ -6,6 +6,15 @@ import { gcConfig } from './defaults.js';
 import { runAlways, type JobLock } from '../redis/lock.js';
 import { type Clock, systemClock } from '../clock.js';
 
+/**
+ * How long the server remembers its uses of digests (BlobGuard.retentionMs): the collector's
+ * grace period when it runs inside `serve` (in every worker, whichever runs it), else 0.
+ */
+export function gcGuardRetention(config: Config): number {
+  const gc = gcConfig(config);
+  return gc.enabled && !config.storage.maintenance.readonly.enabled ? Math.max(gc.graceMs, 1) : 0;
+}
+
 export interface ScheduledGc {
   /** Stops the timer and waits for a run in progress to finish its current deletion. */
   stop(): Promise<void>;
@@ -26,8 +35,7 @@ export function scheduleGc(
 ): ScheduledGc {
   const gc = gcConfig(config);
   if (!gc.enabled || config.storage.maintenance.readonly.enabled) return { stop: async () => undefined };
-  // Remember the server's uses of digests for as long as the collector's grace period.
-  registry.blobs.guard.retentionMs = Math.max(gc.graceMs, 1);
+  registry.blobs.guard.retentionMs = gcGuardRetention(config);
   const abort = new AbortController();
   const collect = async () => {
     const started = performance.now();

@@ -1,12 +1,21 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { HealthChecks } from './registry.js';
 import { collectProcessMetrics, metricsRegistry } from '../metrics/registry.js';
 
+/** What /debug/health shows and sets: this process's HealthChecks, or with workers the whole (src/cluster/primary.ts). */
+export interface HealthView {
+  /** Failing checks by name → reason; empty when healthy. */
+  status(): Record<string, string> | Promise<Record<string, string>>;
+  down(): void;
+  up(): void;
+}
+
 export interface DebugOptions {
-  health: HealthChecks;
+  health: HealthView;
   /** Path serving Prometheus metrics, when enabled. */
   metricsPath?: string;
+  /** The metrics text served there; by default this process's registry. */
+  metrics?: () => Promise<string>;
   log: Logger;
 }
 
@@ -18,14 +27,21 @@ export interface DebugOptions {
  */
 export function debugHandler(options: DebugOptions): RequestListener {
   const { health, metricsPath, log } = options;
-  if (metricsPath) collectProcessMetrics();
+  if (metricsPath && !options.metrics) collectProcessMetrics();
+  const metrics = options.metrics ?? (() => metricsRegistry().metrics());
+  const fail = (res: ServerResponse, what: string, err: unknown, method: string) => {
+    log.error({ err }, `${what} failed`);
+    send(res, 500, 'text/plain; charset=utf-8', `${what} failed\n`, method);
+  };
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
     if (path === '/debug/health' && (method === 'GET' || method === 'HEAD')) {
-      const status = health.status();
-      const ok = Object.keys(status).length === 0;
-      return send(res, ok ? 200 : 503, 'application/json; charset=utf-8', JSON.stringify(status), method);
+      Promise.resolve(health.status()).then((status) => {
+        const ok = Object.keys(status).length === 0;
+        send(res, ok ? 200 : 503, 'application/json; charset=utf-8', JSON.stringify(status), method);
+      }, (err: unknown) => fail(res, 'health status', err, method));
+      return;
     }
     if ((path === '/debug/health/down' || path === '/debug/health/up') && method === 'POST') {
       if (path.endsWith('/down')) health.down();
@@ -34,13 +50,9 @@ export function debugHandler(options: DebugOptions): RequestListener {
       return send(res, 200, 'application/json; charset=utf-8', '{}', method);
     }
     if (metricsPath && path === metricsPath && (method === 'GET' || method === 'HEAD')) {
-      const registry = metricsRegistry();
-      registry.metrics().then(
-        (text) => send(res, 200, registry.contentType, text, method),
-        (err: unknown) => {
-          log.error({ err }, 'metrics collection failed');
-          send(res, 500, 'text/plain; charset=utf-8', 'metrics collection failed\n', method);
-        },
+      metrics().then(
+        (text) => send(res, 200, metricsRegistry().contentType, text, method),
+        (err: unknown) => fail(res, 'metrics collection', err, method),
       );
       return;
     }

@@ -39,10 +39,21 @@ export class BlobFetch {
     readonly digest: Digest,
     /** From the upstream's Content-Length; -1 when it sent none. */
     readonly size: number,
-    body: Readable,
+    /** The upstream's body; none for a blob another worker has just stored (landed). */
+    body: Readable | undefined,
   ) {
-    this.done = this.pump(body);
+    if (!body) {
+      this.state = 'done';
+      this.replay = undefined;
+      this.received = size;
+    }
+    this.done = body ? this.pump(body) : Promise.resolve();
     this.done.catch(() => undefined);
+  }
+
+  /** A blob another worker fetched and stored meanwhile: readers read it from storage. */
+  static landed(repo: LocalRepository, digest: Digest, size: number): BlobFetch {
+    return new BlobFetch(repo, digest, size, undefined);
   }
 
   /** The blob's bytes from `offset` (at most `length`), live when possible, else from storage once stored. */

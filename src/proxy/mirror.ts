@@ -15,6 +15,38 @@ import { Upstream } from './upstream.js';
  * registry a proxying repository for mirrored names, shares in-flight fetches between requests,
  * and expires cached content (scheduler.ts).
  */
+/** A turn to fetch a blob from the upstream (release it once the fetch has ended), or word that another worker fetched it meanwhile. */
+export type FetchTurn = { release(): void } | 'fetched-elsewhere';
+
+export interface ExpiryEntry {
+  name: string;
+  digest: string;
+  type: number;
+  ttlMs: number;
+}
+
+/**
+ * The other workers of `berth serve` (src/cluster/worker.ts): a blob is fetched from the upstream
+ * by one worker at a time, and expiry is kept by the worker that runs the once-only jobs, which
+ * the others tell of their pulls.
+ */
+export interface MirrorPeers {
+  /** Resolves when this worker may fetch `key`, or once another worker's fetch of it has ended. */
+  fetchTurn(key: string): Promise<FetchTurn>;
+  /** A pull made here, for the worker keeping expiry. */
+  touch(entry: ExpiryEntry): void;
+  /** In the worker keeping expiry: the others' pulls. */
+  onTouch(touch: (entry: ExpiryEntry) => void): void;
+}
+
+export interface MirrorOptions {
+  peers?: MirrorPeers;
+  /** Keep and sweep the expiry state here (default true; with workers only in the jobs worker). */
+  expiry?: boolean;
+}
+
+const ALONE: FetchTurn = { release: () => undefined };
+
 export class Mirror implements RepositoryMirror {
   private readonly routes: { prefix: string; upstream: Upstream }[];
   /** Blob fetches in progress, by `<local name>@<digest>`: concurrent pulls share one. */
@@ -30,11 +62,12 @@ export class Mirror implements RepositoryMirror {
     private readonly registry: Registry,
     readonly log: Logger,
     clock: Clock = systemClock,
+    private readonly options: MirrorOptions = {},
   ) {
     this.routes = config.upstreams.map((u) => ({ prefix: u.prefix, upstream: new Upstream(u, u.prefix || 'default', upstreamMetrics(u.prefix || 'default'), log, clock) }));
     this.everyNameMirrored = config.upstreams.some((u) => u.prefix === '');
     const ttls = config.upstreams.map((u) => u.ttlMs).filter((t) => t > 0);
-    if (ttls.length > 0) {
+    if (ttls.length > 0 && options.expiry !== false) {
       // Sweep often enough that content lives at most a quarter of its ttl past expiry (100 ms to 1 min).
       const interval = Math.min(Math.max(Math.min(...ttls) / 4, 100), 60_000);
       this.scheduler = new ExpiryScheduler(registry.driver, (name, digest, type) => this.expire(name, digest, type), log, interval, undefined, clock);
@@ -108,8 +141,20 @@ export class Mirror implements RepositoryMirror {
     return run;
   }
 
+  /** Records a pull of cached content: its expiry moves to ttl from now. */
+  touch(entry: ExpiryEntry): void {
+    if (this.scheduler) this.scheduler.touch(entry.name, entry.digest, entry.type, entry.ttlMs);
+    else this.options.peers?.touch(entry);
+  }
+
+  /** This worker's turn to fetch `key` from the upstream (always at once without workers). */
+  fetchTurn(key: string): Promise<FetchTurn> {
+    return this.options.peers?.fetchTurn(key) ?? Promise.resolve(ALONE);
+  }
+
   async start(): Promise<void> {
     await this.scheduler?.start();
+    if (this.scheduler) this.options.peers?.onTouch((entry) => this.touch(entry));
     for (const { prefix, upstream } of this.routes) {
       this.log.info({ upstream: upstream.url, prefix: prefix || null, remotenamespace: upstream.config.remotenamespace ?? null, ttl: `${upstream.config.ttlMs / 1000}s` }, 'mirror: pull-through cache enabled');
     }

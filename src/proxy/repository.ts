@@ -10,7 +10,7 @@ import type { Repository, RepositoryBlobs, RepositoryManifests, RepositoryTags, 
 import type { UploadStatus } from '../storage/uploads.js';
 import { compareBytes } from '../storage/listing/sorted.js';
 import { BlobFetch } from './blob-fetch.js';
-import type { Mirror } from './mirror.js';
+import type { FetchTurn, Mirror } from './mirror.js';
 import { ENTRY_BLOB, ENTRY_MANIFEST } from './scheduler.js';
 import { MANIFEST_ACCEPT, type Upstream } from './upstream.js';
 
@@ -81,7 +81,7 @@ class Route {
 
   /** Pulls refresh the cached entry's expiry. */
   touch(digest: Digest, type: number): void {
-    this.mirror.scheduler?.touch(this.name, digest.value, type, this.upstream.config.ttlMs);
+    this.mirror.touch({ name: this.name, digest: digest.value, type, ttlMs: this.upstream.config.ttlMs });
   }
 
   refusal(): RegistryError {
@@ -95,16 +95,35 @@ class MirroredBlobs implements RepositoryBlobs {
   /** The running fetch of the blob, or a new one; undefined when the upstream does not have it. */
   private fetch(digest: Digest): Promise<BlobFetch | undefined> {
     const { mirror, upstream, remote, local, metrics } = this.route;
-    return mirror.blobFetch(this.route.key(digest), async () => {
-      metrics.miss('blob');
-      const res = await upstream.request('GET', `/v2/${remote}/blobs/${digest.value}`, this.route.scope);
-      if (res.status === 404) {
-        res.discard();
-        return undefined;
+    const key = this.route.key(digest);
+    return mirror.blobFetch(key, async () => {
+      // With workers, one fetches from the upstream; the others wait for it and read what it stored.
+      let turn: FetchTurn;
+      while ((turn = await mirror.fetchTurn(key)) === 'fetched-elsewhere') {
+        const stored = await local.blobs.stat(digest);
+        if (stored) {
+          metrics.hit('blob');
+          return BlobFetch.landed(local, digest, stored.size);
+        }
       }
-      if (res.status !== 200) throw upstream.unexpected(res, `blob ${remote}@${digest.value}`);
-      const length = res.headers.get('content-length');
-      const fetch = new BlobFetch(local, digest, length !== null && /^\d+$/.test(length) ? Number(length) : -1, res.body());
+      const { release } = turn;
+      let fetch: BlobFetch;
+      try {
+        metrics.miss('blob');
+        const res = await upstream.request('GET', `/v2/${remote}/blobs/${digest.value}`, this.route.scope);
+        if (res.status === 404) {
+          res.discard();
+          release();
+          return undefined;
+        }
+        if (res.status !== 200) throw upstream.unexpected(res, `blob ${remote}@${digest.value}`);
+        const length = res.headers.get('content-length');
+        fetch = new BlobFetch(local, digest, length !== null && /^\d+$/.test(length) ? Number(length) : -1, res.body());
+      } catch (err) {
+        release();
+        throw err;
+      }
+      void fetch.done.catch(() => undefined).finally(release);
       fetch.done.then(
         () => {
           metrics.pulled('blob', fetch.received);

@@ -158,7 +158,8 @@ async function startChild(which: Target, opts: RegistryOptions): Promise<Registr
   const port = await freePort();
   const configPath = path.join(os.tmpdir(), `berth-api-config-${process.pid}-${port}.yml`);
   await writeFile(configPath, render(opts.yaml ?? defaultYaml(opts), root, `127.0.0.1:${port}`));
-  const env = { ...process.env, ...(opts.env ?? {}) };
+  // One process unless the test asks for workers (berth.workers defaults to the CPUs).
+  const env = { ...process.env, REGISTRY_BERTH_WORKERS: '1', ...(opts.env ?? {}) };
   const child: ChildProcess = which === 'distribution'
     ? spawn(DISTRIBUTION_BINARY, ['serve', configPath], { env, stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn(process.execPath, ['--import', 'tsx', opts.entry ?? path.join(REPO_ROOT, 'src', 'cli.ts'), 'serve', configPath], { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -1,15 +1,13 @@
-import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { after, before, describe } from 'node:test';
 import { s3RegistryYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startChildRegistry, type Registry } from '../helpers/registry.js';
-import { blob, digest, imageConfig, ociManifest, random, repoName } from '../helpers/content.js';
-import { pushBlobs, pushManifest, getManifest } from '../helpers/push.js';
+import { multiInstanceScenarios } from './multi-instance.scenarios.js';
 
 /**
  * Three Berth processes on one bucket and one Redis, with one http.secret, used round-robin:
- * they must behave as one registry (docs/deployment.md).
+ * they must behave as one registry (docs/deployment.md). The first runs two workers, so that
+ * redis carries changes between workers and between instances at once.
  */
 let s3: S3Server;
 let redis: RedisServer;
@@ -25,17 +23,14 @@ function yaml(secret: string): string {
   });
 }
 
-/** The path and query of a Location, to send to another instance. */
-const rel = (location: string) => {
-  const u = new URL(location, 'http://x');
-  return u.pathname + u.search;
-};
-const withDigest = (location: string, d: string) => `${rel(location)}${location.includes('?') ? '&' : '?'}digest=${encodeURIComponent(d)}`;
-
 before(async () => {
   [s3, redis] = await Promise.all([startS3(), startRedis()]);
   bucket = await s3.bucket();
-  for (let i = 0; i < 3; i++) instances.push(await startChildRegistry({ yaml: yaml('one-shared-secret') }));
+  for (let i = 0; i < 3; i++) {
+    const started = await startChildRegistry({ yaml: yaml('one-shared-secret'), env: { REGISTRY_BERTH_WORKERS: i === 0 ? '2' : '1' } });
+    // The workers of the first take its connections in turn.
+    instances.push(i === 0 ? { ...started, req: (m, p, o) => started.req(m, p, { ...o, fresh: true }) } : started);
+  }
 });
 after(async () => {
   for (const r of instances) await r.stop().catch(() => undefined);
@@ -44,117 +39,5 @@ after(async () => {
 });
 
 describe('three instances, one bucket, one redis', () => {
-  it('continues an upload started on A on B and finishes it on C', async () => {
-    const [a, b, c] = instances as [Registry, Registry, Registry];
-    const repo = repoName('multi');
-    const data = random(7 * 1024 * 1024 + 123);
-    const d = digest(data);
-    const start = await a.req('POST', `/v2/${repo}/blobs/uploads/`);
-    assert.equal(start.status, 202);
-    assert.match(start.header('location')!, /_state=/);
-    const cut = 6 * 1024 * 1024;
-    const patch = await b.req('PATCH', rel(start.header('location')!), {
-      body: data.subarray(0, cut),
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `0-${cut - 1}` },
-    });
-    assert.equal(patch.status, 202, patch.text());
-    assert.equal(patch.header('range'), `0-${cut - 1}`);
-    const status = await a.req('GET', rel(patch.header('location')!));
-    assert.equal(status.status, 204);
-    assert.equal(status.header('range'), `0-${cut - 1}`);
-    const put = await c.req('PUT', withDigest(patch.header('location')!, d), {
-      body: data.subarray(cut),
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${cut}-${data.length - 1}` },
-    });
-    assert.equal(put.status, 201, put.text());
-    for (const r of instances) {
-      const head = await r.req('HEAD', `/v2/${repo}/blobs/${d}`);
-      assert.ok(head.status === 200 || head.status === 307, `HEAD on ${r.url}: ${head.status}`);
-    }
-    // GET answers with a redirect to a presigned URL on the S3 server.
-    const get = await b.req('GET', `/v2/${repo}/blobs/${d}`);
-    assert.equal(get.status, 307);
-    assert.ok(get.header('location')!.startsWith(s3.endpoint));
-    const fetched = Buffer.from(await (await fetch(get.header('location')!)).arrayBuffer());
-    assert.ok(fetched.equals(data));
-    // Redis holds the descriptor, under Distribution's key.
-    const client = new Redis({ host: '127.0.0.1', port: redis.port });
-    try {
-      assert.equal(await client.hget(`blobs::${d}`, 'length'), String(data.length));
-      assert.equal(await client.sismember(`repository::${repo}::blobs`, d), 1);
-    } finally {
-      client.disconnect();
-    }
-  });
-
-  it('refuses an upload token that does not verify', async () => {
-    const [a, b] = instances as [Registry, Registry];
-    const repo = repoName('multi');
-    const start = await a.req('POST', `/v2/${repo}/blobs/uploads/`);
-    const location = rel(start.header('location')!);
-    const tampered = location.replace(/_state=([A-Za-z0-9_-])/, (_m, ch: string) => `_state=${ch === 'A' ? 'B' : 'A'}`);
-    const res = await b.req('PATCH', tampered, { body: Buffer.from('x'), headers: { 'Content-Type': 'application/octet-stream' } });
-    assert.equal(res.status, 400);
-    assert.match(res.text(), /BLOB_UPLOAD_INVALID/);
-    const other = location.replace(`/v2/${repo}/`, `/v2/${repo}-other/`);
-    assert.equal((await b.req('GET', other)).status, 400);
-  });
-
-  it('serves pushes, tag moves and deletes made on one instance from the others at once', async () => {
-    const repo = repoName('multi');
-    const config = imageConfig();
-    const layers = [blob(random(1000)), blob(random(2000))];
-    await pushBlobs(instances[0]!, repo, [config, ...layers]);
-    let previous: string | undefined;
-    for (let round = 0; round < 6; round++) {
-      const writer = instances[round % 3]!;
-      const m = ociManifest({ config: config.descriptor, layers: [layers[round % 2]!.descriptor], annotations: { round: String(round) } });
-      // Every instance has just read the tag (and may have cached it).
-      if (previous) {
-        for (const r of instances) assert.equal((await getManifest(r, repo, 'latest')).header('docker-content-digest'), previous);
-      }
-      await pushManifest(writer, repo, 'latest', m);
-      for (const r of instances) {
-        const res = await getManifest(r, repo, 'latest');
-        assert.equal(res.status, 200);
-        assert.equal(res.header('docker-content-digest'), m.digest, `round ${round}: ${r.url} serves the new tag`);
-      }
-      const tags = await instances[(round + 1) % 3]!.req('GET', `/v2/${repo}/tags/list`);
-      assert.deepEqual(tags.json().tags, ['latest']);
-      if (previous) {
-        // The previous manifest is deleted through the next instance; all see it gone.
-        const del = await instances[(round + 2) % 3]!.req('DELETE', `/v2/${repo}/manifests/${previous}`);
-        assert.equal(del.status, 202);
-        for (const r of instances) assert.equal((await getManifest(r, repo, previous)).status, 404, `${r.url} after delete`);
-      }
-      previous = m.digest;
-    }
-    for (const r of instances) {
-      const catalog = await r.req('GET', '/v2/_catalog');
-      assert.ok(catalog.json().repositories.includes(repo), `${r.url} lists ${repo}`);
-    }
-  });
-  it('keeps every instance\'s kept tag lists and catalog current when another instance tags, untags and creates', async () => {
-    const [a, b, c] = instances as [Registry, Registry, Registry];
-    const repo = repoName('kept');
-    const image = imageConfig();
-    await pushBlobs(a, repo, [image]);
-    const m = ociManifest({ config: image.descriptor, layers: [] });
-    for (const tag of ['one', 'three', 'two']) assert.equal((await pushManifest(a, repo, tag, m)).status, 201);
-    // B and C now keep the tag list and the catalog in memory.
-    for (const r of [b, c]) {
-      assert.deepEqual((await r.req('GET', `/v2/${repo}/tags/list`)).json().tags, ['one', 'three', 'two']);
-      assert.ok((await r.req('GET', '/v2/_catalog')).json().repositories.includes(repo));
-    }
-    assert.equal((await a.req('DELETE', `/v2/${repo}/manifests/three`)).status, 202);
-    assert.equal((await pushManifest(c, repo, 'four', m)).status, 201);
-    const created = repoName('kept-new');
-    await pushBlobs(b, created, [image]);
-    assert.equal((await pushManifest(b, created, 'x', m)).status, 201);
-    for (const r of instances) {
-      assert.deepEqual((await r.req('GET', `/v2/${repo}/tags/list`)).json().tags, ['four', 'one', 'two'], `${r.url} tags`);
-      const names: string[] = (await r.req('GET', '/v2/_catalog')).json().repositories;
-      assert.ok(names.includes(created) && names.includes(repo), `${r.url} catalog`);
-    }
-  });
+  multiInstanceScenarios({ instances: () => instances, redis: () => redis, s3: () => s3 });
 });

@@ -1,0 +1,121 @@
+import cluster from 'node:cluster';
+import type { LoginLimits } from '../auth/ratelimit.js';
+import { limitedError } from '../auth/ratelimit.js';
+import type { HealthChecks } from '../health/registry.js';
+import type { FetchTurn, MirrorPeers } from '../proxy/mirror.js';
+import type { GuardPeers } from '../storage/blob-guard.js';
+import type { BlobGuard } from '../storage/blob-guard.js';
+import type { StorageChange } from '../storage/changes.js';
+import { Channel, type Port } from './ipc.js';
+
+/** Set by the primary in each worker's environment: its slot (0 runs the once-only jobs). */
+export const SLOT_ENV = 'BERTH_WORKER_SLOT';
+
+/** How long a worker waits for the others to have applied its change before answering anyway. */
+const CHANGE_WAIT_MS = 2000;
+
+/**
+ * This process as one of `berth serve`'s workers (src/cluster/primary.ts): what it tells the
+ * primary and what the primary asks of it. Everything kept per process is kept right through
+ * here: its writes go to the others as the same put/delete messages Redis carries, their writes
+ * come back to StorageChanges.apply; login failures are counted by the primary; the garbage
+ * collector's guard and the mirror's fetches and expiry ask the other workers through it.
+ */
+export class ClusterWorker {
+  private readonly channel: Channel;
+  /** Slot 0 runs garbage collection, upload purging and the mirror's expiry. */
+  readonly jobs: boolean;
+
+  constructor(port: Port = process as unknown as Port, slot = Number(process.env[SLOT_ENV] ?? 0)) {
+    this.channel = new Channel(port);
+    this.jobs = slot === 0;
+    process.once('disconnect', () => this.channel.close());
+  }
+
+  /** Whether this process is a worker of `berth serve` (and not a child some test started with IPC). */
+  static current(): ClusterWorker | undefined {
+    return cluster.isWorker && process.env[SLOT_ENV] !== undefined ? new ClusterWorker() : undefined;
+  }
+
+  /**
+   * Tells every other worker of this process's writes, and resolves once they have applied them
+   * (or after CHANGE_WAIT_MS), so that a client answered here and asking another worker next is
+   * answered from what storage holds now.
+   */
+  async announce(changes: StorageChange[]): Promise<void> {
+    await this.channel.call('changes', changes, CHANGE_WAIT_MS).catch(() => undefined);
+  }
+
+  /** Other workers' writes, as they are announced. */
+  subscribe(apply: (changes: StorageChange[]) => void): void {
+    this.channel.handle('changes', (changes) => apply(changes as StorageChange[]));
+  }
+
+  /** Asks the primary to carry this, once the server is listening; `onDrain` when it is told to stop. */
+  ready(url: string, onDrain: () => void): void {
+    this.channel.handle('drain', onDrain);
+    this.channel.notice('ready', { url });
+  }
+
+  /** /debug/health of the whole is this worker's status merged with the others' (the primary asks). */
+  serveHealth(health: HealthChecks): void {
+    this.channel.handle('health', () => health.status());
+    this.channel.handle('health-set', (down) => (down ? health.down() : health.up()));
+  }
+
+  /** The primary's /metrics sums every worker's registry (prom-client's cluster aggregation). */
+  serveMetrics(collect: () => Promise<unknown>): void {
+    this.channel.handle('metrics', collect);
+  }
+
+  /** Failed logins counted in the primary, so that the limit holds whichever worker a guess reaches. */
+  loginLimits(max: number, windowMs: number): LoginLimits {
+    const settings = { max, windowMs };
+    const refuse = (answer: { retryAfter?: number }) => {
+      if (answer.retryAfter !== undefined) throw limitedError(answer.retryAfter);
+    };
+    return {
+      enabled: max > 0,
+      check: async (keys) => refuse(await this.channel.call('limit-check', { ...settings, keys })),
+      reserve: async (keys) => {
+        const answer = await this.channel.call<{ retryAfter?: number; id?: number }>('limit-reserve', { ...settings, keys });
+        refuse(answer);
+        let released = false;
+        return {
+          release: () => {
+            if (released) return;
+            released = true;
+            this.channel.notice('limit-release', answer.id);
+          },
+        };
+      },
+    };
+  }
+
+  /** The garbage collector's guard, across workers: uses recorded anywhere keep a digest, and a deletion holds it everywhere. */
+  guardPeers(guard: BlobGuard): GuardPeers {
+    this.channel.handle('guard-uses', (since) => guard.usesSince(since as number));
+    this.channel.handle('guard-claim', (body) => {
+      const { digest, since } = body as { digest: string; since: number };
+      return guard.claimForPeer(digest, since);
+    });
+    this.channel.handle('guard-release', (digest) => guard.releaseForPeer(digest as string));
+    return {
+      uses: (since) => this.channel.call<Array<[string, number]>>('guard-uses', since),
+      claim: (digest, since) => this.channel.call<boolean>('guard-claim', { digest, since }),
+      release: (digest) => this.channel.notice('guard-release', digest),
+    };
+  }
+
+  /** The mirror's one upstream fetch per blob across workers, and its expiry kept by the jobs worker. */
+  mirrorPeers(): MirrorPeers {
+    return {
+      fetchTurn: async (key): Promise<FetchTurn> => {
+        const granted = await this.channel.call<boolean>('fetch-turn', key);
+        return granted ? { release: () => this.channel.notice('fetch-done', key) } : 'fetched-elsewhere';
+      },
+      touch: (entry) => this.channel.notice('expiry-touch', entry),
+      onTouch: (touch) => this.channel.handle('expiry-touch', (entry) => touch(entry as Parameters<typeof touch>[0])),
+    };
+  }
+}
