@@ -93,7 +93,7 @@ async function servePrimary(prepared: Prepared, workers: number): Promise<void> 
   }
   logger.info({ url: primary.url, workers, pids: primary.pids() }, `listening on ${primary.url} with ${workers} workers`);
   onSignals(logger, (signal) => {
-    logger.info(`${signal} received; draining every worker`);
+    logger.info(`${signal} received; draining in-flight requests on every worker`);
     void primary.stop().then((clean) => {
       logger.info('stopped');
       process.exit(clean ? 0 : 1);

@@ -4,7 +4,8 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { digest, random, repoName } from '../helpers/content.js';
 import { request } from '../helpers/http.js';
-import { freePort, startChildRegistry, type Registry } from '../helpers/registry.js';
+import { freePort, type Registry } from '../helpers/registry.js';
+import { logLines as workerLog, startWorkers, until } from './helpers.js';
 import { multiInstanceScenarios } from '../scale/multi-instance.scenarios.js';
 
 /**
@@ -40,24 +41,13 @@ function yaml(debugPort: number): string {
   ].join('\n');
 }
 
-interface LogLine { msg: string; worker?: number; slot?: number; workerPid?: number }
-const logLines = (): LogLine[] =>
-  registry.output!().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+const logLines = () => workerLog(registry);
 
 /** The workers' process ids, as the primary last reported them ready, by slot. */
 function workerPids(): Map<number, number> {
   const out = new Map<number, number>();
   for (const l of logLines()) if (l.msg === 'worker ready') out.set(l.slot!, l.workerPid!);
   return out;
-}
-
-async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  // A safety net, not a timing: ends as soon as `ok` holds.
-  const deadline = Date.now() + 60_000;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Which worker holds the server end of a connection whose client port is `clientPort` (Linux /proc). */
@@ -109,9 +99,8 @@ const patchHead = (location: string, from: number, length: number) =>
 
 before(async () => {
   const debugPort = await freePort();
-  registry = await startChildRegistry({ yaml: yaml(debugPort), env: { REGISTRY_BERTH_WORKERS: '2' } });
+  registry = await startWorkers(2, { yaml: yaml(debugPort) });
   debugUrl = `http://127.0.0.1:${debugPort}`;
-  await until('two workers ready', () => workerPids().size === 2 && logLines().some((l) => l.msg.startsWith('listening on')));
   // Three handles on the one address; each request on its own connection, as spread by a load balancer.
   for (let i = 0; i < 3; i++) spread.push({ ...registry, req: (m, p, o) => registry.req(m, p, { ...o, fresh: true }) });
 });

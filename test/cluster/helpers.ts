@@ -1,0 +1,25 @@
+import { startChildRegistry, type Registry, type RegistryOptions } from '../helpers/registry.js';
+
+/** A JSON log line of `berth serve` with workers: `worker` on the workers' lines, `slot`/`workerPid` on the primary's. */
+export interface LogLine { msg: string; worker?: number; slot?: number; workerPid?: number; url?: string }
+
+export function logLines(registry: Registry): LogLine[] {
+  return registry.output!().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+}
+
+/** Waits until `ok` holds; a safety net of 60 s, not a timing. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** `berth serve` with `workers` workers (the YAML must log JSON at info), once every worker is ready. */
+export async function startWorkers(workers: number, opts: RegistryOptions): Promise<Registry> {
+  const registry = await startChildRegistry({ ...opts, env: { ...opts.env, REGISTRY_BERTH_WORKERS: String(workers) } });
+  // The first worker answers before the others are ready; the primary logs when all are.
+  await until(`${workers} workers ready`, () => logLines(registry).some((l) => l.msg.startsWith('listening on')));
+  return registry;
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { request } from '../helpers/http.js';
+import type { Registry } from '../helpers/registry.js';
+import { logLines, startWorkers } from './helpers.js';
+import { Front, pushImage, sha256, startBerth, tempDir, type Berth } from '../proxy/helpers.js';
+
+/**
+ * A pull-through mirror served by two workers: concurrent pulls of one blob reaching both
+ * workers make one upstream fetch (src/cluster/, MirrorPeers.fetchTurn).
+ */
+const tmp = tempDir('workers');
+let upstream: Berth;
+let front: Front;
+let mirror: Registry;
+
+before(async () => {
+  upstream = await startBerth(`${tmp.dir}/upstream`);
+  front = await new Front(upstream.url).start();
+  mirror = await startWorkers(2, {
+    yaml: [
+      'version: 0.1',
+      'log:',
+      '  level: info',
+      '  formatter: json',
+      'storage:',
+      '  filesystem:',
+      '    rootdirectory: {{root}}',
+      'http:',
+      '  addr: {{addr}}',
+      'proxy:',
+      `  remoteurl: ${front.url}`,
+      '',
+    ].join('\n'),
+  });
+});
+after(async () => {
+  await mirror?.stop();
+  await front?.stop();
+  await upstream?.close();
+  tmp.cleanup();
+});
+
+describe('a mirror with two workers', () => {
+  it('fetches a blob from the upstream once for six concurrent pulls spread over the workers', async () => {
+    const big = await pushImage(upstream.url, 'library/big', 'v1', { layers: 1, layerSize: 16 * 1024 * 1024 });
+    const layer = big.blobs[1]!;
+    const path = `/v2/library/big/blobs/${layer.digest}`;
+    const pulls = await Promise.all(Array.from({ length: 6 }, () => request(mirror.url, 'GET', path, { fresh: true })));
+    for (const p of pulls) {
+      assert.equal(p.status, 200);
+      assert.equal(sha256(p.body), layer.digest);
+    }
+    assert.equal(front.count('GET', `/blobs/${layer.digest}`), 1, 'one upstream fetch');
+    const servedBy = new Set(logLines(mirror).filter((l) => l.msg === 'request' && l.url === path).map((l) => l.worker));
+    assert.deepEqual([...servedBy].sort(), [0, 1], 'the pulls reached both workers');
+  });
+});
