@@ -2,7 +2,9 @@
  * Command-line options of `npm run bench` and the two size profiles (full and --quick).
  */
 
-export type ServerName = 'berth' | 'distribution';
+/** Berth with berth.workers: 1 (one process), Berth with workers: auto (one per CPU), Distribution. */
+export type ServerName = 'berth' | 'berth-auto' | 'distribution';
+export const SERVER_NAMES: readonly ServerName[] = ['berth', 'berth-auto', 'distribution'];
 
 /** Where both registries keep their data: a temp folder each (default) or buckets on one S3 server. */
 export type StorageMode = 'filesystem' | 's3';
@@ -132,7 +134,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --repos N            repositories for the catalog scenario (filesystem 2000, s3 10000)
   --tags N             tags for the tag-list scenarios (filesystem 2000, s3 5000)
   --scenario NAME      run only this scenario (repeatable, or comma-separated)
-  --servers LIST       berth,distribution (default: both; --quick drops distribution when absent)
+  --servers LIST       berth,berth-auto,distribution (default: all three; berth runs berth.workers: 1,
+                       berth-auto workers: auto; --quick drops distribution when absent)
   --reps N             timed repetitions per scenario and server (default 3, quick 1)
   --duration S         seconds per wrk/ab run (default 10, quick 1)
   --connections N      connections for wrk/ab (default 64, quick 16)
@@ -206,8 +209,8 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
           .split(',')
           .filter(Boolean)
           .map((s) => {
-            if (s !== 'berth' && s !== 'distribution') throw new Error(`unknown server ${s} (berth, distribution)`);
-            return s;
+            if (!SERVER_NAMES.includes(s as ServerName)) throw new Error(`unknown server ${s} (${SERVER_NAMES.join(', ')})`);
+            return s as ServerName;
           });
         break;
       case '--reps':

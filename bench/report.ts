@@ -57,8 +57,7 @@ export interface TargetCheck {
   met: boolean | undefined;
 }
 
-export function checkTarget(m: Metric, berth: number | undefined, dist: number | undefined): TargetCheck {
-  const t = m.target;
+export function checkTarget(m: Metric, berth: number | undefined, dist: number | undefined, t = m.target): TargetCheck {
   if (!t) return { text: '', met: undefined };
   if (t.ratio !== undefined) {
     const text = `${m.better === 'higher' ? '≥' : '≤'} ${t.ratio}×`;
@@ -79,41 +78,54 @@ export interface Row {
   scenario: string;
   metric: string;
   berth: string;
+  auto: string;
   distribution: string;
   ratio: string;
+  ratioAuto: string;
   target: string;
+  targetAuto: string;
   limit: string;
 }
+
+const ratioText = (b: number | undefined, d: number | undefined): string =>
+  b !== undefined && d !== undefined && Number.isFinite(b) && Number.isFinite(d) && d !== 0 ? `${(b / d).toFixed(2)}×` : '—';
+const targetText = (t: TargetCheck): string => (t.text ? `${t.text} ${t.met === undefined ? '?' : t.met ? 'met' : 'MISSED'}` : '');
 
 export function rows(results: ScenarioResult[], rss: Partial<Record<ServerName, number>>): Row[] {
   const out: Row[] = [];
   for (const r of results) {
     for (const m of r.metrics) {
       const b = r.servers.berth?.summary[m.key];
+      const a = r.servers['berth-auto']?.summary[m.key];
       const d = r.servers.distribution?.summary[m.key];
-      const ratio = b && d && Number.isFinite(b.median) && Number.isFinite(d.median) && d.median !== 0 ? b.median / d.median : NaN;
-      const t = checkTarget(m, b?.median, d?.median);
       out.push({
         scenario: r.title,
         metric: m.unit || m.key,
         berth: cell(b, m.digits),
+        auto: cell(a, m.digits),
         distribution: cell(d, m.digits),
-        ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—',
-        target: t.text ? `${t.text} ${t.met === undefined ? '?' : t.met ? 'met' : 'MISSED'}` : '',
+        ratio: ratioText(b?.median, d?.median),
+        ratioAuto: ratioText(a?.median, d?.median),
+        target: targetText(checkTarget(m, b?.median, d?.median)),
+        targetAuto: a ? targetText(checkTarget(m, a.median, d?.median, m.autoTarget ?? m.target)) : '',
         limit: cell(r.limit?.summary[m.key], m.digits),
       });
     }
   }
   const rb = rss.berth;
+  const ra = rss['berth-auto'];
   const rd = rss.distribution;
   const rt = rb === undefined ? undefined : rb <= 150;
   out.push({
-    scenario: 'peak RSS over the run',
+    scenario: 'peak RSS over the run (all processes)',
     metric: 'MiB',
     berth: fmt(rb, 0),
+    auto: fmt(ra, 0),
     distribution: fmt(rd, 0),
-    ratio: rb !== undefined && rd ? `${(rb / rd).toFixed(2)}×` : '—',
+    ratio: ratioText(rb, rd),
+    ratioAuto: ratioText(ra, rd),
     target: `≤ 150 MiB ${rt === undefined ? '?' : rt ? 'met' : 'MISSED'}`,
+    targetAuto: '',
     limit: '',
   });
   return out;
@@ -122,10 +134,13 @@ export function rows(results: ScenarioResult[], rss: Partial<Record<ServerName, 
 const HEADER: Row = {
   scenario: 'scenario',
   metric: 'unit',
-  berth: 'Berth',
+  berth: 'Berth (workers: 1)',
+  auto: 'Berth (workers: auto)',
   distribution: 'Distribution 2.8.2',
   ratio: 'ratio',
+  ratioAuto: 'ratio (auto)',
   target: 'target',
+  targetAuto: 'target (auto)',
   limit: 'nginx limit',
 };
 

@@ -77,10 +77,10 @@ function pickServers(opts: Options): ServerName[] {
     if (opts.servers.includes('distribution') && !haveDistribution) throw new Error(`${DISTRIBUTION_BIN} is missing`);
     return opts.servers;
   }
-  if (haveDistribution) return ['berth', 'distribution'];
+  if (haveDistribution) return ['berth', 'berth-auto', 'distribution'];
   if (opts.quick) {
     log(`${DISTRIBUTION_BIN} is absent: --quick runs Berth only`);
-    return ['berth'];
+    return ['berth', 'berth-auto'];
   }
   throw new Error(`${DISTRIBUTION_BIN} is missing (apt-get install docker-registry), or pass --servers berth`);
 }

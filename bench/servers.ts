@@ -65,7 +65,8 @@ export async function freePort(): Promise<number> {
  * Distribution 2.8.2 has no `forcepathstyle` key) and blob downloads are not redirected to S3, so
  * pulls go through the registry under test.
  */
-export function registryConfig(root: string, port: number, logLevel: string, s3?: S3DriverParams): string {
+/** The registries' configuration; `workers` (Berth only) is berth.workers. */
+export function registryConfig(root: string, port: number, logLevel: string, s3?: S3DriverParams, workers?: string): string {
   const storage = s3
     ? ['  s3:', ...Object.entries(s3).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`), '  redirect:', '    disable: true']
     : ['  filesystem:', `    rootdirectory: ${root}`];
@@ -86,6 +87,7 @@ export function registryConfig(root: string, port: number, logLevel: string, s3?
     '  secret: berth-bench-secret',
     '  headers:',
     '    X-Content-Type-Options: [nosniff]',
+    ...(workers ? ['berth:', `  workers: ${workers}`] : []),
     '',
   ].join('\n');
 }
@@ -195,13 +197,14 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   mkdirSync(root, { recursive: true });
   const port = await freePort();
   const configPath = join(opts.dir, 'config.yml');
-  writeFileSync(configPath, registryConfig(root, port, opts.logLevel, opts.s3));
+  const berth = opts.name !== 'distribution';
+  writeFileSync(configPath, registryConfig(root, port, opts.logLevel, opts.s3, berth ? (opts.name === 'berth-auto' ? 'auto' : '1') : undefined));
   const logFile = join(opts.dir, `${opts.name}.log`);
   const log = createWriteStream(logFile);
   await new Promise((r) => log.once('open', r));
   let cmd: string;
   let args: string[];
-  if (opts.name === 'berth') {
+  if (berth) {
     cmd = process.execPath;
     const cli = opts.berthCli;
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
@@ -216,7 +219,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     args = ['serve', configPath];
   }
   // As bin/berth.cjs does, also for a private build's cli.js given with --berth.
-  const env: NodeJS.ProcessEnv = opts.name === 'berth' ? { UV_THREADPOOL_SIZE: '16', ...process.env } : { ...process.env };
+  const env: NodeJS.ProcessEnv = berth ? { UV_THREADPOOL_SIZE: '16', ...process.env } : { ...process.env };
   // Distribution's aws-sdk-go v1 panics at start when AWS_CA_BUNDLE is set ("HTTPClient's
   // transport unsupported type"); the RGW the bench starts is plain http on loopback (an https
   // S3_ENDPOINT with a private CA would need it, which Distribution 2.8.2 cannot take this way).

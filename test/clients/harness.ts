@@ -473,7 +473,8 @@ export async function startRegistry(opts: StartOptions): Promise<RunningRegistry
     cmd,
     args,
     logPath,
-    env: { ...serverEnv(), ...opts.env },
+    // Berth as one process unless the test asks for workers (berth.workers defaults to the CPUs; test/cluster/ runs them).
+    env: { ...serverEnv(), ...(kind === 'berth' ? { REGISTRY_BERTH_WORKERS: '1' } : {}), ...opts.env },
     ready: async () => {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
