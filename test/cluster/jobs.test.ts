@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { request } from '../helpers/http.js';
+import type { Registry } from '../helpers/registry.js';
+import { logLines, startWorkers, until } from './helpers.js';
+
+/**
+ * What must happen once with two workers: the token issuer's key is created once (a token from
+ * either worker is accepted by both), failed logins are counted across workers, and garbage
+ * collection runs in the jobs worker only.
+ */
+const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-workers-jobs-'));
+const htpasswd = path.join(dir, 'htpasswd');
+let registry: Registry;
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+before(async () => {
+  writeFileSync(htpasswd, `alice:${bcrypt.hashSync('right', 4)}\n`);
+  registry = await startWorkers(2, {
+    yaml: [
+      'version: 0.1',
+      'log:',
+      '  level: info',
+      '  formatter: json',
+      'storage:',
+      '  filesystem:',
+      '    rootdirectory: {{root}}',
+      'http:',
+      '  addr: {{addr}}',
+      'auth:',
+      '  token:',
+      '    autoredirect: true',
+      '    service: berth-test',
+      '    issuer: berth',
+      'berth:',
+      '  auth:',
+      '    tokenissuer:',
+      `      htpasswd: ${htpasswd}`,
+      '    ratelimit:',
+      '      failures: 3',
+      '      window: 10m',
+      '  gc:',
+      '    enabled: true',
+      '    interval: 1s',
+      '',
+    ].join('\n'),
+  });
+});
+after(async () => {
+  await registry?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('once-only work with two workers', () => {
+  it('signs every token with one key: a token from either worker is accepted by both', async () => {
+    const tokens = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const res = await request(registry.url, 'GET', '/auth/token?service=berth-test&scope=repository:a/b:pull', { fresh: true, headers: { Authorization: basic('alice', 'right') } });
+      assert.equal(res.status, 200, res.text());
+      tokens.add(res.json<{ token: string }>().token);
+    }
+    for (const token of tokens) {
+      for (let i = 0; i < 4; i++) assert.equal((await request(registry.url, 'GET', '/v2/', { fresh: true, headers: { Authorization: `Bearer ${token}` } })).status, 200);
+    }
+    const served = new Set(logLines(registry).filter((l) => l.msg === 'request' && l.url?.startsWith('/auth/token')).map((l) => l.worker));
+    assert.deepEqual([...served].sort(), [0, 1], 'tokens issued by both workers');
+  });
+
+  it('runs garbage collection in the jobs worker only', async () => {
+    const runs = () => logLines(registry).filter((l) => l.msg === 'garbage collection finished');
+    await until('three collections', () => runs().length >= 3);
+    assert.deepEqual([...new Set(runs().map((l) => l.worker))], [0]);
+  });
+
+  it('counts failed logins across workers: the limit holds whichever worker a guess reaches', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      statuses.push((await request(registry.url, 'GET', '/auth/token?service=berth-test', { fresh: true, headers: { Authorization: basic('alice', `wrong${i}`) } })).status);
+    }
+    assert.deepEqual(statuses, [401, 401, 401]);
+    // Each worker alone has seen at most two failures; together they are at the limit.
+    for (let i = 0; i < 2; i++) {
+      const res = await request(registry.url, 'GET', '/auth/token?service=berth-test', { fresh: true, headers: { Authorization: basic('alice', 'right') } });
+      assert.equal(res.status, 429);
+      assert.ok(Number(res.header('retry-after')) > 0);
+    }
+  });
+});
