@@ -10,7 +10,7 @@ const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 export const MAX_NAME_LENGTH = 255;
 
 export function isValidName(name: string): boolean {
-  return name.length > 0 && name.length <= MAX_NAME_LENGTH && NAME.test(name);
+  return name.length <= MAX_NAME_LENGTH && NAME.test(name); // the grammar needs one character at least
 }
 
 export function checkName(name: string): string {

@@ -162,7 +162,7 @@ export function layoutPathOf(path: string): LayoutPath {
   if (folder !== '_manifests') return { kind: 'other' };
   const [section, a, b] = rest;
   if (section === undefined) return { kind: 'manifests', name };
-  if (section === 'revisions') return a !== undefined && b !== undefined ? { kind: 'revision', name, digest: `${a}:${b}` } : { kind: 'revisions', name };
+  if (section === 'revisions') return b !== undefined ? { kind: 'revision', name, digest: `${a}:${b}` } : { kind: 'revisions', name };
   if (section !== 'tags') return { kind: 'other' };
   if (a === undefined) return { kind: 'tags', name };
   if (b === undefined) return { kind: 'tag', name, tag: a, part: 'whole' };

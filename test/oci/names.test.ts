@@ -38,6 +38,7 @@ describe('repository names', () => {
     assert.throws(() => checkName('team/../app'), (err: unknown) => {
       assert.ok(err instanceof RegistryError);
       assert.equal(err.code, 'NAME_INVALID');
+      assert.equal(err.message, 'invalid repository name');
       assert.equal(err.status, 400);
       assert.deepEqual(err.detail, { name: 'team/../app' });
       return true;

@@ -44,7 +44,7 @@ describe('storage paths', () => {
     assert.equal(p.savedTagsPath('team/app'), `${V2}/_berth/tags/team/app/_tags.json`);
     assert.equal(p.savedTagsOwner(p.savedTagsPath('team/app')), 'team/app');
     assert.equal(p.savedTagsOwner(p.savedTagsPath('a')), 'a');
-    for (const other of [`${V2}/_berth/tags/_tags.json`, `${V2}/_berth/tags/a/other.json`, `${V2}/_berth/tagsx/a/_tags.json`, `${V2}/repositories/a/_tags.json`, p.CATALOG_SNAPSHOT]) {
+    for (const other of [`${V2}/_berth/tags/_tags.json`, `${V2}/_berth/tags//_tags.json`, `${V2}/_berth/tags/a/other.json`, `${V2}/_berth/tagsx/a/_tags.json`, `${V2}/repositories/a/_tags.json`, p.CATALOG_SNAPSHOT]) {
       assert.equal(p.savedTagsOwner(other), undefined, other);
     }
   });
@@ -76,6 +76,7 @@ describe('storage paths', () => {
       [`${repo}/_layers`, { kind: 'layer-links', name: 'team/app' }],
       [`${repo}/_uploads/u1/data`, { kind: 'uploads', name: 'team/app' }],
       [`${repo}/_other/x`, { kind: 'other' }],
+      [`${repo}/_other`, { kind: 'other' }],
       [`${repo}/_manifests`, { kind: 'manifests', name: 'team/app' }],
       [`${repo}/_manifests/revisions/sha256/${HEX}/link`, { kind: 'revision', name: 'team/app', digest: `sha256:${HEX}` }],
       [`${repo}/_manifests/revisions/sha256`, { kind: 'revisions', name: 'team/app' }],
