@@ -39,23 +39,21 @@ export function packUploadState(secret: string, state: UploadState): string {
 }
 
 export function unpackUploadState(secret: string, token: string): UploadState | undefined {
-  let raw: Buffer;
-  try {
-    raw = Buffer.from(token.replace(/=+$/, ''), 'base64url');
-  } catch {
-    return undefined;
-  }
+  // Node's base64url decoder ignores padding and stops at a character outside its alphabet.
+  const raw = Buffer.from(token, 'base64url');
+  // timingSafeEqual needs a whole MAC to compare; a MAC alone carries no state.
   if (raw.length <= MAC_BYTES) return undefined;
   const mac = raw.subarray(0, MAC_BYTES);
   const json = raw.subarray(MAC_BYTES);
   const expected = createHmac('sha256', secret).update(json).digest();
   if (!timingSafeEqual(mac, expected)) return undefined;
+  let state: Partial<UploadState> | null;
   try {
-    const state = JSON.parse(json.toString()) as UploadState;
-    return typeof state.Name === 'string' && typeof state.UUID === 'string' && Number.isSafeInteger(state.Offset) && state.Offset >= 0 ? state : undefined;
+    state = JSON.parse(json.toString()) as Partial<UploadState> | null;
   } catch {
     return undefined;
   }
+  return typeof state?.Name === 'string' && typeof state.UUID === 'string' && Number.isSafeInteger(state.Offset) && state.Offset! >= 0 ? (state as UploadState) : undefined;
 }
 
 /** Throws BLOB_UPLOAD_INVALID unless `token` was issued for this repository and upload. */

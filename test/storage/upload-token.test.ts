@@ -19,6 +19,7 @@ function invalid(fn: () => unknown, id: string): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof RegistryError);
     assert.equal(err.code, 'BLOB_UPLOAD_INVALID');
+    assert.equal(err.message, 'upload state token does not verify (instances must share http.secret)');
     assert.deepEqual(err.detail, { id });
     return true;
   });
