@@ -3,6 +3,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import type { Config } from '../config/types.js';
+import { armBody } from './body/socket-reads.js';
 
 /** The listening server, with the two ways of ending its connections that a graceful close needs. */
 export interface Listener {
@@ -26,7 +27,7 @@ export type Timeouts = typeof TIMEOUTS;
 export async function createListener(config: Config, handler: http.RequestListener, timeouts: Timeouts = TIMEOUTS): Promise<Listener> {
   const tls = config.http.tls;
   if (!tls && config.http.h2c?.enabled) return cleartext(handler, timeouts);
-  if (!tls) return http1(http.createServer(timeouts, handler));
+  if (!tls) return http1(http.createServer(timeouts, readingBodies(handler)));
   const { enforceClientAuth, tlsServerOptions } = await import('../auth/tls.js');
   if (config.http.http2?.disabled) {
     const server = https.createServer({ ...timeouts, ...tlsServerOptions(tls) }, handler);
@@ -56,6 +57,18 @@ export async function createListener(config: Config, handler: http.RequestListen
   };
 }
 
+/**
+ * On plain HTTP/1.1 connections, upload bodies are read from the socket into the upload's blocks
+ * (src/api/body/socket-reads.ts); each request is looked at before its handler runs, while the
+ * read that brought it is still being parsed.
+ */
+function readingBodies(handler: http.RequestListener): http.RequestListener {
+  return (req, res) => {
+    armBody(req);
+    handler(req, res);
+  };
+}
+
 function http1(server: http.Server): Listener {
   return { server, closeIdle: () => server.closeIdleConnections(), closeAll: () => server.closeAllConnections() };
 }
@@ -70,7 +83,7 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
  * no server side for it), so such a client simply goes on with HTTP/1.1.
  */
 function cleartext(handler: http.RequestListener, timeouts: Timeouts): Listener {
-  const h1 = http.createServer(timeouts, handler);
+  const h1 = http.createServer(timeouts, readingBodies(handler));
   const h2 = http2.createServer({}, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();

@@ -6,6 +6,7 @@ import { uploadRange, type ChunkExpectation } from '../storage/uploads.js';
 import { packUploadState, uploadSecret, verifyUploadState } from '../storage/upload-token.js';
 import { type Context, hasBody, sendEmpty } from './context.js';
 import { requireWritable } from './guards.js';
+import { requestBody } from './body/socket-reads.js';
 
 function uploadHeaders(ctx: Context, repo: Repository, id: string, size: number) {
   // Signed upload state, as Distribution: any instance sharing http.secret continues the upload.
@@ -46,7 +47,7 @@ export async function handleUploadStart(ctx: Context, repo: Repository): Promise
   const digestParam = ctx.query.get('digest');
   if (digestParam !== null) {
     const digest = parseDigest(digestParam);
-    const blob = await repo.uploads.putWhole(digest, ctx.req, contentLength(ctx));
+    const blob = await repo.uploads.putWhole(digest, requestBody(ctx.req), contentLength(ctx));
     sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));
     ctx.events?.blobPushed(ctx, repo.name, digest, blob.size);
     return;
@@ -78,7 +79,7 @@ export async function handleUpload(ctx: Context, repo: Repository, id: string): 
     }
     case 'PATCH': {
       requireWritable(ctx);
-      const status = await withUploadState(ctx, repo, id, () => repo.uploads.append(id, ctx.req, { ...chunkExpectation(ctx), offset }));
+      const status = await withUploadState(ctx, repo, id, () => repo.uploads.append(id, requestBody(ctx.req), { ...chunkExpectation(ctx), offset }));
       return sendEmpty(ctx, 202, uploadHeaders(ctx, repo, id, status.size));
     }
     case 'PUT': {
@@ -86,7 +87,7 @@ export async function handleUpload(ctx: Context, repo: Repository, id: string): 
       const digestParam = ctx.query.get('digest');
       if (digestParam === null) throw new RegistryError('DIGEST_INVALID', 'the digest parameter is required to complete an upload');
       const digest = parseDigest(digestParam);
-      const body = hasBody(ctx.req) ? ctx.req : undefined;
+      const body = hasBody(ctx.req) ? requestBody(ctx.req) : undefined;
       if (!body) ctx.req.resume();
       const blob = await withUploadState(ctx, repo, id, () => repo.uploads.commit(id, digest, body, { ...(body ? chunkExpectation(ctx) : {}), offset }));
       sendEmpty(ctx, 201, createdHeaders(ctx, repo, digest.value));

@@ -124,6 +124,7 @@ export function reportingDriver(inner: StorageDriver, report: (changes: StorageC
           return w.size;
         },
         write: (chunk: Uint8Array) => w.write(chunk),
+        ...(w.writeBorrowed ? { writeBorrowed: (chunk: Uint8Array) => w.writeBorrowed!(chunk) } : {}),
         close: () => after(w.close(), { op: 'put', path }),
         cancel: () => after(w.cancel(), { op: 'delete', path }),
         commit: () => after(w.commit(), { op: 'put', path }),

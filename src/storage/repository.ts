@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { UploadSource } from './upload-body.js';
 import type { Digest } from '../oci/digest.js';
 import type { RandomAccessFile } from './driver/types.js';
 import type { BlobDescriptor } from './blobs.js';
@@ -73,10 +74,10 @@ export interface RepositoryManifests {
 export interface RepositoryUploads {
   create(): Promise<UploadStatus>;
   /** A whole blob in one request (POST ?digest=). */
-  putWhole(digest: Digest, body: Readable, expect?: ChunkExpectation): Promise<BlobDescriptor>;
+  putWhole(digest: Digest, body: UploadSource, expect?: ChunkExpectation): Promise<BlobDescriptor>;
   status(id: string): Promise<UploadStatus>;
-  append(id: string, body: Readable, expect?: ChunkExpectation): Promise<UploadStatus>;
-  commit(id: string, digest: Digest, body?: Readable, expect?: ChunkExpectation): Promise<BlobDescriptor>;
+  append(id: string, body: UploadSource, expect?: ChunkExpectation): Promise<UploadStatus>;
+  commit(id: string, digest: Digest, body?: UploadSource, expect?: ChunkExpectation): Promise<BlobDescriptor>;
   cancel(id: string): Promise<void>;
 }
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import { Digester, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import { isPathNotFound, StorageFullError } from './driver/errors.js';
@@ -9,6 +8,7 @@ import type { LinkedBlobStore } from './linked-blobs.js';
 import { deleteIfExists } from './links.js';
 import type { RepositoryUploads } from './repository.js';
 import { uploadDataPath, uploadDir, uploadStartedAtPath } from './paths.js';
+import { uploadBodyOf, type UploadSource } from './upload-body.js';
 
 export interface UploadStatus {
   readonly id: string;
@@ -94,7 +94,7 @@ export class UploadStore implements RepositoryUploads {
    * create() + commit(): no startedat file (purging falls back to the folder's time) and no
    * running-hash session.
    */
-  async putWhole(digest: Digest, body: Readable, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
+  async putWhole(digest: Digest, body: UploadSource, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
     const id = randomUUID();
     const data = uploadDataPath(this.name, id);
     const digester = new Digester(digest.algorithm);
@@ -124,7 +124,7 @@ export class UploadStore implements RepositoryUploads {
   }
 
   /** Appends a chunk (PATCH). Throws RANGE_INVALID with the current Range when out of order. */
-  append(id: string, body: Readable, expect: ChunkExpectation = {}): Promise<UploadStatus> {
+  append(id: string, body: UploadSource, expect: ChunkExpectation = {}): Promise<UploadStatus> {
     return this.sessions.exclusive(this.key(id), () =>
       this.endedWhenFull(id, async () => {
         const size = await this.appendLocked(id, body, expect, { last: false });
@@ -134,7 +134,7 @@ export class UploadStore implements RepositoryUploads {
   }
 
   /** Completes an upload (PUT ?digest=), with an optional last chunk; the blob is linked into the repository. */
-  commit(id: string, digest: Digest, body?: Readable, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
+  commit(id: string, digest: Digest, body?: UploadSource, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
     return this.sessions.exclusive(this.key(id), () => this.endedWhenFull(id, async () => {
       const size = body ? await this.appendLocked(id, body, expect, { last: true }) : checkPosition(await this.size(id), expect);
       const digester = this.sessions.take(this.key(id), size, digest.algorithm) ?? (await this.rehash(id, digest.algorithm));
@@ -167,12 +167,12 @@ export class UploadStore implements RepositoryUploads {
   }
 
   /** Appends a chunk; the last one (in the PUT that completes the upload) is committed, made durable where the driver is set to. */
-  private async appendLocked(id: string, body: Readable, expect: ChunkExpectation, { last }: { last: boolean }): Promise<number> {
+  private async appendLocked(id: string, body: UploadSource, expect: ChunkExpectation, { last }: { last: boolean }): Promise<number> {
     const size = await this.size(id);
     try {
       checkPosition(size, expect);
     } catch (err) {
-      body.resume();
+      if (!('deliver' in body)) body.resume();
       throw err;
     }
     const key = this.key(id);
@@ -256,12 +256,10 @@ function checkPosition(size: number, expect: ChunkExpectation): number {
 }
 
 /**
- * Streams body into writer, hashing as it goes. Drivers buffer and write in large blocks
- * themselves (the filesystem writer overlaps the next block's filling with the last one's write).
+ * Streams body into writer, hashing as it goes: the body's blocks are stored one at a time while
+ * the next fills. Writers without writeBorrowed keep what they are given, so they get copies.
  */
-async function pump(body: Readable, writer: FileWriter, digester: Digester): Promise<void> {
-  for await (const chunk of body) {
-    digester.update(chunk as Buffer);
-    await writer.write(chunk as Buffer);
-  }
+async function pump(source: UploadSource, writer: FileWriter, digester: Digester): Promise<void> {
+  const store = writer.writeBorrowed ? (block: Uint8Array) => writer.writeBorrowed!(block) : (block: Uint8Array) => writer.write(Buffer.from(block));
+  await uploadBodyOf(source).deliver({ data: (piece) => digester.update(piece), block: store });
 }

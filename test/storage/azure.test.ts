@@ -18,9 +18,9 @@ const container = () => azurite.container();
 runDriverSuite('azure (azurite)', async () => {
   const driver = await createDriver('azure', { accountname: ACCOUNT, accountkey: KEY, container: await container(), serviceurl: url });
   return { driver, cleanup: async () => undefined };
-}, { listFiles: true });
+}, { listFiles: true, writeBorrowed: true });
 
 runDriverSuite('azure (azurite) with rootdirectory', async () => {
   const driver = await createDriver('azure', { accountname: ACCOUNT, accountkey: KEY, container: await container(), serviceurl: url, rootdirectory: '/reg/' });
   return { driver, cleanup: async () => undefined };
-}, { listFiles: true });
+}, { listFiles: true, writeBorrowed: true });

@@ -15,7 +15,7 @@ runDriverSuite('filesystem', async () => {
     driver: await createDriver('filesystem', { rootdirectory: root }),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
-});
+}, { writeBorrowed: true });
 
 describe('filesystem driver: its own matters', () => {
   let work: string;

@@ -244,11 +244,16 @@ class BaseDriver implements StorageDriver {
 }
 
 class BaseWriter implements FileWriter {
+  readonly writeBorrowed?: (chunk: Uint8Array) => Promise<void>;
+
   constructor(
     private readonly base: BaseDriver,
     private readonly path: string,
     private readonly inner: FileWriter,
-  ) {}
+  ) {
+    const borrowed = inner.writeBorrowed?.bind(inner);
+    if (borrowed) this.writeBorrowed = (chunk) => this.base.runFor('writer.write', this.path, () => borrowed(chunk));
+  }
 
   get size(): number {
     return this.inner.size;

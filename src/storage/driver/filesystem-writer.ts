@@ -6,7 +6,8 @@ import type { FileWriter } from './types.js';
  * The filesystem driver's FileWriter. Chunks are not copied: they are collected until a block's
  * worth is pending, then written with one writev while the next block collects; so a writer holds
  * at most about two blocks of its caller's buffers, and write() takes ownership of the chunk
- * (as a Node Writable does): the caller must not change it afterwards.
+ * (as a Node Writable does): the caller must not change it afterwards. writeBorrowed() writes
+ * its chunk whole, at once, and gives it back when written: uploads pass blocks of 512 KiB.
  */
 
 export interface WriterOptions {
@@ -52,6 +53,27 @@ export class FilesystemWriter implements FileWriter {
     this.ensureOpen();
     this.written += chunk.length;
     return this.serial(() => this.doWrite(chunk));
+  }
+
+  /** Writes chunk at once (after what write() left pending) and resolves once it is in the file. */
+  writeBorrowed(chunk: Uint8Array): Promise<void> {
+    this.ensureOpen();
+    this.written += chunk.length;
+    return this.serial(async () => {
+      this.check();
+      if (chunk.length === 0) return;
+      await this.flush();
+      await this.inflight;
+      this.check();
+      const pos = this.position;
+      this.position += chunk.length;
+      try {
+        await this.writeAll([chunk], pos);
+      } catch (err) {
+        this.failure = err;
+        throw err;
+      }
+    });
   }
 
   close(): Promise<void> {

@@ -221,6 +221,11 @@ class InMemoryWriter implements FileWriter {
     this.node.modTime = new Date();
   }
 
+  /** write() keeps a copy, so the chunk is free as soon as it returns. */
+  writeBorrowed(chunk: Uint8Array): Promise<void> {
+    return this.write(chunk);
+  }
+
   async close(): Promise<void> {
     if (this.state === 'open') this.state = 'closed';
   }

@@ -145,6 +145,14 @@ export interface FileWriter {
   readonly size: number;
   /** Appends chunk. The writer may keep a reference until it is written: do not change it afterwards. */
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Optional: appends chunk as write() does, but the writer is done with it once the promise
+   * resolves (it is written, or copied), so the caller may fill the same memory again: uploads
+   * read request bodies into a few reused blocks (src/storage/upload-body.ts), where fresh
+   * memory for every block costs page faults and garbage collections. The caller waits for each
+   * call before the next. Writers without it get a copy of each block passed to write().
+   */
+  writeBorrowed?(chunk: Uint8Array): Promise<void>;
   /** Flushes and releases the writer; the content stays at path and may be appended to later. */
   close(): Promise<void>;
   /** Discards the file. */

@@ -343,6 +343,11 @@ class AzureWriter implements FileWriter {
     if (this.buffered >= APPEND_BLOCK) await this.flush();
   }
 
+  /** write() keeps a copy, so the chunk is free as soon as it is called. */
+  writeBorrowed(chunk: Uint8Array): Promise<void> {
+    return this.write(chunk);
+  }
+
   private async flush(): Promise<void> {
     if (this.buffered === 0) return;
     const data = Buffer.concat(this.buffer, this.buffered);

@@ -599,6 +599,11 @@ class S3Writer implements FileWriter {
     }
   }
 
+  /** write() keeps a copy (the chunk is taken before it awaits anything), so the chunk is free once it is called. */
+  writeBorrowed(chunk: Uint8Array): Promise<void> {
+    return this.write(chunk);
+  }
+
   private take(): Buffer {
     const body = Buffer.concat(this.buffer, this.buffered);
     this.buffer = [];

@@ -1,0 +1,71 @@
+/**
+ * The socket reads of upload bodies (src/api/body/socket-reads.ts) against storage slower than
+ * the connection: the body's blocks queue up, reading pauses and resumes, and a body that ends
+ * while reading is paused still hands the connection back to the parser for the next request.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { armBody, requestBody, socketReadCount } from '../../src/api/body/socket-reads.js';
+import { BLOCK_SIZE } from '../../src/storage/upload-body.js';
+import { random } from '../helpers/content.js';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+for (const waits of [true, false]) test(`bodies of whole blocks into slow storage, three on one kept-alive connection, the handler ${waits ? 'waiting before it reads' : 'reading at once (as on in-memory storage)'}: each arrives whole, the next request is read`, async () => {
+  let stored: Buffer[] = [];
+  let hashed = createHash('sha256');
+  let mostQueued = 0;
+  let queued = 0;
+  const server = http.createServer((req, res) => {
+    armBody(req);
+    void (async () => {
+      stored = [];
+      hashed = createHash('sha256');
+      // A handler's own awaits before it reads the body; or only promises already settled (as on
+      // in-memory storage), so that it starts reading before Node's parser is done with the read
+      // that brought the headers.
+      if (waits) await sleep(5);
+      else for (let i = 0; i < 3; i++) await Promise.resolve();
+      const n = await requestBody(req).deliver({
+        data: (piece) => hashed.update(piece),
+        block: async (block) => {
+          mostQueued = Math.max(mostQueued, ++queued);
+          stored.push(Buffer.from(block));
+          await sleep(15); // storage slower than the connection
+          queued--;
+        },
+      });
+      res.end(`${n} ${hashed.digest('hex')} ${sha(Buffer.concat(stored))}`);
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const before = socketReadCount.bodies;
+  try {
+    const port = (server.address() as AddressInfo).port;
+    for (let i = 0; i < 3; i++) {
+      const body = random(8 * BLOCK_SIZE); // ends on a block boundary: the last read fills a block and may pause reading
+      const answer = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ port, host: '127.0.0.1', method: 'PATCH', path: '/v2/r/blobs/uploads/x', agent, headers: { 'Content-Length': body.length } }, (res) => {
+          let s = '';
+          res.on('data', (d) => (s += d));
+          res.on('end', () => resolve(s));
+        });
+        req.on('error', reject);
+        req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
+        req.end(body);
+      });
+      assert.equal(answer, `${body.length} ${sha(body)} ${sha(body)}`, `body ${i + 1}: length, what was hashed, what was stored`);
+    }
+    assert.equal(socketReadCount.bodies - before, 3, 'all three read from the socket');
+    assert.ok(mostQueued >= 1, 'blocks were stored');
+  } finally {
+    agent.destroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
