@@ -131,7 +131,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   }
   // Pull and push records (docs/policy.md): in Redis when several instances share it, else beside
   // the layout (not written in read-only mode).
-  const records = new Recorder(shared ? new RedisRecords(shared.client) : new StorageRecords(registry.driver), clock, logger, {
+  const beside = new StorageRecords(registry.driver);
+  const records = new Recorder(shared ? new RedisRecords(shared.client) : worker ? worker.recordStore(beside) : beside, clock, logger, {
     persist: Boolean(shared) || !config.storage.maintenance.readonly.enabled,
   });
   registry.records = records;
@@ -198,6 +199,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       while (inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       listener.closeAll();
       await stopped;
+      // The jobs worker writes what the others send it (records, expiry pulls) until they have stopped.
+      await worker?.othersStopped();
       await records.close();
       health.stop();
       await mirror?.close();

@@ -135,6 +135,14 @@ export async function startPrimary(config: Config, logger: Logger, count: number
     channel.handle('fetch-done', (key) => {
       if (turns.get(key as string)?.holder === worker) endTurn(key as string);
     });
+    // Records beside the layout are written by the jobs worker alone (ClusterWorker.recordStore).
+    for (const type of ['records-merge', 'records-forget']) {
+      channel.handle(type, (body) => {
+        const jobs = members.get(0);
+        if (!jobs?.ready || jobs.worker === worker) throw new Error('the jobs worker is not running');
+        return jobs.channel.call(type, body);
+      });
+    }
     channel.handle('expiry-touch', (entry) => {
       const jobs = members.get(0);
       if (jobs && jobs.worker !== worker) jobs.channel.notice('expiry-touch', entry);
@@ -225,13 +233,17 @@ export async function startPrimary(config: Config, logger: Logger, count: number
     pids: () => [...members.values()].sort((a, b) => a.slot - b.slot).map((m) => m.worker.process.pid!),
     async stop() {
       stopping = true;
-      const exits = [...members.values()].map(
+      const list = [...members.values()];
+      const exits = list.map(
         (m) => new Promise<boolean>((resolve) => {
           if (m.worker.isDead()) return resolve(m.worker.process.exitCode === 0);
           m.worker.once('exit', (code) => resolve(code === 0));
           m.channel.notice('drain', null);
         }),
       );
+      // The jobs worker writes what the others send it until they have gone.
+      const jobs = members.get(0);
+      void Promise.all(exits.filter((_, i) => list[i] !== jobs)).then(() => jobs?.channel.notice('others-stopped', null));
       const clean = (await Promise.all(exits)).every(Boolean);
       await debug?.close();
       return clean;

@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import type { LoginLimits } from '../auth/ratelimit.js';
 import { limitedError } from '../auth/ratelimit.js';
 import type { HealthChecks } from '../health/registry.js';
+import type { RecordDelta, RecordStore } from '../policy/records/store.js';
 import type { FetchTurn, MirrorPeers } from '../proxy/mirror.js';
 import type { GuardPeers } from '../storage/blob-guard.js';
 import type { BlobGuard } from '../storage/blob-guard.js';
@@ -13,6 +14,8 @@ export const SLOT_ENV = 'BERTH_WORKER_SLOT';
 
 /** How long a worker waits for the others to have applied its change before answering anyway. */
 const CHANGE_WAIT_MS = 2000;
+/** How long a batch of records may take to be written by the jobs worker before it is kept for the next. */
+const RECORDS_WAIT_MS = 30_000;
 
 /**
  * This process as one of `berth serve`'s workers (src/cluster/primary.ts): what it tells the
@@ -25,11 +28,18 @@ export class ClusterWorker {
   private readonly channel: Channel;
   /** Slot 0 runs garbage collection, upload purging and the mirror's expiry. */
   readonly jobs: boolean;
+  private readonly othersDone: Promise<void>;
 
   constructor(port: Port = process as unknown as Port, slot = Number(process.env[SLOT_ENV] ?? 0)) {
     this.channel = new Channel(port);
     this.jobs = slot === 0;
-    process.once('disconnect', () => this.channel.close());
+    let done!: () => void;
+    this.othersDone = new Promise<void>((resolve) => (done = resolve));
+    this.channel.handle('others-stopped', done);
+    process.once('disconnect', () => {
+      this.channel.close();
+      done();
+    });
   }
 
   /** Whether this process is a worker of `berth serve` (and not a child some test started with IPC). */
@@ -55,6 +65,11 @@ export class ClusterWorker {
   ready(url: string, onDrain: () => void): void {
     this.channel.handle('drain', onDrain);
     this.channel.notice('ready', { url });
+  }
+
+  /** In the jobs worker, while stopping: resolves once every other worker has exited (at once in the others). */
+  othersStopped(): Promise<void> {
+    return this.jobs ? this.othersDone : Promise.resolve();
   }
 
   /** /debug/health of the whole is this worker's status merged with the others' (the primary asks). */
@@ -107,6 +122,31 @@ export class ClusterWorker {
     };
   }
 
+  /**
+   * Pull and push records beside the layout (without Redis): written by the jobs worker alone,
+   * one repository's read-modify-write at a time, so that two workers' batches cannot overwrite
+   * each other; the others send it their batches (a batch that cannot be sent stays for the next).
+   */
+  recordStore(local: RecordStore): RecordStore {
+    if (this.jobs) {
+      const one = oneAtATime(local);
+      this.channel.handle('records-merge', (body) => {
+        const { name, deltas } = body as { name: string; deltas: Array<[string, RecordDelta]> };
+        return one.merge(name, new Map(deltas));
+      });
+      this.channel.handle('records-forget', (body) => {
+        const { name, digests } = body as { name: string; digests?: string[] };
+        return one.forget(name, digests);
+      });
+      return one;
+    }
+    return {
+      read: (name) => local.read(name),
+      merge: async (name, deltas) => void (await this.channel.call('records-merge', { name, deltas: [...deltas] }, RECORDS_WAIT_MS)),
+      forget: async (name, digests) => void (await this.channel.call('records-forget', { name, digests }, RECORDS_WAIT_MS)),
+    };
+  }
+
   /** The mirror's one upstream fetch per blob across workers, and its expiry kept by the jobs worker. */
   mirrorPeers(): MirrorPeers {
     return {
@@ -118,4 +158,22 @@ export class ClusterWorker {
       onTouch: (touch) => this.channel.handle('expiry-touch', (entry) => touch(entry as Parameters<typeof touch>[0])),
     };
   }
+}
+
+/** `store` with one write at a time per repository (reads as they come). */
+function oneAtATime(store: RecordStore): RecordStore {
+  const last = new Map<string, Promise<void>>();
+  const queue = (name: string, write: () => Promise<void>): Promise<void> => {
+    const run = (last.get(name) ?? Promise.resolve()).catch(() => undefined).then(write);
+    last.set(name, run);
+    void run.catch(() => undefined).finally(() => {
+      if (last.get(name) === run) last.delete(name);
+    });
+    return run;
+  };
+  return {
+    read: (name) => store.read(name),
+    merge: (name, deltas) => queue(name, () => store.merge(name, deltas)),
+    forget: (name, digests) => queue(name, () => store.forget(name, digests)),
+  };
 }

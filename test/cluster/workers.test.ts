@@ -3,6 +3,7 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { digest, random, repoName } from '../helpers/content.js';
+import { getManifest, pushImage } from '../helpers/push.js';
 import { request } from '../helpers/http.js';
 import { freePort, type Registry } from '../helpers/registry.js';
 import { logLines as workerLog, startWorkers, until } from './helpers.js';
@@ -197,8 +198,11 @@ describe('berth serve with two workers, no redis', () => {
     for (let i = 0; i < 4; i++) assert.equal((await request(registry.url, 'GET', '/v2/', { fresh: true })).status, 200);
   });
 
-  it('drains every worker on SIGTERM and exits once all are done', async () => {
+  it('drains every worker on SIGTERM and exits once all are done; pull records from both workers add up', async () => {
     const repo = repoName('drain');
+    // Pulls spread over both workers; their records are written on the way out (one writer: the jobs worker).
+    const image = await pushImage(spread[0]!, repo, 'v1');
+    for (let i = 0; i < 8; i++) assert.equal((await getManifest(spread[0]!, repo, 'v1')).status, 200);
     const pids = [...workerPids().values()];
     const held: Array<{ r: Awaited<ReturnType<typeof heldRequest>>; pid: number }> = [];
     // Uploads first, then held requests until one sits on each worker (they take connections in turn).
@@ -218,5 +222,7 @@ describe('berth serve with two workers, no redis', () => {
     await registry.exited;
     assert.equal(registry.exitCode!(), 0);
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'every worker has exited');
+    const records = JSON.parse(await readFile(`${registry.root}/docker/registry/v2/_berth/records/${repo}/_records.json`, 'utf8')) as Record<string, { pulls: number }>;
+    assert.equal(records[image.manifest.digest]?.pulls, 8);
   });
 });
