@@ -87,6 +87,8 @@ describe('upload store', () => {
       await rejects(repo.uploads.append(up.id, body('x'), expect), 'RANGE_INVALID', (err) => {
         assert.equal(err.status, 416);
         assert.deepEqual(err.headers, { Range: '0-2' });
+        assert.deepEqual(err.detail, { expected: 3, got: expect.start ?? expect.offset });
+        assert.equal(err.message, expect.start !== undefined ? 'chunk does not start where the upload ends' : 'the upload URL is out of date: continue from the Location of the last response');
       });
       await rejects(repo.uploads.commit(up.id, digestOf(Buffer.from('abcx')), body('x'), expect), 'RANGE_INVALID');
       await rejects(repo.uploads.commit(up.id, digestOf(Buffer.from('abc')), undefined, expect), 'RANGE_INVALID');
@@ -99,7 +101,10 @@ describe('upload store', () => {
   it('refuses a chunk whose length is not the one announced (SIZE_INVALID)', async () => {
     const { repo } = await setup();
     const up = await repo.uploads.create();
-    await rejects(repo.uploads.append(up.id, body('abcd'), { length: 3 }), 'SIZE_INVALID', (err) => assert.deepEqual(err.detail, { expected: 3, got: 4 }));
+    await rejects(repo.uploads.append(up.id, body('abcd'), { length: 3 }), 'SIZE_INVALID', (err) => {
+      assert.deepEqual(err.detail, { expected: 3, got: 4 });
+      assert.equal(err.message, 'chunk length does not match its Content-Range or Content-Length');
+    });
     await rejects(repo.uploads.append(up.id, body('ab'), { start: 4, length: 3 }), 'SIZE_INVALID', (err) => assert.deepEqual(err.detail, { expected: 3, got: 2 }));
   });
 
@@ -157,9 +162,30 @@ describe('upload store', () => {
     assert.deepEqual(both.map((s) => s.size), [6, 8]);
   });
 
+  it('does not trust its running hash once another process has appended to the upload', async () => {
+    const a = await setup();
+    const up = await a.repo.uploads.create();
+    await a.repo.uploads.append(up.id, body('from a, '));
+    const b = await setup(a.store);
+    await b.repo.uploads.append(up.id, body('from b'), { start: 8 });
+    const d = digestOf(Buffer.from('from a, from b'));
+    assert.deepEqual(await a.repo.uploads.commit(up.id, d), { digest: d, size: 14 });
+  });
+
+  it('goes on with the next chunk after one that was refused', async () => {
+    const { repo } = await setup();
+    const up = await repo.uploads.create();
+    const [refused, taken] = await Promise.allSettled([repo.uploads.append(up.id, body('x'), { start: 5 }), repo.uploads.append(up.id, body('abc'), { start: 0 })]);
+    assert.equal(refused.status, 'rejected');
+    assert.deepEqual(taken, { status: 'fulfilled', value: { id: up.id, size: 3 } });
+  });
+
   it('answers BLOB_UPLOAD_UNKNOWN for an id that is not an upload id or not an upload', async () => {
     const { repo } = await setup();
-    for (const id of ['nope', '../../x', `${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`, `x0000000-0000-0000-0000-${'0'.repeat(12)}`]) {
+    const uuid = '0b0c1f3e-2a4d-4b6f-8c9d-0e1f2a3b4c5d';
+    // An id is checked whole before it names a path: with a valid id inside, dot segments would
+    // reach the driver (which refuses them as an invalid path, not an unknown upload).
+    for (const id of ['nope', '../../x', uuid, uuid.toUpperCase(), `x0000000-0000-0000-0000-${'0'.repeat(12)}`, `${uuid}/../../_layers`, `../../_layers/${uuid}`, `${uuid}0`, `0${uuid}`]) {
       await rejects(repo.uploads.status(id), 'BLOB_UPLOAD_UNKNOWN', (err) => assert.deepEqual(err.detail, { id }));
       await rejects(repo.uploads.append(id, body('x')), 'BLOB_UPLOAD_UNKNOWN');
       await rejects(repo.uploads.cancel(id), 'BLOB_UPLOAD_UNKNOWN');
@@ -188,7 +214,10 @@ describe('upload store', () => {
     assert.equal(await repo.blobs.stat(wrong), undefined);
 
     const short = digestOf(Buffer.from('short'));
-    await rejects(repo.uploads.putWhole(short, body('short'), { length: 6 }), 'SIZE_INVALID', (err) => assert.deepEqual(err.detail, { expected: 6, got: 5 }));
+    await rejects(repo.uploads.putWhole(short, body('short'), { length: 6 }), 'SIZE_INVALID', (err) => {
+      assert.deepEqual(err.detail, { expected: 6, got: 5 });
+      assert.equal(err.message, 'body length does not match Content-Length');
+    });
     assert.equal(await exists(store, blobDataPath(short)), false);
 
     const failing = new Readable({ read() { this.destroy(new Error('client went away')); } });
