@@ -2,7 +2,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
-import type { Config } from '../config/types.js';
+import { DEFAULT_HTTP_LIMITS, type Config, type HttpLimits } from '../config/types.js';
 import { armBody } from './body/socket-reads.js';
 
 /** The listening server, with the two ways of ending its connections that a graceful close needs. */
@@ -14,9 +14,55 @@ export interface Listener {
   closeAll(): void;
 }
 
-// Blob uploads may take as long as they take; headers must still arrive promptly.
-const TIMEOUTS = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
-export type Timeouts = typeof TIMEOUTS;
+export interface Timeouts {
+  requestTimeout: number;
+  headersTimeout: number;
+  keepAliveTimeout: number;
+  /** How often Node checks connections for the headers timeout (its default, 30 s, would let a 1 s limit run to 31 s). */
+  connectionsCheckingInterval?: number;
+}
+
+/**
+ * Node's server timeouts from berth.http (docs/operations.md, "Client limits"). A blob upload may
+ * take as long as it takes as long as bytes keep coming (no whole-request timeout; the body
+ * timeout is applied per request by withBodyTimeout); headers must arrive promptly.
+ */
+export function timeoutsOf(limits: HttpLimits): Timeouts {
+  return {
+    requestTimeout: 0,
+    headersTimeout: limits.headerTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(limits.headerTimeoutMs / 4))),
+  };
+}
+
+/**
+ * Ends a request whose body makes no progress for `ms` while the server is waiting for it (a
+ * client that stalls mid-upload would otherwise hold its connection and upload lock forever).
+ * A pause the server causes itself (it stopped reading: storage slower than the client) does not
+ * count. The request is destroyed, which the handlers take as a client gone away: the upload
+ * keeps what was written before, and the client resumes from the Range it is told.
+ */
+function withBodyTimeout(handler: http.RequestListener, ms: number): http.RequestListener {
+  if (ms <= 0) return handler;
+  return (req, res) => {
+    if (!req.complete) {
+      const onTimeout = () => {
+        if (req.complete) return;
+        // The server is behind (backpressure), not the client: it stopped reading the socket
+        // (Node's server and socket-reads.ts both readStop its handle), or bytes wait in the stream.
+        if (serverStoppedReading(req)) req.setTimeout(ms);
+        else req.destroy(new Error(`request body idle for ${ms} ms`));
+      };
+      req.setTimeout(ms, onTimeout);
+      // Once the body is in, the connection's own timeouts apply again (keep-alive is set when the response ends).
+      req.once('end', () => {
+        if (!res.writableFinished) req.setTimeout(0);
+      });
+    }
+    handler(req, res);
+  };
+}
 
 /**
  * Plain HTTP/1.1 (with http.h2c.enabled, cleartext HTTP/2 too), or with http.tls HTTPS that offers
@@ -24,7 +70,15 @@ export type Timeouts = typeof TIMEOUTS;
  * http.http2.disabled. Handlers see Node's HTTP/2 compatibility request and response, which
  * behave as HTTP/1's for everything Berth uses.
  */
-export async function createListener(config: Config, handler: http.RequestListener, timeouts: Timeouts = TIMEOUTS): Promise<Listener> {
+export async function createListener(config: Config, handler: http.RequestListener, timeouts?: Timeouts): Promise<Listener> {
+  const limits = config.httpLimits ?? DEFAULT_HTTP_LIMITS;
+  const listener = await listen(config, withBodyTimeout(handler, limits.bodyTimeoutMs), timeouts ?? timeoutsOf(limits));
+  // Past the limit Node closes each new connection as it arrives; those open are not touched.
+  if (limits.maxConnections > 0) listener.server.maxConnections = limits.maxConnections;
+  return listener;
+}
+
+async function listen(config: Config, handler: http.RequestListener, timeouts: Timeouts): Promise<Listener> {
   const tls = config.http.tls;
   if (!tls && config.http.h2c?.enabled) return cleartext(handler, timeouts);
   if (!tls) return http1(http.createServer(timeouts, readingBodies(handler)));
@@ -71,6 +125,13 @@ function readingBodies(handler: http.RequestListener): http.RequestListener {
 
 function http1(server: http.Server): Listener {
   return { server, closeIdle: () => server.closeIdleConnections(), closeAll: () => server.closeAllConnections() };
+}
+
+function serverStoppedReading(req: http.IncomingMessage): boolean {
+  if (req.readableLength >= req.readableHighWaterMark) return true;
+  if (req.httpVersionMajor !== 1) return false;
+  const handle = (req.socket as net.Socket & { _handle?: { reading?: boolean } | null })._handle;
+  return handle?.reading === false;
 }
 
 /** The first bytes of every HTTP/2 connection (RFC 9113, 3.4). */

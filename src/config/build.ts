@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { CatalogConfig, Config, GcConfig, IndexValidation, ReferrersConfig, HttpConfig, LogConfig, StorageConfig, UiConfig, ValidationConfig } from './types.js';
+import { DEFAULT_HTTP_LIMITS, type CatalogConfig, type Config, type GcConfig, type HttpLimits, type IndexValidation, type ReferrersConfig, type HttpConfig, type LogConfig, type StorageConfig, type UiConfig, type ValidationConfig } from './types.js';
 import { durationToMs } from './duration.js';
 import { ConfigError } from './errors.js';
 import { compileGoRegExp } from './regexp.js';
@@ -70,6 +70,7 @@ export function buildConfig(file: ParsedFile, options: BuildOptions, warn: (mess
   config.gc = buildGc(file.berth);
   config.ui = buildUi(file.berth);
   config.referrers = buildReferrers(file.berth);
+  config.httpLimits = buildHttpLimits(file.berth);
   Object.assign(config, buildPolicy(file.berth, warn));
   return config;
 }
@@ -102,6 +103,27 @@ function buildUi(berth: Record<string, unknown> | undefined): UiConfig {
   const text = String(title).trim();
   if (text === '' || text.length > 100) throw new ConfigError('berth.ui.title: expected 1 to 100 characters');
   return { enabled: flagOf(given, 'berth.ui', 'enabled', true), title: text };
+}
+
+/** berth.http: header, body and keep-alive timeouts and a connection limit (types.ts HttpLimits). */
+function buildHttpLimits(berth: Record<string, unknown> | undefined): HttpLimits {
+  const given = berthSection(berth, 'http');
+  const duration = (key: string, fallback: number, min: number): number => {
+    const v = given[key];
+    if (v === undefined || v === null || v === '') return fallback;
+    const ms = typeof v === 'string' || typeof v === 'number' ? durationToMs(v) : undefined;
+    if (ms === undefined || ms < min) throw new ConfigError(`berth.http.${key}: expected a duration of at least ${min} ms such as 30s, got ${JSON.stringify(v)}`);
+    return ms;
+  };
+  const max = given.maxconnections;
+  const maxConnections = max === undefined || max === null || max === '' ? DEFAULT_HTTP_LIMITS.maxConnections : Number(max);
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 0) throw new ConfigError(`berth.http.maxconnections: expected a whole number (0: no limit), got ${JSON.stringify(max)}`);
+  return {
+    headerTimeoutMs: duration('headertimeout', DEFAULT_HTTP_LIMITS.headerTimeoutMs, 1),
+    bodyTimeoutMs: duration('bodytimeout', DEFAULT_HTTP_LIMITS.bodyTimeoutMs, 0),
+    keepAliveTimeoutMs: duration('keepalivetimeout', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs, 1),
+    maxConnections,
+  };
 }
 
 /** berth.gc (Berth-specific; Distribution ignores the `berth` key). */

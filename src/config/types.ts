@@ -25,6 +25,8 @@ export interface Config {
   gc?: GcConfig;
   /** berth.ui, checked and with defaults (built from `berth` by build.ts; absent means the defaults). */
   ui?: UiConfig;
+  /** berth.http: client limits, checked and with defaults (built from `berth` by build.ts; absent means the defaults). */
+  httpLimits?: HttpLimits;
   /** berth.referrers (built from `berth` by build.ts; absent means the defaults). */
   referrers?: ReferrersConfig;
   /** berth.retention, checked (src/policy/config.ts); absent when not configured. */
@@ -191,6 +193,24 @@ export interface HttpConfig {
   http2?: { disabled: boolean };
   h2c?: { enabled: boolean };
 }
+
+/**
+ * berth.http (docs/operations.md, "Client limits"): how long, and how many, clients may hold the
+ * server. Distribution's `http` section has no such keys (its Go server sets none), so they live
+ * under `berth`.
+ */
+export interface HttpLimits {
+  /** berth.http.headertimeout (default 60s): longest wait for a request's headers, a fresh connection's first ones included. */
+  headerTimeoutMs: number;
+  /** berth.http.bodytimeout (default 60s): longest pause in a request body while the server waits for it; 0: none. */
+  bodyTimeoutMs: number;
+  /** berth.http.keepalivetimeout (default 65s): longest idle time of a connection between requests. */
+  keepAliveTimeoutMs: number;
+  /** berth.http.maxconnections (default 0: no limit): connections past it are closed as they arrive. */
+  maxConnections: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { headerTimeoutMs: 60_000, bodyTimeoutMs: 60_000, keepAliveTimeoutMs: 65_000, maxConnections: 0 };
 
 /** catalog (Distribution v3). */
 export interface CatalogConfig {
