@@ -1,11 +1,9 @@
 import cluster from 'node:cluster';
-import type { LoginLimits } from '../auth/ratelimit.js';
-import { limitedError } from '../auth/ratelimit.js';
+import { limitedError, type LoginLimits } from '../auth/ratelimit.js';
 import type { HealthChecks } from '../health/registry.js';
 import type { RecordDelta, RecordStore } from '../policy/records/store.js';
 import type { FetchTurn, MirrorPeers } from '../proxy/mirror.js';
-import type { GuardPeers } from '../storage/blob-guard.js';
-import type { BlobGuard } from '../storage/blob-guard.js';
+import type { BlobGuard, GuardPeers } from '../storage/blob-guard.js';
 import type { StorageChange } from '../storage/changes.js';
 import { Channel, type Port } from './ipc.js';
 
