@@ -50,7 +50,11 @@ test('a failing, then hanging endpoint gets every event, in order, once it recov
   assert.equal(pending, 6);
 
   receiver.mode = 'ok';
-  const events = await waitFor('6 events', () => (receiver.events.length >= 6 ? receiver.events : undefined));
+  // Delivery is at least once, as Distribution's: an answer slower than the 200 ms timeout (a
+  // loaded machine) is sent again under the same id. Each event counts once, in order of first arrival.
+  const once = (): Record<string, any>[] => [...new Map(receiver.events.map((e) => [e.id as string, e])).values()];
+  const events = await waitFor('6 events', () => (once().length >= 6 ? once() : undefined));
+  for (const e of receiver.events) assert.deepEqual(e, events.find((x) => x.id === e.id), 'a repeated event is the same event');
   assert.deepEqual(
     events.map((e) => [e.action, e.target.digest]),
     [
@@ -62,7 +66,7 @@ test('a failing, then hanging endpoint gets every event, in order, once it recov
       ['pull', image.manifest],
     ],
   );
-  assert.equal(new Set(events.map((e) => e.id)).size, 6);
+  assert.equal(events.length, 6, 'no event beyond the six');
 
   const metrics = await waitFor('queue drained', async () => {
     const m = await scrape(berth.debugUrl!);
