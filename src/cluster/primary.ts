@@ -205,7 +205,10 @@ export async function startPrimary(config: Config, logger: Logger, count: number
     const health = {
       status: async () => {
         const out: Record<string, string> = {};
-        for (const status of await askAll<Record<string, string>>(ready(), 'health', null)) Object.assign(out, status ?? {});
+        const asked = ready();
+        const answers = await askAll<Record<string, string>>(asked, 'health', null);
+        // A worker that does not answer is not healthy either.
+        answers.forEach((status, i) => Object.assign(out, status ?? { [`worker_${asked[i]!.slot}`]: `no answer within ${ANSWER_MS} ms` }));
         return out;
       },
       down: () => {
