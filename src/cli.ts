@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `berth` command: the registry (serve, garbage-collect, quota) and a client for any registry
+ * The `berth` command: the registry (serve, garbage-collect, retention, quota) and a client for any registry
  * (login, copy, push, pull, ls, tags, inspect, digest, tag, delete, referrers, attach, blob).
  * The server's modules are loaded only by the server's verbs, so a client verb starts with the
  * client library alone. Exit codes: 0 success, 1 an error, 2 bad usage, 130 interrupted.
@@ -65,6 +65,14 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'print less')
     .action(async (config: string, options: { dryRun?: boolean; deleteUntagged?: boolean; quiet?: boolean }) =>
       (await import('./cli/garbage-collect.js')).garbageCollect(config, options));
+
+  program
+    .command('retention')
+    .description('apply berth.retention once: untag and delete what its policies do not keep (blobs go at the next garbage collection)')
+    .argument('<CONFIG>', 'path to a Distribution-format YAML configuration file')
+    .option('-d, --dry-run', 'only print what would be removed')
+    .option('--json', 'print the report as JSON')
+    .action(async (config: string, options: { dryRun?: boolean; json?: boolean }) => (await import('./cli/retention.js')).retention(config, options));
 
   program
     .command('quota')

@@ -15,6 +15,7 @@ import type { ClusterWorker } from '../cluster/worker.js';
 import { Recorder } from '../policy/records/recorder.js';
 import { PolicyRules } from '../policy/rules.js';
 import { QuotaUsage } from '../policy/usage.js';
+import { scheduleRetention, type ScheduledRetention } from '../policy/retention-schedule.js';
 import { RedisRecords } from '../policy/records/redis-records.js';
 import { StorageRecords } from '../policy/records/storage-records.js';
 import { createHandler } from './dispatch.js';
@@ -48,6 +49,8 @@ export interface RunningServer {
   /** The TCP port listened on (0 for a unix socket). */
   readonly port: number;
   readonly registry: Registry;
+  /** berth.retention's scheduled runs (docs/policy.md); absent in a worker that runs no once-only jobs. */
+  readonly retention?: ScheduledRetention;
   /** Base URL of the debug server (http.debug.addr: /debug/health, metrics), when configured. */
   readonly debugUrl?: string;
   /** Stops accepting connections, lets requests in flight finish for up to http.draintimeout, then closes. */
@@ -186,11 +189,13 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   // With workers, once-only jobs run in the jobs worker.
   const stopPurging = jobs ? schedulePurging(config, registry, logger, lock, clock) : () => undefined;
   const gc = jobs ? scheduleGc(config, registry, logger, prometheus ? (await import('../gc/metrics.js')).gcMetricsHook() : undefined, lock, clock) : { stop: async () => undefined };
+  const retention = jobs ? scheduleRetention(config, registry, records, logger, lock, clock) : undefined;
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       stopPurging();
+      await retention?.stop();
       await gc.stop();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       listener.closeIdle();
@@ -211,7 +216,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       await shared?.close();
       await stopTracing?.();
     })());
-  return { url, port, registry, close, ...(debug ? { debugUrl: debug.url } : {}) };
+  return { url, port, registry, close, ...(retention ? { retention } : {}), ...(debug ? { debugUrl: debug.url } : {}) };
 }
 
 /** Waits for `work`, or `ms` at most. */

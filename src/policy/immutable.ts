@@ -10,9 +10,14 @@ import { matchesAnyGlob, matchesAnyPattern } from './match.js';
 
 const REFERRERS_TAG = /^[a-z0-9]+-[a-f0-9]{64}$/;
 
+/** Whether `tag` has the referrers tag schema's form (`<alg>-<hex>`): an index Berth or a client keeps, not a release. */
+export function isReferrersTag(tag: string): boolean {
+  return REFERRERS_TAG.test(tag);
+}
+
 /** The index of the first rule that makes `tag` of repository `name` immutable; undefined when none does. */
 export function immutableRule(rules: readonly ImmutableTagRule[], name: string, tag: string): number | undefined {
-  if (REFERRERS_TAG.test(tag)) return undefined;
+  if (isReferrersTag(tag)) return undefined;
   const i = rules.findIndex((r) => matchesAnyGlob(r.repositories, name) && matchesAnyPattern(r.tags, tag));
   return i < 0 ? undefined : i;
 }
