@@ -4,7 +4,7 @@
 // pulls and an upstream that is down. The lists are read from the documents themselves, so a
 // family renamed in the code but not in the docs (or the other way round) fails here.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -140,10 +140,14 @@ test('the metric families the docs list are served with their type and labels, a
     };
     await pull('/v2/hub/lib/app/manifests/v1');
     await pull(`/v2/hub/lib/app/blobs/${mirrored.layer}`);
-    // The client has every byte a moment before the blob is verified and linked; then it is cached.
-    const link = path.join(dir, `root/docker/registry/v2/repositories/hub/lib/app/_layers/sha256/${mirrored.layer.slice(7)}/link`);
-    await waitFor('the mirrored layer to be linked', () => (existsSync(link) ? true : undefined));
-    await pull(`/v2/hub/lib/app/blobs/${mirrored.layer}`);
+    // The client has every byte a moment before the fetch ends (verified, linked, let go): a pull
+    // meanwhile joins the running fetch and counts neither a hit nor a miss. Pulled again until one
+    // is served from the cache.
+    const hits = async () => total(await scrape(), 'registry_proxy_hits_total', { type: 'blob', upstream: 'hub' });
+    await waitFor('a pull served from the cache', async () => {
+      await pull(`/v2/hub/lib/app/blobs/${mirrored.layer}`);
+      return (await hits()) >= 1 ? true : undefined;
+    });
     r = await fetch(`${url}/v2/down/lib/app/manifests/v1`);
     await r.arrayBuffer();
     assert.equal(r.status, 503);
