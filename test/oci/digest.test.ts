@@ -37,6 +37,7 @@ describe('digests', () => {
     assert.throws(() => parseDigest('sha256:xyz'), (err: unknown) => {
       assert.ok(err instanceof RegistryError);
       assert.equal(err.code, 'DIGEST_INVALID');
+      assert.equal(err.message, 'invalid digest');
       assert.equal(err.status, 400);
       assert.deepEqual(err.detail, { digest: 'sha256:xyz' });
       return true;

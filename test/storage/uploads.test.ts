@@ -4,8 +4,11 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { wrapDriver } from '../../src/storage/driver/base.js';
+import { StorageDriverError, StorageFullError } from '../../src/storage/driver/errors.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
-import type { StorageDriver } from '../../src/storage/driver/types.js';
+import { InMemoryDriver } from '../../src/storage/driver/inmemory.js';
+import type { FileInfo, FileWriter, StorageDriver, WriterOptions } from '../../src/storage/driver/types.js';
 import { digestOf, type Digest } from '../../src/oci/digest.js';
 import { RegistryError, type ErrorCode } from '../../src/oci/errors.js';
 import { blobDataPath, uploadDataPath, uploadsDir, uploadStartedAtPath } from '../../src/storage/paths.js';
@@ -178,6 +181,74 @@ describe('upload store', () => {
     const [refused, taken] = await Promise.allSettled([repo.uploads.append(up.id, body('x'), { start: 5 }), repo.uploads.append(up.id, body('abc'), { start: 0 })]);
     assert.equal(refused.status, 'rejected');
     assert.deepEqual(taken, { status: 'fulfilled', value: { id: up.id, size: 3 } });
+  });
+
+  it('keeps each upload\'s running hash to itself', async () => {
+    const { repo } = await setup();
+    const one = await repo.uploads.create();
+    const two = await repo.uploads.create();
+    await repo.uploads.append(one.id, body('aaa'));
+    await repo.uploads.append(two.id, body('bbb'));
+    const d = digestOf(Buffer.from('aaa'));
+    assert.deepEqual(await repo.uploads.commit(one.id, d), { digest: d, size: 3 });
+  });
+
+  it('queues a chunk that arrives while the one before it is still being written', async () => {
+    const { repo } = await setup();
+    const up = await repo.uploads.create();
+    const first = repo.uploads.append(up.id, body('aa'));
+    const second = repo.uploads.append(up.id, body('bb'));
+    await first;
+    const third = repo.uploads.append(up.id, body('cc'));
+    assert.deepEqual([(await second).size, (await third).size], [4, 6]);
+    const d = digestOf(Buffer.from('aabbcc'));
+    assert.deepEqual(await repo.uploads.commit(up.id, d), { digest: d, size: 6 });
+  });
+
+  it('refuses a chunk cut off midway, and goes on from where the upload stands', async () => {
+    const { repo } = await setup();
+    const up = await repo.uploads.create();
+    const cut = Readable.from((async function* () {
+      yield Buffer.from('abc');
+      throw new Error('client went away');
+    })());
+    await assert.rejects(repo.uploads.append(up.id, cut), /client went away/);
+    // What arrived before the cut may stay or not, as the driver keeps it; the Range tells.
+    const { size } = await repo.uploads.status(up.id);
+    await repo.uploads.append(up.id, body('abcdef'.slice(size)), { start: size });
+    const d = digestOf(Buffer.from('abcdef'));
+    assert.deepEqual(await repo.uploads.commit(up.id, d), { digest: d, size: 6 });
+  });
+
+  it('passes storage failures on as they are, and ends an upload that filled the device', async () => {
+    const faults = { stat: false, full: false, startedAt: false };
+    class Faulty extends InMemoryDriver {
+      override async stat(path: string): Promise<FileInfo> {
+        if (faults.stat && path.includes('/_uploads/')) throw new Error('disk on fire');
+        return super.stat(path);
+      }
+      override async putContent(path: string, content: Uint8Array): Promise<void> {
+        if (faults.startedAt && path.endsWith('/startedat')) throw Object.assign(new Error('no space'), { code: 'ENOSPC' });
+        return super.putContent(path, content);
+      }
+      override async writer(path: string, options?: WriterOptions): Promise<FileWriter> {
+        const inner = await super.writer(path, options);
+        if (!faults.full) return inner;
+        return { get size() { return inner.size; }, write: async () => { throw Object.assign(new Error('no space'), { code: 'ENOSPC' }); }, close: () => inner.close(), cancel: () => inner.cancel(), commit: () => inner.commit() };
+      }
+    }
+    const { store, repo } = await setup(wrapDriver(new Faulty()));
+    const up = await repo.uploads.create();
+    faults.stat = true;
+    await assert.rejects(repo.uploads.status(up.id), (err: unknown) => err instanceof StorageDriverError && !(err instanceof RegistryError) && /disk on fire/.test(err.message));
+    faults.stat = false;
+    faults.full = true;
+    await assert.rejects(repo.uploads.append(up.id, body('abc')), StorageFullError);
+    faults.full = false;
+    await rejects(repo.uploads.status(up.id), 'BLOB_UPLOAD_UNKNOWN');
+    faults.startedAt = true;
+    await assert.rejects(repo.uploads.create(), StorageFullError);
+    assert.deepEqual(await store.list(uploadsDir(NAME)), [], 'no half-made upload left');
   });
 
   it('answers BLOB_UPLOAD_UNKNOWN for an id that is not an upload id or not an upload', async () => {
