@@ -87,6 +87,20 @@ describe('scopes', () => {
     for (const s of refused) {
       assert.throws(() => parseScope(s), (err: unknown) => err instanceof RegistryError && err.code === 'NAME_INVALID', s);
     }
+    const why: Array<[string, string]> = [
+      ['repository', 'malformed scope (expected type:name:actions)'],
+      [':a:pull', 'malformed scope (expected type:name:actions)'],
+      ['repository:a', 'malformed scope (expected type:name:actions)'],
+      ['Repository:a:pull', 'malformed scope type'],
+      ['repository:a:PULL', 'malformed scope actions'],
+      ['repository:A:pull', 'invalid repository name in scope'],
+      ['registry:other:*', 'unknown registry resource in scope'],
+    ];
+    for (const [scope, message] of why) {
+      assert.throws(() => parseScope(scope), (err: unknown) => err instanceof RegistryError && err.message === message && (err.detail as { scope: string }).scope === scope, scope);
+    }
+    const tooLong = `repository:${'a'.repeat(1020)}:pull`;
+    assert.throws(() => parseScope(tooLong), (err: unknown) => err instanceof RegistryError && (err.detail as { scope: string }).scope === tooLong.slice(0, 64), 'a long scope is quoted by its start');
     assert.equal(parseScope(`repository:${'a'.repeat(255)}:pull`).name.length, 255);
     const long = `other:${'a'.repeat(1024 - 'other::x'.length)}:x`;
     assert.equal(long.length, 1024);
@@ -138,7 +152,7 @@ describe('permission rules', () => {
       rule({ repositories: ['shared'], users: ['*'], actions: ['pull'] }),
       rule({ repositories: ['admin/**', 'ops/*'], users: ['root'], actions: ['pull', 'push', 'delete'] }),
     ],
-    { a: ['ann', 'boss'], b: ['bob'] },
+    { a: ['ann', 'boss'], b: ['bob', 'ann'] },
   );
   const can = (user: string | undefined, name: string, action: string) => perms.allows(user, { type: 'repository', name, action });
 
@@ -163,6 +177,7 @@ describe('permission rules', () => {
     assert.equal(can(undefined, 'public/app', 'push'), false);
     assert.equal(perms.allows('root', { type: 'other', name: 'admin/x', action: 'pull' }), false);
     assert.equal(perms.allows('root', { type: 'registry', name: 'other', action: '*' }), false);
+    assert.equal(perms.allows('bob', { type: 'repository', name: 'catalog', action: 'push' }), false, 'a repository named catalog is no catalog');
     assert.equal(perms.canPull('ann', 'team-a/x'), true);
     assert.equal(perms.canPull('bob', 'team-a/x'), false);
   });
@@ -194,6 +209,8 @@ describe('permission rules', () => {
       ['ops/*', 'ops/x', true],
       ['x', 'x/y', false],
       ['x', 'y/x', false],
+      ['a**b', 'a/x/b', true],
+      ['a**b', 'a/x/c', false],
     ];
     for (const [pattern, name, want] of cases) assert.equal(compilePattern(pattern).test(name), want, `${pattern} ~ ${name}`);
   });
