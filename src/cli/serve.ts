@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { guardProcess } from '../api/guard.js';
 import type { RunningServer } from '../api/server.js';
-import { startPrimary } from '../cluster/primary.js';
+import { startPrimary, WorkerStartError } from '../cluster/primary.js';
 import { ClusterWorker, SLOT_ENV } from '../cluster/worker.js';
 import type { Config } from '../config/types.js';
 import { workerCount } from '../cluster/workers.js';
@@ -88,6 +88,8 @@ async function servePrimary(prepared: Prepared, workers: number): Promise<void> 
   try {
     primary = await startPrimary(config, logger, workers);
   } catch (error) {
+    // A worker that exited with a code has printed or logged why (as a single process would).
+    if (error instanceof WorkerStartError && error.code !== null) process.exit(error.code || 1);
     logger.error({ err: error }, `cannot start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }

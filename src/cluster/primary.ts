@@ -19,6 +19,17 @@ interface Member {
   startedAt: number;
 }
 
+/** A worker exited before it was ready; with an exit code it has said why itself (a configuration problem in one line, or its error logged). */
+export class WorkerStartError extends Error {
+  constructor(
+    readonly slot: number,
+    readonly code: number | null,
+    readonly signal: string | null,
+  ) {
+    super(`worker ${slot} exited while starting (${code !== null ? `code ${code}` : `signal ${signal}`})`);
+  }
+}
+
 export interface Primary {
   /** The registry's URL (as the first worker reported it). */
   readonly url: string;
@@ -170,7 +181,7 @@ export async function startPrimary(config: Config, logger: Logger, count: number
         releaseClaims(worker);
         claims.delete(worker);
         if (!m.ready && initial) {
-          reject(new Error(`worker ${slot} exited while starting (code ${code ?? signal})`));
+          reject(new WorkerStartError(slot, code, signal));
           return;
         }
         if (stopping) return;
