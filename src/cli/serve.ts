@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { guardProcess } from '../api/guard.js';
 import type { RunningServer } from '../api/server.js';
-import { startPrimary, WorkerStartError } from '../cluster/primary.js';
+import { startPrimary, WorkerStartError, type Primary } from '../cluster/primary.js';
 import { ClusterWorker, SLOT_ENV } from '../cluster/worker.js';
 import type { Config } from '../config/types.js';
 import { workerCount } from '../cluster/workers.js';
@@ -81,10 +81,21 @@ export async function serve(file: string | undefined): Promise<void> {
   onSignals(logger, (signal) => stop(`${signal} received`));
 }
 
-/** The primary: starts the workers, logs where they listen, and drains them all on a signal. */
+/** The primary: starts the workers, logs where they listen, and drains them all on a signal (one during start-up too, once all have started). */
 async function servePrimary(prepared: Prepared, workers: number): Promise<void> {
   const { config, logger } = prepared;
-  let primary;
+  let primary: Primary | undefined;
+  let stopAsked = false;
+  const stopAll = (running: Primary) =>
+    void running.stop().then((clean) => {
+      logger.info('stopped');
+      process.exit(clean ? 0 : 1);
+    });
+  onSignals(logger, (signal) => {
+    logger.info(`${signal} received; draining in-flight requests on every worker`);
+    if (primary) stopAll(primary);
+    else stopAsked = true;
+  }, () => primary?.kill());
   try {
     primary = await startPrimary(config, logger, workers);
   } catch (error) {
@@ -94,13 +105,7 @@ async function servePrimary(prepared: Prepared, workers: number): Promise<void> 
     process.exit(1);
   }
   logger.info({ url: primary.url, workers, pids: primary.pids() }, `listening on ${primary.url} with ${workers} workers`);
-  onSignals(logger, (signal) => {
-    logger.info(`${signal} received; draining in-flight requests on every worker`);
-    void primary.stop().then((clean) => {
-      logger.info('stopped');
-      process.exit(clean ? 0 : 1);
-    });
-  }, () => primary.kill());
+  if (stopAsked) stopAll(primary);
 }
 
 /** The first SIGTERM or SIGINT calls `first`; a second exits at once (after `hard`). */
