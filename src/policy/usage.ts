@@ -45,7 +45,7 @@ export class QuotaUsage {
   /** Per rule: for shared rules, digest → how many of its repositories link it, and their bytes. */
   private readonly shared: Array<{ counts: Map<string, number>; bytes: number } | undefined>;
   private readonly repoBytes = new Map<string, number>();
-  /** Sizes of digests seen (content is immutable), so a link this process writes counts at once. */
+  /** Sizes of the digests the rules' repositories link or are pushing (content is immutable), so a link this process writes counts at once. */
   private readonly sizes = new Map<string, number>();
   private readonly inFlight = new Set<Reservation>();
   /** Links of other instances whose size is being read, by addingKey: a delete meanwhile cancels them. */
@@ -69,11 +69,11 @@ export class QuotaUsage {
    */
   async load(): Promise<void> {
     const [repos, blobs] = await Promise.all([scanRepositories(this.driver), scanBlobs(this.driver)]);
-    for (const b of blobs) this.sizes.set(b.digest.value, b.size);
+    const stored = new Map(blobs.map((b) => [b.digest.value, b.size]));
     for (const [name, scan] of repos) {
       if (!this.matched(name)) continue;
-      for (const digest of scan.revisions.keys()) await this.add(name, digest, 'revision', this.sizes.get(digest) ?? 0);
-      for (const digest of scan.layers.keys()) await this.add(name, digest, 'layer', this.sizes.get(digest) ?? 0);
+      for (const digest of scan.revisions.keys()) await this.add(name, digest, 'revision', stored.get(digest) ?? 0);
+      for (const digest of scan.layers.keys()) await this.add(name, digest, 'layer', stored.get(digest) ?? 0);
     }
   }
 
@@ -119,6 +119,7 @@ export class QuotaUsage {
 
   private async add(name: string, digest: string, which: 'layer' | 'revision', known?: number): Promise<void> {
     let size = known ?? this.sizes.get(digest);
+    if (known !== undefined) this.sizes.set(digest, known);
     if (size === undefined) {
       // Another instance's link: its size is read first, and it counts only if no delete came meanwhile.
       const key = addingKey(name, digest, which);
@@ -183,6 +184,7 @@ export class QuotaUsage {
 
   /** The blob's data is gone: no link to it counts any more. */
   private dropDigest(digest: string): void {
+    this.sizes.delete(digest);
     for (const key of [...this.adding.keys()]) if (key.includes(`\0${digest}\0`)) this.adding.delete(key);
     for (const [name, repo] of this.repos) {
       const entry = repo.get(digest);
