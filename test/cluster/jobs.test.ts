@@ -66,7 +66,10 @@ describe('once-only work with two workers', () => {
     for (const token of tokens) {
       for (let i = 0; i < 4; i++) assert.equal((await request(registry.url, 'GET', '/v2/', { fresh: true, headers: { Authorization: `Bearer ${token}` } })).status, 200);
     }
-    const served = new Set(logLines(registry).filter((l) => l.msg === 'request' && l.url?.startsWith('/auth/token')).map((l) => l.worker));
+    // A worker's access-log line reaches the test through its output a moment after the answer.
+    const servedNow = () => new Set(logLines(registry).filter((l) => l.msg === 'request' && l.url?.startsWith('/auth/token')).map((l) => l.worker));
+    for (const until = Date.now() + 10_000; servedNow().size < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    const served = servedNow();
     assert.deepEqual([...served].sort(), [0, 1], 'tokens issued by both workers');
   });
 

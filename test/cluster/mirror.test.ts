@@ -52,7 +52,10 @@ describe('a mirror with two workers', () => {
       assert.equal(sha256(p.body), layer.digest);
     }
     assert.equal(front.count('GET', `/blobs/${layer.digest}`), 1, 'one upstream fetch');
-    const servedBy = new Set(logLines(mirror).filter((l) => l.msg === 'request' && l.url === path).map((l) => l.worker));
+    // A worker's access-log line reaches the test through its output a moment after the answer.
+    const servedByNow = () => new Set(logLines(mirror).filter((l) => l.msg === 'request' && l.url === path).map((l) => l.worker));
+    for (const until = Date.now() + 10_000; servedByNow().size < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    const servedBy = servedByNow();
     assert.deepEqual([...servedBy].sort(), [0, 1], 'the pulls reached both workers');
   });
 });
