@@ -29,7 +29,7 @@ export interface SoakResult {
   verified: number;
 }
 
-export async function runSoak(o: { urls: string[]; clients: number; durationMs: number }): Promise<SoakResult> {
+export async function runSoak(o: { urls: string[]; clients: number; durationMs: number; onLoadEnd?: () => void }): Promise<SoakResult> {
   const result: SoakResult = { requests: 0, serverErrors: 0, wrong: [], latencies: [], slowest: [], pushes: 0, verified: 0 };
   const prefix = `soak-${randomBytes(3).toString('hex')}`;
   const known: Array<{ repo: string; blob: Blob }> = [];
@@ -165,6 +165,7 @@ export async function runSoak(o: { urls: string[]; clients: number; durationMs: 
   }
 
   const states = await Promise.all(Array.from({ length: o.clients }, (_, n) => client(n)));
+  o.onLoadEnd?.();
   // Everything acknowledged pulls whole; everything deleted is gone.
   for (const [n, tags] of states.entries()) {
     const repo = `${prefix}/c${n}`;
