@@ -3,6 +3,7 @@ import { createDriver } from '../storage/driver/factory.js';
 import { collectGarbage, GarbageCollectionError } from '../gc/collector.js';
 import { gcConfig } from '../gc/defaults.js';
 import { pino } from 'pino';
+import { exitOnOneLineErrors } from './common/one-line-errors.js';
 
 const silentLogger = pino({ level: 'silent' });
 
@@ -19,7 +20,7 @@ export interface GarbageCollectOptions {
  * to stderr and exits 1 (nothing is deleted in the second case).
  */
 export async function garbageCollect(file: string, options: GarbageCollectOptions): Promise<void> {
-  try {
+  await exitOnOneLineErrors([ConfigError, GarbageCollectionError], async () => {
     const { config, warnings } = await loadConfigFile(file, process.env);
     for (const warning of warnings) process.stderr.write(`berth: ${warning}\n`);
     const driver = await createDriver(config.storage.driver, config.storage.parameters);
@@ -47,11 +48,5 @@ export async function garbageCollect(file: string, options: GarbageCollectOption
       client?.disconnect();
       await driver.close?.();
     }
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof GarbageCollectionError) {
-      process.stderr.write(`berth: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  });
 }

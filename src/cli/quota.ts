@@ -2,6 +2,7 @@ import { ConfigError, loadConfigFile } from '../config/load.js';
 import { formatSize } from '../config/size.js';
 import { createDriver } from '../storage/driver/factory.js';
 import { QuotaUsage } from '../policy/usage.js';
+import { exitOnOneLineErrors } from './common/one-line-errors.js';
 
 /**
  * `berth quota CONFIG [--json]`: each berth.quotas rule with its limit and what the layout holds
@@ -9,7 +10,7 @@ import { QuotaUsage } from '../policy/usage.js';
  * configuration has no quotas or cannot be read.
  */
 export async function quota(file: string, options: { json?: boolean }): Promise<void> {
-  try {
+  await exitOnOneLineErrors([ConfigError], async () => {
     const { config, warnings } = await loadConfigFile(file, process.env);
     for (const warning of warnings) process.stderr.write(`berth: ${warning}\n`);
     if (!config.quotas?.length) throw new ConfigError('berth.quotas: no quota is configured');
@@ -33,11 +34,5 @@ export async function quota(file: string, options: { json?: boolean }): Promise<
     } finally {
       await driver.close?.();
     }
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`berth: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  });
 }

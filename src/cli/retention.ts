@@ -9,6 +9,7 @@ import { PolicyRules } from '../policy/rules.js';
 import { RedisRecords } from '../policy/records/redis-records.js';
 import { StorageRecords } from '../policy/records/storage-records.js';
 import { describeRemoval, runRetention } from '../policy/retention-run.js';
+import { exitOnOneLineErrors } from './common/one-line-errors.js';
 
 const silentLogger = pino({ level: 'silent' });
 
@@ -20,7 +21,7 @@ const silentLogger = pino({ level: 'silent' });
  * configuration problem, when retention is not configured, or when another instance holds the lock.
  */
 export async function retention(file: string, options: { dryRun?: boolean; json?: boolean }): Promise<void> {
-  try {
+  await exitOnOneLineErrors([ConfigError], async () => {
     const { config, warnings } = await loadConfigFile(file, process.env);
     for (const warning of warnings) process.stderr.write(`berth: ${warning}\n`);
     if (!config.retention?.policies.length) throw new ConfigError('berth.retention.policies: no retention policy is configured');
@@ -59,11 +60,5 @@ export async function retention(file: string, options: { dryRun?: boolean; json?
       await shared?.close();
       await driver.close?.();
     }
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`berth: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  });
 }
