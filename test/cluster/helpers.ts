@@ -16,6 +16,17 @@ export async function until(what: string, ok: () => boolean | Promise<boolean>):
   }
 }
 
+/**
+ * The workers whose access-log lines match `served`, once `count` of them have shown up (a
+ * worker's line reaches the test through its output a moment after the answer), or as they stand
+ * after the safety net of `until`, for the caller to assert on.
+ */
+export async function workersThatServed(registry: Registry, served: (l: LogLine) => boolean, count: number): Promise<Set<number | undefined>> {
+  const now = () => new Set(logLines(registry).filter((l) => l.msg === 'request' && served(l)).map((l) => l.worker));
+  await until(`access-log lines from ${count} workers`, () => now().size >= count).catch(() => undefined);
+  return now();
+}
+
 /** `berth serve` with `workers` workers (the YAML must log JSON at info), once every worker is ready. */
 export async function startWorkers(workers: number, opts: RegistryOptions): Promise<Registry> {
   const registry = await startChildRegistry({ ...opts, env: { ...opts.env, REGISTRY_BERTH_WORKERS: String(workers) } });

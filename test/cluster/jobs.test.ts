@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { request } from '../helpers/http.js';
 import type { Registry } from '../helpers/registry.js';
-import { logLines, startWorkers, until } from './helpers.js';
+import { logLines, startWorkers, until, workersThatServed } from './helpers.js';
 
 /**
  * What must happen once with two workers: the token issuer's key is created once (a token from
@@ -66,10 +66,7 @@ describe('once-only work with two workers', () => {
     for (const token of tokens) {
       for (let i = 0; i < 4; i++) assert.equal((await request(registry.url, 'GET', '/v2/', { fresh: true, headers: { Authorization: `Bearer ${token}` } })).status, 200);
     }
-    // A worker's access-log line reaches the test through its output a moment after the answer.
-    const servedNow = () => new Set(logLines(registry).filter((l) => l.msg === 'request' && l.url?.startsWith('/auth/token')).map((l) => l.worker));
-    for (const until = Date.now() + 10_000; servedNow().size < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
-    const served = servedNow();
+    const served = await workersThatServed(registry, (l) => l.url?.startsWith('/auth/token') === true, 2);
     assert.deepEqual([...served].sort(), [0, 1], 'tokens issued by both workers');
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from '../helpers/http.js';
 import type { Registry } from '../helpers/registry.js';
-import { logLines, startWorkers } from './helpers.js';
+import { startWorkers, workersThatServed } from './helpers.js';
 import { Front, pushImage, sha256, startBerth, tempDir, type Berth } from '../proxy/helpers.js';
 
 /**
@@ -52,10 +52,7 @@ describe('a mirror with two workers', () => {
       assert.equal(sha256(p.body), layer.digest);
     }
     assert.equal(front.count('GET', `/blobs/${layer.digest}`), 1, 'one upstream fetch');
-    // A worker's access-log line reaches the test through its output a moment after the answer.
-    const servedByNow = () => new Set(logLines(mirror).filter((l) => l.msg === 'request' && l.url === path).map((l) => l.worker));
-    for (const until = Date.now() + 10_000; servedByNow().size < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
-    const servedBy = servedByNow();
+    const servedBy = await workersThatServed(mirror, (l) => l.url === path, 2);
     assert.deepEqual([...servedBy].sort(), [0, 1], 'the pulls reached both workers');
   });
 });
