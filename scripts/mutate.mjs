@@ -32,7 +32,7 @@ export const MODULES = {
   // The driver base wrapper: path and offset checks, error classification and timing for every driver.
   'driver-base': {
     mutate: ['src/storage/driver/base.ts'],
-    tests: ['test/storage/factory.test.ts', 'test/storage/inmemory.test.ts'],
+    tests: ['test/storage/factory.test.ts', 'test/storage/inmemory.test.ts', 'test/storage/driver-tracing.test.ts'],
   },
   // The manifest store: size limit, media types, references that must exist, tags.
   manifests: {

@@ -181,8 +181,9 @@ export class UploadStore implements RepositoryUploads {
     try {
       await pump(body, writer, digester);
     } catch (err) {
-      // The bytes that did arrive stay (a client resumes from the Range it is told); the running
-      // hash is dropped since it may disagree with them, and rebuilt on the next request.
+      // The whole blocks already stored stay, the one still filling does not (upload-body.ts), on
+      // every driver; a client resumes from the Range it is told. The running hash is dropped
+      // since it may disagree with what was stored, and rebuilt on the next request.
       await writer.close().catch(() => undefined);
       throw err;
     }

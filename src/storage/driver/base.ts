@@ -87,7 +87,7 @@ class BaseDriver implements StorageDriver {
     this.name = inner.name;
     const openRead = inner.openRead?.bind(inner);
     if (openRead) {
-      this.openRead = (path) => {
+      this.openRead = async (path) => {
         const p = this.checkPath(path);
         return this.run('openRead', p, () => openRead(p));
       };
