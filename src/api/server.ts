@@ -140,11 +140,13 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   });
   registry.records = records;
   // Immutable tags and quotas (docs/policy.md): quota usage is read from the layout before serving.
+  let stopQuotaMetrics: () => void = () => undefined;
   if (config.immutableTags?.length || config.quotas?.length) {
     const usage = config.quotas?.length ? new QuotaUsage(config.quotas, registry.driver, logger) : undefined;
     if (usage) {
       registry.changes.follow((changes) => usage.follow(changes));
       await usage.load();
+      if (prometheus) stopQuotaMetrics = (await import('../policy/metrics.js')).serveQuotaMetrics(usage);
     }
     registry.rules = new PolicyRules(config.immutableTags ?? [], usage);
   }
@@ -178,6 +180,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   } catch (err) {
     // The registry must not keep serving (or holding its port) without the debug server it was configured with.
     health.stop();
+    stopQuotaMetrics();
     listener.closeAll();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await stopTracing?.();
@@ -195,6 +198,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   const close = () =>
     (closing ??= (async () => {
       stopPurging();
+      stopQuotaMetrics();
       await retention?.stop();
       await gc.stop();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));

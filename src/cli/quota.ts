@@ -24,10 +24,11 @@ export async function quota(file: string, options: { json?: boolean }): Promise<
         return;
       }
       for (const rule of report) {
-        process.stdout.write(`${rule.description}: limit ${formatSize(rule.limit)} (${rule.limit} bytes)\n`);
+        const { limit } = rule;
+        process.stdout.write(`${rule.description}: ${limit === undefined ? 'no limit (measured only)' : `limit ${formatSize(limit)} (${limit} bytes)`}\n`);
         if (rule.usage.length === 0) process.stdout.write('  no repository matches yet\n');
         for (const u of rule.usage) {
-          const percent = rule.limit > 0 ? ` ${((100 * u.used) / rule.limit).toFixed(1)}%` : '';
+          const percent = limit ? ` ${((100 * u.used) / limit).toFixed(1)}%` : '';
           process.stdout.write(`  ${u.repository ?? 'shared'}: ${formatSize(u.used)} (${u.used} bytes)${percent}\n`);
         }
       }

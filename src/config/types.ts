@@ -73,7 +73,8 @@ export interface KeepTagsRule {
 /** One of berth.quotas. */
 export interface QuotaRule {
   repositories: string[];
-  maxBytes: number;
+  /** The limit in bytes; absent, the rule only measures (usage for `berth quota` and the metrics) and refuses nothing. */
+  maxBytes?: number;
   /** Each matching repository gets the limit alone; otherwise they share it. */
   each: boolean;
 }

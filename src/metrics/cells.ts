@@ -8,6 +8,13 @@
 
 type LabelValues = Record<string, string | number>;
 
+/**
+ * How the primary merges the workers' values of a family (prom-client's AggregatorRegistry, with
+ * berth.workers above 1): `sum` for what each worker counts of its own requests; `max` for a
+ * figure every worker keeps a copy of (summing it would count it once per worker).
+ */
+export type Aggregator = 'sum' | 'max';
+
 interface MetricValue {
   labels: LabelValues;
   value: number;
@@ -21,6 +28,7 @@ abstract class Family<Cell> {
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly string[],
+    readonly aggregator: Aggregator = 'sum',
   ) {}
 
   /** The cell for one combination of label values (in labelNames order); resolve it once and keep it. */
@@ -37,7 +45,7 @@ abstract class Family<Cell> {
 
   protected abstract create(): Cell;
   abstract readonly type: 'counter' | 'gauge' | 'histogram';
-  abstract get(): Promise<{ name: string; help: string; type: string; values: MetricValue[]; aggregator: 'sum' }>;
+  abstract get(): Promise<{ name: string; help: string; type: string; values: MetricValue[]; aggregator: Aggregator }>;
 
   reset(): void {
     this.cells.clear();
@@ -58,7 +66,7 @@ export class CounterFamily extends Family<CounterCell> {
 
   async get() {
     const values = [...this.cells.values()].map(({ labels, cell }) => ({ labels, value: cell.value }));
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' as const };
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 }
 
@@ -72,7 +80,7 @@ export class GaugeFamily extends Family<CounterCell> {
 
   async get() {
     const values = [...this.cells.values()].map(({ labels, cell }) => ({ labels, value: cell.value }));
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' as const };
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 }
 
@@ -95,7 +103,45 @@ export class CallbackGaugeFamily extends Family<{ read: () => number }> {
 
   async get() {
     const values = [...this.cells.values()].map(({ labels, cell }) => ({ labels, value: cell.read() }));
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' as const };
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+}
+
+/** One sample a SampledGaugeFamily's source gives: its label values (in labelNames order) and value. */
+export interface Sample {
+  labels: readonly string[];
+  value: number;
+}
+
+/**
+ * A gauge whose whole set of samples is read at scrape time from its sources (label combinations
+ * come and go with what they measure, such as repositories). Each source is added by one part
+ * of a server and removed when it stops; a second server in the same process (tests) adds its own.
+ */
+export class SampledGaugeFamily extends Family<never> {
+  readonly type = 'gauge' as const;
+  private readonly sources = new Set<() => Iterable<Sample>>();
+
+  protected create(): never {
+    throw new Error(`${this.name}: samples come from its sources`);
+  }
+
+  /** Adds a source of samples; returns the function that removes it. */
+  addSource(source: () => Iterable<Sample>): () => void {
+    this.sources.add(source);
+    return () => void this.sources.delete(source);
+  }
+
+  async get() {
+    const values: MetricValue[] = [];
+    for (const source of this.sources) {
+      for (const s of source()) {
+        const labels: LabelValues = {};
+        this.labelNames.forEach((name, i) => (labels[name] = s.labels[i] ?? ''));
+        values.push({ labels, value: s.value });
+      }
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 }
 
@@ -145,7 +191,7 @@ export class HistogramFamily extends Family<HistogramCell> {
       values.push({ labels, value: cell.sum, metricName: `${this.name}_sum` });
       values.push({ labels, value: cell.count, metricName: `${this.name}_count` });
     }
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' as const };
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 }
 

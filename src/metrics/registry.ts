@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { CallbackGaugeFamily, CounterFamily, GaugeFamily, HistogramFamily } from './cells.js';
+import { CallbackGaugeFamily, CounterFamily, GaugeFamily, HistogramFamily, SampledGaugeFamily, type Aggregator } from './cells.js';
 
 /**
  * The process's one Prometheus registry, served on the debug server at http.debug.prometheus.path.
@@ -51,6 +51,11 @@ export function gaugeFamily(name: string, help: string, labelNames: readonly str
 
 export function callbackGaugeFamily(name: string, help: string, labelNames: readonly string[]): CallbackGaugeFamily {
   return family(name, () => new CallbackGaugeFamily(name, help, labelNames), (m): m is CallbackGaugeFamily => m instanceof CallbackGaugeFamily);
+}
+
+/** A gauge read whole from its sources at scrape time; `aggregator` says how the primary merges the workers' copies. */
+export function sampledGaugeFamily(name: string, help: string, labelNames: readonly string[], aggregator: Aggregator): SampledGaugeFamily {
+  return family(name, () => new SampledGaugeFamily(name, help, labelNames, aggregator), (m): m is SampledGaugeFamily => m instanceof SampledGaugeFamily);
 }
 
 /** Distribution's buckets for registry_http_request_duration_seconds, in seconds. */

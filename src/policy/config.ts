@@ -71,10 +71,12 @@ function keepTags(v: unknown, at: string, warn: (m: string) => void): KeepTagsRu
 function quota(v: unknown, at: string, warn: (m: string) => void): QuotaRule {
   const m = map(v, at, ['repositories', 'maxbytes', 'each'], warn);
   if (m.repositories === undefined || m.repositories === null) throw new ConfigError(`${at}.repositories: required (a list of repository globs)`);
-  if (m.maxbytes === undefined || m.maxbytes === null) throw new ConfigError(`${at}.maxbytes: required (a size such as 10GiB)`);
+  const out: QuotaRule = { repositories: globs(m.repositories, `${at}.repositories`), each: flag(m.each, `${at}.each`) ?? false };
+  // Without maxbytes the rule measures only (docs/policy.md, "Measuring without a limit").
+  if (m.maxbytes === undefined || m.maxbytes === null) return out;
   const maxBytes = typeof m.maxbytes === 'string' || typeof m.maxbytes === 'number' ? parseSize(m.maxbytes) : undefined;
   if (maxBytes === undefined) throw new ConfigError(`${at}.maxbytes: expected a size such as 10GiB, 500MB or a number of bytes, got ${JSON.stringify(m.maxbytes)}`);
-  return { repositories: globs(m.repositories, `${at}.repositories`), maxBytes, each: flag(m.each, `${at}.each`) ?? false };
+  return { ...out, maxBytes };
 }
 
 function immutable(v: unknown, at: string, warn: (m: string) => void): ImmutableTagRule {

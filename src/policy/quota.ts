@@ -7,7 +7,8 @@ import { matchesAnyGlob } from './match.js';
  * Quotas (berth.quotas), decided from the rules, a repository name and byte counts alone. Every
  * rule whose globs match a repository applies to it: a push must fit each of them. The
  * repositories a rule matches share its limit (a blob counted once however many of them link
- * it), or with `each` every one of them has the limit to itself.
+ * it), or with `each` every one of them has the limit to itself. A rule without a limit only
+ * measures.
  */
 
 /** The indexes of the rules that apply to repository `name`. */
@@ -26,16 +27,17 @@ export interface QuotaCheck {
   repository?: string;
   used: number;
   adding: number;
-  limit: number;
+  /** Undefined for a rule that only measures. */
+  limit: number | undefined;
 }
 
 /** A push that adds nothing always fits; one that adds bytes fits while the total stays at or below the limit. */
-export function exceeds(check: QuotaCheck): boolean {
-  return check.adding > 0 && check.used + check.adding > check.limit;
+export function exceeds(check: QuotaCheck): check is QuotaCheck & { limit: number } {
+  return check.limit !== undefined && check.adding > 0 && check.used + check.adding > check.limit;
 }
 
 /** The refusal's message: which rule, its usage and its limit, and what the push would add. */
-export function quotaMessage(rules: readonly QuotaRule[], check: QuotaCheck): string {
+export function quotaMessage(rules: readonly QuotaRule[], check: QuotaCheck & { limit: number }): string {
   const whose = check.repository === undefined ? 'shared by its repositories' : `repository ${check.repository}`;
   return `quota exceeded: ${describeQuotaRule(rules, check.rule)} allows ${formatSize(check.limit)} (${check.limit} bytes), ${whose} uses ${formatSize(check.used)} (${check.used} bytes), this push adds ${formatSize(check.adding)} (${check.adding} bytes)`;
 }

@@ -25,7 +25,8 @@ interface Reservation {
 export interface RuleUsage {
   rule: number;
   description: string;
-  limit: number;
+  /** Undefined for a rule that only measures. */
+  limit: number | undefined;
   /** Shared rules: one entry, repository undefined. `each` rules: one entry per matching repository. */
   usage: Array<{ repository?: string; used: number }>;
 }
@@ -223,6 +224,11 @@ export class QuotaUsage {
     const r: Reservation = { name, digest: digest.value, size };
     this.inFlight.add(r);
     return { release: () => void this.inFlight.delete(r) };
+  }
+
+  /** Every repository a rule covers, with the bytes it links (each distinct digest once). */
+  repositories(): Array<[string, number]> {
+    return [...this.repoBytes];
   }
 
   /** Usage per rule, for `berth quota` and the metrics. */

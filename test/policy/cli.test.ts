@@ -24,6 +24,8 @@ const POLICY = `berth:
   quotas:
     - repositories: ["team/*"]
       maxbytes: 1MiB
+    - repositories: ["**"]
+      each: true
 `;
 
 function berth(...args: string[]) {
@@ -50,7 +52,9 @@ describe('berth retention and berth quota', () => {
   it('quota prints each rule with its limit and usage', () => {
     const out = berth('quota', config);
     assert.equal(out.status, 0, out.stderr);
-    assert.match(out.stdout, /^berth\.quotas\[0\] \(repositories team\/\*\): limit 1 MiB \(1048576 bytes\)\n {2}shared: [0-9.]+ KiB \(\d+ bytes\) [0-9.]+%\n$/);
+    assert.match(out.stdout, /^berth\.quotas\[0\] \(repositories team\/\*\): limit 1 MiB \(1048576 bytes\)\n {2}shared: [0-9.]+ KiB \(\d+ bytes\) [0-9.]+%\n/);
+    // A rule without maxbytes measures: each repository's usage, no limit, no percentage.
+    assert.match(out.stdout, /\nberth\.quotas\[1\] \(repositories \*\*, each\): no limit \(measured only\)\n {2}team\/app: [0-9.]+ KiB \(\d+ bytes\)\n$/);
     const json = JSON.parse(berth('quota', config, '--json').stdout);
     assert.ok(json[0].usage[0].used >= 3000, 'three layers of 1000 bytes, configs and manifests');
   });

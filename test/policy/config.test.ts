@@ -58,6 +58,11 @@ describe('policy configuration', () => {
     assert.equal(config.retention?.delayMs, 24 * 3600_000, 'the default delay');
   });
 
+  it('takes a quota rule without maxbytes as one that only measures', () => {
+    const { config } = load('  quotas:\n    - repositories: ["**"]\n');
+    assert.deepEqual(config.quotas, [{ repositories: ['**'], each: false }]);
+  });
+
   it('names the key of each mistake', () => {
     const cases: Array<[string, RegExp]> = [
       ['  quotas:\n    - repositories: ["a/*"]\n      maxbytes: lots\n', /^berth\.quotas\[0\]\.maxbytes: expected a size/],

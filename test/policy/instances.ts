@@ -1,10 +1,12 @@
 // Berth in this process with a clock the test moves (records, retention), as the `Registry`
 // handle the test helpers push through; several may share one storage root or bucket.
+import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { Clock } from '../../src/clock.js';
 import { parseConfig } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/api/server.js';
 import { request } from '../helpers/http.js';
+import { parseFamilies, type Family } from '../helpers/prometheus.js';
 import type { Registry } from '../helpers/registry.js';
 
 export interface Instance extends Registry {
@@ -30,4 +32,21 @@ export async function startInstance(yaml: string, o: { clock: Clock; root?: stri
     req: (method, p, opts) => request(url, method, p, opts),
     stop: () => server.close(),
   };
+}
+
+/** The `http.debug` section serving /metrics on `addr`, to follow `http.addr` in a config. */
+export const debugYaml = (addr: string) => `  debug:\n    addr: ${addr}\n    prometheus:\n      enabled: true\n      path: /metrics\n`;
+
+export async function scrape(debugUrl: string): Promise<Map<string, Family>> {
+  const res = await fetch(`${debugUrl}/metrics`);
+  assert.equal(res.status, 200);
+  return parseFamilies(await res.text());
+}
+
+/** A gauge's samples as `label value → value`, for a family with one label. */
+export function byLabel(families: Map<string, Family>, name: string): Record<string, number> {
+  const f = families.get(name);
+  assert.ok(f, `${name} is served`);
+  assert.equal(f.type, 'gauge', `${name} is a gauge`);
+  return Object.fromEntries(f.samples.map((s) => [Object.values(s.labels).join(','), s.value]));
 }
