@@ -141,14 +141,17 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   registry.records = records;
   // Immutable tags and quotas (docs/policy.md): quota usage is read from the layout before serving.
   let stopQuotaMetrics: () => void = () => undefined;
-  if (config.immutableTags?.length || config.quotas?.length) {
+  if (config.immutableTags?.length || config.quotas?.length || config.retention?.policies.length) {
     const usage = config.quotas?.length ? new QuotaUsage(config.quotas, registry.driver, logger) : undefined;
     if (usage) {
       registry.changes.follow((changes) => usage.follow(changes));
       await usage.load();
       if (prometheus) stopQuotaMetrics = (await import('../policy/metrics.js')).serveQuotaMetrics(usage);
     }
-    registry.rules = new PolicyRules(config.immutableTags ?? [], usage);
+    registry.rules = new PolicyRules(config.immutableTags ?? [], usage, config.retention?.policies);
+    // The tags those rules serialize are locked across every process sharing the storage.
+    if (shared) registry.tagLocks = (await import('../redis/lock.js')).redisTagLocks(shared.client, clock);
+    else if (worker) registry.tagLocks = worker.tagLocks();
   }
 
   // Every write goes through the registry's driver, which tells this process and the others of it.

@@ -35,7 +35,8 @@ export async function retention(file: string, options: { dryRun?: boolean; json?
         ...(shared ? { announce: (changes: StorageChange[]) => shared.bus.publish(...changes) } : {}),
         policy: { skipReferenceChecks: true, urlsAllow: [], urlsDeny: [], referrersTags: config.referrers?.fallbackTags ? new ReferrersTagKeeper() : undefined },
       });
-      registry.rules = new PolicyRules(config.immutableTags ?? [], undefined);
+      registry.rules = new PolicyRules(config.immutableTags ?? [], undefined, retentionConfig.policies);
+      if (shared) registry.tagLocks = (await import('../redis/lock.js')).redisTagLocks(shared.client);
       const records = shared ? new RedisRecords(shared.client) : new StorageRecords(registry.driver);
       const lock = shared ? (await import('../redis/lock.js')).redisJobLock(shared.client) : undefined;
       const once = async () => {
@@ -43,7 +44,7 @@ export async function retention(file: string, options: { dryRun?: boolean; json?
           dryRun,
           clock: systemClock,
           records,
-          ...(options.json ? {} : { emit: (r) => process.stdout.write(`${describeRemoval(r, dryRun)}\n`) }),
+          ...(options.json ? {} : { emit: (r) => void process.stdout.write(`${describeRemoval(r, dryRun)}\n`) }),
         });
         if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         else {

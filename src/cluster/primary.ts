@@ -48,7 +48,8 @@ export interface Primary {
  * socket to a worker in turn. It starts the workers (the jobs worker, slot 0, first: it creates
  * what must exist once, such as the token issuer's key, before the others read it), replaces one
  * that dies, drains all on stop, and carries between them what is per process: storage changes,
- * failed-login counts, the garbage collector's guard, the mirror's fetch turns and expiry pulls.
+ * failed-login counts, the garbage collector's guard, the mirror's fetch turns (tag locks use them
+ * too) and expiry pulls.
  * It also runs the debug server, answering /debug/health and /metrics for the whole.
  */
 export async function startPrimary(config: Config, logger: Logger, count: number): Promise<Primary> {
@@ -64,7 +65,7 @@ export async function startPrimary(config: Config, logger: Logger, count: number
   const limiters = new Map<string, LoginLimiter>();
   const attempts = new Map<number, { release(): void }>();
   let nextAttempt = 1;
-  /** Fetch turns by key: the worker fetching and the answers waiting for it to end. */
+  /** Fetch turns (and tag locks) by key: the worker holding it and the answers waiting for it to end. */
   const turns = new Map<string, { holder: Worker; waiting: Array<(granted: boolean) => void> }>();
   /** Guard claims by owner and digest: which workers hold the digest for it. */
   const claims = new Map<Worker, Map<string, Member[]>>();

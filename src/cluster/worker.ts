@@ -5,6 +5,7 @@ import type { RecordDelta, RecordStore } from '../policy/records/store.js';
 import type { FetchTurn, MirrorPeers } from '../proxy/mirror.js';
 import type { BlobGuard, GuardPeers } from '../storage/blob-guard.js';
 import type { StorageChange } from '../storage/changes.js';
+import { acrossProcesses, type TagLocks } from '../storage/tag-locks.js';
 import { Channel, type Port } from './ipc.js';
 
 /** Set by the primary in each worker's environment: its slot (0 runs the once-only jobs). */
@@ -143,6 +144,17 @@ export class ClusterWorker {
       merge: async (name, deltas) => void (await this.channel.call('records-merge', { name, deltas: [...deltas] }, RECORDS_WAIT_MS)),
       forget: async (name, digests) => void (await this.channel.call('records-forget', { name, digests }, RECORDS_WAIT_MS)),
     };
+  }
+
+  /**
+   * Tag locks across workers (src/storage/tag-locks.ts), on the primary's turns the mirror uses: a
+   * turn asked while another worker holds it is answered false once that one ends, and asked again.
+   */
+  tagLocks(): TagLocks {
+    return acrossProcesses(async (name, tag) => {
+      const key = `tag\0${name}\0${tag}`;
+      for (;;) if (await this.channel.call<boolean>('fetch-turn', key)) return { release: () => this.channel.notice('fetch-done', key) };
+    });
   }
 
   /** The mirror's one upstream fetch per blob across workers, and its expiry kept by the jobs worker. */

@@ -19,8 +19,8 @@ export interface RetentionOptions {
   dryRun: boolean;
   clock: Clock;
   records: RecordsReader;
-  /** Told of each decision as it is carried out (or would be, in a dry run). */
-  emit?: (removal: RetentionRemoval) => void;
+  /** Told of each decision once it is carried out (or would be, in a dry run); awaited before the next. */
+  emit?: (removal: RetentionRemoval) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -113,7 +113,7 @@ export async function runRetention(config: RetentionConfig, registry: Registry, 
         }
       }
       report.removals.push(removal);
-      options.emit?.(removal);
+      await options.emit?.(removal);
     }
   }
   return report;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../clock.js';
+import { RegistryError } from '../oci/errors.js';
+import { acrossProcesses, type TagLocks } from '../storage/tag-locks.js';
 
 /**
  * Runs a background job (garbage collection, upload purging) only while holding its lock; resolves
@@ -37,4 +39,29 @@ export function redisJobLock(client: Redis, ttlMs = 30_000, clock: Clock = syste
     }
     return true;
   };
+}
+
+/**
+ * Tag locks shared by every instance (src/storage/tag-locks.ts): `berth:lock:tag:<name>:<tag>`,
+ * taken as job locks are (SET NX PX, renewed while held, released by token) but waited for:
+ * retried every few milliseconds, up to `waitMs`, after which the write is refused with 503
+ * UNAVAILABLE rather than left hanging. A holder that dies frees the tag after `ttlMs`.
+ */
+export function redisTagLocks(client: Redis, clock: Clock = systemClock, ttlMs = 10_000, waitMs = 15_000): TagLocks {
+  return acrossProcesses(async (name, tag) => {
+    const key = `berth:lock:tag:${name}:${tag}`;
+    const token = randomUUID();
+    const deadline = Date.now() + waitMs;
+    for (let pause = 2; (await client.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK'; pause = Math.min(pause * 2, 50)) {
+      if (Date.now() > deadline) throw new RegistryError('UNAVAILABLE', `tag ${tag} of ${name} is being written by another instance (redis lock ${key} held over ${waitMs / 1000} s); try again`);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+    const stopRenewing = clock.every(ttlMs / 3, () => void client.eval(RENEW, 1, key, token, String(ttlMs)).catch(() => undefined));
+    return {
+      release: () => {
+        stopRenewing();
+        void client.eval(RELEASE, 1, key, token).catch(() => undefined);
+      },
+    };
+  });
 }

@@ -11,6 +11,7 @@ import { layersDir, manifestsDir, repositoryPath, uploadsDir } from './paths.js'
 import type { Repository } from './repository.js';
 import { immutableTagError, noRules, type StorageRules } from './rules.js';
 import { TagStore } from './tags.js';
+import type { TagLocks } from './tag-locks.js';
 import { UploadSessions, UploadStore } from './uploads.js';
 
 /** What every repository of one registry shares (Registry holds it). */
@@ -23,6 +24,7 @@ export interface RegistryParts {
   readonly policy: ManifestPolicy;
   readonly listings: Listings;
   readonly rules: StorageRules;
+  readonly tagLocks: TagLocks;
   /** Drops what is kept about a deleted repository beside storage. */
   repositoryRemoved(name: string): Promise<void>;
 }
@@ -52,7 +54,7 @@ export class LocalRepository implements Repository {
     // A mirror's copy holds what the upstream holds: no checks, no tags of its own, and no rules.
     const rules = options.mirrorCache ? noRules : parts.rules;
     this.blobs = new LinkedBlobStore(driver, blobs, meta, name, rules);
-    this.tags = new TagStore(driver, meta, name, parts.listings, rules);
+    this.tags = new TagStore(driver, meta, name, parts.listings, rules, parts.tagLocks);
     this.uploads = new UploadStore(driver, blobs, this.blobs, parts.sessions, name);
     const policy = options.mirrorCache ? { ...parts.policy, skipReferenceChecks: true, referrersTags: undefined } : parts.policy;
     this.manifests = new ManifestStore(driver, blobs, this.blobs, this.tags, policy, parts.manifestInfo, meta, name, rules);

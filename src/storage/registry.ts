@@ -10,6 +10,7 @@ import { MetadataCache } from './metadata-cache.js';
 import { storageModes, type StorageModes } from './modes.js';
 import type { Repository, RepositoryMirror } from './repository.js';
 import { noRules, type ActivityRecords, type StorageRules } from './rules.js';
+import { LocalTagLocks, type TagLocks } from './tag-locks.js';
 import { UploadSessions } from './uploads.js';
 
 export interface RegistryOptions {
@@ -44,6 +45,8 @@ export class Registry implements RegistryParts {
   mirror: RepositoryMirror | undefined;
   /** Immutable tags and quotas (src/policy), asked before each write they may refuse; set once at start-up. */
   rules: StorageRules = noRules;
+  /** One writer at a time for the tags `rules` serializes: this process's queue, or shared by the workers or through Redis; set once at start-up. */
+  tagLocks: TagLocks = new LocalTagLocks();
   /** Pull and push records (src/policy/records), when kept; set once at start-up. */
   records: ActivityRecords | undefined;
 

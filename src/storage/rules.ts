@@ -18,6 +18,12 @@ export interface StorageRules {
    * written (and counted as such) or has failed. Throws RegistryError DENIED when it does not fit.
    */
   reserve(name: string, digest: Digest, size: number): Hold;
+  /**
+   * Whether writes of `tag` of repository `name` must not interleave across requests, workers and
+   * instances (TagLocks): an immutable tag (its first push must win alone) or a tag retention may
+   * remove (a push must not land between retention's re-check and its delete).
+   */
+  serializes(name: string, tag: string): boolean;
 }
 
 export interface Hold {
@@ -31,6 +37,7 @@ export const noRules: StorageRules = {
   immutable: () => undefined,
   protects: () => false,
   reserve: () => NOTHING_HELD,
+  serializes: () => false,
 };
 
 /** Refusal of a write an immutable tag forbids (403 DENIED, naming the tag and the rule). */

@@ -6,6 +6,7 @@ import { compareBytes, type PageNeed } from './listing/sorted.js';
 import { isPathNotFound } from './driver/errors.js';
 import { deleteIfExists, readLink, writeLink } from './links.js';
 import { immutableTagError, type StorageRules } from './rules.js';
+import type { TagLocks } from './tag-locks.js';
 import { metadataKeys, type MetadataCache } from './metadata-cache.js';
 import { tagCurrentLinkPath, tagDir, tagIndexLinkPath } from './paths.js';
 import type { RepositoryTags } from './repository.js';
@@ -22,7 +23,22 @@ export class TagStore implements RepositoryTags {
     readonly name: string,
     private readonly listings: Listings,
     private readonly rules: StorageRules,
+    private readonly locks: TagLocks,
   ) {}
+
+  /**
+   * Runs `write` holding the tag's lock when policy needs its writes serialized
+   * (StorageRules.serializes: immutable tags, tags retention may remove), else at once.
+   */
+  private async serialized<T>(tag: string, write: () => Promise<T>): Promise<T> {
+    if (!this.rules.serializes(this.name, tag)) return write();
+    const hold = await this.locks.hold(this.name, tag);
+    try {
+      return await write();
+    } finally {
+      hold.release();
+    }
+  }
 
   async resolve(tag: string): Promise<Digest | undefined> {
     const value = await this.meta.through(metadataKeys.tag(this.name, tag), async () => (await readLink(this.driver, tagCurrentLinkPath(this.name, tag)))?.value);
@@ -41,37 +57,49 @@ export class TagStore implements RepositoryTags {
     if (current && current.value !== digest.value) throw immutableTagError(this.name, tag, rule, `it points at ${current.value} and cannot be moved`);
   }
 
-  /** Points tag at digest. The index entry is written first so `current` never names an unindexed digest. */
+  /**
+   * Points tag at digest. The index entry is written first so `current` never names an unindexed
+   * digest. An immutable tag is checked again under its lock: of two first pushes to different
+   * manifests, the second sees the first's and is refused.
+   */
   async tag(tag: string, digest: Digest): Promise<void> {
-    await this.checkTag(tag, digest);
-    await writeLink(this.driver, tagIndexLinkPath(this.name, tag, digest), digest);
-    await writeLink(this.driver, tagCurrentLinkPath(this.name, tag), digest);
-    this.meta.set(metadataKeys.tag(this.name, tag), digest.value);
+    await this.serialized(tag, async () => {
+      await this.checkTag(tag, digest);
+      await writeLink(this.driver, tagIndexLinkPath(this.name, tag, digest), digest);
+      await writeLink(this.driver, tagCurrentLinkPath(this.name, tag), digest);
+      this.meta.set(metadataKeys.tag(this.name, tag), digest.value);
+    });
   }
 
   /** Removes the tag (refused, 403 DENIED, for an immutable tag that exists); false when there was none. */
-  async untag(tag: string): Promise<boolean> {
-    const rule = this.rules.immutable(this.name, tag);
-    if (rule && (await readLink(this.driver, tagCurrentLinkPath(this.name, tag)))) throw immutableTagError(this.name, tag, rule, 'it cannot be deleted');
-    return deleteIfExists(this.driver, tagDir(this.name, tag));
+  untag(tag: string): Promise<boolean> {
+    return this.serialized(tag, async () => {
+      const rule = this.rules.immutable(this.name, tag);
+      if (rule && (await readLink(this.driver, tagCurrentLinkPath(this.name, tag)))) throw immutableTagError(this.name, tag, rule, 'it cannot be deleted');
+      return deleteIfExists(this.driver, tagDir(this.name, tag));
+    });
   }
 
   /**
    * Removes the tag only while it still points at `digest` and was last written no later than
    * `notAfter` (ms, storage's clock): a tag pushed again meanwhile, here or by another instance,
    * stays, and so does an immutable one. For retention, which decided on what it read earlier.
+   * The re-check and the delete hold the tag's lock, which pushes to a tag retention covers take
+   * too: no push lands between them.
    */
   async untagIf(tag: string, digest: Digest, notAfter: number): Promise<boolean> {
     if (this.rules.immutable(this.name, tag)) return false;
-    const path = tagCurrentLinkPath(this.name, tag);
-    try {
-      const [current, info] = await Promise.all([readLink(this.driver, path), this.driver.stat(path)]);
-      if (current?.value !== digest.value || info.modTime.getTime() > notAfter) return false;
-    } catch (err) {
-      if (isPathNotFound(err)) return false;
-      throw err;
-    }
-    return deleteIfExists(this.driver, tagDir(this.name, tag));
+    return this.serialized(tag, async () => {
+      const path = tagCurrentLinkPath(this.name, tag);
+      try {
+        const [current, info] = await Promise.all([readLink(this.driver, path), this.driver.stat(path)]);
+        if (current?.value !== digest.value || info.modTime.getTime() > notAfter) return false;
+      } catch (err) {
+        if (isPathNotFound(err)) return false;
+        throw err;
+      }
+      return deleteIfExists(this.driver, tagDir(this.name, tag));
+    });
   }
 
   list(need?: PageNeed): Promise<string[]> {

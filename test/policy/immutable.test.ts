@@ -1,7 +1,8 @@
 // Immutable tags (berth.immutabletags) over HTTP: once such a tag exists, moving it, deleting it,
 // deleting its manifest, a blob its image needs or its repository is refused with 403 DENIED
 // naming the tag and the rule; pushing the same manifest again succeeds; other tags and other
-// repositories are not affected.
+// repositories are not affected; of pushes of a new immutable tag to different manifests at the
+// same moment exactly one wins.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,7 +12,7 @@ import { defaultYaml } from '../helpers/registry.js';
 import { assertError, getManifest, pushImage, putManifest, pushManifest } from '../helpers/push.js';
 import { ManualClock } from '../helpers/clock.js';
 import { immutableRule } from '../../src/policy/immutable.js';
-import { startInstance, type Instance } from './instances.js';
+import { raceImmutableTags, startInstance, type Instance } from './instances.js';
 
 const POLICY = `berth:
   immutabletags:
@@ -82,5 +83,9 @@ describe('immutable tags over HTTP', () => {
     const next = await pushImage(reg, 'other/app');
     await pushManifest(reg, 'other/app', 'v1.0.0', next.manifest);
     assert.equal((await reg.req('DELETE', `/v2/other/app/manifests/${other.manifest.digest}`)).status, 202);
+  });
+
+  it('of pushes of a new immutable tag to different manifests at the same moment, exactly one wins', async () => {
+    await raceImmutableTags([reg], 'team/race', ['v2.0.0', 'v2.0.1', 'v2.0.2', 'v2.0.3', 'v2.0.4', 'stable'], /berth\.immutabletags\[0\]/);
   });
 });

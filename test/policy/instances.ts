@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/api/server.js';
 import { request } from '../helpers/http.js';
 import { parseFamilies, type Family } from '../helpers/prometheus.js';
+import { assertError, getManifest, pushImage, type PushedImage } from '../helpers/push.js';
 import type { Registry } from '../helpers/registry.js';
 
 export interface Instance extends Registry {
@@ -32,6 +33,32 @@ export async function startInstance(yaml: string, o: { clock: Clock; root?: stri
     req: (method, p, opts) => request(url, method, p, opts),
     stop: () => server.close(),
   };
+}
+
+/**
+ * Pushes new immutable tags `tags` of `repo`, each to `contenders` different manifests at the same
+ * moment (PUTs on fresh connections, spread over `targets`), and asserts that exactly one push per
+ * tag wins: the others are refused with 403 DENIED naming the tag and the rule, and the tag names
+ * the winner's manifest on every target.
+ */
+export async function raceImmutableTags(targets: Registry[], repo: string, tags: string[], rule: RegExp, contenders = 3): Promise<void> {
+  const images: PushedImage[] = [];
+  for (let i = 0; i < contenders; i++) images.push(await pushImage(targets[i % targets.length]!, repo, undefined, { layerSize: 64 }));
+  for (const tag of tags) {
+    const answers = await Promise.all(
+      images.map((img, i) => targets[i % targets.length]!.req('PUT', `/v2/${repo}/manifests/${tag}`, { body: img.manifest.bytes, headers: { 'Content-Type': img.manifest.mediaType }, fresh: true })),
+    );
+    const won = answers.flatMap((res, i) => (res.status === 201 ? [images[i]!] : []));
+    assert.equal(won.length, 1, `${tag}: one push wins (${answers.map((r) => r.status).join(', ')})`);
+    for (const res of answers.filter((r) => r.status !== 201)) {
+      assertError(res, 403, 'DENIED', tag);
+      const message = (res.json() as { errors: Array<{ message: string }> }).errors[0]!.message;
+      assert.match(message, new RegExp(`^tag ${tag} of ${repo} is immutable \\(`), tag);
+      assert.match(message, rule, tag);
+      assert.match(message, new RegExp(`points at ${won[0]!.manifest.digest}`), `${tag}: the refusal names the winner`);
+    }
+    for (const target of targets) assert.equal((await getManifest(target, repo, tag, 'HEAD')).header('docker-content-digest'), won[0]!.manifest.digest, tag);
+  }
 }
 
 /** The `http.debug` section serving /metrics on `addr`, to follow `http.addr` in a config. */

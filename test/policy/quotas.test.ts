@@ -2,7 +2,8 @@
 // the rule, its usage and its limit, and nothing before it is; a refused blob is neither stored
 // nor linked; a blob linked by several repositories of a shared rule counts once; `each` gives
 // every repository the limit alone; deleting frees quota at once; usage is read from the layout
-// at start; on S3 two instances sharing Redis see each other's usage.
+// at start; on S3 two instances sharing Redis see each other's usage, and of two pushes of a new
+// immutable tag to them at once exactly one wins.
 import assert from 'node:assert/strict';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,7 +17,7 @@ import { s3RegistryYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { ManualClock } from '../helpers/clock.js';
 import { parseSize } from '../../src/config/size.js';
 import type { PolicyRules } from '../../src/policy/rules.js';
-import { startInstance, type Instance } from './instances.js';
+import { raceImmutableTags, startInstance, type Instance } from './instances.js';
 
 const POLICY = `berth:
   quotas:
@@ -123,7 +124,7 @@ describe('quotas and immutable tags on S3, two instances sharing Redis', () => {
     [s3, redis] = await Promise.all([startS3(), startRedis()]);
     const yaml = s3RegistryYaml(s3.params(await s3.bucket()), { storage: ['  delete:', '    enabled: true'], top: [`redis:\n  addr: ${redis.addr}`], secret: 'quota-test-secret' }) +
       POLICY +
-      '  immutabletags:\n    - repositories: ["team/**"]\n      tags: ["^v"]\n';
+      '  immutabletags:\n    - repositories: ["team/**"]\n      tags: ["^v"]\n    - repositories: ["race/*"]\n      tags: ["^v"]\n';
     for (let i = 0; i < 2; i++) instances.push(await startInstance(yaml, { clock: new ManualClock() }));
   });
   after(async () => {
@@ -151,5 +152,10 @@ describe('quotas and immutable tags on S3, two instances sharing Redis', () => {
     assertError(await putManifest(b, 'team/img', 'v1', two.manifest), 403, 'DENIED');
     assertError(await b.req('DELETE', `/v2/team/img/manifests/${one.manifest.digest}`), 403, 'DENIED');
     assert.equal((await getManifest(b, 'team/img', 'v1')).header('docker-content-digest'), one.manifest.digest);
+  });
+
+  it('of pushes of a new immutable tag to both instances at the same moment, exactly one wins (the tag\'s lock in Redis)', async () => {
+    // Outside team/**, whose quota the tests above have nearly filled.
+    await raceImmutableTags(instances, 'race/app', ['v1', 'v2', 'v3', 'v4', 'v5'], /berth\.immutabletags\[1\] \(repositories race\/\*, tags \^v\)/, 4);
   });
 });

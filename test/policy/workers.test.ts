@@ -1,5 +1,7 @@
 // Policy in `berth serve` with two workers on the filesystem, no Redis: the storage gauges show on
-// the primary's /metrics once, not once per worker (each worker keeps a copy: aggregated by max).
+// the primary's /metrics once, not once per worker (each worker keeps a copy: aggregated by max),
+// and of pushes of a new immutable tag to different manifests at the same moment, spread over
+// both workers, exactly one wins (the tag's lock is held through the primary).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -10,12 +12,15 @@ import { ManualClock } from '../helpers/clock.js';
 import { pushBlob } from '../helpers/push.js';
 import { defaultYaml, freePort, type Registry } from '../helpers/registry.js';
 import { startWorkers, until } from '../cluster/helpers.js';
-import { byLabel, debugYaml, scrape, startInstance } from './instances.js';
+import { byLabel, debugYaml, raceImmutableTags, scrape, startInstance } from './instances.js';
 
 const POLICY = `berth:
   quotas:
     - repositories: ["team/**"]
       maxbytes: 10000
+  immutabletags:
+    - repositories: ["race/*"]
+      tags: ["^v"]
 `;
 
 describe('policy with two workers', () => {
@@ -56,5 +61,9 @@ describe('policy with two workers', () => {
     await until('the delete in the metrics', async () => byLabel(await scrape(debugUrl), 'berth_quota_used_bytes')['berth.quotas[0]'] === 3000);
     m = await scrape(debugUrl);
     assert.equal(byLabel(m, 'berth_repository_storage_bytes')['team/a'], 3000);
+  });
+
+  it('of pushes of a new immutable tag to different manifests at the same moment, exactly one wins', async () => {
+    await raceImmutableTags([registry], 'race/app', ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'], /berth\.immutabletags\[0\] \(repositories race\/\*, tags \^v\)/, 4);
   });
 });
