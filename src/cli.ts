@@ -2,23 +2,38 @@
 /**
  * The `berth` command: the registry (serve, garbage-collect, retention, quota) and a client for any registry
  * (login, copy, push, pull, ls, tags, inspect, digest, tag, delete, referrers, attach, blob).
- * The server's modules are loaded only by the server's verbs, so a client verb starts with the
- * client library alone. Exit codes: 0 success, 1 an error, 2 bad usage, 130 interrupted.
+ * Each verb loads its own modules only when it runs: the server's verbs the server, a client verb
+ * its part of the client library, so that no invocation pays for the others' start-up.
+ * Exit codes: 0 success, 1 an error, 2 bad usage, 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
-import { attachCommand } from './cli/attach.js';
-import { blobCommand } from './cli/blob.js';
 import { EXIT_USAGE } from './cli/common/errors.js';
-import { copyCommands } from './cli/copy.js';
-import { deleteCommand } from './cli/delete.js';
-import { digestCommand } from './cli/digest.js';
-import { inspectCommand } from './cli/inspect.js';
-import { listCommand } from './cli/list.js';
-import { loginCommands } from './cli/login.js';
-import { referrersCommand } from './cli/referrers.js';
-import { tagCommand } from './cli/tag.js';
-import { tagsCommand } from './cli/tags.js';
 import { berthVersion } from './version.js';
+
+/**
+ * The client verbs' modules, in the order `berth --help` lists them, with the verbs each
+ * defines. Only the module of the verb on the command line is loaded (with its part of the
+ * client library and cli-progress); help and unknown verbs load them all.
+ */
+const CLIENT_MODULES: [string[], () => Promise<Command[]>][] = [
+  [['login', 'logout'], async () => (await import('./cli/login.js')).loginCommands()],
+  [['copy', 'push', 'pull'], async () => (await import('./cli/copy.js')).copyCommands()],
+  [['ls'], async () => [(await import('./cli/list.js')).listCommand()]],
+  [['tags'], async () => [(await import('./cli/tags.js')).tagsCommand()]],
+  [['inspect'], async () => [(await import('./cli/inspect.js')).inspectCommand()]],
+  [['digest'], async () => [(await import('./cli/digest.js')).digestCommand()]],
+  [['tag'], async () => [(await import('./cli/tag.js')).tagCommand()]],
+  [['delete'], async () => [(await import('./cli/delete.js')).deleteCommand()]],
+  [['referrers'], async () => [(await import('./cli/referrers.js')).referrersCommand()]],
+  [['attach'], async () => [(await import('./cli/attach.js')).attachCommand()]],
+  [['blob'], async () => [(await import('./cli/blob.js')).blobCommand()]],
+];
+
+/** The client verbs' commands a command line whose verb is `verb` may run: that verb's, or all (no verb, help, a typo). */
+async function clientCommands(verb: string | undefined): Promise<Command[]> {
+  const only = CLIENT_MODULES.find(([verbs]) => verb !== undefined && verbs.includes(verb));
+  return (await Promise.all((only ? [only] : CLIENT_MODULES).map(([, load]) => load()))).flat();
+}
 
 /** Shown after each client verb's --help. */
 const EXAMPLES: Record<string, string[]> = {
@@ -43,7 +58,8 @@ function examples(cmd: Command): string {
   return lines ? `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n` : '';
 }
 
-export function buildProgram(): Command {
+/** The program for `argv` (process.argv's form): the server's verbs, and the client verbs `argv` may run. */
+export async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command();
   program
     .name('berth')
@@ -86,10 +102,10 @@ Exit codes: 0 success, 1 a registry, network or file error, 2 bad usage, 130 int
 References: HOST[:PORT]/REPO[:TAG|@DIGEST], REPO[:TAG] with --registry or $BERTH_REGISTRY, oci:DIR[:TAG].
 Every verb with examples and its JSON output: docs/cli.md`);
 
-  for (const cmd of [
-    ...loginCommands(), ...copyCommands(), listCommand(), tagsCommand(), inspectCommand(), digestCommand(), tagCommand(),
-    deleteCommand(), referrersCommand(), attachCommand(), blobCommand(),
-  ]) program.addCommand(cmd.addHelpText('after', examples(cmd)));
+  // A server verb needs no client verb; a client verb only its own module.
+  const verb = argv.slice(2).find((a) => !a.startsWith('-'));
+  const clientVerbs = program.commands.some((c) => c.name() === verb) ? [] : await clientCommands(verb);
+  for (const cmd of clientVerbs) program.addCommand(cmd.addHelpText('after', examples(cmd)));
 
   // Bad usage exits 2 (commander's own default is 1) with one line in the form of the verbs' own
   // errors and a pointer to the verb's help; help and --version exit 0.
@@ -104,7 +120,7 @@ Every verb with examples and its JSON output: docs/cli.md`);
 }
 
 try {
-  await buildProgram().parseAsync(process.argv);
+  await (await buildProgram(process.argv)).parseAsync(process.argv);
 } catch (err) {
   if (!(err instanceof CommanderError)) throw err;
   process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;

@@ -30,6 +30,47 @@ test('--help lists the commands', () => {
   assert.match(result.stdout, /garbage-collect/);
 });
 
+test('--help lists every client verb too', () => {
+  const result = run(['--help']);
+  assert.equal(result.status, 0);
+  for (const verb of ['login', 'logout', 'copy', 'push', 'pull', 'ls', 'tags', 'inspect', 'digest', 'tag', 'delete', 'referrers', 'attach', 'blob']) {
+    assert.match(result.stdout, new RegExp(`\\n  ${verb} `), verb);
+  }
+});
+
+/** The files of dist/ a run of `berth ARGS` loads (a module-resolution hook writes each one to a file). */
+async function loadedModules(args: string[]): Promise<string[]> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-cli-modules-'));
+  try {
+    const log = path.join(dir, 'modules.log');
+    const hooks = `import { appendFileSync } from 'node:fs';
+      export async function resolve(specifier, context, next) {
+        const r = await next(specifier, context);
+        appendFileSync(${JSON.stringify(log)}, r.url + '\\n');
+        return r;
+      }`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+    await writeFile(log, '');
+    const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, cli, ...args], { encoding: 'utf8', env, timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const dist = `${new URL('../../dist/', import.meta.url)}`;
+    return [...new Set((await readFile(log, 'utf8')).split('\n').filter((u) => u.startsWith(dist)).map((u) => u.slice(dist.length)))];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('a verb loads its own modules only: a client verb no other verb\'s, the server\'s verbs no client verb', async () => {
+  const tags = await loadedModules(['tags', '--help']);
+  assert.ok(tags.includes('cli/tags.js'), tags.join(' '));
+  for (const other of ['cli/copy.js', 'cli/login.js', 'cli/blob.js', 'cli/inspect.js', 'cli/serve.js', 'cli/common/progress.js']) assert.ok(!tags.includes(other), `tags loaded ${other}`);
+  const copy = await loadedModules(['copy', '--help']);
+  assert.ok(copy.includes('cli/copy.js'));
+  assert.ok(!copy.includes('cli/tags.js') && !copy.includes('cli/attach.js'), copy.join(' '));
+  const serve = await loadedModules(['serve', '--help']);
+  assert.deepEqual(serve.filter((m) => m.startsWith('cli/') || m.startsWith('client/')).sort(), ['cli/common/errors.js', 'client/errors.js']);
+});
+
 test('serve --help describes the CONFIG argument', () => {
   const result = run(['serve', '--help']);
   assert.equal(result.status, 0);
