@@ -1,15 +1,18 @@
 // The OCI layout target on its own: content is verified before it becomes visible and a refused
 // write leaves nothing behind; tags are index.json entries, replaced in place; a corrupted blob
-// fails the read instead of passing bad bytes on.
+// fails the read instead of passing bad bytes on; a registry's blob stream, which verifies itself,
+// is written as it is and still refused when its bytes do not match.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { OciLayout } from '../../src/client/layout/oci-layout.js';
+import { Registry } from '../../src/client/remote/registry.js';
 import { ContentNotFoundError, DigestMismatchError } from '../../src/client/errors.js';
-import { readAll } from '../../src/client/content/verify.js';
+import { isVerified, readAll } from '../../src/client/content/verify.js';
 import { content, image } from './fixtures.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'berth-client-layout-'));
@@ -58,5 +61,36 @@ describe('OCI layout target', () => {
     await layout.push(c.desc, c.data);
     writeFileSync(layout.blobPath(c.desc.digest), 'tampered content');
     await assert.rejects(readAll(await layout.fetch(c.desc), 1024), DigestMismatchError);
+  });
+
+  it('writes a registry\'s blob stream (verified as it arrives) without a second check, and refuses it when the registry sends other bytes', async () => {
+    const blob = content(Buffer.alloc(3 << 20, 7));
+    let sent = blob.data;
+    // A registry of one blob, whose bytes the test chooses.
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Length': String(sent.length) });
+      res.end(sent);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const registry = new Registry(`127.0.0.1:${(server.address() as { port: number }).port}`, { credentials: null });
+    try {
+      const dir = path.join(tmp, 'd');
+      const layout = new OciLayout(dir);
+      const stream = await registry.repository('r').fetchBlob(blob.desc);
+      assert.equal(isVerified(stream, blob.desc), true);
+      assert.equal(isVerified(stream, { ...blob.desc, size: blob.desc.size + 1 }), false, 'only for the descriptor it verifies');
+      await layout.push(blob.desc, stream);
+      assert.ok(readFileSync(layout.blobPath(blob.desc.digest)).equals(blob.data));
+
+      const other = content(Buffer.alloc(3 << 20, 8));
+      sent = Buffer.alloc(3 << 20, 9);
+      await assert.rejects(layout.push(other.desc, await registry.repository('r').fetchBlob(other.desc)), DigestMismatchError);
+      assert.equal(await layout.exists(other.desc), false);
+      assert.deepEqual(readdirSync(dir).sort(), ['blobs', 'index.json', 'oci-layout'], 'no temporary file left');
+    } finally {
+      registry.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -14,10 +14,27 @@ export function checkDigest(desc: Descriptor, digester: Digester, info?: Request
   if (got !== desc.digest.value) throw mismatch(desc, `content hashes to ${got}`, info);
 }
 
+// Streams that end only when their content is exactly the descriptor's (they fail otherwise), so
+// that a consumer need not hash them a second time: a blob pulled into a layout is hashed once,
+// as it arrives.
+const verified = new WeakMap<Readable, string>();
+const key = (desc: Descriptor) => `${desc.digest.value} ${desc.size}`;
+
+/** Records that `stream` verifies itself against `desc`. */
+export function markVerified<T extends Readable>(stream: T, desc: Descriptor): T {
+  verified.set(stream, key(desc));
+  return stream;
+}
+
+/** Whether `content` is a stream that verifies itself against `desc`. */
+export function isVerified(content: Readable | Buffer, desc: Descriptor): content is Readable {
+  return !Buffer.isBuffer(content) && verified.get(content) === key(desc);
+}
+
 /** A pass-through that fails at the end (or as soon as it is too long) when content does not match. */
 export function verifying(desc: Descriptor, info?: RequestInfo): Transform {
   const digester = new Digester(desc.digest.algorithm);
-  return new Transform({
+  return markVerified(new Transform({
     transform(chunk: Buffer, _enc, cb) {
       digester.update(chunk);
       if (digester.size > desc.size) return cb(mismatch(desc, `more than the descriptor's ${desc.size} bytes`, info));
@@ -31,7 +48,7 @@ export function verifying(desc: Descriptor, info?: RequestInfo): Transform {
         cb(err as Error);
       }
     },
-  });
+  }), desc);
 }
 
 /** A buffer as a stream, or a stream as it is. */

@@ -21,7 +21,7 @@ import { detectMediaType } from '../../oci/formats.js';
 import { parseJsonObject } from '../../oci/graph.js';
 import { isValidRefName } from '../../oci/reference.js';
 import type { Options, TagLister, Target } from '../content/storage.js';
-import { toStream, verifying } from '../content/verify.js';
+import { isVerified, toStream, verifying } from '../content/verify.js';
 import { ClientError, ContentNotFoundError } from '../errors.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -136,7 +136,9 @@ export class OciLayout implements Target, TagLister {
     await this.init();
     const tmp = this.tempName();
     try {
-      await pipeline(toStream(content), verifying(desc), createWriteStream(tmp), { signal: opts.signal });
+      // A stream that verifies itself (a registry's blob as it arrives) is not hashed twice.
+      if (isVerified(content, desc)) await pipeline(content, createWriteStream(tmp), { signal: opts.signal });
+      else await pipeline(toStream(content), verifying(desc), createWriteStream(tmp), { signal: opts.signal });
       await mkdir(path.dirname(this.blobPath(desc.digest)), { recursive: true });
       await rename(tmp, this.blobPath(desc.digest));
     } catch (err) {

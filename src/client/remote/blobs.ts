@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import type { Descriptor } from '../../oci/descriptor.js';
 import { Digester, parseDigest, type Digest } from '../../oci/digest.js';
 import { NetworkError, ProtocolError, RequestError, ServerError, TooManyRequestsError } from '../errors.js';
-import { checkDigest, mismatch, toStream } from '../content/verify.js';
+import { checkDigest, markVerified, mismatch, toStream } from '../content/verify.js';
 import { backoff, isNetworkError, sleep, type RetryPolicy } from '../http/retry.js';
 import { discard, header, type HttpResponse } from '../http/transport.js';
 import type { Registry } from './registry.js';
@@ -49,7 +49,7 @@ export async function fetchBlob(c: BlobContext, desc: Descriptor, signal?: Abort
     // A registry that ignores Range sends the whole blob again: skip what we have.
     return { res, skip: res.status === 200 ? offset : 0 };
   };
-  return new BlobReader(desc, open, await open(0), c.registry.client.transport.policy, signal);
+  return markVerified(new BlobReader(desc, open, await open(0), c.registry.client.transport.policy, signal), desc);
 }
 
 /**
