@@ -75,7 +75,8 @@ export async function runRetention(config: RetentionConfig, registry: Registry, 
       const linkTime = await modTime(registry, tagCurrentLinkPath(name, tag));
       if (linkTime === undefined) continue;
       tagTimes.set(tag, linkTime);
-      tags.push({ tag, digest, pushed: pushedAt(digest, linkTime), pulled: records.get(digest)?.pulled ?? null, immutable: isReferrersTag(tag) || registry.rules.immutable(name, tag) !== undefined });
+      const derived = isReferrersTag(tag);
+      tags.push({ tag, digest, pushed: pushedAt(digest, linkTime), pulled: records.get(digest)?.pulled ?? null, immutable: derived || registry.rules.immutable(name, tag) !== undefined, derived });
     }
     const revisionTimes = new Map<string, number>();
     const manifests: ManifestFacts[] = [];
@@ -99,6 +100,9 @@ export async function runRetention(config: RetentionConfig, registry: Registry, 
       continue;
     }
 
+    /** Subjects some of whose referrers were removed: their fallback tags are rebuilt once the repository is done. */
+    const subjects = new Set<string>();
+    const subjectOf = new Map(manifests.flatMap((m) => (m.subject ? [[m.digest, m.subject] as const] : [])));
     for (const decision of decideRetention({ name, tags, manifests }, config.policies, index, config.delayMs, now)) {
       if (options.signal?.aborted) break;
       const removal: RetentionRemoval = { ...decision, repository: name, removed: false };
@@ -110,11 +114,17 @@ export async function runRetention(config: RetentionConfig, registry: Registry, 
         } else {
           removal.removed = await registry.blobs.guard.deleting(decision.digest, started, () => removeManifest(registry, name, digest, revisionTimes.get(decision.digest)!));
           if (!removal.removed) removal.kept = 'tagged, pushed again or in use since it was read';
+          const subject = subjectOf.get(decision.digest);
+          if (removal.removed && subject) subjects.add(subject);
         }
       }
       report.removals.push(removal);
       await options.emit?.(removal);
     }
+    // With berth.referrers.fallbacktags, a subject's tag lists its referrers: rebuilt from those left
+    // (and gone with the last), as a referrer deleted through the API rebuilds it.
+    const keeper = registry.policy.referrersTags;
+    if (keeper) for (const subject of subjects) await keeper.update(repo.manifests, repo.tags, parseDigest(subject));
   }
   return report;
 }

@@ -11,10 +11,12 @@ import { matchesAnyGlob, matchesAnyPattern } from './match.js';
  * has no other key, else those among the `mostrecentlypushedcount` most recently pushed, the
  * `mostrecentlypulledcount` most recently pulled (never-pulled tags are not among them), pushed
  * within `pushedwithin` or pulled within `pulledwithin`. Immutable tags always stay (and so do the
- * referrers tag schema's `<alg>-<hex>` tags, which the caller marks immutable).
+ * referrers tag schema's `<alg>-<hex>` tags, which the caller marks immutable and derived).
  *
  * Manifests, once the tags to remove are gone: what the remaining tags point at stays, with every
  * manifest an index that stays names (recursively) and every referrer of a manifest that stays;
+ * a derived tag keeps its own index but none of the referrers it lists (they are rebuilt from
+ * what stays, by the caller);
  * so does any manifest pushed less than `delay` ago. Of the rest, a referrer (a manifest with a
  * subject) whose subject does not stay goes with `deletereferrers`; any other untagged manifest
  * goes with `deleteuntagged`. Whatever a policy does not remove stays.
@@ -28,6 +30,12 @@ export interface TagFacts {
   /** When its manifest was last pulled from this repository, or null when never. */
   pulled: number | null;
   immutable: boolean;
+  /**
+   * A referrers tag schema tag (`<alg>-<hex>`, berth.referrers.fallbacktags): an index of a
+   * subject's referrers that Berth rebuilds from them, so the referrers it lists stay or go by their
+   * subject, not by it.
+   */
+  derived?: boolean;
 }
 
 export interface ManifestFacts {
@@ -125,7 +133,10 @@ function manifestsToRemove(manifests: readonly ManifestFacts[], tags: readonly T
     kept.add(digest);
     for (const child of m.children) keep(child);
   };
-  for (const t of tags) keep(t.digest);
+  for (const t of tags) {
+    if (t.derived) kept.add(t.digest);
+    else keep(t.digest);
+  }
   for (const m of manifests) {
     if (m.pushed >= cutoff || (m.subject === undefined && !policy.deleteUntagged)) keep(m.digest);
   }
