@@ -1,5 +1,6 @@
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { createDriver } from '../storage/driver/factory.js';
+import { reportingDriver } from '../storage/changes.js';
 import { collectGarbage, GarbageCollectionError } from '../gc/collector.js';
 import { gcConfig } from '../gc/defaults.js';
 import { pino } from 'pino';
@@ -16,7 +17,8 @@ export interface GarbageCollectOptions {
 /**
  * `berth garbage-collect CONFIG [-d] [-m] [-q]`: Distribution's command, with its output. Safe
  * next to a running server within the limits written in docs/gc.md; the grace period is
- * berth.gc.grace (default 1h). A configuration problem or an unreadable manifest prints one line
+ * berth.gc.grace (default 1h). With redis configured it takes the instances' GC lock and
+ * announces each deletion on their invalidation channel. A configuration problem or an unreadable manifest prints one line
  * to stderr and exits 1 (nothing is deleted in the second case).
  */
 export async function garbageCollect(file: string, options: GarbageCollectOptions): Promise<void> {
@@ -31,8 +33,10 @@ export async function garbageCollect(file: string, options: GarbageCollectOption
     try {
       if (redis && client && settings) await redis.connected(client, settings.dialTimeoutMs);
       const lock = client ? (await import('../redis/lock.js')).redisJobLock(client) : undefined;
+      // Running instances are told what it deletes, as they tell each other (their caches and quota usage follow).
+      const bus = client ? new (await import('../redis/invalidation.js')).InvalidationBus(client, client, silentLogger) : undefined;
       const collect = async () => {
-        await collectGarbage(driver, {
+        await collectGarbage(bus ? reportingDriver(driver, (changes) => bus.publish(...changes)) : driver, {
           dryRun: options.dryRun ?? false,
           deleteUntagged: options.deleteUntagged ?? false,
           quiet: options.quiet ?? false,

@@ -5,7 +5,7 @@
 // at start; on S3 two instances sharing Redis see each other's usage, and of two pushes of a new
 // immutable tag to them at once exactly one wins.
 import assert from 'node:assert/strict';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +15,9 @@ import { blob, random } from '../helpers/content.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { s3RegistryYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { ManualClock } from '../helpers/clock.js';
+import { garbageCollect } from '../../src/cli/garbage-collect.js';
 import { parseSize } from '../../src/config/size.js';
+import { QuotaUsage } from '../../src/policy/usage.js';
 import type { PolicyRules } from '../../src/policy/rules.js';
 import { raceImmutableTags, startInstance, type Instance } from './instances.js';
 
@@ -120,9 +122,10 @@ describe('quotas and immutable tags on S3, two instances sharing Redis', () => {
   let s3: S3Server;
   let redis: RedisServer;
   const instances: Instance[] = [];
+  let yaml: string;
   before(async () => {
     [s3, redis] = await Promise.all([startS3(), startRedis()]);
-    const yaml = s3RegistryYaml(s3.params(await s3.bucket()), { storage: ['  delete:', '    enabled: true'], top: [`redis:\n  addr: ${redis.addr}`], secret: 'quota-test-secret' }) +
+    yaml = s3RegistryYaml(s3.params(await s3.bucket()), { storage: ['  delete:', '    enabled: true'], top: [`redis:\n  addr: ${redis.addr}`], secret: 'quota-test-secret' }) +
       POLICY +
       '  immutabletags:\n    - repositories: ["team/**"]\n      tags: ["^v"]\n    - repositories: ["race/*"]\n      tags: ["^v"]\n';
     for (let i = 0; i < 2; i++) instances.push(await startInstance(yaml, { clock: new ManualClock() }));
@@ -157,5 +160,28 @@ describe('quotas and immutable tags on S3, two instances sharing Redis', () => {
   it('of pushes of a new immutable tag to both instances at the same moment, exactly one wins (the tag\'s lock in Redis)', async () => {
     // Outside team/**, whose quota the tests above have nearly filled.
     await raceImmutableTags(instances, 'race/app', ['v1', 'v2', 'v3', 'v4', 'v5'], /berth\.immutabletags\[1\] \(repositories race\/\*, tags \^v\)/, 4);
+  });
+
+  it('follows the blobs `berth garbage-collect`, another process, deletes', async () => {
+    const [a, b] = instances as [Instance, Instance];
+    // A blob linked but in no manifest: the collector sweeps its data, so its link counts nothing.
+    await pushBlob(a, 'team/gc', random(500));
+    const rules = (a.server.registry.rules as PolicyRules).quotas!.rules;
+    const counted = (r: Instance) => (r.server.registry.rules as PolicyRules).quotas!.report()[0]!.usage[0]!.used;
+    const before = counted(b);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-quota-gc-'));
+    try {
+      const file = path.join(dir, 'config.yml');
+      await writeFile(file, `${yaml}  gc:\n    grace: 0s\n`.replaceAll('{{addr}}', '127.0.0.1:0'));
+      await garbageCollect(file, { quiet: true });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    // What the layout now holds, read as a server reads it at start.
+    const truth = new QuotaUsage(rules, a.server.registry.driver);
+    await truth.load();
+    const now = truth.report()[0]!.usage[0]!.used;
+    assert.ok(now <= before - 500, `the swept blobs stop counting (${before} → ${now})`);
+    for (const r of [a, b]) await sharedUsage(r, now);
   });
 });
