@@ -5,19 +5,27 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { setImmediate } from 'node:timers/promises';
 import { createDriver } from '../../src/storage/driver/factory.js';
 import { digestOf, type Digest } from '../../src/oci/digest.js';
 import { RegistryError } from '../../src/oci/errors.js';
+import { referrersTag } from '../../src/oci/graph.js';
+import { PolicyRules } from '../../src/policy/rules.js';
+import { QuotaUsage } from '../../src/policy/usage.js';
+import { wrapDriver } from '../../src/storage/driver/base.js';
+import { InMemoryDriver } from '../../src/storage/driver/inmemory.js';
+import type { StorageDriver } from '../../src/storage/driver/types.js';
+import { ReferrersTagKeeper } from '../../src/storage/manifests/referrers-tags.js';
 import { MAX_MANIFEST_BYTES, type ManifestPolicy } from '../../src/storage/manifests/store.js';
-import { blobDataPath, revisionLinkPath, tagCurrentLinkPath, tagIndexLinkPath } from '../../src/storage/paths.js';
+import { blobDataPath, revisionDir, revisionLinkPath, tagCurrentLinkPath, tagIndexLinkPath } from '../../src/storage/paths.js';
 import { Registry } from '../../src/storage/registry.js';
 
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
 const INDEX = 'application/vnd.oci.image.index.v1+json';
 const DOCKER = 'application/vnd.docker.distribution.manifest.v2+json';
 
-async function setup(policy: Partial<ManifestPolicy> = {}) {
-  const driver = await createDriver('inmemory', {});
+async function setup(policy: Partial<ManifestPolicy> = {}, store?: StorageDriver) {
+  const driver = store ?? (await createDriver('inmemory', {}));
   const registry = new Registry(driver, { policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [], ...policy }, metadataTtlMs: 0 });
   const repo = registry.repository('team/app');
   const pushBlob = async (data: string): Promise<{ mediaType: string; digest: string; size: number }> => {
@@ -222,6 +230,116 @@ describe('manifest store', () => {
       assert.deepEqual(got?.content, buf);
       assert.deepEqual(got?.info, { mediaType: type, blobs: [], manifests: [], size: buf.length }, content);
     }
+  });
+
+  it('refuses to move or delete an immutable tag before anything is written (berth.immutabletags)', async () => {
+    const { driver, registry, pushBlob } = await setup();
+    registry.rules = new PolicyRules([{ repositories: ['team/app'], tags: ['^v'] }], undefined);
+    const repo = registry.repository('team/app');
+    const config = await pushBlob('{}');
+    const one = image(config, [], { annotations: { n: '1' } });
+    const two = image(config, [], { annotations: { n: '2' } });
+    await repo.manifests.put(one, OCI, { tag: 'v1' });
+    await repo.manifests.put(one, OCI, { tag: 'v1' }); // the same manifest again: nothing moves
+    await repo.manifests.put(one, OCI, { tag: 'latest' });
+    await refused(repo.manifests.put(two, OCI, { tag: 'v1' }), 'DENIED', (err) => assert.match(err.message, /tag v1 of team\/app is immutable/));
+    assert.equal(await exists(driver, revisionLinkPath('team/app', digestOf(two))), false, 'no revision written');
+    assert.deepEqual(await repo.tags.resolve('v1'), digestOf(one));
+    await refused(repo.manifests.delete(digestOf(one)), 'DENIED', (err) => {
+      assert.match(err.message, new RegExp(`tag v1 of team/app is immutable \\(.*\\): its manifest ${digestOf(one).value} cannot be deleted`));
+    });
+    assert.deepEqual(await repo.tags.resolve('latest'), digestOf(one), 'a mutable tag of it is not removed either');
+    assert.equal(await repo.manifests.has(digestOf(one)), true);
+    // Other repositories and tags are not covered.
+    assert.ok(await repo.manifests.put(two, OCI, { tag: 'latest' }));
+    const other = registry.repository('team/other');
+    await other.uploads.putWhole(digestOf(Buffer.from('{}')), Readable.from([Buffer.from('{}')]));
+    await other.manifests.put(one, OCI, { tag: 'v1' });
+    assert.ok(await other.manifests.put(two, OCI, { tag: 'v1' }));
+  });
+
+  it('counts a manifest against its repository\'s quota while it is stored, and no longer once deleted or refused (berth.quotas)', async () => {
+    const { registry, pushBlob } = await setup({ skipReferenceChecks: true });
+    const config = await pushBlob('{}');
+    const manifests = ['a', 'b', 'c'].map((n) => image(config, [], { annotations: { n } }));
+    const size = manifests[0]!.length;
+    const usage = new QuotaUsage([{ repositories: ['team/app'], maxBytes: 2 * size, each: true }], registry.driver);
+    registry.changes.follow((changes) => usage.follow(changes));
+    await usage.load();
+    registry.rules = new PolicyRules([], usage);
+    const repo = registry.repository('team/app');
+    const [a, b, c] = manifests as [Buffer, Buffer, Buffer];
+    await repo.manifests.put(a, OCI, {});
+    await refused(repo.manifests.put(b, OCI, {}), 'DENIED', (err) => assert.match(err.message, /quota/), 'the blob and one manifest fill it');
+    await repo.manifests.put(a, OCI, { tag: 'again' }); // stored already: adds nothing
+    assert.equal(await repo.manifests.delete(digestOf(a)), true);
+    await repo.manifests.put(b, OCI, {});
+    assert.equal(await repo.manifests.has(digestOf(b)), true);
+    assert.equal(await repo.manifests.delete(digestOf(b)), true);
+    await repo.manifests.put(c, OCI, {});
+    assert.equal(await repo.manifests.has(digestOf(c)), true);
+  });
+
+  it('keeps the referrers tag of a subject up to date as referrers come and go (berth.referrers.fallbacktags)', async () => {
+    const { repo, pushBlob } = await setup({ referrersTags: new ReferrersTagKeeper() });
+    const config = await pushBlob('{}');
+    const subject = image(config);
+    await repo.manifests.put(subject, OCI, { tag: 'v1' });
+    const subjectDesc = { mediaType: OCI, digest: digestOf(subject).value, size: subject.length };
+    const sig = image(config, [], { subject: subjectDesc, artifactType: 'application/x-sig' });
+    await repo.manifests.put(sig, OCI, {});
+    const tag = referrersTag(digestOf(subject));
+    const index = await repo.tags.resolve(tag);
+    assert.ok(index, 'the referrers tag is written');
+    const listed = JSON.parse((await repo.manifests.get(index))!.content.toString()) as { mediaType: string; manifests: Array<{ digest: string }> };
+    assert.equal(listed.mediaType, INDEX);
+    assert.deepEqual(listed.manifests.map((m) => m.digest), [digestOf(sig).value]);
+    assert.equal(await repo.manifests.delete(digestOf(sig)), true);
+    assert.equal(await repo.tags.resolve(tag), undefined, 'gone with the last referrer');
+    // Without the option no such tag is kept.
+    const off = await setup();
+    await off.pushBlob('{}');
+    await off.repo.manifests.put(subject, OCI, {});
+    await off.repo.manifests.put(sig, OCI, {});
+    assert.equal(await off.repo.tags.resolve(tag), undefined);
+  });
+
+  it('answers HEAD from what it parsed at push, reading the content once for a manifest another process pushed', async () => {
+    const reads: string[] = [];
+    const driver = wrapDriver(new InMemoryDriver(), { onOperation: (e) => { if (e.operation === 'getContent' && e.path.includes('/blobs/')) reads.push(e.path); } });
+    const { repo, pushBlob } = await setup({}, driver);
+    const m = image(await pushBlob('{}'));
+    const d = digestOf(m);
+    await repo.manifests.put(m, OCI, {});
+    const head = await repo.manifests.stat(d);
+    assert.deepEqual([head?.mediaType, head?.size, head?.blobs.length], [OCI, m.length, 1]);
+    assert.equal((await repo.manifests.info(d))?.size, m.length);
+    assert.deepEqual(reads, [], 'nothing read back');
+    const elsewhere = await setup({}, driver);
+    assert.equal((await elsewhere.repo.manifests.stat(d))?.size, m.length);
+    assert.equal((await elsewhere.repo.manifests.stat(d))?.size, m.length);
+    assert.equal((await elsewhere.repo.manifests.info(d))?.mediaType, OCI);
+    assert.deepEqual(reads, [blobDataPath(d)], 'read once, then known');
+  });
+
+  it('waits for a deletion of the manifest in progress before answering whether it is there', async () => {
+    const { driver, registry, repo, pushBlob } = await setup();
+    const m = image(await pushBlob('{}'));
+    const d = digestOf(m);
+    await repo.manifests.put(m, OCI, {});
+    let removed!: () => void;
+    const gate = new Promise<void>((resolve) => (removed = resolve));
+    // Garbage collection in this process removes the revision (gc/collector.ts, deleteManifest).
+    const deletion = registry.blobs.guard.deleting(d.value, 0, async () => {
+      await gate;
+      await driver.delete(revisionDir('team/app', d));
+      return true;
+    });
+    const answer = repo.manifests.has(d);
+    await setImmediate(); // the in-memory driver would have answered by now
+    removed();
+    assert.equal(await answer, false);
+    assert.equal(await deletion, true);
   });
 
   it('ignores a revision link that names another digest', async () => {
