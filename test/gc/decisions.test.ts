@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { collectGarbage, GarbageCollectionError, type GcOptions } from '../../src/gc/collector.js';
 import { manifestReferences, UnreadableManifestError } from '../../src/gc/references.js';
 import { digestOf, parseDigest } from '../../src/oci/digest.js';
-import { createDriver } from '../../src/storage/driver/factory.js';
+import { wrapDriver } from '../../src/storage/driver/base.js';
+import { InMemoryDriver } from '../../src/storage/driver/inmemory.js';
 import { blobDataPath, layerLinkPath, revisionLinkPath, tagIndexLinkPath } from '../../src/storage/paths.js';
 import { Registry } from '../../src/storage/registry.js';
 
@@ -17,9 +18,30 @@ const OCI = 'application/vnd.oci.image.manifest.v1+json';
 const INDEX = 'application/vnd.oci.image.index.v1+json';
 type Desc = { mediaType: string; digest: string; size: number };
 
-async function setup() {
-  const driver = await createDriver('inmemory', {});
-  const registry = new Registry(driver, { policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [] }, metadataTtlMs: 0 });
+/**
+ * The in-memory driver, with a hook the test may set to act (push, tag, rewrite) at the moment
+ * the collector reads or checks a path: what another client does while a collection runs.
+ */
+class Hooked extends InMemoryDriver {
+  hook: ((operation: 'getContent' | 'stat', path: string) => Promise<void>) | undefined;
+  private async before(operation: 'getContent' | 'stat', path: string): Promise<void> {
+    const hook = this.hook;
+    if (hook) await hook(operation, path);
+  }
+  override async getContent(path: string): Promise<Buffer> {
+    await this.before('getContent', path);
+    return super.getContent(path);
+  }
+  override async stat(path: string) {
+    await this.before('stat', path);
+    return super.stat(path);
+  }
+}
+
+async function setup({ metadataTtlMs = 0 } = {}) {
+  const hooked = new Hooked();
+  const driver = wrapDriver(hooked);
+  const registry = new Registry(driver, { policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [] }, metadataTtlMs });
   const blob = async (repo: string, data: string): Promise<Desc> => {
     const d = digestOf(Buffer.from(data));
     await registry.repository(repo).uploads.putWhole(d, Readable.from([Buffer.from(data)]));
@@ -44,7 +66,15 @@ async function setup() {
     const result = await collectGarbage(registry.driver, { dryRun: false, deleteUntagged: false, graceMs: 0, emit: (l) => lines.push(l), ...options });
     return { result, lines };
   };
-  return { driver, registry, blob, put, image, exists, present, revision, gc };
+  /** Runs `act` once, the first time the collector does `operation` on a path `when` accepts. */
+  const once = (operation: 'getContent' | 'stat', when: (path: string) => boolean, act: () => Promise<unknown>) => {
+    hooked.hook = async (op, path) => {
+      if (op !== operation || !when(path)) return;
+      hooked.hook = undefined;
+      await act();
+    };
+  };
+  return { driver, registry, blob, put, image, exists, present, revision, gc, once };
 }
 
 /** Lets what was just written be older than a run started now with no grace period. */
@@ -196,6 +226,86 @@ describe('garbage collection decisions', () => {
     assert.deepEqual(result.manifestsDeleted, []);
     assert.deepEqual(result.blobsDeleted, []);
     assert.equal(await s.present(loose.digest), true);
+  });
+
+  it('keeps old blobs a manifest pushed while it marks refers to (what it scanned again before the sweep)', async () => {
+    const s = await setup();
+    await s.image('app', 'a', 'v1');
+    const config = await s.blob('app', '{"late":true}');
+    const layer = await s.blob('app', 'uploaded long ago, referenced just now');
+    const loose = await s.blob('app', 'loose');
+    await settle();
+    s.once('getContent', (p) => p.startsWith('/docker/registry/v2/blobs/'), () => s.put('app', { schemaVersion: 2, mediaType: OCI, config, layers: [layer] }, 'late'));
+    const { result } = await s.gc();
+    assert.deepEqual(result.blobsDeleted, [loose.digest]);
+    for (const d of [config, layer]) assert.equal(await s.present(d.digest), true, d.digest);
+  });
+
+  it('keeps an untagged manifest tagged after it was marked, and what it references, counting it as in use', async () => {
+    const s = await setup();
+    const img = await s.image('app', 'old');
+    await settle();
+    s.once('stat', (p) => p === revisionLinkPath('app', parseDigest(img.manifest.digest)), () => s.registry.repository('app').tags.tag('late', parseDigest(img.manifest.digest)));
+    const { result } = await s.gc({ deleteUntagged: true });
+    assert.deepEqual(result.manifestsEligible, [`app@${img.manifest.digest}`]);
+    assert.deepEqual(result.manifestsDeleted, []);
+    assert.deepEqual(result.blobsDeleted, []);
+    assert.equal(result.keptInUse, 1);
+    assert.equal(await s.revision('app', img.manifest.digest), true);
+    for (const d of [img.manifest, img.config, img.layer]) assert.equal(await s.present(d.digest), true, d.digest);
+  });
+
+  it('keeps an untagged manifest pushed again after it was marked', async () => {
+    const s = await setup();
+    const img = await s.image('app', 'old');
+    await settle();
+    const d = parseDigest(img.manifest.digest);
+    s.once('stat', (p) => p === revisionLinkPath('app', d), () => s.driver.putContent(revisionLinkPath('app', d), Buffer.from(d.value)));
+    const { result } = await s.gc({ deleteUntagged: true });
+    assert.deepEqual(result.manifestsDeleted, []);
+    assert.equal(result.keptInUse, 1);
+    assert.equal(await s.revision('app', img.manifest.digest), true);
+  });
+
+  it('keeps a blob written again between the scan and its deletion, and one already gone counts as kept', async () => {
+    const s = await setup();
+    const again = await s.blob('app', 'pushed again');
+    const gone = await s.blob('app', 'gone meanwhile');
+    await settle();
+    const paths = [again, gone].map((b) => blobDataPath(parseDigest(b.digest)));
+    s.once('stat', (p) => paths.includes(p), async () => {
+      await s.driver.putContent(blobDataPath(parseDigest(again.digest)), Buffer.from('pushed again'));
+      await s.driver.delete(blobDataPath(parseDigest(gone.digest)));
+    });
+    const { result } = await s.gc();
+    assert.deepEqual(new Set(result.blobsEligible), new Set([again.digest, gone.digest]));
+    assert.deepEqual(result.blobsDeleted, []);
+    assert.equal(result.bytesDeleted, 0);
+    assert.equal(result.keptInUse, 2);
+    assert.equal(await s.present(again.digest), true);
+  });
+
+  it('in serve, what it deletes is forgotten by the registry\'s caches', async () => {
+    const s = await setup({ metadataTtlMs: 60_000 });
+    const loose = await s.blob('app', 'cached');
+    const repo = s.registry.repository('app');
+    const d = parseDigest(loose.digest);
+    assert.deepEqual(await repo.blobs.stat(d), { digest: d, size: loose.size });
+    await settle();
+    const { result } = await s.gc({ registry: s.registry });
+    assert.deepEqual(result.blobsDeleted, [loose.digest]);
+    assert.equal(await repo.blobs.stat(d), undefined);
+  });
+
+  it('prints each repository once, in name order, and each blob it marks once', async () => {
+    const s = await setup();
+    const shared = await s.image('a/b', 'one', 'v1');
+    await s.put('a/b', { schemaVersion: 2, mediaType: OCI, config: shared.config, layers: [shared.layer], annotations: { n: 'two' } }, 'v2');
+    await s.image('a-b', 'other', 'v1');
+    await settle();
+    const { lines } = await s.gc();
+    assert.deepEqual(lines.filter((l) => l === 'a/b' || l === 'a-b'), ['a-b', 'a/b']);
+    assert.equal(lines.filter((l) => l === `a/b: marking blob ${shared.layer.digest}`).length, 1);
   });
 
   it('deletes nothing when a revision\'s content cannot be read as a manifest', async () => {
