@@ -5,7 +5,9 @@
 //   npm run mutate                 every module below, one after another
 //   npm run mutate -- names gc     only those
 // Environment: MUTATE_CONCURRENCY, Stryker's concurrency (default 2: the type checker and one test
-// process, or two test processes).
+// process, or two test processes); MUTATE_ONLY, comma-separated Stryker mutate patterns narrowing
+// one module's run to some of its files or lines (`src/auth/scope.ts`, `src/gc/collector.ts:238-272`),
+// to re-run the survivors of a full run after their tests were written.
 // Each test file runs as its own Node process (Stryker's tap runner) with the mutant switched on
 // in that process and in every child it starts; a mutant is run against the files that executed
 // its code in the first, unmutated run, and stops at the first that fails. The test files are
@@ -56,23 +58,32 @@ export const MODULES = {
   },
 };
 
-const TSCONFIG = 'tsconfig.mutate.json';
-const BUILD_TSCONFIG = 'tsconfig.mutate-build.json';
+// Per module, so that runs of two modules may start side by side (ignored by git).
+const tsconfigs = (name) => ({ check: `tsconfig.mutate.${name}.json`, build: `tsconfig.mutate-build.${name}.json` });
+
+function narrowed(module) {
+  const only = process.env.MUTATE_ONLY?.split(',').map((p) => p.trim()).filter(Boolean);
+  if (!only?.length) return module.mutate;
+  const outside = only.filter((p) => !module.mutate.includes(p.replace(/:[\d:-]+$/, '')));
+  if (outside.length) throw new Error(`MUTATE_ONLY: ${outside.join(', ')} not among the module's files (${module.mutate.join(', ')})`);
+  return only;
+}
 
 function options(name, module) {
+  const { check, build } = tsconfigs(name);
   return {
-    mutate: module.mutate,
+    mutate: narrowed(module),
     testRunner: 'tap',
     // The sandbox compiles the module's test files (and what they import, mutants included) to
     // JavaScript once; each test process then runs a compiled file with plain Node.
-    buildCommand: `tsc -p ${BUILD_TSCONFIG}`,
+    buildCommand: `tsc -p ${build}`,
     tap: { testFiles: module.tests, nodeArgs: ['--test-reporter=tap', 'scripts/mutate-run.mjs', '{{testFile}}'], forceBail: true },
     coverageAnalysis: 'perTest',
     checkers: ['typescript'],
     checkerNodeArgs: ['--import', typescriptHook],
     // The checker compiles the mutated files and what they import, not the whole project: a
     // check per mutant then takes a fraction of the time (written below, ignored by git).
-    tsconfigFile: TSCONFIG,
+    tsconfigFile: check,
     typescriptChecker: { prioritizePerformanceOverAccuracy: true },
     concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 2),
     // Tests start servers and child processes: a loaded machine is slow, not a mutant.
@@ -100,8 +111,9 @@ const summary = [];
 for (const name of wanted.length ? wanted : Object.keys(MODULES)) {
   const started = Date.now();
   const json = (file, config) => writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
-  json(TSCONFIG, { extends: './tsconfig.json', compilerOptions: { types: ['node'] }, include: [], files: MODULES[name].mutate });
-  json(BUILD_TSCONFIG, {
+  const { check, build } = tsconfigs(name);
+  json(check, { extends: './tsconfig.json', compilerOptions: { types: ['node'] }, include: [], files: MODULES[name].mutate });
+  json(build, {
     extends: './tsconfig.json',
     compilerOptions: { rootDir: '.', outDir: '.mutate-build', declaration: false, sourceMap: false, types: ['node'] },
     include: [],
