@@ -245,7 +245,7 @@ describe('garbage collection decisions', () => {
     const s = await setup();
     const img = await s.image('app', 'old');
     await settle();
-    s.once('stat', (p) => p === revisionLinkPath('app', parseDigest(img.manifest.digest)), () => s.registry.repository('app').tags.tag('late', parseDigest(img.manifest.digest)));
+    s.once('stat', (p) => p === revisionLinkPath('app', parseDigest(img.manifest.digest)), () => s.registry.localRepository('app').tags.tag('late', parseDigest(img.manifest.digest)));
     const { result } = await s.gc({ deleteUntagged: true });
     assert.deepEqual(result.manifestsEligible, [`app@${img.manifest.digest}`]);
     assert.deepEqual(result.manifestsDeleted, []);

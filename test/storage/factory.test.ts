@@ -51,6 +51,7 @@ describe('base wrapper', () => {
   it('checks paths, with "." and ".." components refused', () => {
     for (const p of ['/a', '/a/b.c/-d_e', '/.a', '/..a', '/...', '/a..']) assert.ok(isValidPath(p), p);
     for (const p of ['', 'a', '/', '/a/', '//a', '/a/./b', '/a/../b', '/.', '/..', '/a b']) assert.ok(!isValidPath(p), p);
+    for (const p of [undefined, null, 42, ['/a'], { toString: () => '/a' }]) assert.ok(!isValidPath(p) && !isValidPath(p, { root: true }), String(p));
     assert.ok(isValidPath('/', { root: true }));
   });
 
@@ -81,9 +82,17 @@ describe('base wrapper', () => {
     const w = await driver.writer('/m/c');
     await w.write(Buffer.from('y'));
     await w.commit();
+    await driver.reader('/m/c', 0);
+    await driver.stat('/m');
+    await driver.list('/m');
+    await driver.walk('/m', () => undefined);
+    await driver.move('/m/c', '/m/d');
+    await driver.redirectURL('/m/d', { method: 'GET' });
+    await driver.delete('/m/d');
     assert.deepEqual(
       events.map((e) => `${e.operation} ${e.path} ${e.error ? 'failed' : 'ok'}`),
-      ['putContent /m/a ok', 'getContent /m/b failed', 'writer /m/c ok', 'writer.write /m/c ok', 'writer.commit /m/c ok'],
+      ['putContent /m/a ok', 'getContent /m/b failed', 'writer /m/c ok', 'writer.write /m/c ok', 'writer.commit /m/c ok',
+        'reader /m/c ok', 'stat /m ok', 'list /m ok', 'walk /m ok', 'move /m/c ok', 'redirectURL /m/d ok', 'delete /m/d ok'],
     );
     assert.ok(events.every((e) => e.driver === 'inmemory' && e.durationMs >= 0));
   });

@@ -270,7 +270,8 @@ describe('manifest store', () => {
     const repo = registry.repository('team/app');
     const [a, b, c] = manifests as [Buffer, Buffer, Buffer];
     await repo.manifests.put(a, OCI, {});
-    await refused(repo.manifests.put(b, OCI, {}), 'DENIED', (err) => assert.match(err.message, /quota/), 'the blob and one manifest fill it');
+    // The blob and one manifest fill it.
+    await refused(repo.manifests.put(b, OCI, {}), 'DENIED', (err) => assert.match(err.message, /quota/));
     await repo.manifests.put(a, OCI, { tag: 'again' }); // stored already: adds nothing
     assert.equal(await repo.manifests.delete(digestOf(a)), true);
     await repo.manifests.put(b, OCI, {});

@@ -30,7 +30,7 @@ export interface OperationEvent {
   operation: string;
   path: string;
   durationMs: number;
-  /** The error thrown, when the operation failed. */
+  /** The error thrown, when the operation failed; undefined when it succeeded. */
   error?: unknown;
 }
 
@@ -154,10 +154,8 @@ class BaseDriver implements StorageDriver {
   private report(operation: string, path: string, started: number, error: unknown): void {
     const hook = this.options.onOperation;
     if (!hook) return;
-    const event: OperationEvent = { driver: this.name, operation, path, durationMs: performance.now() - started };
-    if (error !== undefined) event.error = error;
     try {
-      hook(event);
+      hook({ driver: this.name, operation, path, durationMs: performance.now() - started, error });
     } catch {
       // A metrics callback must never break storage.
     }
