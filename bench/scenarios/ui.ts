@@ -27,6 +27,7 @@ import { dirname, join } from 'node:path';
 import { expectStatus, send, type FullReply } from '../client.js';
 import { median, type Context, type Metric, type Sample, type Scenario } from '../scenario.js';
 import { processCpuSeconds, type RunningProcess } from '../servers.js';
+import type { ServerName } from '../options.js';
 
 const ROOT = 'docker/registry/v2';
 const BIG = 'ui/big';
@@ -184,16 +185,18 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 
 async function measureAll(base: string, name: string, pid: number, ctx: Context): Promise<Sample> {
   const l = layoutFor(ctx);
-  const agent = new Agent({ keepAlive: true, maxSockets: name === 'berth' ? 1 : BROWSER_CONNECTIONS });
+  // Berth, with one worker or several, is asked through its UI endpoints; Distribution as a browser UI asks it.
+  const berth = name !== 'distribution';
+  const agent = new Agent({ keepAlive: true, maxSockets: berth ? 1 : BROWSER_CONNECTIONS });
   const values: Record<string, number> = {};
   const notes: string[] = [];
   try {
-    const one = (page: PageName) => (name === 'berth' ? berthPage(base, page, l, agent) : distributionPage(base, page, l, agent));
-    if (name === 'berth') await catalogHolds(base, l.repos.length, agent);
+    const one = (page: PageName) => (berth ? berthPage(base, page, l, agent) : distributionPage(base, page, l, agent));
+    if (berth) await catalogHolds(base, l.repos.length, agent);
     values['cold ms'] = await timed(() => one('repos first'));
     // Distribution's pages take seconds each: fewer rounds of them (the spread shows in the table).
-    const warmUps = name === 'berth' ? 3 : 1;
-    const samples = name === 'berth' ? ctx.sizes.listingSamples : Math.min(3, ctx.sizes.listingSamples);
+    const warmUps = berth ? 3 : 1;
+    const samples = berth ? ctx.sizes.listingSamples : Math.min(3, ctx.sizes.listingSamples);
     for (const page of PAGES) {
       for (let i = 0; i < warmUps; i++) await one(page);
       const times: number[] = [];
@@ -253,7 +256,7 @@ export const s3UiScenario: Scenario = {
       await s3.putMany(b, l.objects, 192, ctx.log);
       return b;
     })();
-    const fresh = await ctx.startServer(server.name as 'berth' | 'distribution', await bucket, `ui-${rep + 1}`);
+    const fresh = await ctx.startServer(server.name as ServerName, await bucket, `ui-${rep + 1}`);
     try {
       return await measureAll(fresh.url, fresh.name, fresh.pid, ctx);
     } finally {
