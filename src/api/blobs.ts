@@ -59,7 +59,7 @@ export async function handleBlob(ctx: Context, repo: Repository, reference: stri
     ctx.events?.blobPulled(ctx, repo.name, digest, desc.size);
     return;
   }
-  const file = length > 0 ? await repo.blobs.openRead(digest) : undefined;
+  const file = length > 0 ? await repo.blobs.openRead(digest, start) : undefined;
   if (file) {
     ctx.res.writeHead(range ? 206 : 200, headers);
     await sendFile(file, ctx.res, start, length);

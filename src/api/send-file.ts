@@ -47,10 +47,14 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
     const at = next;
     const want = Math.min(CHUNK, end - at);
     next += want;
-    reads[slot] = written[slot]!.then(() => file.read(buffers[slot]!, want, at)).then((got) => {
+    const read = written[slot]!.then(() => file.read(buffers[slot]!, want, at)).then((got) => {
       if (got !== want) throw new Error(`blob data ended early at byte ${at + got}`);
       return got;
     });
+    // A failure of a read ahead (a store gone: every waiting read fails at once) is met when the
+    // loop reaches it, or by the finally below; until then it must not count as unhandled.
+    read.catch(() => undefined);
+    reads[slot] = read;
   };
   try {
     for (let slot = 0; slot < SLOTS && next < end; slot++) readInto(slot);

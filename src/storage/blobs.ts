@@ -81,10 +81,10 @@ export class BlobStore {
   }
 
   /** The blob opened for positioned reads, when the driver offers that (see StorageDriver.openRead). */
-  async openRead(digest: Digest): Promise<RandomAccessFile | undefined> {
+  async openRead(digest: Digest, from = 0): Promise<RandomAccessFile | undefined> {
     if (!this.driver.openRead) return undefined;
     try {
-      return await this.driver.openRead(blobDataPath(digest));
+      return await this.driver.openRead(blobDataPath(digest), from);
     } catch (err) {
       if (isPathNotFound(err)) {
         this.forget(digest);

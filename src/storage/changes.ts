@@ -125,6 +125,7 @@ export function reportingDriver(inner: StorageDriver, report: (changes: StorageC
         },
         write: (chunk: Uint8Array) => w.write(chunk),
         ...(w.writeBorrowed ? { writeBorrowed: (chunk: Uint8Array) => w.writeBorrowed!(chunk) } : {}),
+        ...(w.suspend ? { suspend: () => after(w.suspend!(), { op: 'put', path }) } : {}),
         close: () => after(w.close(), { op: 'put', path }),
         cancel: () => after(w.cancel(), { op: 'delete', path }),
         commit: () => after(w.commit(), { op: 'put', path }),

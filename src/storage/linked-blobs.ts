@@ -50,8 +50,8 @@ export class LinkedBlobStore implements RepositoryBlobs {
     return this.blobs.reader(digest, offset, length);
   }
 
-  openRead(digest: Digest): Promise<RandomAccessFile | undefined> {
-    return this.blobs.openRead(digest);
+  openRead(digest: Digest, from?: number): Promise<RandomAccessFile | undefined> {
+    return this.blobs.openRead(digest, from);
   }
 
   redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined> {

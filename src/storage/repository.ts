@@ -39,7 +39,7 @@ export interface RepositoryBlobs {
   stat(digest: Digest): Promise<BlobDescriptor | undefined>;
   reader(digest: Digest, offset?: number, length?: number): Promise<Readable>;
   /** The blob opened for positioned reads, when storage offers that (see StorageDriver.openRead). */
-  openRead(digest: Digest): Promise<RandomAccessFile | undefined>;
+  openRead(digest: Digest, from?: number): Promise<RandomAccessFile | undefined>;
   redirectURL(digest: Digest, method: 'GET' | 'HEAD'): Promise<string | undefined>;
   /** Links a blob that `source` can see (any blob in storage without a source); its descriptor, or undefined when it cannot. */
   mountFrom(source: RepositoryBlobs | undefined, digest: Digest): Promise<BlobDescriptor | undefined>;

@@ -136,18 +136,21 @@ export class UploadStore implements RepositoryUploads {
   /** Completes an upload (PUT ?digest=), with an optional last chunk; the blob is linked into the repository. */
   commit(id: string, digest: Digest, body?: UploadSource, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
     return this.sessions.exclusive(this.key(id), () => this.endedWhenFull(id, async () => {
-      const size = body ? await this.appendLocked(id, body, expect, { last: true }) : checkPosition(await this.size(id), expect);
+      let size: number;
+      if (body) {
+        size = await this.appendLocked(id, body, expect, { last: true });
+      } else {
+        // The data becomes a whole file (durable where the driver is set to be: filesystem fsync)
+        // before its digest is checked; a last chunk in this request was committed as it was written.
+        const data = await this.open(id);
+        size = await checkPositionOf(data, expect);
+        await data.commit();
+      }
       const digester = this.sessions.take(this.key(id), size, digest.algorithm) ?? (await this.rehash(id, digest.algorithm));
       const actual = digester.digest();
       if (actual.value !== digest.value) {
         await this.remove(id);
         throw new RegistryError('DIGEST_INVALID', undefined, { digest: digest.value, actual: actual.value });
-      }
-      if (!body) {
-        // commit() makes the data durable first where the driver is set to (filesystem fsync);
-        // a last chunk in this request was committed as it was written.
-        const data = await this.driver.writer(uploadDataPath(this.name, id), { append: true });
-        await data.commit();
       }
       try {
         await this.linked.link(digest, size, () => this.blobs.adopt(digest, uploadDataPath(this.name, id), size));
@@ -166,28 +169,38 @@ export class UploadStore implements RepositoryUploads {
     await this.sessions.exclusive(this.key(id), () => this.remove(id));
   }
 
-  /** Appends a chunk; the last one (in the PUT that completes the upload) is committed, made durable where the driver is set to. */
+  /**
+   * Appends a chunk; the last one (in the PUT that completes the upload) is committed, made durable
+   * where the driver is set to. Other chunks end with the writer suspended (FileWriter.suspend):
+   * the data need not be readable between chunks, which spares S3 a copy of it per chunk.
+   */
   private async appendLocked(id: string, body: UploadSource, expect: ChunkExpectation, { last }: { last: boolean }): Promise<number> {
-    const size = await this.size(id);
+    let writer = await this.open(id);
+    let size: number;
     try {
-      checkPosition(size, expect);
+      size = await checkPositionOf(writer, expect);
     } catch (err) {
       if (!('deliver' in body)) body.resume();
       throw err;
     }
     const key = this.key(id);
-    const digester = this.sessions.take(key, size, 'sha256') ?? (await this.rehash(id, 'sha256'));
-    const writer = await this.driver.writer(uploadDataPath(this.name, id), { append: true });
+    let digester = this.sessions.take(key, size, 'sha256');
+    if (!digester) {
+      // The hash is rebuilt from the data, which must be a readable file for that.
+      await writer.commit();
+      digester = await this.rehash(id, 'sha256');
+      writer = await this.open(id);
+    }
     try {
       await pump(body, writer, digester);
     } catch (err) {
       // The whole blocks already stored stay, the one still filling does not (upload-body.ts), on
       // every driver; a client resumes from the Range it is told. The running hash is dropped
       // since it may disagree with what was stored, and rebuilt on the next request.
-      await writer.close().catch(() => undefined);
+      await release(writer).catch(() => undefined);
       throw err;
     }
-    await (last ? writer.commit() : writer.close());
+    await (last ? writer.commit() : release(writer));
     const written = digester.size - size;
     if (expect.length !== undefined && written !== expect.length) {
       throw new RegistryError('SIZE_INVALID', 'chunk length does not match its Content-Range or Content-Length', { expected: expect.length, got: written });
@@ -203,10 +216,25 @@ export class UploadStore implements RepositoryUploads {
     return digester;
   }
 
+  /** Bytes received so far. */
   private async size(id: string): Promise<number> {
     if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
     try {
       return (await this.driver.stat(uploadDataPath(this.name, id))).size;
+    } catch (err) {
+      if (!isPathNotFound(err)) throw err;
+    }
+    // Data left by a suspended writer may be no file yet; a writer finds it, or BLOB_UPLOAD_UNKNOWN.
+    const data = await this.open(id);
+    await release(data);
+    return data.size;
+  }
+
+  /** The upload's data opened for appending; BLOB_UPLOAD_UNKNOWN when there is no such upload. */
+  private async open(id: string): Promise<FileWriter> {
+    if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+    try {
+      return await this.driver.writer(uploadDataPath(this.name, id), { append: true });
     } catch (err) {
       if (isPathNotFound(err)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
       throw err;
@@ -254,6 +282,21 @@ function checkPosition(size: number, expect: ChunkExpectation): number {
     throw new RegistryError('RANGE_INVALID', 'the upload URL is out of date: continue from the Location of the last response', { expected: size, got: expect.offset }, { headers: rangeHeaders(size) });
   }
   return size;
+}
+
+/** Ends a writer of an upload's data between chunks: suspended where the driver can, else closed. */
+function release(writer: FileWriter): Promise<void> {
+  return writer.suspend ? writer.suspend() : writer.close();
+}
+
+/** checkPosition against an open data writer, which is released when the position is wrong. */
+async function checkPositionOf(writer: FileWriter, expect: ChunkExpectation): Promise<number> {
+  try {
+    return checkPosition(writer.size, expect);
+  } catch (err) {
+    await release(writer).catch(() => undefined);
+    throw err;
+  }
 }
 
 /**

@@ -302,6 +302,32 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
       assert.equal(sha256(await driver.getContent(`${dir}/wb/data`)), sha256(data));
     });
 
+    it('continues a file across writers ended by suspend (where offered, else close), as an upload\'s chunks are', async () => {
+      const MiB = 1024 * 1024;
+      const pieces = [7 * MiB + 3, 6 * MiB, MiB, 2 * MiB + 5].map((n) => randomBytes(n));
+      const release = (w: FileWriter) => (w.suspend ? w.suspend() : w.close());
+      const first = await driver.writer(`${dir}/up/data`);
+      await first.commit();
+      let size = 0;
+      for (const piece of pieces) {
+        const w = await driver.writer(`${dir}/up/data`, { append: true });
+        assert.equal(w.size, size, 'size seen by the next writer');
+        for (let at = 0; at < piece.length; at += 512 * 1024) await w.write(piece.subarray(at, at + 512 * 1024));
+        size += piece.length;
+        assert.equal(w.size, size);
+        await release(w);
+      }
+      const idle = await driver.writer(`${dir}/up/data`, { append: true });
+      assert.equal(idle.size, size);
+      await release(idle); // nothing written: nothing changes
+      const last = await driver.writer(`${dir}/up/data`, { append: true });
+      assert.equal(last.size, size);
+      await last.commit();
+      assert.equal(sha256(await driver.getContent(`${dir}/up/data`)), sha256(Buffer.concat(pieces)));
+      assert.equal((await driver.stat(`${dir}/up/data`)).size, size);
+      if (driver.listPendingWrites) assert.deepEqual(await driver.listPendingWrites(`${dir}/up`), [], 'nothing left pending after the commit');
+    });
+
     it('runs concurrent writers on different paths', async () => {
       const datas = Array.from({ length: 6 }, () => randomBytes(300_000));
       const writers = await Promise.all(datas.map((_, i) => driver.writer(`${dir}/c${i}/data`)));

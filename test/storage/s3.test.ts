@@ -3,7 +3,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createDriver } from '../../src/storage/driver/factory.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
-import { PathNotFoundError } from '../../src/storage/driver/errors.js';
+import { InvalidOffsetError, PathNotFoundError } from '../../src/storage/driver/errors.js';
 import { parseS3Params } from '../../src/storage/driver/s3/params.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
 import { readAll, runDriverSuite } from '../../src/testing/index.js';
@@ -71,6 +71,95 @@ describe('s3 driver specifics', () => {
     const at = a.length + b.length - 10;
     assert.ok((await readAll(await driver.reader('/up/data', at, 20))).equals(whole.subarray(at, at + 20)));
     await driver.delete('/up');
+  });
+
+  it('keeps a suspended writer\'s multipart upload for the next append, in any instance; a writer killed on the way leaves a prefix of what it wrote, never a torn file', async () => {
+    const pending = async (key: string) => (await driver.listPendingWrites!('/kept')).filter((w) => w.path === key);
+    const a = randomBytes(6 * MiB + 1);
+    const b = randomBytes(11 * MiB);
+    const c = randomBytes(2 * MiB);
+    const created = await driver.writer('/kept/data');
+    await created.commit();
+    const w1 = await driver.writer('/kept/data', { append: true });
+    await w1.write(a);
+    await w1.suspend!();
+    // The upload is the file now: no object (nothing readable), one pending write.
+    await assert.rejects(other.stat('/kept/data'), PathNotFoundError);
+    assert.equal((await pending('/kept/data')).length, 1);
+    // Another instance takes b and is killed (abandoned without ending): the parts it stored stay.
+    const killed = await other.writer('/kept/data', { append: true });
+    assert.equal(killed.size, a.length);
+    await killed.write(b); // two parts sent (the second maybe still on its way), 1 MiB never sent
+    let had = 0;
+    for (const started = Date.now(); had < 10 * MiB && Date.now() - started < 10_000; await new Promise((r) => setTimeout(r, 50))) {
+      const probe = await driver.writer('/kept/data', { append: true });
+      had = probe.size - a.length;
+      await probe.suspend!();
+    }
+    assert.equal(had, 10 * MiB, 'the parts it stored count; its unsent tail does not');
+    const w2 = await driver.writer('/kept/data', { append: true });
+    assert.equal(w2.size, a.length + had);
+    await w2.write(b.subarray(had));
+    await w2.write(c);
+    await w2.suspend!();
+    const done = await other.writer('/kept/data', { append: true });
+    assert.equal(done.size, a.length + b.length + c.length);
+    await done.commit();
+    const whole = Buffer.concat([a, b, c]);
+    assert.ok((await other.getContent('/kept/data')).equals(whole));
+    assert.deepEqual(await pending('/kept/data'), []);
+
+    // Killed while turning an object into a kept upload: the object is still the content, and the
+    // upload it left is aborted by the next writer that keeps one.
+    await driver.putContent('/kept/obj', a);
+    const cut = await driver.writer('/kept/obj', { append: true });
+    await cut.write(b); // its upload begun: a copy of the object and a part of b
+    assert.equal((await other.stat('/kept/obj')).size, a.length);
+    const w3 = await other.writer('/kept/obj', { append: true });
+    assert.equal(w3.size, a.length);
+    await w3.write(c);
+    await w3.suspend!();
+    assert.equal((await pending('/kept/obj')).length, 1, 'the killed writer\'s upload is gone');
+    const w4 = await driver.writer('/kept/obj', { append: true });
+    await w4.commit();
+    assert.ok((await driver.getContent('/kept/obj')).equals(Buffer.concat([a, c])));
+    await driver.delete('/kept');
+    assert.deepEqual(await driver.listPendingWrites!('/kept'), []);
+  });
+
+  it('reads objects past the SDK into the caller\'s buffers (openRead): in order from an offset, several reads waiting at once, connections reused', async () => {
+    const data = randomBytes(3 * MiB + 12_345);
+    await driver.putContent('/or/blob', data);
+    await driver.putContent('/or/empty', Buffer.alloc(0));
+    for (const from of [0, 1, 2 * MiB + 7]) {
+      const file = await driver.openRead!('/or/blob', from);
+      assert.equal(file.size, data.length);
+      // Four reads of 512 KiB (one cut short by the end) asked for together, the way downloads read ahead.
+      const buffers = Array.from({ length: 8 }, () => Buffer.alloc(512 * 1024));
+      const got: Buffer[] = [];
+      for (let at = from; at < data.length; ) {
+        const batch = buffers.slice(0, 4).map((b, i) => ({ b, pos: at + i * b.length })).filter((r) => r.pos < data.length);
+        const counts = await Promise.all(batch.map((r) => file.read(r.b, Math.min(r.b.length, data.length - r.pos), r.pos)));
+        batch.forEach((r, i) => got.push(Buffer.from(r.b.subarray(0, counts[i]))));
+        at += counts.reduce((n, c) => n + c, 0);
+      }
+      await file.close();
+      assert.ok(Buffer.concat(got).equals(data.subarray(from)), `whole from ${from}`);
+    }
+    const early = await driver.openRead!('/or/blob', 0);
+    assert.equal(await early.read(Buffer.alloc(100), 100, 0), 100);
+    await early.close(); // the rest unread: that connection is closed, the next GET works
+    const again = await driver.openRead!('/or/blob', 0);
+    const whole = Buffer.alloc(data.length);
+    assert.equal(await again.read(whole, whole.length, 0), data.length);
+    assert.ok(whole.equals(data));
+    await again.close();
+    const empty = await driver.openRead!('/or/empty', 0);
+    assert.equal(empty.size, 0);
+    await empty.close();
+    await assert.rejects(driver.openRead!('/or/missing', 0), PathNotFoundError);
+    await assert.rejects(driver.openRead!('/or/blob', data.length + 1), InvalidOffsetError);
+    await driver.delete('/or');
   });
 
   it('moves large files with a multipart copy, and deletes more than 1000 keys in batches', async () => {

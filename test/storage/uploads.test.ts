@@ -251,17 +251,18 @@ describe('upload store', () => {
     const without = (op: string) => ops.filter((o) => o !== op);
 
     let id = await twice();
-    assert.deepEqual(without('writer.write'), ['stat', 'writer', 'writer.close', 'stat', 'writer', 'writer.close'], 'no read, no commit');
+    // The size comes from the append writer (no stat); the in-memory driver has no suspend().
+    assert.deepEqual(without('writer.write'), ['writer', 'writer.close', 'writer', 'writer.close'], 'no read, no commit');
     ops.length = 0;
     const d = digestOf(Buffer.from('abcd'));
     assert.deepEqual(await one.repo.uploads.commit(id, d), { digest: d, size: 4 });
-    assert.deepEqual(ops, ['stat', 'writer', 'writer.commit', 'move'], 'no read: the running hash is kept');
+    assert.deepEqual(ops, ['writer', 'writer.commit', 'move'], 'no read: the running hash is kept');
 
     id = await twice();
     ops.length = 0;
     const e = digestOf(Buffer.from('abcdef'));
     assert.deepEqual(await one.repo.uploads.commit(id, e, body('ef')), { digest: e, size: 6 });
-    assert.deepEqual(without('writer.write'), ['stat', 'writer', 'writer.commit', 'move'], 'the last chunk committed as it is written');
+    assert.deepEqual(without('writer.write'), ['writer', 'writer.commit', 'move'], 'the last chunk committed as it is written');
 
     // Another process (its own running hashes) reads what it did not receive, once.
     id = await twice('gh', 'ij');
@@ -269,7 +270,8 @@ describe('upload store', () => {
     const other = await setup(driver);
     const f = digestOf(Buffer.from('ghij'));
     assert.deepEqual(await other.repo.uploads.commit(id, f), { digest: f, size: 4 });
-    assert.deepEqual(ops, ['stat', 'reader', 'writer', 'writer.commit', 'move']);
+    // The data is made a whole file (on S3 a kept multipart upload is completed) before it is read.
+    assert.deepEqual(ops, ['writer', 'writer.commit', 'reader', 'move']);
   });
 
   it('passes storage failures on as they are, and ends an upload that filled the device', async () => {

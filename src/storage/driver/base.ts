@@ -73,7 +73,7 @@ const visitorErrors = new WeakSet<object>();
 
 class BaseDriver implements StorageDriver {
   readonly name: string;
-  readonly openRead?: (path: string) => Promise<RandomAccessFile>;
+  readonly openRead?: (path: string, from?: number) => Promise<RandomAccessFile>;
   readonly listPendingWrites?: (path: string) => Promise<PendingWrite[]>;
   readonly abortPendingWrite?: (write: PendingWrite) => Promise<void>;
   readonly listFiles?: (path: string, skip?: (lastPath: string) => string | undefined) => AsyncIterable<string[]>;
@@ -87,9 +87,10 @@ class BaseDriver implements StorageDriver {
     this.name = inner.name;
     const openRead = inner.openRead?.bind(inner);
     if (openRead) {
-      this.openRead = async (path) => {
+      this.openRead = async (path, from = 0) => {
         const p = this.checkPath(path);
-        return this.run('openRead', p, () => openRead(p));
+        if (!isCount(from)) throw new InvalidOffsetError(this.name, p, from);
+        return this.run('openRead', p, () => openRead(p, from));
       };
     }
     // Pending writes come as a pair: offered only when the driver has both.
@@ -243,6 +244,7 @@ class BaseDriver implements StorageDriver {
 
 class BaseWriter implements FileWriter {
   readonly writeBorrowed?: (chunk: Uint8Array) => Promise<void>;
+  readonly suspend?: () => Promise<void>;
 
   constructor(
     private readonly base: BaseDriver,
@@ -251,6 +253,8 @@ class BaseWriter implements FileWriter {
   ) {
     const borrowed = inner.writeBorrowed?.bind(inner);
     if (borrowed) this.writeBorrowed = (chunk) => this.base.runFor('writer.write', this.path, () => borrowed(chunk));
+    const suspend = inner.suspend?.bind(inner);
+    if (suspend) this.suspend = () => this.base.runFor('writer.suspend', this.path, suspend);
   }
 
   get size(): number {

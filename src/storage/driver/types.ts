@@ -26,11 +26,13 @@ export interface StorageDriver {
   reader(path: string, offset?: number, length?: number): Promise<Readable>;
 
   /**
-   * Optional: the file opened for reads at any position into the caller's buffers, for drivers
-   * with cheap random access (the filesystem). Blob downloads use it to reuse their buffers,
-   * where a stream allocates one per read. PathNotFoundError when absent.
+   * Optional: the file opened for reads into the caller's buffers. Blob downloads use it to reuse
+   * their buffers, where a stream allocates one per read. `from` is where the caller's reads will
+   * begin. The filesystem reads at any position; a driver that streams the file (S3 over plain
+   * HTTP) starts there and takes reads that cover the file from there in order, without gaps.
+   * PathNotFoundError when absent.
    */
-  openRead?(path: string): Promise<RandomAccessFile>;
+  openRead?(path: string, from?: number): Promise<RandomAccessFile>;
 
   /**
    * A writer for path: a new file (replacing any old one), or with `append` the continuation of an
@@ -155,6 +157,15 @@ export interface FileWriter {
   writeBorrowed?(chunk: Uint8Array): Promise<void>;
   /** Flushes and releases the writer; the content stays at path and may be appended to later. */
   close(): Promise<void>;
+  /**
+   * Optional: releases the writer as close() does, but the store may keep the content where only
+   * a later `writer(path, { append: true })` finds it (its `size`, and what it continues), not yet
+   * readable through stat, reader, getContent or list; a commit() (or close()) through such a
+   * writer makes it a file again. For a file written in pieces by several writers (an upload's
+   * chunks), where making it readable after each piece costs a copy of all of it (S3: a multipart
+   * upload kept open instead of completed). Callers without it use close().
+   */
+  suspend?(): Promise<void>;
   /** Discards the file. */
   cancel(): Promise<void>;
   /** Flushes; after commit the content is complete at path. The writer is closed by it. */

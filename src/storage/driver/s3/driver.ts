@@ -11,6 +11,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -23,10 +24,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { isValidPath } from '../base.js';
-import { InvalidOffsetError, PathNotFoundError, StorageDriverError } from '../errors.js';
-import type { FileInfo, FileWriter, PendingWrite, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from '../types.js';
+import { InvalidOffsetError, PathNotFoundError, StorageDriverError, StorageUnavailableError } from '../errors.js';
+import type { FileInfo, FileWriter, PendingWrite, RandomAccessFile, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from '../types.js';
 import { compareWalkOrder, listFromChildren } from '../walk.js';
 import { listPage, type ListedObject } from './list-page.js';
+import { ObjectReads } from './object-reads.js';
 import { endpointUrl, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, parseS3Params, type S3Params } from './params.js';
 
 /**
@@ -73,6 +75,9 @@ export class S3Driver implements StorageDriver {
   readonly name = NAME;
   readonly client: S3Client;
   private readonly agents: Array<http.Agent | https.Agent>;
+  /** Downloads past the SDK, for a plain-HTTP path-style endpoint (object-reads.ts); else none. */
+  private readonly objectReads: ObjectReads | undefined;
+  readonly openRead?: (path: string, from?: number) => Promise<RandomAccessFile>;
 
   constructor(readonly params: S3Params) {
     const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -111,6 +116,10 @@ export class S3Driver implements StorageDriver {
     }
     if (params.useragent) config.customUserAgent = params.useragent;
     this.client = new S3Client(config);
+    if (endpoint && /^http:/i.test(endpoint) && params.forcepathstyle) {
+      this.objectReads = new ObjectReads(new URL(endpoint), { timeoutMs: params.requesttimeout });
+      this.openRead = (path, from) => this.openObject(path, from ?? 0);
+    }
   }
 
   /** The object key of a driver path. */
@@ -197,16 +206,59 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  async writer(path: string, { append = false }: WriterOptions = {}): Promise<FileWriter> {
-    if (!append) return new S3Writer(this, path, 0, undefined);
+  /** openRead: a presigned GET from `from`, read by ObjectReads; what any other answer means, the SDK tells. */
+  private async openObject(path: string, from: number): Promise<RandomAccessFile> {
+    const signed = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.params.bucket, Key: this.key(path) }), { expiresIn: 900 });
+    const get = await this.objectReads!.get(new URL(signed), from);
+    if (get.status === 200 || get.status === 206) return get;
     const info = await this.head(path);
     if (!info) throw new PathNotFoundError(NAME, path);
-    if (info.size < MIN_PART_SIZE) {
-      // Too small to become a part: read it back and continue in memory.
-      const existing = info.size > 0 ? await this.getContent(path) : Buffer.alloc(0);
-      return new S3Writer(this, path, info.size, existing);
+    if (from >= info.size && from > 0) throw new InvalidOffsetError(NAME, path, from);
+    const message = `${NAME}: GET of ${path} answered ${get.status}`;
+    throw get.status >= 500 ? new StorageUnavailableError(NAME, message) : new StorageDriverError(NAME, message);
+  }
+
+  async writer(path: string, { append = false }: WriterOptions = {}): Promise<FileWriter> {
+    if (!append) return new S3Writer(this, path, { from: 'new' });
+    const info = await this.head(path);
+    if (info) return new S3Writer(this, path, { from: 'object', size: info.size });
+    const kept = await this.keptUpload(path);
+    if (!kept) throw new PathNotFoundError(NAME, path);
+    if (kept.parts.at(-1)!.Size! < MIN_PART_SIZE) {
+      // A part under S3's minimum may only be last: finish the upload as an object and continue that.
+      await this.complete(path, kept.uploadId, kept.parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })));
+      return new S3Writer(this, path, { from: 'object', size: kept.size });
     }
-    return new S3Writer(this, path, info.size, undefined);
+    return new S3Writer(this, path, { from: 'kept', ...kept });
+  }
+
+  /**
+   * The multipart upload a suspended writer left at path (see S3Writer), when no object is there:
+   * the newest one at that exact key that holds parts, with its parts in order and their total.
+   */
+  private async keptUpload(path: string): Promise<KeptUpload | undefined> {
+    const key = this.key(path);
+    const uploads = (await this.uploadsAt(path)).filter((u) => u.key === key).sort((a, b) => b.initiated.getTime() - a.initiated.getTime());
+    for (const { uploadId } of uploads) {
+      const parts = await this.listParts(key, uploadId);
+      if (parts.length > 0) return { uploadId, parts, size: parts.reduce((n, p) => n + p.Size!, 0) };
+    }
+    return undefined;
+  }
+
+  private async listParts(key: string, uploadId: string): Promise<KeptPart[]> {
+    const parts: KeptPart[] = [];
+    let marker: string | undefined;
+    for (;;) {
+      const r = await this.client.send(
+        new ListPartsCommand({ Bucket: this.params.bucket, Key: key, UploadId: uploadId, MaxParts: 1000, ...(marker ? { PartNumberMarker: marker } : {}) }),
+      );
+      for (const p of r.Parts ?? []) {
+        if (p.PartNumber !== undefined && p.ETag !== undefined && p.Size !== undefined) parts.push({ PartNumber: p.PartNumber, ETag: p.ETag, Size: p.Size });
+      }
+      if (!r.IsTruncated || !r.NextPartNumberMarker) return parts.sort((a, b) => a.PartNumber - b.PartNumber);
+      marker = r.NextPartNumberMarker;
+    }
   }
 
   async stat(path: string): Promise<FileInfo> {
@@ -520,6 +572,7 @@ export class S3Driver implements StorageDriver {
   }
 
   async close(): Promise<void> {
+    this.objectReads?.close();
     this.client.destroy();
     for (const a of this.agents) a.destroy();
   }
@@ -530,6 +583,21 @@ function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
 }
 
+interface KeptPart {
+  PartNumber: number;
+  ETag: string;
+  Size: number;
+}
+
+interface KeptUpload {
+  uploadId: string;
+  parts: KeptPart[];
+  size: number;
+}
+
+/** Where a writer's content begins: nothing, the object at its path, or a kept multipart upload. */
+type WriterStart = { from: 'new' } | { from: 'object'; size: number } | ({ from: 'kept' } & KeptUpload);
+
 /**
  * A writer: buffers up to `chunksize` and sends each full buffer as a part of a multipart upload
  * (one part in flight while the next fills). close() and commit() both complete the upload, so
@@ -537,42 +605,70 @@ function encodeKey(key: string): string {
  * A file smaller than chunksize is sent with one PutObject instead.
  *
  * Continuing (append) an object:
- * - under 5 MiB (too small to be a part), it is read back and continues in the buffer;
+ * - under 5 MiB (too small to be a part), it is read back (at the first write) and continues in
+ *   the buffer;
  * - from 5 MiB, a new multipart upload starts whose first parts are server-side copies of the
  *   existing object (UploadPartCopy), made only once something is written: an append writer
  *   that is closed or committed without writing leaves the object as it is.
+ *
+ * suspend() keeps the multipart upload instead of completing it, as Distribution's writer does
+ * between an upload's chunks, so the next append sends only its own bytes where continuing an
+ * object copies all of it again. The upload is then the file: suspend sends the buffer as the
+ * last part (a tail under 5 MiB is joined to this writer's previous part, sent again with it), and
+ * only then deletes the object at path, which no longer holds everything. Until that delete the
+ * object is what an append continues, so a process killed in between leaves the content as it was
+ * before the writer (its upload is left pending, aborted with the folder or by upload purging).
+ * Before that delete, other uploads pending at the key (left by killed writers) are aborted.
+ * An append at a path with no object continues the newest upload kept there: its size is its
+ * parts' total (ListParts); one whose last part is under 5 MiB (a suspended writer that wrote
+ * less than that) is completed first and continued as an object. A kept upload is invisible to
+ * stat, reader and list (S3 cannot read a pending upload) until a writer commits or closes it.
  */
 class S3Writer implements FileWriter {
   private state: 'open' | 'closed' | 'committed' | 'cancelled' = 'open';
-  private buffer: Buffer[] = [];
-  private buffered = 0;
+  /** The part being filled (chunksize bytes, sent when full) and how much of it is. */
+  private fill: Buffer | undefined;
+  private filled = 0;
   private uploadId: string | undefined;
   private parts: CompletedPart[] = [];
+  /** The last part this writer sent and its bytes, which a small tail joins on suspend(). */
+  private lastSent: { index: number; body: Buffer } | undefined;
   private inflight: Promise<void> | undefined;
   private failure: unknown;
-  /** Whether the object at path must be (re)written when the writer finishes. */
+  /** Whether the content at path must be (re)written or completed when the writer finishes. */
   private dirty: boolean;
+  private wrote = false;
   private total: number;
+  /** An existing object under 5 MiB, read back into the buffer at the first write. */
+  private prefixPending: boolean;
+  /** True while the existing object still has to be copied in as the first parts. */
+  private copyPending: boolean;
+  /**
+   * The writer starts its own upload (it does not continue a kept one): aborting that on failure
+   * loses nothing stored before, and suspend() deletes the object at path once the upload holds
+   * everything.
+   */
+  private readonly ownUpload: boolean;
+  /** Bytes at path before this writer. */
+  private readonly existing: number;
 
   constructor(
     private readonly driver: S3Driver,
     private readonly path: string,
-    /** Size of the existing object continued (0 for a new file). */
-    private readonly existing: number,
-    /** The existing content when it is carried in the buffer (small objects). */
-    prefix: Buffer | undefined,
+    start: WriterStart,
   ) {
-    this.total = existing;
-    this.dirty = existing === 0;
-    if (prefix && prefix.length) {
-      this.buffer.push(prefix);
-      this.buffered = prefix.length;
+    const size = start.from === 'new' ? 0 : start.size;
+    this.existing = size;
+    this.total = size;
+    this.dirty = start.from !== 'object';
+    this.prefixPending = start.from === 'object' && size > 0 && size < MIN_PART_SIZE;
+    this.copyPending = start.from === 'object' && size >= MIN_PART_SIZE;
+    this.ownUpload = start.from !== 'kept';
+    if (start.from === 'kept') {
+      this.uploadId = start.uploadId;
+      this.parts = start.parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag }));
     }
-    this.copyPending = existing > 0 && prefix === undefined;
   }
-
-  /** True while the existing object still has to be copied in as the first parts. */
-  private copyPending: boolean;
 
   get size(): number {
     return this.total;
@@ -586,28 +682,44 @@ class S3Writer implements FileWriter {
     this.ensureOpen();
     if (this.failure) throw this.failure;
     if (chunk.length === 0) return;
-    this.buffer.push(Buffer.from(chunk));
-    this.buffered += chunk.length;
+    if (this.prefixPending) {
+      this.prefixPending = false;
+      await this.append(await this.driver.getContent(this.path));
+    }
     this.total += chunk.length;
     this.dirty = true;
-    if (this.buffered >= this.driver.params.chunksize) {
-      await this.settle();
-      const body = this.take();
-      this.inflight = this.sendPart(body).catch((err: unknown) => {
-        this.failure = err;
-      });
-    }
+    this.wrote = true;
+    await this.append(chunk);
   }
 
-  /** write() keeps a copy (the chunk is taken before it awaits anything), so the chunk is free once it is called. */
+  /** write() has copied the chunk into its part buffer when it resolves. */
   writeBorrowed(chunk: Uint8Array): Promise<void> {
     return this.write(chunk);
   }
 
+  /** Copies bytes into the part buffer, sending each part once full (after the one before is stored). */
+  private async append(bytes: Uint8Array): Promise<void> {
+    const size = this.driver.params.chunksize;
+    for (let at = 0; at < bytes.length; ) {
+      this.fill ??= Buffer.allocUnsafe(size);
+      const n = Math.min(bytes.length - at, size - this.filled);
+      this.fill.set(bytes.subarray(at, at + n), this.filled);
+      this.filled += n;
+      at += n;
+      if (this.filled === size) {
+        await this.settle();
+        const body = this.take();
+        this.inflight = this.sendPart(body).catch((err: unknown) => {
+          this.failure = err;
+        });
+      }
+    }
+  }
+
   private take(): Buffer {
-    const body = Buffer.concat(this.buffer, this.buffered);
-    this.buffer = [];
-    this.buffered = 0;
+    const body = this.fill ? this.fill.subarray(0, this.filled) : Buffer.alloc(0);
+    this.fill = undefined;
+    this.filled = 0;
     return body;
   }
 
@@ -635,14 +747,20 @@ class S3Writer implements FileWriter {
 
   private async sendPart(body: Buffer): Promise<void> {
     const uploadId = await this.ensureUpload();
-    const d = this.driver;
-    const partNumber = this.parts.length + 1;
+    const partNumber = (this.parts.at(-1)?.PartNumber ?? 0) + 1;
     if (partNumber > MAX_PARTS) throw new StorageDriverError(NAME, `${NAME}: more than ${MAX_PARTS} parts for ${this.path}; raise chunksize`);
-    this.parts.push({ PartNumber: partNumber });
+    this.lastSent = undefined; // a part before this one can no longer take a tail
+    const index = this.parts.push({ PartNumber: partNumber }) - 1;
+    this.parts[index] = { PartNumber: partNumber, ETag: await this.uploadPart(uploadId, partNumber, body) };
+    this.lastSent = { index, body };
+  }
+
+  private async uploadPart(uploadId: string, partNumber: number, body: Buffer): Promise<string> {
+    const d = this.driver;
     const r = await d.client.send(
       new UploadPartCommand({ Bucket: d.params.bucket, Key: d.key(this.path), UploadId: uploadId, PartNumber: partNumber, Body: body }),
     );
-    this.parts[partNumber - 1] = { PartNumber: partNumber, ETag: r.ETag! };
+    return r.ETag!;
   }
 
   /** Makes everything written an object at path. */
@@ -657,35 +775,71 @@ class S3Writer implements FileWriter {
       this.dirty = false;
       return;
     }
-    if (this.buffered > 0 || this.parts.length === 0) await this.sendPart(this.take());
+    if (this.filled > 0 || this.parts.length === 0) await this.sendPart(this.take());
     else await this.ensureUpload();
     await d.complete(this.path, this.uploadId!, this.parts);
     this.uploadId = undefined;
     this.dirty = false;
   }
 
+  /** suspend(): leaves everything written in the kept upload (see the class comment). */
+  private async keep(): Promise<void> {
+    await this.settle();
+    // Small content is cheaper as an object (read back by the next append); so is nothing new.
+    if (!this.uploadId && !this.copyPending && this.total < MIN_PART_SIZE) return this.finish();
+    if (!this.wrote) return;
+    const tail = this.take();
+    const last = this.lastSent;
+    if (tail.length > 0 && tail.length < MIN_PART_SIZE && last && last.index === this.parts.length - 1 && last.body.length + tail.length <= MAX_PART_SIZE) {
+      // Sent again with the tail, the previous part stays at least S3's minimum, so parts can follow.
+      const body = Buffer.concat([last.body, tail]);
+      const part = this.parts[last.index]!;
+      this.parts[last.index] = { PartNumber: part.PartNumber, ETag: await this.uploadPart(this.uploadId!, part.PartNumber!, body) };
+    } else if (tail.length > 0) {
+      await this.sendPart(tail);
+    } else {
+      await this.ensureUpload();
+    }
+    const d = this.driver;
+    if (this.ownUpload) {
+      // Uploads a killed writer left at this key go first, so the one kept is the only one there.
+      const key = d.key(this.path);
+      await d.abortUploads((await d.uploadsAt(this.path)).filter((u) => u.key === key && u.uploadId !== this.uploadId));
+      await d.client.send(new DeleteObjectCommand({ Bucket: d.params.bucket, Key: key }));
+    }
+    this.uploadId = undefined;
+    this.dirty = false;
+  }
+
+  /** Aborts an upload this writer started (a kept one holds earlier writers' content and stays). */
   private async discardUpload(): Promise<void> {
     await this.inflight?.catch(() => undefined);
-    if (this.uploadId) await this.driver.abort(this.path, this.uploadId);
+    if (this.uploadId && this.ownUpload) await this.driver.abort(this.path, this.uploadId);
     this.uploadId = undefined;
   }
 
   async close(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closed';
-    await this.finishOrDiscard();
+    await this.endWith(() => this.finish());
+  }
+
+  async suspend(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'closed';
+    await this.endWith(() => this.keep());
   }
 
   async commit(): Promise<void> {
     this.ensureOpen();
     this.state = 'committed';
-    await this.finishOrDiscard();
+    await this.endWith(() => this.finish());
   }
 
-  /** Close and commit end the same way on S3: the multipart upload is completed (or aborted on failure). */
-  private async finishOrDiscard(): Promise<void> {
+  /** Close, suspend and commit: an upload this writer started is aborted when they fail. */
+  private async endWith(end: () => Promise<void>): Promise<void> {
     try {
-      await this.finish();
+      await end();
     } catch (err) {
       await this.discardUpload();
       throw err;
@@ -696,10 +850,11 @@ class S3Writer implements FileWriter {
     if (this.state === 'cancelled') return;
     if (this.state === 'committed') throw new StorageDriverError(NAME, `${NAME}: writer for ${this.path} is committed`);
     this.state = 'cancelled';
-    this.buffer = [];
-    this.buffered = 0;
-    await this.discardUpload();
+    this.take();
+    await this.inflight?.catch(() => undefined);
     const d = this.driver;
+    if (this.uploadId) await d.abort(this.path, this.uploadId);
+    this.uploadId = undefined;
     await d.client.send(new DeleteObjectCommand({ Bucket: d.params.bucket, Key: d.key(this.path) }));
   }
 }
