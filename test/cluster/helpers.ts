@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { request } from '../helpers/http.js';
 import { startChildRegistry, type Registry, type RegistryOptions } from '../helpers/registry.js';
 
 /** A JSON log line of `berth serve` with workers: `worker` on the workers' lines, `slot`/`workerPid` on the primary's. */
@@ -33,4 +36,20 @@ export async function startWorkers(workers: number, opts: RegistryOptions): Prom
   // The first worker answers before the others are ready; the primary logs when all are.
   await until(`${workers} workers ready`, () => logLines(registry).some((l) => l.msg.startsWith('listening on')));
   return registry;
+}
+
+/**
+ * An agent with one kept-alive connection that worker `slot` serves: connections are handed to
+ * the workers in turn, so a few new ones find it. Requests sent with it all reach that worker.
+ */
+export async function pinnedTo(registry: Registry, slot: number): Promise<http.Agent> {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const marker = randomUUID();
+    await request(registry.url, 'GET', `/v2/?pin=${marker}`, { agent });
+    const served = await workersThatServed(registry, (l) => l.url?.includes(marker) === true, 1);
+    if (served.has(slot)) return agent;
+    agent.destroy();
+  }
+  throw new Error(`no connection reached worker ${slot}`);
 }

@@ -27,6 +27,8 @@ export interface ReqOptions {
   discardBody?: boolean;
   /** A new connection for this request (closed after it), as a load balancer spreading requests would make: workers take connections in turn. */
   fresh?: boolean;
+  /** The agent to send with (its own kept-alive connections) instead of the shared one. */
+  agent?: http.Agent;
 }
 
 export interface Observed { method: string; url: string; status: number; allowed?: boolean }
@@ -79,7 +81,7 @@ export function request(base: string, method: string, pathOrUrl: string, opts: R
     headers['Content-Length'] = 0;
   }
   return new Promise<Res>((resolve, reject) => {
-    const req = http.request({ host, port, method, path, headers, agent: opts.fresh ? false : agent }, (res) => {
+    const req = http.request({ host, port, method, path, headers, agent: opts.agent ?? (opts.fresh ? false : agent) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => { size += c.length; if (!opts.discardBody) chunks.push(c); });
