@@ -8,10 +8,13 @@
  *
  *   node --import tsx bench/ab.ts --build NAME=CLI [--build NAME=CLI …] [--rounds 5]
  *     [--mib 256] [--chunk-mib 16] [--scenario mono,chunked,pull] [--node-arg NAME=ARG] [--profile DIR]
+ *     [--storage s3]
  *
  * CLI is a Berth entry (bin/berth.cjs, or a private build's). `--node-arg NAME=--flag` starts
  * that build's node with the flag (e.g. --max-semi-space-size=32); `--profile DIR` starts every
- * build under --cpu-prof into DIR/NAME.
+ * build under --cpu-prof into DIR/NAME. `--storage s3` puts each build on its own bucket of one S3
+ * server (a Ceph RGW started here, or S3_ENDPOINT's; as `npm run bench -- --storage s3`, blob
+ * redirects off so the bytes go through Berth).
  */
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +25,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { expectDigest, expectStatus, location, send, sha256, startUpload, withQuery } from './client.js';
 import { foreignCores, mark } from './noise.js';
 import { processCpuSeconds, startRegistry, type RunningProcess } from './servers.js';
+import { startS3, type S3DriverParams, type S3Service } from './s3.js';
 
 interface Build {
   name: string;
@@ -39,6 +43,7 @@ function parse(argv: string[]) {
   let chunkMib = 16;
   let scenarios = ['mono', 'chunked', 'pull'];
   let profile: string | undefined;
+  let s3 = false;
   const nodeArgs = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1] ?? '';
@@ -70,6 +75,10 @@ function parse(argv: string[]) {
       case '--profile':
         profile = resolve(v);
         break;
+      case '--storage':
+        if (v !== 's3' && v !== 'filesystem') throw new Error('--storage s3 or filesystem');
+        s3 = v === 's3';
+        break;
       default:
         throw new Error(`unknown option ${argv[i]}`);
     }
@@ -77,11 +86,11 @@ function parse(argv: string[]) {
   }
   for (const b of builds) b.nodeArgs = nodeArgs.get(b.name) ?? [];
   if (builds.length === 0) throw new Error('--build NAME=CLI at least once');
-  return { builds, rounds, bytes: mib * 2 ** 20, chunk: chunkMib * 2 ** 20, scenarios, profile };
+  return { builds, rounds, bytes: mib * 2 ** 20, chunk: chunkMib * 2 ** 20, scenarios, profile, s3 };
 }
 
 /** A Berth server started with extra node flags: startRegistry's own spawn cannot take them, so the flags go through NODE_OPTIONS. */
-async function start(build: Build, dir: string, profile: string | undefined): Promise<RunningProcess> {
+async function start(build: Build, dir: string, profile: string | undefined, s3: S3DriverParams | undefined): Promise<RunningProcess> {
   const saved = process.env.NODE_OPTIONS;
   if (build.nodeArgs.length) process.env.NODE_OPTIONS = build.nodeArgs.join(' ');
   try {
@@ -92,6 +101,7 @@ async function start(build: Build, dir: string, profile: string | undefined): Pr
       profileDir: profile ? join(profile, build.name) : undefined,
       repoRoot: process.cwd(),
       berthCli: build.cli,
+      s3,
     });
   } finally {
     if (saved === undefined) delete process.env.NODE_OPTIONS;
@@ -156,8 +166,11 @@ async function main(): Promise<void> {
     r.others.push(others);
     results.set(key, r);
   };
+  let s3: S3Service | undefined;
+  let stopS3 = async (): Promise<void> => undefined;
   try {
-    for (const b of opts.builds) b.server = await start(b, dir, opts.profile);
+    if (opts.s3) s3 = await startS3({ log: (m) => console.log(`[ab] ${m}`), storeBytes: 8 * GiB }, (stop) => (stopS3 = stop));
+    for (const b of opts.builds) b.server = await start(b, dir, opts.profile, s3 ? s3.params(await s3.createBucket(b.name)) : undefined);
     const lastDigest = new Map<string, string>();
     for (let round = 0; round < opts.rounds; round++) {
       const order = opts.builds.map((_, i) => opts.builds[(i + round) % opts.builds.length]!);
@@ -202,6 +215,7 @@ async function main(): Promise<void> {
     throw err;
   } finally {
     for (const b of opts.builds) await b.server?.stop();
+    await stopS3();
     rmSync(dir, { recursive: true, force: true });
   }
 }
