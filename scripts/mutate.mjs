@@ -7,7 +7,8 @@
 // Environment: MUTATE_CONCURRENCY, Stryker's concurrency (default 2: the type checker and one test
 // process, or two test processes); MUTATE_ONLY, comma-separated Stryker mutate patterns narrowing
 // one module's run to some of its files or lines (`src/auth/scope.ts`, `src/gc/collector.ts:238-272`),
-// to re-run the survivors of a full run after their tests were written.
+// to re-run the survivors of a full run after their tests were written; MUTATE_TAG, a suffix for
+// that run's report and tsconfig names (two narrowed runs of one module side by side).
 // Each test file runs as its own Node process (Stryker's tap runner) with the mutant switched on
 // in that process and in every child it starts; a mutant is run against the files that executed
 // its code in the first, unmutated run, and stops at the first that fails. The test files are
@@ -59,7 +60,8 @@ export const MODULES = {
 };
 
 // Per module, so that runs of two modules may start side by side (ignored by git).
-const tsconfigs = (name) => ({ check: `tsconfig.mutate.${name}.json`, build: `tsconfig.mutate-build.${name}.json` });
+const runName = (name) => (process.env.MUTATE_TAG ? `${name}-${process.env.MUTATE_TAG}` : name);
+const tsconfigs = (name) => ({ check: `tsconfig.mutate.${runName(name)}.json`, build: `tsconfig.mutate-build.${runName(name)}.json` });
 
 function narrowed(module) {
   const only = process.env.MUTATE_ONLY?.split(',').map((p) => p.trim()).filter(Boolean);
@@ -95,8 +97,8 @@ function options(name, module) {
     cleanTempDir: 'always',
     reporters: ['clear-text', 'progress', 'html', 'json'],
     clearTextReporter: { reportTests: false, reportMutants: true, reportScoreTable: true },
-    htmlReporter: { fileName: `reports/mutation/${name}.html` },
-    jsonReporter: { fileName: `reports/mutation/${name}.json` },
+    htmlReporter: { fileName: `reports/mutation/${runName(name)}.html` },
+    jsonReporter: { fileName: `reports/mutation/${runName(name)}.json` },
     thresholds: { high: 90, low: 85, break: null },
   };
 }
@@ -123,6 +125,6 @@ for (const name of wanted.length ? wanted : Object.keys(MODULES)) {
   const counted = results.filter((r) => ['Killed', 'Timeout', 'Survived', 'NoCoverage'].includes(r.status));
   const killed = counted.filter((r) => r.status === 'Killed' || r.status === 'Timeout').length;
   const score = counted.length ? (100 * killed) / counted.length : 100;
-  summary.push(`${name}: ${score.toFixed(1)}% killed (${killed} of ${counted.length}; ${results.length - counted.length} not compiled or ignored) in ${Math.round((Date.now() - started) / 1000)} s`);
+  summary.push(`${runName(name)}: ${score.toFixed(1)}% killed (${killed} of ${counted.length}; ${results.length - counted.length} not compiled or ignored) in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 console.log(`\nmutate:\n  ${summary.join('\n  ')}`);

@@ -321,6 +321,11 @@ describe('manifest store', () => {
     assert.equal((await elsewhere.repo.manifests.stat(d))?.size, m.length);
     assert.equal((await elsewhere.repo.manifests.info(d))?.mediaType, OCI);
     assert.deepEqual(reads, [blobDataPath(d)], 'read once, then known');
+    // A delete reads the content only to update a referrers tag, which is not kept here.
+    const third = await setup({}, driver);
+    assert.equal(await third.repo.manifests.delete(d), true);
+    assert.deepEqual(reads, [blobDataPath(d)]);
+    assert.equal(await third.repo.manifests.info(digestOf(Buffer.from('no such content'))), undefined);
   });
 
   it('waits for a deletion of the manifest in progress before answering whether it is there', async () => {
