@@ -3,12 +3,16 @@
 // docs/cli.md documents. Exit codes: 0, 1 for a registry's refusal (naming the registry, the
 // reference and the spec code), 2 for bad usage.
 import assert from 'node:assert/strict';
+import { lookup } from 'node:dns/promises';
 import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from '../../src/client/remote/registry.js';
 import { MediaTypes } from '../../src/oci/descriptor.js';
 import { digestOf } from '../../src/oci/digest.js';
+import { isLoopbackHost } from '../../src/oci/reference.js';
 import { artifact, content, image, index, pushAll, startTestRegistry, type TestRegistry } from '../client/fixtures.js';
 import { CliHome, berth, berthOk } from './berth.js';
 
@@ -185,6 +189,37 @@ describe('berth client verbs against Berth', () => {
     const unknown = await berth(['tags', '--frob', `${host}/team/app`], { env });
     assert.equal(unknown.code, 2);
     assert.equal(unknown.stderr, "berth: tags: unknown option '--frob'\n(berth tags --help shows the usage)\n");
+  });
+
+  it('plain http goes to loopback hosts only: a registry named by this machine\'s host name is asked over https, and over http with --plain-http', async () => {
+    const name = os.hostname();
+    assert.equal(isLoopbackHost(name), false, `the host name ${name} counts as loopback by itself; the test needs one that does not`);
+    // The registry under that name: a TCP relay on the address the name resolves to, in front of
+    // Berth's loopback port, noting how each connection opens (0x16: a TLS handshake).
+    const { address } = await lookup(name);
+    const berthPort = Number(host.split(':')[1]);
+    const opened: string[] = [];
+    const openedAll = (how: string): boolean => opened.length > 0 && opened.every((o) => o === how);
+    const relay = net.createServer((c) => {
+      const up = net.connect(berthPort, '127.0.0.1');
+      c.once('data', (d: Buffer) => opened.push(d[0] === 0x16 ? 'tls' : d.toString('latin1', 0, 4)));
+      c.pipe(up).pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, address, resolve));
+    const named = `${name}:${(relay.address() as net.AddressInfo).port}`;
+    try {
+      const refused = await berth(['tags', `${named}/team/app`], { env });
+      assert.equal(refused.code, 1);
+      assert.equal(refused.stderr, `berth: tags ${named}/team/app: eproto: the registry does not answer in TLS; if it speaks plain http, --plain-http talks http to it (${named}, GET https://${named}/v2/team/app/tags/list)\n`);
+      assert.ok(openedAll('tls'), `without --plain-http every connection opened with TLS (${opened.join(', ')})`);
+      opened.length = 0;
+      assert.equal((await berthOk(['tags', `${named}/team/app`, '--plain-http'], { env })).stdout, 'multi\nv1\n');
+      assert.ok(openedAll('GET '), `with --plain-http plain requests (${opened.join(', ')})`);
+    } finally {
+      await new Promise((resolve) => relay.close(resolve));
+    }
   });
 });
 

@@ -21,6 +21,15 @@ export class UsageError extends Error {
   }
 }
 
+/** OpenSSL's words for a TLS handshake answered by something that is not TLS. */
+const NOT_TLS = /wrong version number|packet length too long|unknown protocol/;
+
+function reasonOf(err: ClientError): string {
+  // A registry that speaks plain http, asked over https (any host but loopback ones by default).
+  if (err.code === 'EPROTO' && NOT_TLS.test(err.reason)) return 'the registry does not answer in TLS; if it speaks plain http, --plain-http talks http to it';
+  return err.reason.trim();
+}
+
 export function describeError(err: unknown, context: string): { message: string; exitCode: number } {
   const where = context ? `${context}: ` : '';
   if (err instanceof UsageError || err instanceof ReferenceError) return { message: `${where}${err.message}`, exitCode: EXIT_USAGE };
@@ -28,7 +37,7 @@ export function describeError(err: unknown, context: string): { message: string;
     const request = err.request ? `, ${err.request}` : '';
     const status = err.status !== undefined ? ` ${err.status}` : '';
     const from = err.registry ? ` (${err.registry}${request}${status})` : '';
-    return { message: `${where}${err.code.toLowerCase()}: ${err.reason}${from}`, exitCode: EXIT_ERROR };
+    return { message: `${where}${err.code.toLowerCase()}: ${reasonOf(err)}${from}`, exitCode: EXIT_ERROR };
   }
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
