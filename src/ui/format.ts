@@ -1,17 +1,7 @@
 // How sizes, times and digests are written on the pages.
 
-const UNITS = ['B', 'kB', 'MB', 'GB', 'TB'];
-
-/** Decimal units, as docker and podman print image sizes. */
-export function bytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < UNITS.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${UNITS[u]}`;
-}
+/** Sizes and short digests as the command line writes them (binary units). */
+export { humanSize as bytes, shortDigest } from '../human.js';
 
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 const STEPS: Array<[Intl.RelativeTimeFormatUnit, number]> = [
@@ -40,12 +30,6 @@ export function exact(iso: string | null): string | undefined {
   if (!iso) return undefined;
   const t = Date.parse(iso);
   return Number.isNaN(t) ? iso : new Date(t).toLocaleString();
-}
-
-/** "sha256:0123456789ab" */
-export function shortDigest(digest: string): string {
-  const i = digest.indexOf(':');
-  return i === -1 ? digest.slice(0, 12) : digest.slice(0, i + 13);
 }
 
 export function platformName(p: { os: string | null; architecture: string | null; variant: string | null }): string {

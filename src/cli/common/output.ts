@@ -1,4 +1,5 @@
 /** Rendering for the client verbs: JSON documents, aligned tables, sizes and short digests. */
+export { humanSize, shortDigest } from '../../human.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -15,24 +16,6 @@ export function table(header: string[], rows: string[][]): string {
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('   ').trimEnd()).join('\n') + '\n';
-}
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-export function humanSize(bytes: number): string {
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${UNITS[u]}`;
-}
-
-/** `sha256:0123456789ab`: enough to tell blobs apart on a line. */
-export function shortDigest(digest: string): string {
-  const colon = digest.indexOf(':');
-  return digest.slice(0, colon + 13);
 }
 
 /** What a descriptor's media type is, in a word (layer, config, index, manifest, …). */
