@@ -8,22 +8,20 @@
  * end at storage.s3.requesttimeout × the SDK's attempts, and work again once it answers.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { s3RegistryYaml } from '../helpers/s3.js';
 import { blob, digest, imageConfig, ociManifest, random, repoName } from '../helpers/content.js';
-import { assertError, getManifest, pushBlob, pushBlobs, pushImage, startUpload, withQuery, type PushedImage } from '../helpers/push.js';
-import type { Res } from '../helpers/http.js';
+import { assertError, pushBlob, pushBlobs, pushImage, startUpload, withQuery } from '../helpers/push.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
 import { purgeUploads } from '../../src/storage/purge.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { Relay } from './relay.js';
 import { until, within } from './bounded.js';
+import { OCTETS, pullsWhole, slowPull, unavailable } from './outage.js';
 
-const OCTETS = { 'Content-Type': 'application/octet-stream' };
 const MIB = 1024 * 1024;
 
 let gw: Gateway;
@@ -43,52 +41,6 @@ function params(bucket: string, endpoint: string, requesttimeout: number): Recor
 
 /** Blob pulls go through Berth (not redirected to the store), the case where a pull is cut mid-body. */
 const THROUGH_BERTH = ['  redirect:', '    disable: true'];
-
-/** A request the outage must answer 503 UNAVAILABLE (never 500, never a hang). */
-async function unavailable(what: string, boundMs: number, send: () => Promise<Res>): Promise<Res> {
-  const res = await within(boundMs, send(), what);
-  assertError(res, 503, 'UNAVAILABLE', what);
-  return res;
-}
-
-async function pullsWhole(reg: Registry, repo: string, ref: string, image: PushedImage): Promise<void> {
-  const m = await getManifest(reg, repo, ref);
-  assert.equal(m.status, 200, `GET ${repo}:${ref}`);
-  assert.equal(digest(m.body), image.manifest.digest);
-  for (const b of [image.config, ...image.layers]) {
-    const res = await reg.req('GET', `/v2/${repo}/blobs/${b.digest}`);
-    assert.equal(res.status, 200);
-    assert.equal(digest(res.body), b.digest);
-  }
-}
-
-/** A pull that reads the first bytes of a blob and then waits until told to read the rest. */
-function slowPull(reg: Registry, path: string): { started: Promise<void>; finish(): Promise<{ complete: boolean; body: Buffer }> } {
-  const u = new URL(reg.url);
-  let go: () => void = () => undefined;
-  const release = new Promise<void>((r) => (go = r));
-  let started: () => void = () => undefined;
-  const startedP = new Promise<void>((r) => (started = r));
-  const done = new Promise<{ complete: boolean; body: Buffer }>((resolve) => {
-    const req = http.get({ host: u.hostname, port: Number(u.port), path, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.once('data', (c: Buffer) => {
-        chunks.push(c);
-        res.pause();
-        started();
-        void release.then(() => {
-          res.on('data', (c2: Buffer) => chunks.push(c2));
-          res.resume();
-        });
-      });
-      res.on('end', () => resolve({ complete: res.complete, body: Buffer.concat(chunks) }));
-      res.on('aborted', () => resolve({ complete: false, body: Buffer.concat(chunks) }));
-      res.on('error', () => resolve({ complete: false, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', () => resolve({ complete: false, body: Buffer.alloc(0) }));
-  });
-  return { started: startedP, finish: () => (go(), done) };
-}
 
 describe('object store outage (Ceph RGW gateway killed and started again)', () => {
   let reg: Registry;

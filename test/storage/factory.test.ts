@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { isValidPath, wrapDriver, type OperationEvent } from '../../src/storage/driver/base.js';
+import { RestError } from '@azure/storage-blob';
 import { InvalidPathError, PathNotFoundError, StorageDriverError, StorageFullError, StorageUnavailableError } from '../../src/storage/driver/errors.js';
 import { createDriver, registerDriver, registeredDrivers } from '../../src/storage/driver/factory.js';
 import { createFilesystemDriver } from '../../src/storage/driver/filesystem.js';
@@ -129,14 +130,26 @@ describe('base wrapper', () => {
     assert.equal((await wrapDriver(plain).writer('/w/b')).writeBorrowed, undefined);
   });
 
-  it('turns a full device and an unreachable store into their own errors', async () => {
-    const fault = (code: string) => new (class extends InMemoryDriver {
+  it('turns a full device and an unreachable store into their own errors, from any backend', async () => {
+    const fault = (err: unknown) => wrapDriver(new (class extends InMemoryDriver {
       override async putContent(): Promise<void> {
-        throw Object.assign(new Error(`write failed: ${code}`), { code });
+        throw err;
       }
-    })();
-    await assert.rejects(wrapDriver(fault('ENOSPC')).putContent('/x', Buffer.from('x')), StorageFullError);
-    await assert.rejects(wrapDriver(fault('ECONNREFUSED')).putContent('/x', Buffer.from('x')), StorageUnavailableError);
+    })());
+    const errno = (code: string) => Object.assign(new Error(`write failed: ${code}`), { code });
+    await assert.rejects(fault(errno('ENOSPC')).putContent('/x', Buffer.from('x')), StorageFullError);
+    const unreachable: Array<[string, unknown]> = [
+      ['a refused connection', errno('ECONNREFUSED')],
+      ['the AWS SDK timing out', Object.assign(new Error('timed out'), { name: 'TimeoutError' })],
+      ['the Azure SDK with the socket code', new RestError('socket hang up', { code: 'ECONNRESET' })],
+      ['the Azure SDK sending nothing', new RestError('request failed', { code: RestError.REQUEST_SEND_ERROR })],
+    ];
+    for (const [what, err] of unreachable) {
+      await assert.rejects(fault(err).putContent('/x', Buffer.from('x')), (e: unknown) => e instanceof StorageUnavailableError && e.cause === err && /did not answer/.test(e.message), what);
+    }
+    // An answer from the store is not an outage.
+    await assert.rejects(fault(new RestError('forbidden', { statusCode: 403, code: 'AuthorizationFailure' })).putContent('/x', Buffer.from('x')),
+      (e: unknown) => e instanceof StorageDriverError && !(e instanceof StorageUnavailableError));
   });
 
   it('passes a walk visitor\'s error through as it is, and normalises the driver\'s own', async () => {

@@ -66,12 +66,14 @@ const FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
 
 /**
  * Codes and names of a store that did not answer: a connection refused, reset or timed out, a
- * name that does not resolve. Node's socket errors carry them as `code`; the AWS SDK's timeouts as
- * `name` (TimeoutError), after its own retries.
+ * name that does not resolve. Node's socket errors carry them as `code`, and so do the Azure SDK's
+ * (a RestError keeps the socket's code, or says REQUEST_SEND_ERROR when there was none); the AWS
+ * SDK's timeouts come as `name` (TimeoutError), after its own retries.
  */
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
   'EHOSTDOWN', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'ESOCKETTIMEDOUT', 'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'REQUEST_SEND_ERROR',
 ]);
 const UNREACHABLE_NAMES = new Set(['TimeoutError', 'RequestTimeout']);
 
