@@ -298,6 +298,11 @@ class MirroredTags implements RepositoryTags {
     return digest;
   }
 
+  /** Nothing: a mirrored tag's target is the upstream's, asked on every resolve. */
+  recent(): undefined {
+    return undefined;
+  }
+
   /** The upstream's tags (every page; `need` is not passed on); the cached tags when it cannot answer. */
   async list(need?: PageNeed): Promise<string[]> {
     const { mirror, local, upstream, remote } = this.route;

@@ -6,6 +6,10 @@ import { LruCache } from './lru.js';
  * time. Writes drop what they change (StorageChanges, src/storage/changes.ts) and the stores keep
  * what they wrote; a change made by another process sharing the storage, unannounced, is seen
  * after at most `ttlMs`. A ttl of 0 disables caching.
+ *
+ * An entry past its ttl is kept `staleMs` longer for `peek`, which listings use (the UI's tag
+ * pages): they answer what was read a little earlier and read it again behind the answer, as the
+ * kept listings do (KeptList). A change drops stale entries as it drops fresh ones.
  */
 export class TtlCache<V> {
   private readonly entries: LruCache<{ value: V; expires: number }>;
@@ -13,16 +17,27 @@ export class TtlCache<V> {
   constructor(
     private readonly ttlMs: number,
     capacity = 50_000,
+    private readonly staleMs = 0,
   ) {
     this.entries = new LruCache(ttlMs > 0 ? capacity : 0);
   }
 
   get(key: string): V | undefined {
     const entry = this.entries.get(key);
-    if (entry !== undefined && entry.expires >= performance.now()) return entry.value;
-    if (entry !== undefined) this.entries.delete(key);
+    const now = performance.now();
+    if (entry !== undefined && entry.expires >= now) return entry.value;
+    if (entry !== undefined && entry.expires + this.staleMs < now) this.entries.delete(key);
     this.noteMiss(key);
     return undefined;
+  }
+
+  /** What is kept under `key`, fresh (within the ttl) or stale (up to `staleMs` past it); reads nothing, loads nothing. */
+  peek(key: string): { value: V; fresh: boolean } | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    const now = performance.now();
+    if (entry.expires >= now) return { value: entry.value, fresh: true };
+    return entry.expires + this.staleMs >= now ? { value: entry.value, fresh: false } : undefined;
   }
 
   set(key: string, value: V): void {
@@ -82,7 +97,9 @@ export class TtlCache<V> {
       (value) => {
         if (this.loading.get(key) === loaded) {
           this.loading.delete(key);
+          // Gone from storage: a stale entry must not be answered any more.
           if (value !== undefined) this.set(key, value);
+          else this.entries.delete(key);
         }
         return value;
       },
@@ -112,12 +129,17 @@ export type MetadataPrefix = string & { readonly [starts]: true };
 export class MetadataCache {
   private readonly cache: TtlCache<unknown>;
 
-  constructor(ttlMs: number) {
-    this.cache = new TtlCache(ttlMs);
+  /** `staleMs`: how long past the ttl `peek` still answers an entry (TtlCache). */
+  constructor(ttlMs: number, staleMs = 0) {
+    this.cache = new TtlCache(ttlMs, undefined, staleMs);
   }
 
   get<V>(key: MetadataKey<V>): V | undefined {
     return this.cache.get(key) as V | undefined;
+  }
+
+  peek<V>(key: MetadataKey<V>): { value: V; fresh: boolean } | undefined {
+    return this.cache.peek(key) as { value: V; fresh: boolean } | undefined;
   }
 
   set<V>(key: MetadataKey<V>, value: V): void {

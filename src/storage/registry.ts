@@ -53,7 +53,7 @@ export class Registry implements RegistryParts {
   constructor(driver: StorageDriver, options: RegistryOptions) {
     this.modes = storageModes(driver, options.metadataTtlMs);
     this.policy = options.policy;
-    this.meta = new MetadataCache(this.modes.ttlMs);
+    this.meta = new MetadataCache(this.modes.ttlMs, this.modes.staleListingMs);
     this.driver = reportingDriver(driver, async (changes) => {
       this.changes.apply(changes, 'local');
       await options.announce?.(changes);

@@ -49,6 +49,13 @@ export interface RepositoryBlobs {
 
 export interface RepositoryTags {
   resolve(tag: string): Promise<Digest | undefined>;
+  /**
+   * The tag's target as this process last read or wrote it, without reading anything: `fresh`
+   * within berth.metadatattl, else (stale) for the listings' stale window past it; undefined when
+   * nothing is kept or a change dropped it. For listings that answer what they have and read it
+   * again behind the answer (the UI's tag pages).
+   */
+  recent(tag: string): { digest: Digest; fresh: boolean } | undefined;
   /** Every tag, sorted; with `need`, possibly complete only up to the end of that page. */
   list(need?: PageNeed): Promise<string[]>;
   /** Tags whose current target is `digest`. */

@@ -45,6 +45,12 @@ export class TagStore implements RepositoryTags {
     return value !== undefined ? tryParseDigest(value) : undefined;
   }
 
+  recent(tag: string): { digest: Digest; fresh: boolean } | undefined {
+    const kept = this.meta.peek(metadataKeys.tag(this.name, tag));
+    const digest = kept ? tryParseDigest(kept.value) : undefined;
+    return kept && digest ? { digest, fresh: kept.fresh } : undefined;
+  }
+
   /**
    * Refuses (403 DENIED) to point an immutable tag that exists at another digest; pointing it at
    * the digest it names already is a retried push, and succeeds. Reads storage, not the cache:

@@ -26,6 +26,11 @@ export function ago(iso: string | null, now = Date.now()): string {
   return iso;
 }
 
+/** The title of a creation time: the exact time, or that the image records none (the server reports an epoch-0 time as none). */
+export function createdTitle(iso: string | null): string {
+  return exact(iso) ?? 'not recorded in the image';
+}
+
 export function exact(iso: string | null): string | undefined {
   if (!iso) return undefined;
   const t = Date.parse(iso);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { RedisServer } from '../helpers/redis.js';
@@ -126,6 +127,20 @@ export function multiInstanceScenarios(setup: Setup): void {
       const catalog = await r.req('GET', '/v2/_catalog');
       assert.ok(catalog.json().repositories.includes(repo), `${r.url} lists ${repo}`);
     }
+  });
+  it('shows a tag moved through one instance on every instance\'s UI tag page at once, also where the kept target is past berth.metadatattl', async () => {
+    const instances = setup.instances();
+    const repo = repoName('ui-page');
+    const config = imageConfig();
+    await pushBlobs(instances[0]!, repo, [config]);
+    const [first, second] = ['1', '2'].map((n) => ociManifest({ config: config.descriptor, layers: [], annotations: { n } }));
+    await pushManifest(instances[0]!, repo, 'v', first!);
+    const shown = async (r: Registry) => (await r.req('GET', `/v2/_berth/repositories/${repo}`)).json().tags.map((t: { digest: string }) => t.digest);
+    for (const r of instances) assert.deepEqual(await shown(r), [first!.digest]);
+    // Past the 1 s ttl the pages would answer their kept targets once more while reading them again.
+    await sleep(1200);
+    await pushManifest(instances[1]!, repo, 'v', second!);
+    for (const r of instances) assert.deepEqual(await shown(r), [second!.digest], `${r.url} shows the moved tag`);
   });
   it('keeps every instance\'s kept tag lists and catalog current when another instance tags, untags and creates', async () => {
     const instances = setup.instances();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDigest } from '../../src/oci/digest.js';
 import { MetadataCache, TtlCache, metadataKeys } from '../../src/storage/metadata-cache.js';
 
@@ -63,6 +64,38 @@ describe('metadata cache (TtlCache)', () => {
     read.finish('12');
     await loaded;
     assert.equal(cache.get('b:sha256:aa'), undefined);
+  });
+
+  it('peeks at an entry past its ttl for the stale window, until a change or a read that finds it gone drops it', async () => {
+    const cache = new TtlCache<string>(5, undefined, 60_000);
+    cache.set('t:repo:v1', 'sha256:aa');
+    cache.set('t:repo:v2', 'sha256:bb');
+    cache.set('t:repo:v3', 'sha256:cc');
+    await sleep(20);
+    assert.equal(cache.get('t:repo:v1'), undefined, 'past the ttl, get() does not answer it');
+    assert.deepEqual(cache.peek('t:repo:v1'), { value: 'sha256:aa', fresh: false }, 'peek does, marked stale');
+    assert.equal(await cache.through('t:repo:v1', async () => 'sha256:a2'), 'sha256:a2', 'a read past the ttl reads storage');
+    assert.equal(cache.peek('t:repo:v1')?.value, 'sha256:a2');
+    cache.delete('t:repo:v2');
+    assert.equal(cache.peek('t:repo:v2'), undefined, 'a change drops a stale entry too');
+    assert.equal(await cache.through('t:repo:v3', async () => undefined), undefined);
+    assert.equal(cache.peek('t:repo:v3'), undefined, 'gone from storage: no longer answered stale');
+    cache.set('t:repo:v4', 'sha256:dd');
+    cache.clear();
+    assert.equal(cache.peek('t:repo:v4'), undefined);
+  });
+
+  it('without a stale window, or with caching off, peek answers only fresh entries', async () => {
+    const long = new TtlCache<string>(60_000);
+    long.set('t:repo:v1', 'sha256:aa');
+    assert.deepEqual(long.peek('t:repo:v1'), { value: 'sha256:aa', fresh: true });
+    const cache = new TtlCache<string>(5);
+    cache.set('t:repo:v1', 'sha256:aa');
+    await sleep(20);
+    assert.equal(cache.peek('t:repo:v1'), undefined);
+    const off = new TtlCache<string>(0, undefined, 60_000);
+    off.set('t:repo:v1', 'sha256:aa');
+    assert.equal(off.peek('t:repo:v1'), undefined);
   });
 });
 

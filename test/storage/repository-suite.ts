@@ -93,6 +93,13 @@ const READS = {
     assert.equal((await repo.tags.resolve(tag))?.value, manifest.digest);
     assert.equal(await repo.tags.resolve('not-a-tag'), undefined);
   },
+  'tags.recent': async (repo, { manifest, tag }) => {
+    await repo.tags.resolve(tag);
+    // What was just read, or nothing (a mirror keeps nothing: its upstream answers each resolve); never another digest.
+    const kept = repo.tags.recent(tag);
+    assert.ok(kept === undefined || kept.digest.value === manifest.digest, `recent: ${kept?.digest.value}`);
+    assert.equal(repo.tags.recent('not-a-tag'), undefined);
+  },
   'tags.list': async (repo, { tag }) => assert.deepEqual(await repo.tags.list(), [tag]),
   'tags.lookup': async (repo, { manifest, tag }) => {
     await repo.tags.resolve(tag); // a mirror knows the tags it has resolved

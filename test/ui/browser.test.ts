@@ -14,7 +14,7 @@ import { getManifest, pushManifest } from '../helpers/push.js';
 import { basic, pushImage as pushWithAuth, tempDir, writeHtpasswd } from '../auth/helpers.js';
 import { bytes } from '../../src/ui/format.js';
 import { launch, openPage, PHONE } from './browser.js';
-import { ARTIFACT, pushMultiArch, pushReferrer, type MultiArch } from './fixture.js';
+import { ARTIFACT, pushImageCreated, pushMultiArch, pushReferrer, type MultiArch } from './fixture.js';
 import { repositoryName, writeRepositories } from './layout.js';
 
 const REPOSITORIES = 10_000;
@@ -53,6 +53,7 @@ describe('the UI of a registry with 10,000 repositories', () => {
     await pushReferrer(reg, APP, multi.index, ARTIFACT.signature);
     sbomSignature = await pushReferrer(reg, APP, s, ARTIFACT.signature);
     await pushReferrer(reg, APP, multi.index, ARTIFACT.attestation);
+    await pushImageCreated(reg, APP, 'reproducible', '1970-01-01T00:00:00Z');
   });
   after(async () => {
     await reg?.stop();
@@ -134,6 +135,25 @@ describe('the UI of a registry with 10,000 repositories', () => {
     await node.locator(`li[data-digest="${sbomSignature.digest}"] .badge`, { hasText: 'signature' }).waitFor();
     assert.equal(await page.locator('section[data-kind=signature] > ul > li').count(), 1);
     assert.equal(await page.locator('section[data-kind=attestation] > ul > li').count(), 1);
+    assert.deepEqual(problems, []);
+  });
+
+  it('shows a creation time at the Unix epoch (a reproducible build) as not recorded, in the tag list and on the image page', async () => {
+    const { page, problems } = await openPage(browser, `${reg.url}/#/repo/${APP}?q=reproducible`);
+    const created = page.locator('tr[data-tag="reproducible"] td[data-label="Created"]');
+    await created.waitFor();
+    assert.equal((await created.textContent())?.trim(), '—');
+    assert.equal(await created.getAttribute('title'), 'not recorded in the image');
+    // The other tags' real times still show.
+    await page.goto(`${reg.url}/#/repo/${APP}?q=v1.0`);
+    assert.match((await page.locator('tr[data-tag="v1.0"] td[data-label="Created"]').getAttribute('title')) ?? '', /2024/);
+    await page.goto(`${reg.url}/#/image/${APP}@reproducible`);
+    await page.locator('h2', { hasText: 'Layers' }).waitFor();
+    const fact = page.locator('dl.facts dt', { hasText: /^Created$/ }).locator('xpath=following-sibling::dd[1]');
+    assert.equal((await fact.textContent())?.trim(), '—');
+    // Its history steps carry the same time: shown without one.
+    await page.getByText(/History \(3 steps\)/).click();
+    assert.deepEqual(await page.locator('ol.history li').allTextContents(), ['ADD base.tar /', 'ENV ARCH', 'COPY app-amd64 /bin/app']);
     assert.deepEqual(problems, []);
   });
 

@@ -3,11 +3,13 @@
 // summaries, filter by substring and regex, sorts, paging, sizes counting shared layers once),
 // an image, the referrers tree, deleting one tag, and the page at "/".
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { assertError, pushImage, pushManifest } from '../helpers/push.js';
-import { ARTIFACT, CREATED, pushMultiArch, pushReferrer, type MultiArch } from './fixture.js';
+import { ARTIFACT, CREATED, pushImageCreated, pushMultiArch, pushReferrer, type MultiArch } from './fixture.js';
 import type { Manifest } from '../helpers/content.js';
 
 describe('UI endpoints', () => {
@@ -167,6 +169,41 @@ describe('UI endpoints', () => {
     const page = (await reg.req('GET', `/v2/_berth/repositories/${repo}?q=twin`)).json();
     assert.deepEqual(page.tags.map((t: { name: string; digest: string }) => [t.name, t.digest]), [['twin-b', multi.index.digest]]);
     assert.equal((await reg.req('GET', `/v2/${repo}/manifests/${multi.index.digest}`)).status, 200);
+  });
+
+  it('a creation time at the Unix epoch or Go\'s zero time (reproducible builds) is null, in the row, the config and its history', async () => {
+    await pushImageCreated(reg, repo, 'repro-epoch', '1970-01-01T00:00:00Z');
+    await pushImageCreated(reg, repo, 'repro-zero', '0001-01-01T00:00:00Z');
+    await pushImageCreated(reg, repo, 'repro-real', '1970-01-01T00:00:01Z');
+    const page = (await reg.req('GET', `/v2/_berth/repositories/${repo}?q=repro`)).json();
+    assert.deepEqual(page.tags.map((t: { name: string; created: string | null; platforms: Array<{ created: string | null }> }) => [t.name, t.created, t.platforms[0]!.created]), [
+      ['repro-epoch', null, null],
+      ['repro-real', '1970-01-01T00:00:01Z', '1970-01-01T00:00:01Z'],
+      ['repro-zero', null, null],
+    ]);
+    const image = (await reg.req('GET', `/v2/_berth/images/${repo}/repro-epoch`)).json();
+    assert.equal(image.created, null);
+    assert.equal(image.config.created, null);
+    assert.deepEqual(image.config.history.map((h: { created: string | null }) => h.created), [null, null, null]);
+  });
+
+  it('a tag moved by another program (unannounced) shows once its kept target, past berth.metadatattl, was read again behind a page', async () => {
+    const first = await pushImageCreated(reg, repo, 'moved-outside', '2024-05-01T00:00:00Z');
+    const second = await pushImageCreated(reg, repo, 'moved-outside', '2024-05-02T00:00:00Z');
+    await pushManifest(reg, repo, 'moved-outside', first);
+    const shown = async () => (await reg.req('GET', `/v2/_berth/repositories/${repo}?q=moved-outside`)).json().tags.map((t: { digest: string }) => t.digest);
+    assert.deepEqual(await shown(), [first.digest]);
+    // As Distribution or a restore would: the link rewritten on disk, no change announced.
+    await writeFile(path.join(reg.root, 'docker/registry/v2/repositories', repo, '_manifests/tags/moved-outside/current/link'), second.digest);
+    // Pages answer the kept target (fresh for 1 s, then once more while it is read again); well
+    // within the 30 s a stale target may be answered, a page shows the new one.
+    const deadline = Date.now() + 15_000;
+    let digests: string[];
+    while ((digests = await shown())[0] !== second.digest) {
+      assert.deepEqual(digests, [first.digest]);
+      assert.ok(Date.now() < deadline, 'the moved tag shows within 15 s');
+      await sleep(100);
+    }
   });
 
   it('serves the page at "/" to browsers only, titled and with a strict CSP', async () => {

@@ -60,6 +60,16 @@ export async function pushMultiArch(reg: Registry, repo: string, tag: string, o:
   return { index, base, platforms, size };
 }
 
+/** A linux/amd64 image whose config and history say `created` (a reproducible build writes the Unix epoch). */
+export async function pushImageCreated(reg: Registry, repo: string, tag: string, created: string): Promise<Manifest> {
+  const config = imageConfig('amd64', created);
+  const layers = [blob(random(500)), blob(random(700))];
+  await pushBlobs(reg, repo, [config, ...layers]);
+  const manifest = ociManifest({ config: config.descriptor, layers: layers.map((l) => l.descriptor) });
+  await pushManifest(reg, repo, tag, manifest);
+  return manifest;
+}
+
 export const ARTIFACT = {
   sbom: 'application/spdx+json',
   signature: 'application/vnd.dev.cosign.artifact.sig.v1+json',

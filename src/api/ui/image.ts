@@ -5,7 +5,7 @@ import { isValidTag } from '../../oci/names.js';
 import { findReferrers } from '../../storage/referrers.js';
 import type { Repository } from '../../storage/repository.js';
 import { type Context, sendJson } from '../context.js';
-import { descriptors, isAttestationEntry, str } from './summaries.js';
+import { createdTime, descriptors, isAttestationEntry, str } from './summaries.js';
 import type { ConfigDetail, ImagePage } from './shapes.js';
 import type { UiState } from './state.js';
 import { isoOrNull, NO_RECORDS } from './repository.js';
@@ -78,7 +78,7 @@ function configDetail(digest: Digest, mediaType: string, size: number, cfg: Reco
     digest: digest.value,
     mediaType,
     size,
-    created: str(cfg.created),
+    created: createdTime(cfg.created),
     author: str(cfg.author),
     os: str(cfg.os),
     architecture: str(cfg.architecture),
@@ -98,7 +98,7 @@ function configDetail(digest: Digest, mediaType: string, size: number, cfg: Reco
 
 function historyOf(cfg: Record<string, unknown>): ConfigDetail['history'] {
   if (!Array.isArray(cfg.history)) return [];
-  return cfg.history.filter(isObject).map((h) => ({ created: str(h.created), createdBy: str(h.created_by), comment: str(h.comment), emptyLayer: h.empty_layer === true }));
+  return cfg.history.filter(isObject).map((h) => ({ created: createdTime(h.created), createdBy: str(h.created_by), comment: str(h.comment), emptyLayer: h.empty_layer === true }));
 }
 
 /** The string-valued entries of a JSON object (annotations, labels). */

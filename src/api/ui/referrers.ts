@@ -4,8 +4,8 @@ import { RegistryError } from '../../oci/errors.js';
 import { compareBytes } from '../../storage/listing/sorted.js';
 import { type Context, sendJson } from '../context.js';
 import { stringsOf } from './image.js';
-import { mapLimit } from './query.js';
-import { descriptors, isAttestationEntry } from './summaries.js';
+import { mapLimit } from '../../storage/map-limit.js';
+import { createdTime, descriptors, isAttestationEntry } from './summaries.js';
 import type { ReferrerKind, ReferrerNode, ReferrersPage } from './shapes.js';
 import type { UiState } from './state.js';
 
@@ -42,7 +42,7 @@ export async function referrerTree(ctx: Context, ui: UiState, name: string, refe
       artifactType: d.artifactType ?? null,
       kind: kindOf(d.artifactType ?? ''),
       size: d.size,
-      created: d.annotations?.['org.opencontainers.image.created'] ?? null,
+      created: createdTime(d.annotations?.['org.opencontainers.image.created']),
       annotations: d.annotations ?? {},
       referrers: depth < MAX_DEPTH ? build(d.digest.value, depth + 1) : [],
     }));

@@ -3,12 +3,15 @@ import { RegistryError } from '../../oci/errors.js';
 import { KeptList } from '../../storage/listing/kept-list.js';
 import { LruCache } from '../../storage/lru.js';
 import { tagCurrentLinkPath } from '../../storage/paths.js';
+import type { StorageDriver } from '../../storage/driver/types.js';
 import type { Repository } from '../../storage/repository.js';
 import type { ManifestRecord } from '../../storage/rules.js';
 import { type Context, sendJson } from '../context.js';
-import { choice, mapLimit, nameFilter, paging } from './query.js';
+import { mapLimit } from '../../storage/map-limit.js';
+import { choice, nameFilter, paging } from './query.js';
 import type { ManifestSummary, RepositoryPage, TagRow } from './shapes.js';
 import type { Summaries } from './summaries.js';
+import type { Refresher } from './refresh.js';
 import type { UiState } from './state.js';
 
 const SORTS = ['name', 'pushed', 'pulled', 'created', 'size'] as const;
@@ -47,11 +50,17 @@ export async function repositoryPage(ctx: Context, ui: UiState, name: string): P
   sendJson(ctx, 200, body, { 'Cache-Control': 'no-store' });
 }
 
-/** A tag's row; undefined when the tag went away meanwhile. */
+/**
+ * A tag's row; undefined when the tag went away meanwhile. A target read within the listings'
+ * stale window and not dropped by a change since (RepositoryTags.recent) is answered as it is,
+ * and read again behind the answer once past berth.metadatattl: a warm page reads no tag links.
+ */
 async function tagRow(ctx: Context, ui: UiState, repo: Repository, tag: string, records: ReadonlyMap<string, ManifestRecord>): Promise<TagRow | undefined> {
-  const digest = await repo.tags.resolve(tag);
+  const kept = repo.tags.recent(tag);
+  if (kept && !kept.fresh) ui.refresher.run(`tag ${repo.name}:${tag}`, () => repo.tags.resolve(tag));
+  const digest = kept ? kept.digest : await repo.tags.resolve(tag);
   if (!digest) return undefined;
-  const [summary, pushed] = await Promise.all([ui.summaries.get(digest), ui.pushed.of(ctx, repo.name, tag, digest)]);
+  const [summary, pushed] = await Promise.all([ui.summaries.get(digest), ui.pushed.of(ctx.registry.driver, repo.name, tag, digest)]);
   const record = records.get(digest.value);
   return { ...(summary ?? UNREADABLE), name: tag, digest: digest.value, pushed, pulled: isoOrNull(record?.pulled), pulls: record?.pulls ?? 0 };
 }
@@ -67,19 +76,34 @@ const UNREADABLE: ManifestSummary = { digest: '', mediaType: '', artifactType: n
 
 /**
  * When a tag was last pushed: its `current` link's modification time. Kept per tag and digest
- * for PUSHED_KEPT_MS (a stat is a HEAD request on object stores, 50 of them per page): a new
- * digest under the tag is seen at once, the same digest pushed again within that time later.
+ * (a stat is a HEAD request on object stores, 50 of them per page): a new digest under the tag is
+ * seen at once; a time older than PUSHED_KEPT_MS is answered once more and read again behind the
+ * answer, so the same digest pushed again shows its new time within that (or, for a tag not
+ * viewed for PUSHED_STALE_MS, on the next view).
  */
 export class PushedTimes {
   private readonly kept = new LruCache<{ digest: string; pushed: string | null; at: number }>(50_000);
 
-  async of(ctx: Context, name: string, tag: string, digest: Digest): Promise<string | null> {
+  constructor(private readonly refresher: Refresher) {}
+
+  async of(driver: StorageDriver, name: string, tag: string, digest: Digest): Promise<string | null> {
     const key = `${name}:${tag}`;
     const hit = this.kept.get(key);
-    if (hit && hit.digest === digest.value && performance.now() - hit.at < PUSHED_KEPT_MS) return hit.pushed;
+    if (hit && hit.digest === digest.value) {
+      const age = performance.now() - hit.at;
+      if (age < PUSHED_KEPT_MS) return hit.pushed;
+      if (age < PUSHED_STALE_MS) {
+        this.refresher.run(`pushed ${key}`, () => this.read(driver, key, name, tag, digest));
+        return hit.pushed;
+      }
+    }
+    return this.read(driver, key, name, tag, digest);
+  }
+
+  private async read(driver: StorageDriver, key: string, name: string, tag: string, digest: Digest): Promise<string | null> {
     let pushed: string | null = null;
     try {
-      pushed = (await ctx.registry.driver.stat(tagCurrentLinkPath(name, tag))).modTime.toISOString();
+      pushed = (await driver.stat(tagCurrentLinkPath(name, tag))).modTime.toISOString();
     } catch {
       // gone meanwhile
     }
@@ -89,6 +113,7 @@ export class PushedTimes {
 }
 
 const PUSHED_KEPT_MS = 30_000;
+const PUSHED_STALE_MS = 10 * 60_000;
 
 /** Rows by `key` (rows without a value last), then by name. */
 function byKey(key: Exclude<SortKey, 'name'>, order: 'asc' | 'desc'): (a: TagRow, b: TagRow) => number {

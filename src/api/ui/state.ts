@@ -2,14 +2,17 @@ import type { Auth } from '../../auth/index.js';
 import type { Config } from '../../config/types.js';
 import type { Registry } from '../../storage/registry.js';
 import type { Context } from '../context.js';
+import { Refresher } from './refresh.js';
 import { PushedTimes, RepositorySizes } from './repository.js';
 import { Summaries } from './summaries.js';
 
-/** What the UI's endpoints keep for the life of the server: summaries per digest, sizes per repository, push times per tag, the access controller. */
+/** What the UI's endpoints keep for the life of the server: summaries per digest, sizes per repository, push times per tag, reads behind answers, the access controller. */
 export class UiState {
   readonly summaries: Summaries;
   readonly sizes = new RepositorySizes();
-  readonly pushed = new PushedTimes();
+  /** Reads of stale values behind the pages that answered them. */
+  readonly refresher = new Refresher();
+  readonly pushed = new PushedTimes(this.refresher);
 
   constructor(
     readonly config: Config,

@@ -95,7 +95,7 @@ export class Summaries {
     if (!m) return undefined;
     const { doc } = m;
     const annotations = isObject(doc.annotations) ? doc.annotations : {};
-    const annotated = typeof annotations[CREATED_ANNOTATION] === 'string' ? (annotations[CREATED_ANNOTATION] as string) : null;
+    const annotated = createdTime(annotations[CREATED_ANNOTATION]);
     const subject = isObject(doc.subject) && typeof doc.subject.digest === 'string' ? doc.subject.digest : null;
     const base = { digest: digest.value, mediaType: m.mediaType, artifactType: artifactTypeOf(doc), subject };
     if (isIndex(m.mediaType)) {
@@ -139,9 +139,9 @@ export class Summaries {
     for (const s of blobs.values()) size += s;
     const platforms: PlatformSummary[] = [];
     if (cfg && typeof cfg.os === 'string') {
-      platforms.push({ digest: digest.value, mediaType: m.mediaType, os: cfg.os, architecture: str(cfg.architecture), variant: str(cfg.variant), size, created: str(cfg.created) });
+      platforms.push({ digest: digest.value, mediaType: m.mediaType, os: cfg.os, architecture: str(cfg.architecture), variant: str(cfg.variant), size, created: createdTime(cfg.created) });
     }
-    const created = str(cfg?.created) ?? annotated;
+    const created = createdTime(cfg?.created) ?? annotated;
     return { summary: { ...base, size, created, platforms, attestations: 0, layerCount: layers.length }, ownBytes: m.bytes, blobs };
   }
 }
@@ -175,6 +175,19 @@ export function descriptors(list: unknown): ParsedDescriptor[] {
 
 export function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : null;
+}
+
+/**
+ * A creation time as the pages report it: the text when it is a time after the Unix epoch, else
+ * null ("not recorded"). Reproducible builds write the epoch itself (SOURCE_DATE_EPOCH=0), some
+ * tools Go's zero time (year 1); neither says when the image was made, and a time that does not
+ * parse would sort among real ones by its text.
+ */
+export function createdTime(v: unknown): string | null {
+  const text = str(v);
+  if (text === null) return null;
+  const ms = Date.parse(text);
+  return ms > 0 ? text : null;
 }
 
 function parseJson(content: Buffer): Record<string, unknown> | undefined {

@@ -8,6 +8,7 @@ import { metadataKeys, type MetadataCache, type MetadataKey } from '../metadata-
 import type { RepositoryManifests } from '../repository.js';
 import type { TagStore } from '../tags.js';
 import { deleteIfExists, listNames, readLink, writeLink } from '../links.js';
+import { LINK_READS, mapLimit } from '../map-limit.js';
 import { revisionDir, revisionLinkPath, revisionsDir } from '../paths.js';
 import { DigestAlgorithms, type DigestAlgorithm } from '../../oci/digest.js';
 import { detectMediaType, handlers } from '../../oci/formats.js';
@@ -134,14 +135,19 @@ export class ManifestStore implements RepositoryManifests {
     return true;
   }
 
-  /** Every revision in the repository. */
+  /**
+   * Every revision in the repository. The links are read LINK_READS at a time: on an object store
+   * each is a GET, and thousands of them one after another took seconds.
+   */
   async revisions(): Promise<Digest[]> {
     const out: Digest[] = [];
     for (const algorithm of Object.keys(DigestAlgorithms) as DigestAlgorithm[]) {
-      for (const hex of await listNames(this.driver, `${revisionsDir(this.name)}/${algorithm}`)) {
-        const link = await readLink(this.driver, `${revisionsDir(this.name)}/${algorithm}/${hex}/link`);
-        if (link && link.hex === hex) out.push(link);
-      }
+      const dir = `${revisionsDir(this.name)}/${algorithm}`;
+      const links = await mapLimit(await listNames(this.driver, dir), LINK_READS, async (hex) => {
+        const link = await readLink(this.driver, `${dir}/${hex}/link`);
+        return link?.hex === hex ? link : undefined;
+      });
+      for (const link of links) if (link) out.push(link);
     }
     return out;
   }

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { request } from '../api.js';
 import { Confirm, CopyButton, ErrorView, Fact, Head, PullCommands, useGet } from '../components.js';
-import { ago, bytes, exact, platformName, pullCount, shortDigest } from '../format.js';
+import { ago, bytes, createdTitle, exact, platformName, pullCount, shortDigest } from '../format.js';
 import { links } from '../router.js';
 import type { ConfigDetail, ImagePage, Session } from '../types.js';
 
@@ -38,7 +38,7 @@ export function Image({ name, reference, onSession }: { name: string; reference:
             </Fact>
             <Fact term="Size">{bytes(data.size)}</Fact>
             <Fact term="Created">
-              <span title={exact(data.created)}>{ago(data.created)}</span>
+              <span title={createdTitle(data.created)}>{ago(data.created)}</span>
             </Fact>
             <Fact term="Last pushed">
               <span title={exact(data.pushed)}>{data.pushed ? ago(data.pushed) : 'not recorded'}</span>
@@ -79,7 +79,7 @@ export function Image({ name, reference, onSession }: { name: string; reference:
                         <code title={p.digest}>{shortDigest(p.digest)}</code>
                       </td>
                       <td data-label="Size">{bytes(p.size)}</td>
-                      <td data-label="Created" title={exact(p.created)}>
+                      <td data-label="Created" title={createdTitle(p.created)}>
                         {ago(p.created)}
                       </td>
                     </tr>

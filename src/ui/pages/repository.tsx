@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { request } from '../api.js';
 import { Confirm, CopyButton, ErrorView, FilterBox, Head, Pager, Platforms, useGet } from '../components.js';
-import { ago, bytes, exact, pullCount, shortDigest } from '../format.js';
+import { ago, bytes, createdTitle, exact, pullCount, shortDigest } from '../format.js';
 import { pageOf, useDebouncedParam } from '../hooks.js';
 import { links } from '../router.js';
 import type { RepositoryPage, Session, TagRow } from '../types.js';
@@ -86,7 +86,7 @@ export function Repository({ name, params, onSession }: { name: string; params: 
                   </td>
                   <td data-label="Platforms">{t.artifactType ? <span class="badge">{t.artifactType}</span> : <Platforms platforms={t.platforms} />}</td>
                   <td data-label="Size">{bytes(t.size)}</td>
-                  <td data-label="Created" title={exact(t.created)}>
+                  <td data-label="Created" title={createdTitle(t.created)}>
                     {ago(t.created)}
                   </td>
                   <td data-label="Last pushed" title={exact(t.pushed)}>
