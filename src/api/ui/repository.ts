@@ -2,7 +2,8 @@ import type { Digest } from '../../oci/digest.js';
 import { RegistryError } from '../../oci/errors.js';
 import { KeptList } from '../../storage/listing/kept-list.js';
 import { LruCache } from '../../storage/lru.js';
-import { tagCurrentLinkPath } from '../../storage/paths.js';
+import { layoutPathOf, tagCurrentLinkPath } from '../../storage/paths.js';
+import type { StorageChange } from '../../storage/changes.js';
 import type { StorageDriver } from '../../storage/driver/types.js';
 import type { Repository } from '../../storage/repository.js';
 import type { ManifestRecord } from '../../storage/rules.js';
@@ -130,25 +131,48 @@ function byKey(key: Exclude<SortKey, 'name'>, order: 'asc' | 'desc'): (a: TagRow
   };
 }
 
-/** How long a repository's size is answered before it is computed again (in the background while it is still answered). */
-const SIZE_FRESH_MS = 10_000;
+/**
+ * How long a repository's size is answered before it is computed again, when no change to its
+ * manifests has been heard: long with caching on (this instance's writes, and others' over Redis
+ * or from other workers, expire it at once), short with caching off (other instances' writes go
+ * unheard). Past that it is still answered while it is computed again in the background.
+ */
+const SIZE_FRESH_MS = { caching: 10 * 60_000, off: 10_000 };
 const SIZE_STALE_MS = 10 * 60_000;
 
 /**
  * Repository sizes: every manifest revision's own bytes plus every blob its manifests name, each
- * blob counted once however many images share it. Kept per repository and recomputed at most
- * every SIZE_FRESH_MS (summaries are kept per digest, so a recomputation reads the revision links).
+ * blob counted once however many images share it. Kept per repository (KeptList), computed again
+ * in the background once a manifest of the repository is put or deleted (`changed`) or it is
+ * older than SIZE_FRESH_MS; summaries are kept per digest, so a computation reads the revision
+ * links (one GET each on object stores).
  */
 export class RepositorySizes {
   private readonly kept = new LruCache<KeptList<number>>(1_000);
+  private readonly freshMs: number;
+
+  /** `caching`: berth.metadatattl is on (StorageModes.caching). */
+  constructor(caching: boolean) {
+    this.freshMs = caching ? SIZE_FRESH_MS.caching : SIZE_FRESH_MS.off;
+  }
 
   of(repo: Repository, summaries: Summaries): Promise<number> {
     let value = this.kept.get(repo.name);
     if (!value) {
-      value = new KeptList({ load: () => repositorySize(repo, summaries), ttlMs: SIZE_FRESH_MS, staleMs: SIZE_STALE_MS });
+      value = new KeptList({ load: () => repositorySize(repo, summaries), ttlMs: this.freshMs, staleMs: SIZE_STALE_MS });
       this.kept.set(repo.name, value);
     }
     return value.get();
+  }
+
+  /** Storage changed (StorageChanges.follow): sizes of repositories whose manifests changed are computed again; all of them when changes may have been missed. */
+  changed(changes: readonly StorageChange[] | undefined): void {
+    for (const at of changes?.map((c) => layoutPathOf(c.path)) ?? [{ kind: 'all-repositories' } as const]) {
+      if (at.kind === 'revision' || at.kind === 'revisions' || at.kind === 'manifests') this.kept.get(at.name)?.expire();
+      else if (at.kind === 'names') {
+        for (const name of this.kept.keys()) if (name === at.prefix || name.startsWith(`${at.prefix}/`)) this.kept.get(name)?.expire();
+      } else if (at.kind === 'all-repositories') for (const name of this.kept.keys()) this.kept.get(name)?.expire();
+    }
   }
 }
 

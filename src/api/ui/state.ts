@@ -9,7 +9,7 @@ import { Summaries } from './summaries.js';
 /** What the UI's endpoints keep for the life of the server: summaries per digest, sizes per repository, push times per tag, reads behind answers, the access controller. */
 export class UiState {
   readonly summaries: Summaries;
-  readonly sizes = new RepositorySizes();
+  readonly sizes: RepositorySizes;
   /** Reads of stale values behind the pages that answered them. */
   readonly refresher = new Refresher();
   readonly pushed = new PushedTimes(this.refresher);
@@ -20,6 +20,8 @@ export class UiState {
     readonly auth: Auth | undefined,
   ) {
     this.summaries = new Summaries(registry.blobs);
+    this.sizes = new RepositorySizes(registry.modes.caching);
+    registry.changes.follow((changes) => this.sizes.changed(changes));
   }
 
   /** Deletes are on, the registry is writable, and the caller may delete in `name` (asked of the same access controller as a DELETE). */
