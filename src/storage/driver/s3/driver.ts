@@ -595,6 +595,32 @@ interface KeptUpload {
   size: number;
 }
 
+/**
+ * Part buffers (chunksize bytes each) kept between writers: a fresh 10 MiB buffer per part cost
+ * page faults on first touch and garbage collections, about a fifth of a push's CPU on S3
+ * (docs/performance.md). At most PART_POOL_LIMIT of each size are kept, let go after a quiet while.
+ */
+const partPool = new Map<number, Buffer[]>();
+const PART_POOL_LIMIT = 4;
+const PART_POOL_IDLE_MS = 2000;
+let partPoolTimer: NodeJS.Timeout | undefined;
+
+function takePartBuffer(size: number): Buffer {
+  return partPool.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size);
+}
+
+/** Gives back a part buffer (or a view of one) once no request holds it; other buffers are left alone. */
+function givePartBuffer(view: Buffer | undefined, size: number): void {
+  if (!view || view.byteOffset !== 0 || view.buffer.byteLength !== size) return;
+  const kept = partPool.get(size) ?? [];
+  if (kept.length >= PART_POOL_LIMIT) return;
+  kept.push(Buffer.from(view.buffer));
+  partPool.set(size, kept);
+  if (partPoolTimer) clearTimeout(partPoolTimer);
+  partPoolTimer = setTimeout(() => partPool.clear(), PART_POOL_IDLE_MS);
+  partPoolTimer.unref();
+}
+
 /** Where a writer's content begins: nothing, the object at its path, or a kept multipart upload. */
 type WriterStart = { from: 'new' } | { from: 'object'; size: number } | ({ from: 'kept' } & KeptUpload);
 
@@ -701,7 +727,7 @@ class S3Writer implements FileWriter {
   private async append(bytes: Uint8Array): Promise<void> {
     const size = this.driver.params.chunksize;
     for (let at = 0; at < bytes.length; ) {
-      this.fill ??= Buffer.allocUnsafe(size);
+      this.fill ??= takePartBuffer(size);
       const n = Math.min(bytes.length - at, size - this.filled);
       this.fill.set(bytes.subarray(at, at + n), this.filled);
       this.filled += n;
@@ -749,10 +775,16 @@ class S3Writer implements FileWriter {
     const uploadId = await this.ensureUpload();
     const partNumber = (this.parts.at(-1)?.PartNumber ?? 0) + 1;
     if (partNumber > MAX_PARTS) throw new StorageDriverError(NAME, `${NAME}: more than ${MAX_PARTS} parts for ${this.path}; raise chunksize`);
-    this.lastSent = undefined; // a part before this one can no longer take a tail
+    this.releaseLastSent(); // a part before this one can no longer take a tail
     const index = this.parts.push({ PartNumber: partNumber }) - 1;
     this.parts[index] = { PartNumber: partNumber, ETag: await this.uploadPart(uploadId, partNumber, body) };
     this.lastSent = { index, body };
+  }
+
+  /** The last part's bytes are no longer needed: its buffer goes back to the pool. */
+  private releaseLastSent(): void {
+    givePartBuffer(this.lastSent?.body, this.driver.params.chunksize);
+    this.lastSent = undefined;
   }
 
   private async uploadPart(uploadId: string, partNumber: number, body: Buffer): Promise<string> {
@@ -769,15 +801,16 @@ class S3Writer implements FileWriter {
     if (!this.dirty) return;
     const d = this.driver;
     if (!this.uploadId && !this.copyPending) {
-      await d.client.send(
-        new PutObjectCommand({ Bucket: d.params.bucket, Key: d.key(this.path), Body: this.take(), ...d.putOptions() }),
-      );
+      const body = this.take();
+      await d.client.send(new PutObjectCommand({ Bucket: d.params.bucket, Key: d.key(this.path), Body: body, ...d.putOptions() }));
+      givePartBuffer(body, d.params.chunksize);
       this.dirty = false;
       return;
     }
     if (this.filled > 0 || this.parts.length === 0) await this.sendPart(this.take());
     else await this.ensureUpload();
     await d.complete(this.path, this.uploadId!, this.parts);
+    this.releaseLastSent();
     this.uploadId = undefined;
     this.dirty = false;
   }
@@ -795,6 +828,7 @@ class S3Writer implements FileWriter {
       const body = Buffer.concat([last.body, tail]);
       const part = this.parts[last.index]!;
       this.parts[last.index] = { PartNumber: part.PartNumber, ETag: await this.uploadPart(this.uploadId!, part.PartNumber!, body) };
+      givePartBuffer(tail, this.driver.params.chunksize);
     } else if (tail.length > 0) {
       await this.sendPart(tail);
     } else {
@@ -807,6 +841,7 @@ class S3Writer implements FileWriter {
       await d.abortUploads((await d.uploadsAt(this.path)).filter((u) => u.key === key && u.uploadId !== this.uploadId));
       await d.client.send(new DeleteObjectCommand({ Bucket: d.params.bucket, Key: key }));
     }
+    this.releaseLastSent();
     this.uploadId = undefined;
     this.dirty = false;
   }
@@ -850,9 +885,10 @@ class S3Writer implements FileWriter {
     if (this.state === 'cancelled') return;
     if (this.state === 'committed') throw new StorageDriverError(NAME, `${NAME}: writer for ${this.path} is committed`);
     this.state = 'cancelled';
-    this.take();
-    await this.inflight?.catch(() => undefined);
     const d = this.driver;
+    givePartBuffer(this.take(), d.params.chunksize);
+    await this.inflight?.catch(() => undefined);
+    this.releaseLastSent();
     if (this.uploadId) await d.abort(this.path, this.uploadId);
     this.uploadId = undefined;
     await d.client.send(new DeleteObjectCommand({ Bucket: d.params.bucket, Key: d.key(this.path) }));
