@@ -76,9 +76,9 @@ export class UploadStore implements RepositoryUploads {
   async create(): Promise<UploadStatus> {
     const id = randomUUID();
     try {
-      await this.driver.putContent(uploadStartedAtPath(this.name, id), Buffer.from(new Date().toISOString()));
-      const writer = await this.driver.writer(uploadDataPath(this.name, id));
-      await writer.commit();
+      // Two independent writes, at once: on an object store each is a request to wait for.
+      const data = async () => (await this.driver.writer(uploadDataPath(this.name, id))).commit();
+      await Promise.all([this.driver.putContent(uploadStartedAtPath(this.name, id), Buffer.from(new Date().toISOString())), data()]);
     } catch (err) {
       // No half-made session (a startedat without data) is left for the purge to find.
       await deleteIfExists(this.driver, uploadDir(this.name, id)).catch(() => undefined);
@@ -98,6 +98,7 @@ export class UploadStore implements RepositoryUploads {
     const id = randomUUID();
     const data = uploadDataPath(this.name, id);
     const digester = new Digester(digest.algorithm);
+    let removed = false;
     try {
       const writer = await this.driver.writer(data);
       try {
@@ -112,11 +113,34 @@ export class UploadStore implements RepositoryUploads {
       }
       const actual = digester.digest();
       if (actual.value !== digest.value) throw new RegistryError('DIGEST_INVALID', undefined, { digest: digest.value, actual: actual.value });
-      await this.linked.link(digest, digester.size, () => this.blobs.adopt(digest, data, digester.size));
+      await this.linkThenRemove(digest, digester.size, id);
+      removed = true;
       return { digest, size: digester.size };
     } finally {
-      await deleteIfExists(this.driver, uploadDir(this.name, id));
+      if (!removed) await deleteIfExists(this.driver, uploadDir(this.name, id));
     }
+  }
+
+  /**
+   * Links the verified upload `id` as `digest`, its data moved into the blob store, and removes
+   * what is left of the upload while the link is written: once the data is in place the upload is
+   * done with, and on an object store its removal is several requests that need not wait for the
+   * link's. Resolves once both have ended.
+   */
+  private async linkThenRemove(digest: Digest, size: number, id: string): Promise<void> {
+    let removal: Promise<void> | undefined;
+    try {
+      await this.linked.link(digest, size, async () => {
+        await this.blobs.adopt(digest, uploadDataPath(this.name, id), size);
+        removal = this.remove(id);
+        // Awaited below; handled now so that a failure while the link is written is not "unhandled".
+        removal.catch(() => undefined);
+      });
+    } catch (err) {
+      await removal?.catch(() => undefined);
+      throw err;
+    }
+    await removal;
   }
 
   async status(id: string): Promise<UploadStatus> {
@@ -153,13 +177,12 @@ export class UploadStore implements RepositoryUploads {
         throw new RegistryError('DIGEST_INVALID', undefined, { digest: digest.value, actual: actual.value });
       }
       try {
-        await this.linked.link(digest, size, () => this.blobs.adopt(digest, uploadDataPath(this.name, id), size));
+        await this.linkThenRemove(digest, size, id);
       } catch (err) {
         // A quota refused the blob: the upload is over and its data goes (nothing was moved or linked).
         if (err instanceof RegistryError && err.code === 'DENIED') await this.remove(id);
         throw err;
       }
-      await this.remove(id);
       return { digest, size };
     }));
   }
