@@ -102,6 +102,7 @@ describe('progress bars in a terminal (tmux)', () => {
     const again = await waitForScreen('again', (s) => /EXIT=\d+/.test(s), 'the second copy to end');
     assert.match(again, new RegExp(`skipped ${short(img.manifest)} manifest  \\d+ B  exists`));
     assert.match(again, /\(0 copied, 1 skipped, 0 mounted; 0 B in /);
+    assert.match(again, /total, 1 done +\|\u2588+\| +0 B \/ 0 B/, 'nothing to move: the total bar is full');
     assert.match(again, /EXIT=0/);
 
     const out = path.join(home.dir, 'layer.bin');

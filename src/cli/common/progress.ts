@@ -79,9 +79,11 @@ export class TransferView {
   private redraw(): void {
     for (const it of this.items.values()) it.bar?.update(Math.min(it.bytes, it.total), this.payload(it.label, it.bytes, it.total, it.started));
     const c = this.counts;
-    const label = `total, ${c.copied + c.skipped + c.mounted} done`;
+    const done = c.copied + c.skipped + c.mounted;
+    // Everything found was there already: nothing to move, and the total is complete.
+    const complete = this.known === 0 && done > 0 && this.items.size === 0;
     this.totalBar?.setTotal(Math.max(1, this.known));
-    this.totalBar?.update(Math.min(this.moved, this.known), this.payload(label, this.moved, this.known, this.started));
+    this.totalBar?.update(complete ? 1 : Math.min(this.moved, this.known), this.payload(`total, ${done} done`, this.moved, this.known, this.started));
   }
 
   /** A transfer of `total` bytes begins. */
