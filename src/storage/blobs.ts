@@ -131,12 +131,16 @@ export class BlobStore {
     await this.shared?.setSize(digest.value, content.length);
   }
 
-  /** Moves a verified upload into place; when the blob already exists the upload is dropped. */
-  async adopt(digest: Digest, sourcePath: string, size: number): Promise<void> {
-    if (await this.stat(digest)) return;
+  /**
+   * Moves a verified upload into place, and says so; when the blob already exists the upload is
+   * left where it is (false), for its owner to drop.
+   */
+  async adopt(digest: Digest, sourcePath: string, size: number): Promise<boolean> {
+    if (await this.stat(digest)) return false;
     await this.driver.move(sourcePath, blobDataPath(digest));
     this.meta.set(metadataKeys.blobSize(digest), size);
     await this.shared?.setSize(digest.value, size);
+    return true;
   }
 
   /** Set once the driver has answered that it gives no URLs (the filesystem): not asked again. */

@@ -47,6 +47,7 @@ export function storageModes(driver: StorageDriver, metadataTtlMs: number): Stor
   };
 }
 
-function listsKeys(driver: StorageDriver): driver is KeyListingDriver {
+/** Whether the driver lists keys page by page: an object store, whose directories are implicit (a key prefix, gone with its last key). */
+export function listsKeys(driver: StorageDriver): driver is KeyListingDriver {
   return driver.listFiles !== undefined && driver.listChildren !== undefined;
 }

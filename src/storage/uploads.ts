@@ -9,6 +9,7 @@ import { deleteIfExists } from './links.js';
 import type { RepositoryUploads } from './repository.js';
 import { uploadDataPath, uploadDir, uploadStartedAtPath } from './paths.js';
 import { uploadBodyOf, type UploadSource } from './upload-body.js';
+import { listsKeys } from './modes.js';
 
 export interface UploadStatus {
   readonly id: string;
@@ -65,13 +66,18 @@ export class UploadSessions {
 }
 
 export class UploadStore implements RepositoryUploads {
+  /** Directories are key prefixes (object stores): one whose last file moved away is gone with it. */
+  private readonly implicitDirectories: boolean;
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
     private readonly linked: LinkedBlobStore,
     private readonly sessions: UploadSessions,
     readonly name: string,
-  ) {}
+  ) {
+    this.implicitDirectories = listsKeys(driver);
+  }
 
   async create(): Promise<UploadStatus> {
     const id = randomUUID();
@@ -113,7 +119,8 @@ export class UploadStore implements RepositoryUploads {
       }
       const actual = digester.digest();
       if (actual.value !== digest.value) throw new RegistryError('DIGEST_INVALID', undefined, { digest: digest.value, actual: actual.value });
-      await this.linkThenRemove(digest, digester.size, id);
+      // Its data was its one file: once moved on an object store nothing is left to remove.
+      await this.linkThenRemove(digest, digester.size, id, { onlyData: true });
       removed = true;
       return { digest, size: digester.size };
     } finally {
@@ -125,13 +132,16 @@ export class UploadStore implements RepositoryUploads {
    * Links the verified upload `id` as `digest`, its data moved into the blob store, and removes
    * what is left of the upload while the link is written: once the data is in place the upload is
    * done with, and on an object store its removal is several requests that need not wait for the
-   * link's. Resolves once both have ended.
+   * link's. With `onlyData` (the upload stored nothing but its data), data moved away on an object
+   * store leaves nothing to remove, and the removal's requests are not made. Resolves once both
+   * have ended.
    */
-  private async linkThenRemove(digest: Digest, size: number, id: string): Promise<void> {
+  private async linkThenRemove(digest: Digest, size: number, id: string, { onlyData = false } = {}): Promise<void> {
     let removal: Promise<void> | undefined;
     try {
       await this.linked.link(digest, size, async () => {
-        await this.blobs.adopt(digest, uploadDataPath(this.name, id), size);
+        const moved = await this.blobs.adopt(digest, uploadDataPath(this.name, id), size);
+        if (moved && onlyData && this.implicitDirectories) return;
         removal = this.remove(id);
         // Awaited below; handled now so that a failure while the link is written is not "unhandled".
         removal.catch(() => undefined);

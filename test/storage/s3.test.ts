@@ -7,6 +7,10 @@ import { InvalidOffsetError, PathNotFoundError } from '../../src/storage/driver/
 import { parseS3Params } from '../../src/storage/driver/s3/params.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
 import { readAll, runDriverSuite } from '../../src/testing/index.js';
+import { Readable } from 'node:stream';
+import { digestOf } from '../../src/oci/digest.js';
+import { uploadsDir } from '../../src/storage/paths.js';
+import { Registry } from '../../src/storage/registry.js';
 
 // One RGW for this file (or the server S3_ENDPOINT names); each part gets its own bucket.
 let s3: S3Server;
@@ -181,6 +185,29 @@ describe('s3 driver specifics', () => {
     await driver.delete('/many');
     await assert.rejects(driver.stat('/many'), PathNotFoundError);
     await driver.delete('/mv');
+  });
+
+  it('leaves nothing of an upload once its blob is stored, and spends no requests removing a whole one whose data moved', async () => {
+    const operations: string[] = [];
+    const counted = await createDriver('s3', s3.params(bucket), { onOperation: (e) => operations.push(e.operation) });
+    try {
+      const registry = new Registry(counted, { policy: { skipReferenceChecks: true, urlsAllow: [], urlsDeny: [] }, metadataTtlMs: 1000 });
+      const name = `up-${randomBytes(3).toString('hex')}`;
+      const repo = registry.repository(name);
+      const whole = Buffer.from('a whole blob in one request');
+      await repo.uploads.putWhole(digestOf(whole), Readable.from([whole]));
+      assert.deepEqual(operations.filter((op) => op === 'delete'), [], 'no removal of an upload that moved its only file');
+      const chunked = randomBytes(1000);
+      const up = await repo.uploads.create();
+      await repo.uploads.append(up.id, Readable.from([chunked.subarray(0, 400)]));
+      await repo.uploads.commit(up.id, digestOf(chunked), Readable.from([chunked.subarray(400)]));
+      // The same whole blob again: already stored, so its upload's data is removed instead of moved.
+      await repo.uploads.putWhole(digestOf(whole), Readable.from([whole]));
+      await assert.rejects(driver.stat(uploadsDir(name)), PathNotFoundError, 'nothing is left under _uploads');
+      for (const data of [whole, chunked]) assert.ok((await repo.blobs.stat(digestOf(data)))?.size === data.length);
+    } finally {
+      await counted.close!();
+    }
   });
 
   it('keeps Distribution\'s layout: path P is key rootdirectory+P', async () => {
