@@ -104,6 +104,7 @@ describe('garbage collection decisions', () => {
     assert.ok(lines.includes(`app: marking blob ${tagged.layer.digest}`));
     assert.ok(lines.includes(`blob eligible for deletion: ${loose.digest}`));
     assert.ok(lines.includes(`deleted 1 blobs (${loose.size} bytes) and 0 manifests; 0 kept because they were in use`));
+    assert.ok(!lines.some((l) => l.includes('younger than the grace period')), 'nothing was kept for being young');
   });
 
   it('a dry run reports and deletes nothing; quiet keeps only the summary', async () => {
@@ -118,6 +119,10 @@ describe('garbage collection decisions', () => {
     assert.deepEqual(result.manifestsDeleted, []);
     assert.equal(await s.present(loose.digest), true);
     assert.deepEqual(lines, ['\n0 blobs marked, 4 blobs and 1 manifests eligible for deletion']);
+    // Not quiet: what it would delete, and no line saying it deleted anything.
+    const loud = await s.gc({ dryRun: true });
+    assert.ok(loud.lines.includes(`blob eligible for deletion: ${loose.digest}`), loud.lines.join('\n'));
+    assert.deepEqual(loud.lines.filter((l) => l.startsWith('deleted ') || l.includes('kept')), []);
   });
 
   it('--delete-untagged removes untagged revisions (their tag history too) and what only they reference', async () => {
