@@ -101,19 +101,29 @@ export class Catalog {
       await this.saved?.save(names);
       return names;
     }
-    const visit = async (dir: string, name: string): Promise<void> => {
-      const children = await listNames(this.driver, dir);
-      const deeper: Promise<void>[] = [];
-      for (const child of children) {
-        if (child.startsWith('_')) {
-          if (child === '_manifests' && name) names.push(name);
-        } else {
-          deeper.push(visit(`${dir}/${child}`, name ? `${name}/${child}` : child));
+    // Directories still to read, WALK_READS at a time, newest first (so the list stays short).
+    // Starting every read at once held a pending read per directory: 80 MiB at 10,000 repositories.
+    const queue: Array<{ dir: string; name: string }> = [{ dir: REPOSITORIES_ROOT, name: '' }];
+    let active = 0;
+    await new Promise<void>((resolve, reject) => {
+      const next = (): void => {
+        if (queue.length === 0 && active === 0) return resolve();
+        while (active < WALK_READS && queue.length > 0) {
+          const { dir, name } = queue.pop()!;
+          active++;
+          listNames(this.driver, dir).then((children) => {
+            for (const child of children) {
+              if (child.startsWith('_')) {
+                if (child === '_manifests' && name) names.push(name);
+              } else queue.push({ dir: `${dir}/${child}`, name: name ? `${name}/${child}` : child });
+            }
+            active--;
+            next();
+          }, reject);
         }
-      }
-      await Promise.all(deeper);
-    };
-    await visit(REPOSITORIES_ROOT, '');
+      };
+      next();
+    });
     return names.sort(compareBytes);
   }
 }
@@ -128,6 +138,9 @@ function skipRepositoryFolder(lastPath: string): string | undefined {
   // "0" sorts right after "/": past every key inside the folder, before the next sibling.
   return at && at.rest.length > 0 ? `${repositoryPath(at.name)}/${at.folder}0` : undefined;
 }
+
+/** Directory reads a filesystem catalog walk keeps in flight. */
+const WALK_READS = 32;
 
 /** Every key below a repository's `_manifests` sorts before `<name>` followed by this. */
 const MANIFESTS_BOUND = '/_manifests0';
