@@ -20,7 +20,8 @@ const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 200);
 /**
  * Clients of the S3 run in `npm test`: 50. On the shared 2-core machine this was written on
  * (load average ~35), 200 clients against RGW and two instances drove single requests past the
- * clients' 60 s timeout (p99 of 21 s with 50); `npm run soak` runs the S3 soak with 200.
+ * clients' 60 s timeout (every process starved of CPU: docs/operations.md, "Sustained load");
+ * `npm run soak` runs the S3 soak with 200.
  */
 const S3_CLIENTS = Number(process.env.SOAK_S3_CLIENTS ?? 50);
 
@@ -40,10 +41,11 @@ async function soakOn(what: string, regs: Registry[], clients: number, rssChecke
   const result = await runSoak({ urls: regs.map((r) => r.url), clients, durationMs: SECONDS * 1000, onLoadEnd: () => { rssEnd = rss(); } });
   clearTimeout(sample);
   const lines = summary(what, result, rss10, rssEnd);
+  // Printed first: a failing run's figures (its slowest requests above all) say where it failed.
+  for (const line of lines) console.log(line);
   assert.equal(result.serverErrors, 0, `server errors: ${result.wrong.slice(0, 5).join('; ')}`);
   assert.deepEqual(result.wrong.slice(0, 10), [], 'no wrong answers');
   assert.ok(result.pushes > 0 && result.verified > 0);
-  for (const line of lines) console.log(line);
   if (rssChecked) assert.ok(rssEnd <= rss10 * 1.2, `RSS grew by more than 20%: ${lines.at(-1)}`);
 }
 
