@@ -1,13 +1,14 @@
 /**
  * What the storage outage scenarios share (store-outage.test.ts on Ceph RGW, azure-outage.test.ts
- * on azurite): a request that must be answered 503 UNAVAILABLE within a bound, a pull checked
- * whole, and a pull held open in the middle of a blob while the store goes away.
+ * on azurite): a request that must be answered 503 UNAVAILABLE within a bound (and one of each
+ * kind), a pull checked whole, a pull held open in the middle of a blob while the store goes away,
+ * and an upload cut by the outage resumed after it.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { Registry } from '../helpers/registry.js';
-import { digest } from '../helpers/content.js';
-import { assertError, getManifest, type PushedImage } from '../helpers/push.js';
+import { digest, type Manifest } from '../helpers/content.js';
+import { assertError, getManifest, withQuery, type PushedImage } from '../helpers/push.js';
 import type { Res } from '../helpers/http.js';
 import { within } from './bounded.js';
 
@@ -57,4 +58,39 @@ export function slowPull(reg: Registry, path: string): { started: Promise<void>;
     req.on('error', () => resolve({ complete: false, body: Buffer.alloc(0) }));
   });
   return { started: startedP, finish: () => (go(), done) };
+}
+
+/**
+ * New requests during an outage, one of each kind: a clear 503 each within `boundMs` (no hang),
+ * the message naming the storage (`names`). `upload` is an upload's location, `manifest` one
+ * whose blobs are stored and `blob` a stored blob of `repo`.
+ */
+export async function answeredUnavailable(reg: Registry, repo: string, o: { blob: string; manifest: Manifest; upload: string; boundMs: number; names: RegExp }): Promise<void> {
+  const { boundMs: bound, manifest } = o;
+  await unavailable('POST of an upload', bound, () => reg.req('POST', `/v2/${repo}/blobs/uploads/`, { allowServerError: true }));
+  await unavailable('PUT of a blob', bound, () => reg.req('POST', `/v2/${repo}/blobs/uploads/?digest=${digest('x')}`, { body: 'x', headers: OCTETS, allowServerError: true }));
+  await unavailable('GET of a blob', bound, () => reg.req('GET', `/v2/${repo}/blobs/${o.blob}`, { allowServerError: true }));
+  await unavailable('PUT of a manifest', bound, () => reg.req('PUT', `/v2/${repo}/manifests/v2`, { body: manifest.bytes, headers: { 'Content-Type': manifest.mediaType }, allowServerError: true }));
+  await unavailable('GET of an unknown tag', bound, () => reg.req('GET', `/v2/${repo}/manifests/nope`, { allowServerError: true }));
+  const body = (await unavailable('GET of the upload status', bound, () => reg.req('GET', o.upload, { allowServerError: true }))).json();
+  assert.match(body.errors[0].message, o.names, 'the message names the storage');
+}
+
+/**
+ * Finishes the upload at `location` with `data` from where the registry says it stands (its
+ * Range), checks the blob pulls whole, and returns how many bytes the upload had kept.
+ */
+export async function resumeUpload(reg: Registry, repo: string, location: string, data: Buffer): Promise<number> {
+  const status = await reg.req('GET', location);
+  assert.equal(status.status, 204, 'the cut upload is still there');
+  const range = /^0-(\d+)$/.exec(status.header('range') ?? '');
+  assert.ok(range, `Range ${status.header('range')}`);
+  const have = Number(range[1]) + 1;
+  assert.ok(have <= data.length);
+  const loc = new URL(status.header('location')!, reg.url).toString();
+  const done = await reg.req('PUT', withQuery(loc, { digest: digest(data) }), { body: data.subarray(have), headers: { ...OCTETS, 'Content-Range': `${have}-${data.length - 1}` } });
+  assert.equal(done.status, 201, done.text());
+  const got = await reg.req('GET', `/v2/${repo}/blobs/${digest(data)}`);
+  assert.equal(digest(got.body), digest(data), 'the resumed upload pulls whole');
+  return have;
 }
