@@ -5,10 +5,13 @@
 // line that changed since that run and every line where a mutant survived or was not covered.
 //   node scripts/mutate-rescore.mjs plan BASE.json
 //     prints the MUTATE_ONLY value for those lines (the base report holds each file's source)
-//   node scripts/mutate-rescore.mjs score BASE.json NEW.json
+//   node scripts/mutate-rescore.mjs score BASE.json NEW.json [COMMIT]
 //     the module's score: the base run's killed mutants on lines the new run did not cover,
-//     plus every mutant of the new run (a run with that MUTATE_ONLY)
+//     plus every mutant of the new run (a run with that MUTATE_ONLY). COMMIT: the commit the new
+//     run was made at, when the files have changed since (its mutants' lines are that commit's;
+//     a report's sources are read when it is written).
 // Usage in docs/testing.md, "Scores".
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const COUNTED = new Set(['Killed', 'Timeout', 'Survived', 'NoCoverage']);
@@ -42,7 +45,8 @@ function ranges(lines) {
   return out.map(([a, b]) => `${a}-${b}`);
 }
 
-const [mode, basePath, newPath] = process.argv.slice(2);
+const [mode, basePath, newPath, commit] = process.argv.slice(2);
+const sourceOf = (file) => (commit ? execFileSync('git', ['show', `${commit}:${file}`], { encoding: 'utf8' }) : readFileSync(file, 'utf8'));
 if (!['plan', 'score'].includes(mode) || !basePath || (mode === 'score' && !newPath)) {
   console.error('usage: mutate-rescore.mjs plan BASE.json | score BASE.json NEW.json');
   process.exit(2);
@@ -69,7 +73,7 @@ if (mode === 'plan') {
   let counted = 0;
   for (const [file, { source, mutants }] of Object.entries(base.files)) {
     const now = fresh.files[file];
-    const { map } = lineMap(source, now?.source ?? readFileSync(file, 'utf8'));
+    const { map } = lineMap(source, sourceOf(file));
     const rerunLines = new Set((now?.mutants ?? []).flatMap((m) => Array.from({ length: m.location.end.line - m.location.start.line + 1 }, (_, k) => m.location.start.line + k)));
     let carried = 0;
     let carriedCounted = 0;
@@ -79,6 +83,7 @@ if (mode === 'plan') {
       if (lines.some((n) => n === undefined || rerunLines.has(n))) continue; // changed, or run again
       carriedCounted++;
       if (KILLED.has(m.status)) carried++;
+      else console.log(`  carried over, ${m.status}: ${file}:${m.location.start.line} (now ${lines[0]}) ${m.mutatorName} ${JSON.stringify(m.replacement ?? '')}`);
     }
     const again = (now?.mutants ?? []).filter((m) => COUNTED.has(m.status));
     const againKilled = again.filter((m) => KILLED.has(m.status)).length;

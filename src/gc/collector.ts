@@ -85,19 +85,17 @@ class Run {
     await this.guard.refresh(this.cutoff);
     await this.mark(first, true);
     const markedByFirstPass = this.marked.size;
-    if (!this.options.dryRun) {
-      // Whatever was pushed, tagged, mounted or linked while we marked is kept too.
-      const again = await scanRepositories(this.driver);
-      await this.guard.refresh(this.cutoff);
-      await this.mark(again, false);
-    }
+    // Whatever was pushed, tagged, mounted or linked while we marked is kept too (and a dry run
+    // reports what a run would delete).
+    const again = await scanRepositories(this.driver);
+    await this.guard.refresh(this.cutoff);
+    await this.mark(again, false);
 
+    // Without deleteUntagged every revision is live.
     const manifests: Array<{ repo: string; digest: Digest }> = [];
-    if (this.options.deleteUntagged) {
-      for (const repo of sortedRepos(first)) {
-        for (const { digest } of sortedRevisions(repo)) {
-          if (!this.live.has(`${repo.name}@${digest.value}`)) manifests.push({ repo: repo.name, digest });
-        }
+    for (const repo of sortedRepos(first)) {
+      for (const { digest } of sortedRevisions(repo)) {
+        if (!this.live.has(`${repo.name}@${digest.value}`)) manifests.push({ repo: repo.name, digest });
       }
     }
     const result: GcResult = {
@@ -281,10 +279,12 @@ class Run {
   }
 }
 
+/** Repositories in name order (a walk visits `a/b` before `a-b`); names are unique. */
 function sortedRepos(scan: Map<string, RepositoryScan>): RepositoryScan[] {
-  return [...scan.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...scan.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
+/** A repository's revisions in digest order: the scan's, since a walk is in lexical order of path (`<alg>/<hex>`). */
 function sortedRevisions(repo: RepositoryScan): Array<{ digest: Digest; modTime: number }> {
-  return [...repo.revisions.values()].sort((a, b) => (a.digest.value < b.digest.value ? -1 : 1));
+  return [...repo.revisions.values()];
 }

@@ -132,8 +132,9 @@ describe('garbage collection decisions', () => {
     const moved = await s.image('app', 'new', 'v2'); // v2 moves: `old` is untagged now
     const shared = await s.put('app', { schemaVersion: 2, mediaType: OCI, config: keep.config, layers: [keep.layer], annotations: { x: 'y' } });
     await settle();
-    const { result } = await s.gc({ deleteUntagged: true });
+    const { result, lines } = await s.gc({ deleteUntagged: true });
     assert.deepEqual(new Set(result.manifestsDeleted), new Set([`app@${old.manifest.digest}`, `app@${shared.digest}`]));
+    assert.ok(lines.includes(`manifest eligible for deletion: app@${old.manifest.digest}`), lines.join('\n'));
     assert.equal(await s.revision('app', old.manifest.digest), false);
     assert.equal(await s.exists(tagIndexLinkPath('app', 'v2', parseDigest(old.manifest.digest))), false, 'tag history entry removed');
     for (const gone of [old.manifest, old.config, old.layer, shared]) assert.equal(await s.present(gone.digest), false, gone.digest);
@@ -161,6 +162,22 @@ describe('garbage collection decisions', () => {
     for (const d of [orphan.layer, orphanSig.layer]) assert.equal(await s.present(d.digest), false);
   });
 
+  it('keeps a referrer of a referrer whose digest sorts before its subject\'s (the referrers are looked at until none is added)', async () => {
+    const s = await setup();
+    const subject = await s.image('app', 'subject', 'v1');
+    const sig = await s.put('app', { schemaVersion: 2, mediaType: OCI, config: subject.config, layers: [], subject: subject.manifest });
+    // A referrer of sig whose digest comes first in the repository's (sorted) revisions.
+    let n = 0;
+    let doc: object;
+    do doc = { schemaVersion: 2, mediaType: OCI, config: subject.config, layers: [], subject: sig, annotations: { n: String(n++) } };
+    while (digestOf(Buffer.from(JSON.stringify(doc))).value > sig.digest);
+    const sigOfSig = await s.put('app', doc);
+    await settle();
+    const { result } = await s.gc({ deleteUntagged: true });
+    assert.deepEqual(result.manifestsDeleted, []);
+    assert.equal(await s.revision('app', sigOfSig.digest), true);
+  });
+
   it('an untagged revision in one repository goes while the same manifest tagged elsewhere keeps its content', async () => {
     const s = await setup();
     const a = await s.image('a', 'same', 'v1');
@@ -179,14 +196,20 @@ describe('garbage collection decisions', () => {
     const s = await setup();
     const untagged = await s.image('app', 'young');
     const loose = await s.blob('app', 'young loose');
+    // Data written without any link (by another process, or a push that has not linked it yet).
+    const unlinked = digestOf(Buffer.from('no link yet'));
+    await s.driver.putContent(blobDataPath(unlinked), Buffer.from('no link yet'));
     const { result, lines } = await s.gc({ deleteUntagged: true, graceMs: 60_000 });
+    assert.deepEqual(result.manifestsEligible, [], 'a young revision is live');
     assert.deepEqual(result.manifestsDeleted, []);
     assert.deepEqual(result.blobsDeleted, []);
     assert.deepEqual(result.blobsEligible, []);
-    assert.equal(result.keptYoung, 1, 'the loose blob; the rest is referenced by the young revision');
+    assert.equal(result.keptInUse, 0);
+    assert.equal(result.keptYoung, 2, 'the loose blob and the unlinked data; the rest is referenced by the young revision');
+    assert.equal(await s.present(unlinked.value), true);
     assert.equal(await s.present(loose.digest), true);
     assert.equal(await s.present(untagged.layer.digest), true);
-    assert.ok(lines.includes('1 unreferenced blobs kept: they or a link to them are younger than the grace period'));
+    assert.ok(lines.includes('2 unreferenced blobs kept: they or a link to them are younger than the grace period'));
 
     // A blob whose only link is young, with the blob's own data old.
     const t = await setup();
@@ -240,7 +263,12 @@ describe('garbage collection decisions', () => {
     const layer = await s.blob('app', 'uploaded long ago, referenced just now');
     const loose = await s.blob('app', 'loose');
     await settle();
-    s.once('getContent', (p) => p.startsWith('/docker/registry/v2/blobs/'), () => s.put('app', { schemaVersion: 2, mediaType: OCI, config, layers: [layer] }, 'late'));
+    const late = () => s.once('getContent', (p) => p.startsWith('/docker/registry/v2/blobs/'), () => s.put('app', { schemaVersion: 2, mediaType: OCI, config, layers: [layer], annotations: { at: String(Math.random()) } }, 'late'));
+    late();
+    const dry = await s.gc({ dryRun: true });
+    assert.deepEqual(dry.result.blobsEligible, [loose.digest], 'a dry run reports what a run would delete');
+    assert.deepEqual(dry.lines.filter((l) => l.includes(layer.digest)), [], 'the second pass marks without printing');
+    late();
     const { result } = await s.gc();
     assert.deepEqual(result.blobsDeleted, [loose.digest]);
     for (const d of [config, layer]) assert.equal(await s.present(d.digest), true, d.digest);
@@ -251,13 +279,14 @@ describe('garbage collection decisions', () => {
     const img = await s.image('app', 'old');
     await settle();
     s.once('stat', (p) => p === revisionLinkPath('app', parseDigest(img.manifest.digest)), () => s.registry.localRepository('app').tags.tag('late', parseDigest(img.manifest.digest)));
-    const { result } = await s.gc({ deleteUntagged: true });
+    const { result, lines } = await s.gc({ deleteUntagged: true });
     assert.deepEqual(result.manifestsEligible, [`app@${img.manifest.digest}`]);
     assert.deepEqual(result.manifestsDeleted, []);
     assert.deepEqual(result.blobsDeleted, []);
     assert.equal(result.keptInUse, 1);
     assert.equal(await s.revision('app', img.manifest.digest), true);
     for (const d of [img.manifest, img.config, img.layer]) assert.equal(await s.present(d.digest), true, d.digest);
+    assert.deepEqual(lines.filter((l) => l.includes('marking') && l.includes(img.layer.digest)), [], 'what it keeps is marked without printing');
   });
 
   it('keeps an untagged manifest pushed again after it was marked', async () => {
@@ -306,11 +335,54 @@ describe('garbage collection decisions', () => {
     const s = await setup();
     const shared = await s.image('a/b', 'one', 'v1');
     await s.put('a/b', { schemaVersion: 2, mediaType: OCI, config: shared.config, layers: [shared.layer], annotations: { n: 'two' } }, 'v2');
-    await s.image('a-b', 'other', 'v1');
+    // Walked as a/b/c, a/b, a/b-c, a-b: the reverse of name order but for a/b.
+    for (const name of ['a-b', 'a/b-c', 'a/b/c']) await s.image(name, 'other', 'v1');
     await settle();
     const { lines } = await s.gc();
-    assert.deepEqual(lines.filter((l) => l === 'a/b' || l === 'a-b'), ['a-b', 'a/b']);
+    assert.deepEqual(lines.filter((l) => /^a[-/]/.test(l) && !l.includes(':')), ['a-b', 'a/b', 'a/b-c', 'a/b/c']);
     assert.equal(lines.filter((l) => l === `a/b: marking blob ${shared.layer.digest}`).length, 1);
+    assert.equal(lines.filter((l) => l === `a/b: marking manifest ${shared.manifest.digest}`).length, 1);
+  });
+
+  it('reads each manifest once a run, and passes storage failures on rather than take them for absence', async () => {
+    const s = await setup();
+    const img = await s.image('app', 'a', 'v1');
+    const loose = await s.blob('app', 'loose');
+    await settle();
+    const manifestData = blobDataPath(parseDigest(img.manifest.digest));
+    let reads = 0;
+    s.once('getContent', (p) => p === manifestData && ++reads > 1, async () => undefined);
+    await s.gc({ dryRun: true });
+    assert.equal(reads, 1, 'marked in both passes, read once');
+    s.once('getContent', (p) => p === manifestData, async () => {
+      throw new Error('disk on fire');
+    });
+    await assert.rejects(s.gc(), /disk on fire/);
+    s.once('stat', (p) => p === blobDataPath(parseDigest(loose.digest)), async () => {
+      throw new Error('disk on fire');
+    });
+    await assert.rejects(s.gc(), /disk on fire/);
+    assert.equal(await s.present(loose.digest), true);
+    assert.equal(await s.present(img.layer.digest), true);
+  });
+
+  it('keeps an untagged manifest whose revision went meanwhile out of its count, and passes on a failure to check it', async () => {
+    const s = await setup();
+    const img = await s.image('app', 'old');
+    await settle();
+    const link = revisionLinkPath('app', parseDigest(img.manifest.digest));
+    s.once('stat', (p) => p === link, () => s.driver.delete(link));
+    const { result } = await s.gc({ deleteUntagged: true });
+    assert.deepEqual(result.manifestsDeleted, []);
+    assert.equal(result.keptInUse, 1);
+    const t = await setup();
+    const other = await t.image('app', 'old');
+    await settle();
+    t.once('stat', (p) => p === revisionLinkPath('app', parseDigest(other.manifest.digest)), async () => {
+      throw new Error('disk on fire');
+    });
+    await assert.rejects(t.gc({ deleteUntagged: true }), /disk on fire/);
+    assert.equal(await t.revision('app', other.manifest.digest), true);
   });
 
   it('deletes nothing when a revision\'s content cannot be read as a manifest', async () => {
@@ -359,6 +431,8 @@ describe('manifest references as the collector reads them', () => {
       ['not json', 'not JSON'],
       ['[]', 'not a JSON object'],
       ['null', 'not a JSON object'],
+      ['1', 'not a JSON object'],
+      ['"sha256:x"', 'not a JSON object'],
       ['{"layers":{}}', 'layers is not a list'],
       ['{"manifests":"x"}', 'manifests is not a list'],
       ['{"blobs":1}', 'blobs is not a list'],
