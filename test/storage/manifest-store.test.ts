@@ -86,7 +86,10 @@ describe('manifest store', () => {
     assert.equal(atLimit.length, MAX_MANIFEST_BYTES);
     assert.equal((await repo.manifests.put(atLimit, OCI, {})).info.size, MAX_MANIFEST_BYTES);
     const over = padded(MAX_MANIFEST_BYTES + 1);
-    await refused(repo.manifests.put(over, OCI, {}), 'MANIFEST_INVALID', (err) => assert.equal(err.status, 413));
+    await refused(repo.manifests.put(over, OCI, {}), 'MANIFEST_INVALID', (err) => {
+      assert.equal(err.status, 413);
+      assert.equal(err.message, `manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
+    });
     assert.equal(await repo.manifests.has(digestOf(over)), false);
   });
 
@@ -94,7 +97,10 @@ describe('manifest store', () => {
     const { repo, pushBlob } = await setup();
     const m = image(await pushBlob('{}'));
     const other = digestOf(Buffer.from('other'));
-    await refused(repo.manifests.put(m, OCI, { digest: other }), 'DIGEST_INVALID', (err) => assert.deepEqual(err.detail, { expected: other.value, actual: digestOf(m).value }));
+    await refused(repo.manifests.put(m, OCI, { digest: other }), 'DIGEST_INVALID', (err) => {
+      assert.deepEqual(err.detail, { expected: other.value, actual: digestOf(m).value });
+      assert.equal(err.message, 'manifest digest does not match its content');
+    });
     const d512 = digestOf(m, 'sha512');
     assert.deepEqual((await repo.manifests.put(m, OCI, { digest: d512 })).digest, d512);
     assert.equal(await repo.manifests.has(d512), true);
@@ -107,8 +113,14 @@ describe('manifest store', () => {
     for (const type of [undefined, '', OCI, 'application/json', 'APPLICATION/VND.OCI.IMAGE.MANIFEST.V1+JSON', ` ${OCI} ;x=y`]) {
       assert.equal((await repo.manifests.put(m, type, {})).info.mediaType, OCI, String(type));
     }
-    await refused(repo.manifests.put(m, 'text/plain', {}), 'MANIFEST_INVALID', (err) => assert.match(err.message, /unsupported manifest media type/));
-    await refused(repo.manifests.put(m, DOCKER, {}), 'MANIFEST_INVALID', (err) => assert.match(err.message, /does not match Content-Type/));
+    await refused(repo.manifests.put(m, 'text/plain', {}), 'MANIFEST_INVALID', (err) => {
+      assert.match(err.message, /unsupported manifest media type/);
+      assert.deepEqual(err.detail, { mediaType: 'text/plain' });
+    });
+    await refused(repo.manifests.put(m, DOCKER, {}), 'MANIFEST_INVALID', (err) => {
+      assert.match(err.message, /does not match Content-Type/);
+      assert.deepEqual(err.detail, { mediaType: OCI, contentType: DOCKER });
+    });
     // Without a mediaType in the document, Content-Type decides the format.
     const bare = json({ schemaVersion: 2, config: JSON.parse(m.toString()).config, layers: [] });
     assert.equal((await repo.manifests.put(bare, OCI, {})).info.mediaType, OCI);
@@ -123,9 +135,12 @@ describe('manifest store', () => {
       ['null', /JSON object/],
       ['{"schemaVersion":2,"mediaType":"application/x-unknown"}', /unsupported manifest media type/],
       ['{"schemaVersion":1,"name":"a","tag":"b","fsLayers":[]}', /schema 1/],
+      ['{"schemaVersion":1,"mediaType":"application/vnd.docker.distribution.manifest.v1+prettyjws"}', /schema 1/],
     ] as const) {
       await refused(repo.manifests.put(Buffer.from(content), undefined, {}), 'MANIFEST_INVALID', (err) => assert.match(err.message, message));
     }
+    await refused(repo.manifests.put(Buffer.from('{"schemaVersion":2,"mediaType":"application/x-unknown"}'), undefined, {}), 'MANIFEST_INVALID', (err) => assert.deepEqual(err.detail, { mediaType: 'application/x-unknown' }));
+    await refused(repo.manifests.put(Buffer.from('{"schemaVersion":1}'), undefined, {}), 'MANIFEST_INVALID', (err) => assert.deepEqual(err.detail, { mediaType: 'application/vnd.docker.distribution.manifest.v1+json' }));
     for (const type of ['application/vnd.docker.distribution.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v1+prettyjws']) {
       await refused(repo.manifests.put(Buffer.from('{"schemaVersion":1}'), type, {}), 'MANIFEST_INVALID', (err) => assert.match(err.message, /schema 1/));
     }
@@ -182,8 +197,13 @@ describe('manifest store', () => {
     for (const url of ['ftp://example.com/a', 'not a url', 'https://example.com/a#frag', 'file:///etc/passwd']) {
       await refused(open.repo.manifests.put(image(config, [withUrls(['https://example.com/ok', url])]), OCI, {}), 'MANIFEST_INVALID', (err) => {
         assert.deepEqual(err.detail, { digest: missing('foreign').digest, url });
+        assert.equal(err.message, 'descriptor URL not allowed by validation.manifests.urls');
       });
     }
+    // A URL is allowed when any allow pattern matches it.
+    const either = await setup({ urlsAllow: [/^https:\/\/one\.example\//, /^https:\/\/two\.example\//] });
+    const c1 = await either.pushBlob('{}');
+    assert.ok(await either.repo.manifests.put(image(c1, [withUrls(['https://two.example/x'])]), OCI, {}));
     const ruled = await setup({ urlsAllow: [/^https:\/\/allowed\.example\//], urlsDeny: [/secret/] });
     const c2 = await ruled.pushBlob('{}');
     assert.ok(await ruled.repo.manifests.put(image(c2, [withUrls(['https://allowed.example/x'])]), OCI, {}));
@@ -346,6 +366,18 @@ describe('manifest store', () => {
     removed();
     assert.equal(await answer, false);
     assert.equal(await deletion, true);
+  });
+
+  it('knows a manifest it stored at once, with metadata cached (berth.metadatattl)', async () => {
+    const driver = await createDriver('inmemory', {});
+    const registry = new Registry(driver, { policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [] }, metadataTtlMs: 60_000 });
+    const repo = registry.repository('team/app');
+    await repo.uploads.putWhole(digestOf(Buffer.from('{}')), Readable.from([Buffer.from('{}')]));
+    const m = image({ mediaType: 'application/octet-stream', digest: digestOf(Buffer.from('{}')).value, size: 2 });
+    assert.equal(await repo.manifests.has(digestOf(m)), false, 'absent first (and cached so)');
+    await repo.manifests.put(m, OCI, { tag: 'v1' });
+    assert.equal(await repo.manifests.has(digestOf(m)), true);
+    assert.deepEqual((await repo.manifests.get(digestOf(m)))?.content, m);
   });
 
   it('ignores a revision link that names another digest', async () => {

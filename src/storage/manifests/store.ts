@@ -198,12 +198,7 @@ export class ManifestStore implements RepositoryManifests {
   }
 
   private checkUrl(url: string, blob: Descriptor): void {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(url);
-    } catch {
-      parsed = undefined;
-    }
+    const parsed = URL.canParse(url) ? new URL(url) : undefined;
     const ok =
       parsed !== undefined &&
       (parsed.protocol === 'http:' || parsed.protocol === 'https:') &&
