@@ -312,8 +312,9 @@ describe('upload store', () => {
     // reach the driver (which refuses them as an invalid path, not an unknown upload).
     for (const id of ['nope', '../../x', uuid, uuid.toUpperCase(), `x0000000-0000-0000-0000-${'0'.repeat(12)}`, `${uuid}/../../_layers`, `../../_layers/${uuid}`, `${uuid}0`, `0${uuid}`]) {
       await rejects(repo.uploads.status(id), 'BLOB_UPLOAD_UNKNOWN', (err) => assert.deepEqual(err.detail, { id }));
-      await rejects(repo.uploads.append(id, body('x')), 'BLOB_UPLOAD_UNKNOWN');
-      await rejects(repo.uploads.cancel(id), 'BLOB_UPLOAD_UNKNOWN');
+      await rejects(repo.uploads.append(id, body('x')), 'BLOB_UPLOAD_UNKNOWN', (err) => assert.deepEqual(err.detail, { id }));
+      await rejects(repo.uploads.commit(id, digestOf(Buffer.from('x')), body('x')), 'BLOB_UPLOAD_UNKNOWN', (err) => assert.deepEqual(err.detail, { id }));
+      await rejects(repo.uploads.cancel(id), 'BLOB_UPLOAD_UNKNOWN', (err) => assert.deepEqual(err.detail, { id }));
     }
   });
 
