@@ -3,7 +3,7 @@ import type http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { request } from '../helpers/http.js';
 import type { Registry } from '../helpers/registry.js';
-import { pinnedTo, startWorkers } from './helpers.js';
+import { pinnedTo, startWorkers, workersYaml } from './helpers.js';
 import { Front, pushImage, sha256, startBerth, tempDir, type Berth } from '../proxy/helpers.js';
 
 /**
@@ -22,21 +22,11 @@ before(async () => {
   upstream = await startBerth(`${tmp.dir}/upstream`);
   front = await new Front(upstream.url).start();
   mirror = await startWorkers(2, {
-    yaml: [
-      'version: 0.1',
-      'log:',
-      '  level: info',
-      '  formatter: json',
-      'storage:',
-      '  filesystem:',
-      '    rootdirectory: {{root}}',
-      'http:',
-      '  addr: {{addr}}',
+    yaml: workersYaml([
       'proxy:',
       `  remoteurl: ${front.url}`,
       '  ttl: 3s',
-      '',
-    ].join('\n'),
+    ]),
   });
   worker1 = await pinnedTo(mirror, 1);
 });

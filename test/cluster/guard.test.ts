@@ -5,7 +5,7 @@ import { digest, random, repoName } from '../helpers/content.js';
 import { request } from '../helpers/http.js';
 import { pushBlob, pushImage } from '../helpers/push.js';
 import type { Registry } from '../helpers/registry.js';
-import { logLines, pinnedTo, startWorkers } from './helpers.js';
+import { logLines, pinnedTo, startWorkers, workersYaml } from './helpers.js';
 
 /**
  * The garbage collector runs in the jobs worker (slot 0); what another worker relies on must be
@@ -20,24 +20,14 @@ let worker1: http.Agent;
 
 before(async () => {
   registry = await startWorkers(2, {
-    yaml: [
-      'version: 0.1',
-      'log:',
-      '  level: info',
-      '  formatter: json',
-      'storage:',
-      '  filesystem:',
-      '    rootdirectory: {{root}}',
-      'http:',
-      '  addr: {{addr}}',
+    yaml: workersYaml([
       'berth:',
       '  gc:',
       '    enabled: true',
       '    interval: 1s',
       '    grace: 2s',
       '    deleteuntagged: true',
-      '',
-    ].join('\n'),
+    ]),
   });
   worker1 = await pinnedTo(registry, 1);
 });

@@ -30,6 +30,15 @@ export async function workersThatServed(registry: Registry, served: (l: LogLine)
   return now();
 }
 
+/**
+ * A configuration for startWorkers: JSON logs at info (what logLines reads), a filesystem root
+ * and the address the test harness fills in, then `rest` (further top-level sections).
+ */
+export function workersYaml(rest: string[]): string {
+  const head = ['version: 0.1', 'log:', '  level: info', '  formatter: json', 'storage:', '  filesystem:', '    rootdirectory: {{root}}', 'http:', '  addr: {{addr}}'];
+  return [...head, ...rest, ''].join('\n');
+}
+
 /** `berth serve` with `workers` workers (the YAML must log JSON at info), once every worker is ready. */
 export async function startWorkers(workers: number, opts: RegistryOptions): Promise<Registry> {
   const registry = await startChildRegistry({ ...opts, env: { ...opts.env, REGISTRY_BERTH_WORKERS: String(workers) } });

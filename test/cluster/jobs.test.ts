@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { request } from '../helpers/http.js';
 import type { Registry } from '../helpers/registry.js';
-import { logLines, startWorkers, until, workersThatServed } from './helpers.js';
+import { logLines, startWorkers, until, workersThatServed, workersYaml } from './helpers.js';
 
 /**
  * What must happen once with two workers: the token issuer's key is created once (a token from
@@ -21,16 +21,7 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 before(async () => {
   writeFileSync(htpasswd, `alice:${bcrypt.hashSync('right', 4)}\n`);
   registry = await startWorkers(2, {
-    yaml: [
-      'version: 0.1',
-      'log:',
-      '  level: info',
-      '  formatter: json',
-      'storage:',
-      '  filesystem:',
-      '    rootdirectory: {{root}}',
-      'http:',
-      '  addr: {{addr}}',
+    yaml: workersYaml([
       'auth:',
       '  token:',
       '    autoredirect: true',
@@ -46,8 +37,7 @@ before(async () => {
       '  gc:',
       '    enabled: true',
       '    interval: 1s',
-      '',
-    ].join('\n'),
+    ]),
   });
 });
 after(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from '../helpers/http.js';
 import type { Registry } from '../helpers/registry.js';
-import { startWorkers, workersThatServed } from './helpers.js';
+import { startWorkers, workersThatServed, workersYaml } from './helpers.js';
 import { Front, pushImage, sha256, startBerth, tempDir, type Berth } from '../proxy/helpers.js';
 
 /**
@@ -18,20 +18,10 @@ before(async () => {
   upstream = await startBerth(`${tmp.dir}/upstream`);
   front = await new Front(upstream.url).start();
   mirror = await startWorkers(2, {
-    yaml: [
-      'version: 0.1',
-      'log:',
-      '  level: info',
-      '  formatter: json',
-      'storage:',
-      '  filesystem:',
-      '    rootdirectory: {{root}}',
-      'http:',
-      '  addr: {{addr}}',
+    yaml: workersYaml([
       'proxy:',
       `  remoteurl: ${front.url}`,
-      '',
-    ].join('\n'),
+    ]),
   });
 });
 after(async () => {
