@@ -76,6 +76,7 @@ describe('the UI of a registry with 10,000 repositories', () => {
     await page.getByPlaceholder('Filter repositories').fill('service-07777');
     await page.locator('ul.repositories a.repo', { hasText: target }).click();
     await page.locator('h1', { hasText: target }).waitFor();
+    await page.locator('tr[data-tag="latest"]').waitFor();
     assert.deepEqual(await tagRows(page), ['latest']);
     // The namespace tree: 101 namespaces at the top (three pages), org-042 holds 100 repositories.
     await page.goto(`${reg.url}/#/?view=tree`);
@@ -84,6 +85,23 @@ describe('the UI of a registry with 10,000 repositories', () => {
     await page.getByText('1–50 of 100').waitFor();
     await page.locator('a.repo', { hasText: 'org-042/service-04200' }).waitFor();
     assert.equal(await page.locator('ul.repositories a.repo').count(), 50);
+    assert.deepEqual(problems, []);
+  });
+
+  it('keeps a filter typed before the page has settled', async () => {
+    // Types in the microtask right after the filter box first appears: before the page's first effects run,
+    // which once reset the box to the route's empty filter (a quick typist's text vanished).
+    const typeAtOnce = `new MutationObserver((_, seen) => {
+      const box = document.querySelector('input[type=search]');
+      if (!box) return;
+      seen.disconnect();
+      box.value = 'service-07777';
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    }).observe(document, { childList: true, subtree: true });`;
+    const { page, problems } = await openPage(browser, `${reg.url}/`, { init: typeAtOnce });
+    await page.getByText('1 match').waitFor();
+    assert.deepEqual(await page.locator('ul.repositories a.repo').allTextContents(), [repositoryName(7_777)]);
+    assert.equal(await page.getByPlaceholder('Filter repositories').inputValue(), 'service-07777');
     assert.deepEqual(problems, []);
   });
 

@@ -16,10 +16,15 @@ export const DESKTOP = { width: 1280, height: 860 };
 export const PHONE = { width: 390, height: 844 };
 
 /** A page whose console errors and failed requests fail the test that reads `problems`. */
-export async function openPage(browser: Browser, url: string, o: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } } = {}): Promise<{ page: Page; problems: string[] }> {
+export async function openPage(
+  browser: Browser,
+  url: string,
+  o: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number }; init?: string } = {},
+): Promise<{ page: Page; problems: string[] }> {
   const context = await browser.newContext({ viewport: o.viewport ?? DESKTOP, colorScheme: o.colorScheme ?? 'light', deviceScaleFactor: 1, locale: 'en-US' });
   // Waits are for a state of the page, not a timing: generous, so a loaded CI machine does not fail them.
   context.setDefaultTimeout(120_000);
+  if (o.init) await context.addInitScript(o.init);
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('console', (m) => {
