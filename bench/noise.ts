@@ -12,13 +12,13 @@ function machineBusyTicks(): number {
   return total - f[3]! - f[4]!; // minus idle and iowait
 }
 
-function procTicks(pid: number, withChildren: boolean): number {
+function procTicks(pid: number, withChildren: boolean, systemOnly = false): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // f[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
-    const own = Number(f[11]) + Number(f[12]);
-    return withChildren ? own + Number(f[13]) + Number(f[14]) : own;
+    const own = (systemOnly ? 0 : Number(f[11])) + Number(f[12]);
+    return withChildren ? own + (systemOnly ? 0 : Number(f[13])) + Number(f[14]) : own;
   } catch {
     return 0;
   }
@@ -37,9 +37,9 @@ function children(pid: number): number[] {
   return out;
 }
 
-/** CPU ticks of a process and all its descendants, live ones and those already reaped. */
-export function treeTicks(pid: number): number {
-  return procTicks(pid, true) + children(pid).reduce((n, c) => n + treeTicks(c), 0);
+/** CPU ticks of a process and all its descendants, live ones and those already reaped (only system time with `systemOnly`). */
+export function treeTicks(pid: number, systemOnly = false): number {
+  return procTicks(pid, true, systemOnly) + children(pid).reduce((n, c) => n + treeTicks(c, systemOnly), 0);
 }
 
 export interface NoiseMark {

@@ -35,6 +35,11 @@ export function processCpuSeconds(pid: number): number {
   return treeTicks(pid) / CLOCK_TICKS;
 }
 
+/** The system (kernel) part of processCpuSeconds: on this VM it swings with the cost of page-cache writes. */
+export function processSystemCpuSeconds(pid: number): number {
+  return treeTicks(pid, true) / CLOCK_TICKS;
+}
+
 /** CPU time (seconds) of this process's children that have exited and been waited for (cutime + cstime). */
 export function reapedChildrenCpuSeconds(): number {
   const f = readFileSync('/proc/self/stat', 'utf8');
