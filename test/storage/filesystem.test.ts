@@ -127,6 +127,18 @@ describe('filesystem driver: its own matters', () => {
     assert.equal(await readFile(path.join(outside, 'secret'), 'utf8'), 'secret');
   });
 
+  it('deletes a tree with the links in it, never what they point at', async () => {
+    await driver.putContent('/docker/tree/a/b/file', Buffer.from('1'));
+    await driver.putContent('/docker/tree/top', Buffer.from('2'));
+    await symlink(outside, path.join(root, 'docker/tree/a/dir-link'));
+    await symlink(path.join(outside, 'secret'), path.join(root, 'docker/tree/file-link'));
+    await driver.delete('/docker/tree');
+    assert.deepEqual(await readdir(path.join(root, 'docker')), []);
+    assert.deepEqual(await readdir(outside), ['secret']);
+    assert.equal(await readFile(path.join(outside, 'secret'), 'utf8'), 'secret');
+    await assert.rejects(driver.delete('/docker/tree'), PathNotFoundError);
+  });
+
   it('reads its parameters as Distribution does', () => {
     assert.deepEqual(parseFilesystemParameters({}), { rootDirectory: '/var/lib/registry', maxThreads: 100, fsync: false, confineSymlinks: false });
     assert.equal(parseFilesystemParameters({ maxthreads: 5 }).maxThreads, 25);
