@@ -120,6 +120,8 @@ export interface Options {
   logLevel: string;
   /** Berth's built CLI (default dist/cli.js). */
   berthCli: string;
+  /** Extra node options for Berth's processes (e.g. --max-semi-space-size=8), or none. */
+  berthNodeArgs: string[];
   sizes: Sizes;
 }
 
@@ -144,6 +146,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --log-level LEVEL    log.level in both servers' config (default info, Distribution's default)
   --berth PATH         Berth's entry (default bin/berth.cjs; a private build keeps a run
                        consistent while others rebuild dist/)
+  --node-arg ARG       start Berth's node with ARG too (repeatable; e.g. --max-semi-space-size=8;
+                       its workers get it as well)
   --profile            start Berth with --cpu-prof, profiles written into OUT/profile
   --keep               keep the temporary server roots
   --list               list the scenarios and exit`;
@@ -169,6 +173,7 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
   let pin: string | undefined;
   let logLevel = 'info';
   let berthCli = 'bin/berth.cjs';
+  const berthNodeArgs: string[] = [];
   const overrides: Partial<Sizes> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -234,6 +239,9 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
       case '--berth':
         berthCli = next();
         break;
+      case '--node-arg':
+        berthNodeArgs.push(next());
+        break;
       case '--profile':
         profile = true;
         break;
@@ -257,6 +265,7 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
     pin,
     logLevel,
     berthCli,
+    berthNodeArgs,
     sizes,
   };
 }

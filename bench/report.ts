@@ -22,6 +22,8 @@ export interface ScenarioResult {
   otherCores: number[];
   /** Each server's peak RSS so far (MiB) when the scenario ended: shows which scenario raised it. */
   peakRssMiB: Record<string, number>;
+  /** Each server's peak RSS and footprint (MiB) during this scenario alone (servers.ts, RssSampler). */
+  ownPeakMiB: Record<string, { rss: number; footprint: number }>;
   seconds: number;
 }
 
@@ -91,7 +93,7 @@ const ratioText = (b: number | undefined, d: number | undefined): string =>
   b !== undefined && d !== undefined && Number.isFinite(b) && Number.isFinite(d) && d !== 0 ? `${(b / d).toFixed(2)}×` : '—';
 const targetText = (t: TargetCheck): string => (t.text ? `${t.text} ${t.met === undefined ? '?' : t.met ? 'met' : 'MISSED'}` : '');
 
-export function rows(results: ScenarioResult[], rss: Partial<Record<ServerName, number>>): Row[] {
+export function rows(results: ScenarioResult[], rss: Partial<Record<ServerName, number>>, footprint: Partial<Record<ServerName, number>> = {}): Row[] {
   const out: Row[] = [];
   for (const r of results) {
     for (const m of r.metrics) {
@@ -125,6 +127,20 @@ export function rows(results: ScenarioResult[], rss: Partial<Record<ServerName, 
     ratio: ratioText(rb, rd),
     ratioAuto: ratioText(ra, rd),
     target: `≤ 150 MiB ${rt === undefined ? '?' : rt ? 'met' : 'MISSED'}`,
+    targetAuto: '',
+    limit: '',
+  });
+  // The RSS sum counts the pages the processes share (the node binary in each worker) once per process.
+  const f = footprint;
+  out.push({
+    scenario: 'peak RSS, shared file pages counted once',
+    metric: 'MiB',
+    berth: fmt(f.berth, 0),
+    auto: fmt(f['berth-auto'], 0),
+    distribution: fmt(f.distribution, 0),
+    ratio: ratioText(f.berth, f.distribution),
+    ratioAuto: ratioText(f['berth-auto'], f.distribution),
+    target: '',
     targetAuto: '',
     limit: '',
   });

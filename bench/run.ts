@@ -192,11 +192,14 @@ async function runScenario(
     loadavg: { before, after: loadavg()[0]! },
     otherCores,
     peakRssMiB: Object.fromEntries(servers.map((p) => [p.name, p.peakRssMiB()])),
+    ownPeakMiB: Object.fromEntries(servers.map((p) => [p.name, p.periodPeakMiB()])),
     seconds: (performance.now() - started) / 1000,
   };
   for (const server of servers) {
     result.servers[server.name as ServerName] = summarize(samples.get(server.name)!, scenario.metrics);
   }
+  const own = Object.entries(result.ownPeakMiB).map(([name, m]) => `${name} ${m.rss.toFixed(0)} (footprint ${m.footprint.toFixed(0)})`);
+  log(`${scenario.name}: peak RSS during it, MiB: ${own.join(', ')}`);
   return result;
 }
 
@@ -283,6 +286,7 @@ async function main(): Promise<number> {
         profileDir: opts.profile && name === 'berth' ? join(out, `profile-${stamp}`) : undefined,
         repoRoot: REPO_ROOT,
         berthCli: resolve(opts.berthCli),
+        nodeArgs: opts.berthNodeArgs,
         s3: bucket && s3 ? s3.params(bucket) : undefined,
       });
       running.push(p);
@@ -299,6 +303,7 @@ async function main(): Promise<number> {
         profileDir: undefined,
         repoRoot: REPO_ROOT,
         berthCli: resolve(opts.berthCli),
+        nodeArgs: opts.berthNodeArgs,
         s3: s3.params(bucket),
       });
       running.push(p);
@@ -316,7 +321,11 @@ async function main(): Promise<number> {
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios) results.push(await runScenario(scenario, servers, ctx));
     const rss: Partial<Record<ServerName, number>> = {};
-    for (const p of servers) rss[p.name as ServerName] = p.peakRssMiB();
+    const footprint: Partial<Record<ServerName, number>> = {};
+    for (const p of servers) {
+      rss[p.name as ServerName] = p.peakRssMiB();
+      footprint[p.name as ServerName] = p.peakFootprintMiB();
+    }
     // Stop the registries now so Berth writes its CPU profile, and keep their logs.
     for (const p of servers) {
       await p.stop();
@@ -327,7 +336,7 @@ async function main(): Promise<number> {
         /* the log is optional */
       }
     }
-    const table = rows(results, rss);
+    const table = rows(results, rss, footprint);
     const totalErrors = results.reduce(
       (n, r) => n + Object.values(r.servers).reduce((m, x) => m + (x?.errors ?? 0), 0),
       0,
@@ -339,6 +348,7 @@ async function main(): Promise<number> {
       settings: { ...s, storage: opts.storage, pin: opts.pin ?? null, logLevel: opts.logLevel, servers: serverNames },
       results,
       peakRssMiB: rss,
+      peakFootprintMiB: footprint,
       errors: totalErrors,
       markdown: markdownTable(table),
     };

@@ -25,6 +25,15 @@ export interface RunningProcess {
   stop(): Promise<void>;
   /** Highest resident set seen (MiB): VmHWM of the process and sampled VmRSS of its whole tree. */
   peakRssMiB(): number;
+  /**
+   * Highest footprint seen (MiB): the anonymous and shared-memory resident pages of every process
+   * of the tree plus the largest file-backed resident set among them, sampled. Berth's workers each
+   * map the same node binary (~43 MiB resident), which the RSS sum counts once per process; this
+   * counts it once. For a single process it is its RSS.
+   */
+  peakFootprintMiB(): number;
+  /** The peak RSS and footprint since the last call (or the start), and a new period from now: a scenario's own peak. */
+  periodPeakMiB(): { rss: number; footprint: number };
 }
 
 /**
@@ -120,8 +129,21 @@ function descendants(pid: number): number[] {
   return out;
 }
 
+/** Resident pages of a process that are its own (anonymous, shared memory) and file-backed (KiB). */
+function residentKiB(pid: number): { own: number; file: number } {
+  return { own: readStatusKiB(pid, 'RssAnon') + readStatusKiB(pid, 'RssShmem'), file: readStatusKiB(pid, 'RssFile') };
+}
+
+/**
+ * Samples the tree every 200 ms, which can miss a short peak of a tree of several processes; a
+ * single process's VmHWM (kept by the kernel) cannot miss it. A new period clears the VmHWM of
+ * every process of the tree (`5` to /proc/PID/clear_refs), so each period's peak is its own.
+ */
 class RssSampler {
   private peakKiB = 0;
+  private footprintKiB = 0;
+  private periodKiB = 0;
+  private periodFootprintKiB = 0;
   private readonly timer: NodeJS.Timeout;
   constructor(private readonly pid: number) {
     this.timer = setInterval(() => this.sample(), 200);
@@ -129,9 +151,31 @@ class RssSampler {
   }
   sample(): void {
     const tree = descendants(this.pid);
-    const sum = tree.reduce((acc, p) => acc + readStatusKiB(p, 'VmRSS'), 0);
-    const hwm = readStatusKiB(this.pid, 'VmHWM');
-    this.peakKiB = Math.max(this.peakKiB, sum, hwm);
+    const rss = Math.max(
+      tree.reduce((acc, p) => acc + readStatusKiB(p, 'VmRSS'), 0),
+      readStatusKiB(this.pid, 'VmHWM'),
+    );
+    const parts = tree.map(residentKiB);
+    const footprint = parts.reduce((acc, p) => acc + p.own, 0) + Math.max(0, ...parts.map((p) => p.file));
+    this.periodKiB = Math.max(this.periodKiB, rss);
+    this.periodFootprintKiB = Math.max(this.periodFootprintKiB, footprint);
+    this.peakKiB = Math.max(this.peakKiB, rss);
+    this.footprintKiB = Math.max(this.footprintKiB, footprint);
+  }
+  newPeriod(): { rss: number; footprint: number } {
+    this.sample();
+    const out = { rss: this.periodKiB / 1024, footprint: this.periodFootprintKiB / 1024 };
+    for (const p of descendants(this.pid)) {
+      try {
+        writeFileSync(`/proc/${p}/clear_refs`, '5');
+      } catch {
+        /* an older kernel or a process gone: the period's peak includes earlier ones */
+      }
+    }
+    this.periodKiB = 0;
+    this.periodFootprintKiB = 0;
+    this.sample();
+    return out;
   }
   stop(): void {
     this.sample();
@@ -139,6 +183,9 @@ class RssSampler {
   }
   peakMiB(): number {
     return this.peakKiB / 1024;
+  }
+  peakFootprintMiB(): number {
+    return this.footprintKiB / 1024;
   }
 }
 
@@ -193,6 +240,8 @@ export interface StartRegistryOptions {
   repoRoot: string;
   /** Berth's cli.js. */
   berthCli: string;
+  /** Extra node options for Berth (given as NODE_OPTIONS, so that cluster workers get them too). */
+  nodeArgs?: string[];
   /** The s3 driver on this bucket instead of the filesystem under `dir`. */
   s3?: S3DriverParams;
 }
@@ -229,6 +278,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   // transport unsupported type"); the RGW the bench starts is plain http on loopback (an https
   // S3_ENDPOINT with a private CA would need it, which Distribution 2.8.2 cannot take this way).
   if (opts.s3 && opts.name === 'distribution') delete env.AWS_CA_BUNDLE;
+  if (berth && opts.nodeArgs?.length) env.NODE_OPTIONS = [env.NODE_OPTIONS, ...opts.nodeArgs].filter(Boolean).join(' ');
   const child = spawn(cmd, args, { cwd: opts.repoRoot, stdio: ['ignore', log, log], env });
   if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
   const url = `http://127.0.0.1:${port}`;
@@ -250,6 +300,11 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       sampler.sample(); // a short-lived process may not have met the 200 ms sampling tick yet
       return sampler.peakMiB();
     },
+    peakFootprintMiB: () => {
+      sampler.sample();
+      return sampler.peakFootprintMiB();
+    },
+    periodPeakMiB: () => sampler.newPeriod(),
   };
 }
 
@@ -295,5 +350,7 @@ http {
     logFile,
     stop: () => stopChild(child, 5_000),
     peakRssMiB: () => 0,
+    peakFootprintMiB: () => 0,
+    periodPeakMiB: () => ({ rss: 0, footprint: 0 }),
   };
 }
