@@ -18,6 +18,7 @@ import {
   UploadPartCopyCommand,
   type CompletedPart,
   type ObjectCannedACL,
+  type ListObjectsV2CommandInput,
   type PutObjectCommandInput,
   type StorageClass,
   type S3ClientConfig,
@@ -27,8 +28,9 @@ import { isValidPath } from '../base.js';
 import { InvalidOffsetError, PathNotFoundError, StorageDriverError, StorageUnavailableError } from '../errors.js';
 import type { FileInfo, FileWriter, PendingWrite, RandomAccessFile, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from '../types.js';
 import { compareWalkOrder, listFromChildren } from '../walk.js';
-import { listPage, type ListedObject } from './list-page.js';
-import { ObjectReads } from './object-reads.js';
+import { answerError, DirectS3 } from './direct.js';
+import type { ObjectGet } from './plain-http.js';
+import { listPage, readListPage, type ListPage, type ListedObject } from './list-page.js';
 import { endpointUrl, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, parseS3Params, type S3Params } from './params.js';
 
 /**
@@ -61,6 +63,9 @@ function isNotFound(err: unknown): boolean {
   return e.name === 'NoSuchKey' || e.name === 'NotFound' || statusOf(err) === 404;
 }
 
+/** Tries of each S3 call, through the SDK or past it. */
+const MAX_ATTEMPTS = 3;
+
 /** S3's largest listing page. */
 const MAX_KEYS = 1000;
 
@@ -75,8 +80,11 @@ export class S3Driver implements StorageDriver {
   readonly name = NAME;
   readonly client: S3Client;
   private readonly agents: Array<http.Agent | https.Agent>;
-  /** Downloads past the SDK, for a plain-HTTP path-style endpoint (object-reads.ts); else none. */
-  private readonly objectReads: ObjectReads | undefined;
+  /**
+   * The small calls and downloads past the SDK, for a plain-HTTP path-style endpoint (direct.ts);
+   * else none, and every call goes through the SDK.
+   */
+  private readonly direct: DirectS3 | undefined;
   readonly openRead?: (path: string, from?: number) => Promise<RandomAccessFile>;
 
   constructor(readonly params: S3Params) {
@@ -92,7 +100,7 @@ export class S3Driver implements StorageDriver {
       // S3-compatible servers (Ceph RGW 16 answers 411); Content-MD5/ETag integrity is enough.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 3,
+      maxAttempts: MAX_ATTEMPTS,
       // requesttimeout bounds each attempt from its start (a queued socket included) to the
       // response's headers, and a body that stops flowing for as long; the SDK only warns on a
       // request timeout unless told to throw, which left a silent store holding requests forever.
@@ -117,8 +125,17 @@ export class S3Driver implements StorageDriver {
     if (params.useragent) config.customUserAgent = params.useragent;
     this.client = new S3Client(config);
     if (endpoint && /^http:/i.test(endpoint) && params.forcepathstyle) {
-      this.objectReads = new ObjectReads(new URL(endpoint), { timeoutMs: params.requesttimeout });
-      this.openRead = (path, from) => this.openObject(path, from ?? 0);
+      const client = this.client;
+      this.direct = new DirectS3({
+        endpoint: new URL(endpoint),
+        region: params.region,
+        bucket: params.bucket,
+        timeoutMs: params.requesttimeout,
+        maxAttempts: MAX_ATTEMPTS,
+        ...(params.useragent ? { userAgent: params.useragent } : {}),
+        credentials: () => client.config.credentials(),
+      });
+      this.openRead = async (path, from) => (await this.openObject(path, from ?? 0))!;
     }
   }
 
@@ -154,7 +171,24 @@ export class S3Driver implements StorageDriver {
     return o;
   }
 
+  /** The headers PutObject's options are sent as past the SDK. */
+  putHeaders(): Record<string, string> {
+    const o = this.putOptions();
+    const h: Record<string, string> = { 'content-type': o.ContentType!, 'x-amz-acl': o.ACL! };
+    if (o.StorageClass) h['x-amz-storage-class'] = o.StorageClass;
+    if (o.ServerSideEncryption) h['x-amz-server-side-encryption'] = o.ServerSideEncryption;
+    if (o.SSEKMSKeyId) h['x-amz-server-side-encryption-aws-kms-key-id'] = o.SSEKMSKeyId;
+    return h;
+  }
+
   async head(path: string): Promise<{ size: number; modTime: Date } | undefined> {
+    if (this.direct) {
+      const key = this.key(path);
+      const answer = await this.direct.expect({ method: 'HEAD', key }, `HEAD ${key}`, [404]);
+      if (answer.status === 404) return undefined;
+      const modified = new Date(answer.headers.get('last-modified') ?? 0);
+      return { size: Number(answer.headers.get('content-length') ?? 0), modTime: Number.isNaN(modified.getTime()) ? new Date(0) : modified };
+    }
     try {
       const r = await this.client.send(new HeadObjectCommand({ Bucket: this.params.bucket, Key: this.key(path) }));
       return { size: r.ContentLength ?? 0, modTime: r.LastModified ?? new Date(0) };
@@ -165,6 +199,14 @@ export class S3Driver implements StorageDriver {
   }
 
   async getContent(path: string): Promise<Buffer> {
+    if (this.direct) {
+      const key = this.key(path);
+      const answer = await this.direct.send({ method: 'GET', key });
+      if (answer.status === 200) return answer.body;
+      const err = answerError(answer, `GET ${key}`);
+      if (isNotFound(err)) throw new PathNotFoundError(NAME, path);
+      throw err;
+    }
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.params.bucket, Key: this.key(path) }));
       return Buffer.from(await r.Body!.transformToByteArray());
@@ -175,9 +217,48 @@ export class S3Driver implements StorageDriver {
   }
 
   async putContent(path: string, content: Uint8Array): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({ Bucket: this.params.bucket, Key: this.key(path), Body: Buffer.from(content), ...this.putOptions() }),
-    );
+    await this.putObject(path, Buffer.from(content.buffer, content.byteOffset, content.byteLength));
+  }
+
+  /** One PutObject of a whole body. */
+  async putObject(path: string, body: Buffer): Promise<void> {
+    const key = this.key(path);
+    if (this.direct) {
+      await this.direct.expect({ method: 'PUT', key, headers: this.putHeaders(), body }, `PUT ${key}`);
+      return;
+    }
+    await this.client.send(new PutObjectCommand({ Bucket: this.params.bucket, Key: key, Body: body, ...this.putOptions() }));
+  }
+
+  /** DeleteObject (S3 answers the same whether or not the key was there). */
+  deleteObject(path: string): Promise<void> {
+    return this.deleteKey(this.key(path));
+  }
+
+  private async deleteKey(key: string): Promise<void> {
+    if (this.direct) {
+      await this.direct.expect({ method: 'DELETE', key }, `DELETE ${key}`);
+      return;
+    }
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.params.bucket, Key: key }));
+  }
+
+  /** One ListObjectsV2 page, past the SDK where it can be (a page list-page.ts cannot read goes through the SDK). */
+  private async listPage(input: ListObjectsV2CommandInput): Promise<ListPage> {
+    if (this.direct) {
+      const query = {
+        'list-type': '2',
+        prefix: input.Prefix,
+        delimiter: input.Delimiter,
+        'max-keys': input.MaxKeys === undefined ? undefined : String(input.MaxKeys),
+        'continuation-token': input.ContinuationToken,
+        'start-after': input.StartAfter,
+      };
+      const answer = await this.direct.expect({ method: 'GET', key: '', query }, `list ${input.Prefix ?? ''}`);
+      const page = readListPage(answer.body.toString('utf8'));
+      if (page) return page;
+    }
+    return listPage(this.client, input);
   }
 
   async reader(path: string, offset = 0, length?: number): Promise<Readable> {
@@ -186,6 +267,10 @@ export class S3Driver implements StorageDriver {
       if (!info) throw new PathNotFoundError(NAME, path);
       if (offset > info.size) throw new InvalidOffsetError(NAME, path, offset);
       return Readable.from([]);
+    }
+    if (this.direct && length === undefined) {
+      const file = await this.openObject(path, offset, { endIsEmpty: true });
+      return Readable.from(file ? chunksOf(file, offset) : []);
     }
     const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
     try {
@@ -206,13 +291,17 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  /** openRead: a presigned GET from `from`, read by ObjectReads; what any other answer means, the SDK tells. */
-  private async openObject(path: string, from: number): Promise<RandomAccessFile> {
-    const signed = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.params.bucket, Key: this.key(path) }), { expiresIn: 900 });
-    const get = await this.objectReads!.get(new URL(signed), from);
+  /**
+   * A GET from `from`, read past the SDK (plain-http.ts); what any other answer means, a HEAD
+   * tells. With `endIsEmpty` (reader), `from` at the end of the object is nothing to read
+   * (undefined) rather than an invalid offset.
+   */
+  private async openObject(path: string, from: number, { endIsEmpty = false } = {}): Promise<ObjectGet | undefined> {
+    const get = await this.direct!.openGet(this.key(path), from);
     if (get.status === 200 || get.status === 206) return get;
     const info = await this.head(path);
     if (!info) throw new PathNotFoundError(NAME, path);
+    if (endIsEmpty && from === info.size) return undefined;
     if (from >= info.size && from > 0) throw new InvalidOffsetError(NAME, path, from);
     const message = `${NAME}: GET of ${path} answered ${get.status}`;
     throw get.status >= 500 ? new StorageUnavailableError(NAME, message) : new StorageDriverError(NAME, message);
@@ -265,7 +354,7 @@ export class S3Driver implements StorageDriver {
     if (path === '/') return { path, size: 0, modTime: new Date(), isDir: true };
     const info = await this.head(path);
     if (info) return { path, size: info.size, modTime: info.modTime, isDir: false };
-    const r = await listPage(this.client, { Bucket: this.params.bucket, Prefix: this.dirPrefix(path), MaxKeys: 1 });
+    const r = await this.listPage({ Bucket: this.params.bucket, Prefix: this.dirPrefix(path), MaxKeys: 1 });
     if (!r.objects.length) throw new PathNotFoundError(NAME, path);
     return { path, size: 0, modTime: r.objects[0]!.modified ?? new Date(), isDir: true };
   }
@@ -284,7 +373,7 @@ export class S3Driver implements StorageDriver {
     let token: string | undefined;
     let startAfter: string | undefined;
     for (let maxKeys = firstPageKeys; ; maxKeys = MAX_KEYS) {
-      const r = await listPage(this.client, {
+      const r = await this.listPage({
         Bucket: this.params.bucket,
         Prefix: prefix,
         MaxKeys: maxKeys,
@@ -316,7 +405,7 @@ export class S3Driver implements StorageDriver {
     const start = after ? { StartAfter: prefix + after } : {};
     let maxKeys = FIRST_PAGE_KEYS;
     do {
-      const r = await listPage(this.client, { Bucket: this.params.bucket, Prefix: prefix, Delimiter: '/', MaxKeys: maxKeys, ...(token ? { ContinuationToken: token } : start) });
+      const r = await this.listPage({ Bucket: this.params.bucket, Prefix: prefix, Delimiter: '/', MaxKeys: maxKeys, ...(token ? { ContinuationToken: token } : start) });
       maxKeys = MAX_KEYS;
       const names = [...r.prefixes, ...r.objects.map((o) => o.key)]
         .map((key) => key.slice(prefix.length))
@@ -331,13 +420,19 @@ export class S3Driver implements StorageDriver {
     if (!info) throw new PathNotFoundError(NAME, sourcePath);
     if (sourcePath === destPath) return;
     await this.copy(sourcePath, destPath, info.size);
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.params.bucket, Key: this.key(sourcePath) }));
+    await this.deleteObject(sourcePath);
   }
 
   /** Server-side copy: one CopyObject up to the threshold, a multipart copy above it. */
   async copy(sourcePath: string, destPath: string, size: number): Promise<void> {
     const source = `${this.params.bucket}/${encodeKey(this.key(sourcePath))}`;
     if (size <= this.params.multipartcopythresholdsize && size <= MAX_PART_SIZE) {
+      if (this.direct) {
+        const key = this.key(destPath);
+        const headers = { ...this.putHeaders(), 'x-amz-copy-source': '/' + source, 'x-amz-metadata-directive': 'REPLACE' };
+        await this.direct.expect({ method: 'PUT', key, headers, errorIn200: true }, `copy to ${key}`);
+        return;
+      }
       await this.client.send(
         new CopyObjectCommand({
           Bucket: this.params.bucket,
@@ -502,8 +597,9 @@ export class S3Driver implements StorageDriver {
     return keys;
   }
 
-  /** DeleteObjects in batches of 1000 (S3's limit), four batches at a time. */
+  /** DeleteObjects in batches of 1000 (S3's limit), four batches at a time; one key is one DeleteObject. */
   async deleteKeys(keys: string[]): Promise<void> {
+    if (keys.length === 1) return this.deleteKey(keys[0]!);
     const batches: string[][] = [];
     for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000));
     let next = 0;
@@ -526,6 +622,7 @@ export class S3Driver implements StorageDriver {
   }
 
   async redirectURL(path: string, options: RedirectOptions): Promise<string | undefined> {
+    if (this.direct) return this.direct.presign(options.method, this.key(path), options.expiresIn ?? this.params.redirectexpiry);
     const input = { Bucket: this.params.bucket, Key: this.key(path) };
     const command = options.method === 'HEAD' ? new HeadObjectCommand(input) : new GetObjectCommand(input);
     return getSignedUrl(this.client, command, { expiresIn: options.expiresIn ?? this.params.redirectexpiry });
@@ -572,11 +669,29 @@ export class S3Driver implements StorageDriver {
   }
 
   async close(): Promise<void> {
-    this.objectReads?.close();
+    this.direct?.close();
     this.client.destroy();
     for (const a of this.agents) a.destroy();
   }
 }
+
+/** A GET's body from `from` as a stream's chunks (reader past the SDK); the GET is closed however the stream ends. */
+async function* chunksOf(file: ObjectGet, from: number): AsyncGenerator<Buffer> {
+  try {
+    for (let at = from; at < file.size; ) {
+      const buffer = Buffer.allocUnsafe(Math.min(READER_CHUNK, file.size - at));
+      const n = await file.read(buffer, buffer.length, at);
+      if (n === 0) throw new StorageDriverError(NAME, `${NAME}: GET ended ${file.size - at} bytes early`);
+      at += n;
+      yield n === buffer.length ? buffer : buffer.subarray(0, n);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** Bytes per chunk of a reader's stream past the SDK (the SDK's stream gives 64 KiB). */
+const READER_CHUNK = 256 * 1024;
 
 /** A key in a CopySource header: URL-encoded, slashes kept. */
 function encodeKey(key: string): string {
@@ -802,7 +917,7 @@ class S3Writer implements FileWriter {
     const d = this.driver;
     if (!this.uploadId && !this.copyPending) {
       const body = this.take();
-      await d.client.send(new PutObjectCommand({ Bucket: d.params.bucket, Key: d.key(this.path), Body: body, ...d.putOptions() }));
+      await d.putObject(this.path, body);
       givePartBuffer(body, d.params.chunksize);
       this.dirty = false;
       return;
@@ -839,7 +954,7 @@ class S3Writer implements FileWriter {
       // Uploads a killed writer left at this key go first, so the one kept is the only one there.
       const key = d.key(this.path);
       await d.abortUploads((await d.uploadsAt(this.path)).filter((u) => u.key === key && u.uploadId !== this.uploadId));
-      await d.client.send(new DeleteObjectCommand({ Bucket: d.params.bucket, Key: key }));
+      await d.deleteObject(this.path);
     }
     this.releaseLastSent();
     this.uploadId = undefined;
@@ -891,6 +1006,6 @@ class S3Writer implements FileWriter {
     this.releaseLastSent();
     if (this.uploadId) await d.abort(this.path, this.uploadId);
     this.uploadId = undefined;
-    await d.client.send(new DeleteObjectCommand({ Bucket: d.params.bucket, Key: d.key(this.path) }));
+    await d.deleteObject(this.path);
   }
 }
