@@ -26,6 +26,8 @@ export type {
   WalkResult,
   WalkOptions,
   WriterOptions,
+  MoveOptions,
+  DeleteOptions,
   DriverFactory,
 } from './storage/driver/types.js';
 export { PATH_PATTERN } from './storage/driver/types.js';

@@ -16,6 +16,7 @@ const DISTRIBUTION_ACTIONS: Record<string, string> = {
   openRead: 'Reader',
   writer: 'Writer',
   stat: 'Stat',
+  statFile: 'Stat',
   list: 'List',
   move: 'Move',
   delete: 'Delete',

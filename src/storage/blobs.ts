@@ -70,7 +70,9 @@ export class BlobStore {
     if (shared !== undefined) return shared;
     onMiss?.();
     try {
-      const info = await this.driver.stat(blobDataPath(digest));
+      // A blob's data is a file: an object store need not look for a directory when it is missing.
+      const path = blobDataPath(digest);
+      const info = await (this.driver.statFile ? this.driver.statFile(path) : this.driver.stat(path));
       if (info.isDir) return undefined;
       await this.shared?.setSize(digest.value, info.size);
       return info.size;
@@ -137,7 +139,7 @@ export class BlobStore {
    */
   async adopt(digest: Digest, sourcePath: string, size: number): Promise<boolean> {
     if (await this.stat(digest)) return false;
-    await this.driver.move(sourcePath, blobDataPath(digest));
+    await this.driver.move(sourcePath, blobDataPath(digest), { size });
     this.meta.set(metadataKeys.blobSize(digest), size);
     await this.shared?.setSize(digest.value, size);
     return true;

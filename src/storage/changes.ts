@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { FileInfo, FileWriter, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from './driver/types.js';
+import type { DeleteOptions, FileInfo, FileWriter, MoveOptions, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from './driver/types.js';
 import type { Listings } from './listing/listings.js';
 import { metadataKeys, type MetadataCache } from './metadata-cache.js';
 import { layoutPathOf } from './paths.js';
@@ -133,8 +133,8 @@ export function reportingDriver(inner: StorageDriver, report: (changes: StorageC
     },
     stat: (path: string): Promise<FileInfo> => inner.stat(path),
     list: (path: string) => inner.list(path),
-    move: (source: string, dest: string) => after(inner.move(source, dest), { op: 'delete', path: source }, { op: 'put', path: dest }),
-    delete: (path: string) => after(inner.delete(path), { op: 'delete', path }),
+    move: (source: string, dest: string, options?: MoveOptions) => after(inner.move(source, dest, options), { op: 'delete', path: source }, { op: 'put', path: dest }),
+    delete: (path: string, options?: DeleteOptions) => after(inner.delete(path, options), { op: 'delete', path }),
     redirectURL: (path: string, options: RedirectOptions) => inner.redirectURL(path, options),
     walk: (path: string, visit: WalkFn, options?: WalkOptions) => inner.walk(path, visit, options),
   };
@@ -148,6 +148,7 @@ export function reportingDriver(inner: StorageDriver, report: (changes: StorageC
  */
 const OPTIONAL_CAPABILITIES = {
   openRead: true,
+  statFile: true,
   listPendingWrites: true,
   abortPendingWrite: true,
   listFiles: true,

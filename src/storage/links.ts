@@ -1,6 +1,6 @@
 import { tryParseDigest, type Digest } from '../oci/digest.js';
 import { isPathNotFound } from './driver/errors.js';
-import type { StorageDriver } from './driver/types.js';
+import type { DeleteOptions, StorageDriver } from './driver/types.js';
 
 /** Reads a link file; undefined when it is absent or does not hold a digest (a torn or foreign file). */
 export async function readLink(driver: StorageDriver, path: string): Promise<Digest | undefined> {
@@ -28,9 +28,9 @@ export async function exists(driver: StorageDriver, path: string): Promise<boole
 }
 
 /** Deletes a path, treating "already gone" as success. Returns whether something was deleted. */
-export async function deleteIfExists(driver: StorageDriver, path: string): Promise<boolean> {
+export async function deleteIfExists(driver: StorageDriver, path: string, options?: DeleteOptions): Promise<boolean> {
   try {
-    await driver.delete(path);
+    await driver.delete(path, options);
     return true;
   } catch (err) {
     if (isPathNotFound(err)) return false;

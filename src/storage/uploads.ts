@@ -142,7 +142,7 @@ export class UploadStore implements RepositoryUploads {
       await this.linked.link(digest, size, async () => {
         const moved = await this.blobs.adopt(digest, uploadDataPath(this.name, id), size);
         if (moved && onlyData && this.implicitDirectories) return;
-        removal = this.remove(id);
+        removal = this.remove(id, { finished: true });
         // Awaited below; handled now so that a failure while the link is written is not "unhandled".
         removal.catch(() => undefined);
       });
@@ -287,9 +287,14 @@ export class UploadStore implements RepositoryUploads {
     }
   }
 
-  private async remove(id: string): Promise<void> {
+  /**
+   * Removes what is left of an upload. `finished`: its data's writers all committed (a blob now
+   * stored), so no write of it is pending, and the store is not asked for any (S3: no listing of
+   * multipart uploads); one a killed process left is aborted by upload purging.
+   */
+  private async remove(id: string, { finished = false } = {}): Promise<void> {
     this.sessions.forget(this.key(id));
-    await deleteIfExists(this.driver, uploadDir(this.name, id));
+    await deleteIfExists(this.driver, uploadDir(this.name, id), finished ? { pendingWrites: false } : undefined);
   }
 
   private key(id: string): string {

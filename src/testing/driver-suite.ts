@@ -53,6 +53,8 @@ export interface DriverFeatures {
   listFiles?: boolean;
   /** Its writers offer writeBorrowed (done with each chunk when the call resolves). */
   writeBorrowed?: boolean;
+  /** The driver offers statFile (object stores, where stat of a missing file also looks for a directory). */
+  statFile?: boolean;
 }
 
 /**
@@ -359,6 +361,18 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
       await rejectsWith(driver.stat(`${dir}/x/y/z/under-file`), PathNotFoundError, 'under a file');
     });
 
+    it(`${features.statFile ? 'offers' : 'does not offer'} statFile`, () => {
+      assert.equal(typeof driver.statFile, features.statFile ? 'function' : 'undefined');
+    });
+
+    if (features.statFile) it('stats a file alone with statFile: a directory there is no file', async () => {
+      await put(`${dir}/x/y/z`, '12345');
+      const file = await driver.statFile!(`${dir}/x/y/z`);
+      assert.deepEqual([file.path, file.size, file.isDir], [`${dir}/x/y/z`, 5, false]);
+      assert.ok(file.modTime instanceof Date && !Number.isNaN(file.modTime.getTime()));
+      for (const p of [`${dir}/x/y`, `${dir}/x/y/nope`, `${dir}/x/y/z/under-file`]) await rejectsWith(driver.statFile!(p), PathNotFoundError, `statFile(${p})`);
+    });
+
     it('lists direct children sorted', async () => {
       for (const n of ['b', 'a', 'c/x', 'c/y/z', 'a-b', 'a.b', 'B']) await put(`${dir}/${n}`, n);
       assert.deepEqual(await driver.list(dir), ['B', 'a', 'a-b', 'a.b', 'b', 'c'].map((n) => `${dir}/${n}`));
@@ -380,6 +394,13 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
       assert.equal(await text(`${dir}/new/deep/dest`), 'replacement');
       await rejectsWith(driver.move(`${dir}/missing`, `${dir}/x`), PathNotFoundError, 'missing source');
       await rejectsWith(driver.stat(`${dir}/x`), PathNotFoundError, 'no dest from a failed move');
+      // With the source's size given, as a verified upload's move gives it.
+      await put(`${dir}/sized`, 'sized payload');
+      await driver.move(`${dir}/sized`, `${dir}/new/sized`, { size: 13 });
+      assert.equal(await text(`${dir}/new/sized`), 'sized payload');
+      await rejectsWith(driver.stat(`${dir}/sized`), PathNotFoundError, 'moved sized source');
+      await rejectsWith(driver.move(`${dir}/missing`, `${dir}/y`, { size: 13 }), PathNotFoundError, 'missing source with a size');
+      await rejectsWith(driver.stat(`${dir}/y`), PathNotFoundError, 'no dest from a failed sized move');
     });
 
     it('deletes files and trees, and only them', async () => {
@@ -392,6 +413,12 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
       assert.equal(await text(`${dir}/tt/keep`), 'tt/keep');
       await rejectsWith(driver.delete(`${dir}/t`), PathNotFoundError, 'deleted twice');
       await rejectsWith(driver.delete(`${dir}/nothing/here`), PathNotFoundError, 'never there');
+      // Told that no write is pending there, files and trees go all the same.
+      for (const n of ['g', 'u/1', 'u/2/3']) await put(`${dir}/${n}`, n);
+      await driver.delete(`${dir}/g`, { pendingWrites: false });
+      await driver.delete(`${dir}/u`, { pendingWrites: false });
+      for (const p of ['g', 'u', 'u/1', 'u/2/3']) await rejectsWith(driver.stat(`${dir}/${p}`), PathNotFoundError, `${p} deleted without a look for pending writes`);
+      await rejectsWith(driver.delete(`${dir}/u`, { pendingWrites: false }), PathNotFoundError, 'never there, no look for pending writes');
     });
 
     it('walks depth-first in lexical order, with skip, stop and startAfter', async () => {

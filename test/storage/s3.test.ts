@@ -25,12 +25,12 @@ after(async () => {
 runDriverSuite('s3', async () => {
   const driver = await createDriver('s3', s3.params(await s3.bucket(), { chunksize: 5 * 1024 * 1024 }));
   return { driver, cleanup: () => driver.close!() };
-}, { listFiles: true, writeBorrowed: true });
+}, { listFiles: true, writeBorrowed: true, statFile: true });
 
 runDriverSuite('s3 with rootdirectory', async () => {
   const driver = await createDriver('s3', s3.params(await s3.bucket(), { rootdirectory: '/some/root/' }));
   return { driver, cleanup: () => driver.close!() };
-}, { listFiles: true, writeBorrowed: true });
+}, { listFiles: true, writeBorrowed: true, statFile: true });
 
 describe('s3 driver specifics', () => {
   let driver: StorageDriver;

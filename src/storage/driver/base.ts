@@ -4,7 +4,9 @@ import { InvalidOffsetError, InvalidPathError, isPathNotFound, StorageDriverErro
 import {
   PATH_PATTERN,
   type FileInfo,
+  type DeleteOptions,
   type FileWriter,
+  type MoveOptions,
   type PendingWrite,
   type RandomAccessFile,
   type RedirectOptions,
@@ -74,6 +76,7 @@ const visitorErrors = new WeakSet<object>();
 class BaseDriver implements StorageDriver {
   readonly name: string;
   readonly openRead?: (path: string, from?: number) => Promise<RandomAccessFile>;
+  readonly statFile?: (path: string) => Promise<FileInfo>;
   readonly listPendingWrites?: (path: string) => Promise<PendingWrite[]>;
   readonly abortPendingWrite?: (write: PendingWrite) => Promise<void>;
   readonly listFiles?: (path: string, skip?: (lastPath: string) => string | undefined) => AsyncIterable<string[]>;
@@ -91,6 +94,13 @@ class BaseDriver implements StorageDriver {
         const p = this.checkPath(path);
         if (!isCount(from)) throw new InvalidOffsetError(this.name, p, from);
         return this.run('openRead', p, () => openRead(p, from));
+      };
+    }
+    const statFile = inner.statFile?.bind(inner);
+    if (statFile) {
+      this.statFile = async (path) => {
+        const p = this.checkPath(path);
+        return this.run('statFile', p, () => statFile(p));
       };
     }
     // Pending writes come as a pair: offered only when the driver has both.
@@ -203,15 +213,16 @@ class BaseDriver implements StorageDriver {
     return this.run('list', p, () => this.inner.list(p));
   }
 
-  async move(sourcePath: string, destPath: string): Promise<void> {
+  async move(sourcePath: string, destPath: string, options?: MoveOptions): Promise<void> {
     const s = this.checkPath(sourcePath);
     const d = this.checkPath(destPath);
-    return this.run('move', s, () => this.inner.move(s, d));
+    if (options?.size !== undefined && !isCount(options.size)) throw new InvalidOffsetError(this.name, s, options.size);
+    return this.run('move', s, () => this.inner.move(s, d, options));
   }
 
-  async delete(path: string): Promise<void> {
+  async delete(path: string, options?: DeleteOptions): Promise<void> {
     const p = this.checkPath(path);
-    return this.run('delete', p, () => this.inner.delete(p));
+    return this.run('delete', p, () => this.inner.delete(p, options));
   }
 
   async redirectURL(path: string, options: RedirectOptions): Promise<string | undefined> {

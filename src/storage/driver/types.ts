@@ -44,18 +44,31 @@ export interface StorageDriver {
   /** Size, modification time and kind. PathNotFoundError when absent. Directories are implicit. */
   stat(path: string): Promise<FileInfo>;
 
+  /**
+   * Optional, for stores where telling a directory from nothing takes a request of its own (object
+   * stores: a HEAD of the key finds a file, a listing of the prefix a directory): stat of a path
+   * that can only be a file (a blob's data), which never looks for a directory. PathNotFoundError
+   * when no file is there, a directory included. Callers fall back to stat without it.
+   */
+  statFile?(path: string): Promise<FileInfo>;
+
   /** Full paths of the direct children of a directory, sorted. PathNotFoundError when absent. */
   list(path: string): Promise<string[]>;
 
-  /** Moves a file, replacing dest. PathNotFoundError when source is absent. */
-  move(sourcePath: string, destPath: string): Promise<void>;
+  /**
+   * Moves a file, replacing dest. PathNotFoundError when source is absent. `size`, when the caller
+   * knows the source's (a verified upload), spares an object store a request asking for it.
+   */
+  move(sourcePath: string, destPath: string, options?: MoveOptions): Promise<void>;
 
   /**
    * Deletes a file or a whole directory tree. PathNotFoundError when no file is there. Drivers
    * with pending writes (below) also abort those at or under path, so nothing stored is left; they
-   * do so even when no file is there (and still throw PathNotFoundError then).
+   * do so even when no file is there (and still throw PathNotFoundError then), unless the caller
+   * says it left none (`pendingWrites: false`: every writer it opened there was committed or
+   * cancelled), which spares an object store the listing of its uploads.
    */
-  delete(path: string): Promise<void>;
+  delete(path: string, options?: DeleteOptions): Promise<void>;
 
   /**
    * Optional, for stores where an unfinished write is kept apart from files until finished (S3
@@ -135,6 +148,16 @@ export interface FileInfo {
   readonly size: number;
   readonly modTime: Date;
   readonly isDir: boolean;
+}
+
+export interface DeleteOptions {
+  /** false: no write is pending at or under path that the delete must abort. */
+  pendingWrites?: boolean;
+}
+
+export interface MoveOptions {
+  /** The source's size in bytes, when the caller knows it. */
+  size?: number;
 }
 
 export interface WriterOptions {

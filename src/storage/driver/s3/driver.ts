@@ -26,7 +26,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { isValidPath } from '../base.js';
 import { InvalidOffsetError, PathNotFoundError, StorageDriverError, StorageUnavailableError } from '../errors.js';
-import type { FileInfo, FileWriter, PendingWrite, RandomAccessFile, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from '../types.js';
+import type { DeleteOptions, FileInfo, FileWriter, MoveOptions, PendingWrite, RandomAccessFile, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from '../types.js';
 import { compareWalkOrder, listFromChildren } from '../walk.js';
 import { answerError, DirectS3 } from './direct.js';
 import type { ObjectGet } from './plain-http.js';
@@ -359,6 +359,13 @@ export class S3Driver implements StorageDriver {
     return { path, size: 0, modTime: r.objects[0]!.modified ?? new Date(), isDir: true };
   }
 
+  /** stat of a file alone: the HEAD, without the listing that would find a directory. */
+  async statFile(path: string): Promise<FileInfo> {
+    const info = await this.head(path);
+    if (!info) throw new PathNotFoundError(NAME, path);
+    return { path, size: info.size, modTime: info.modTime, isDir: false };
+  }
+
   list(path: string): Promise<string[]> {
     return listFromChildren(NAME, path, this.listChildren(path));
   }
@@ -415,11 +422,22 @@ export class S3Driver implements StorageDriver {
     } while (token);
   }
 
-  async move(sourcePath: string, destPath: string): Promise<void> {
-    const info = await this.head(sourcePath);
-    if (!info) throw new PathNotFoundError(NAME, sourcePath);
-    if (sourcePath === destPath) return;
-    await this.copy(sourcePath, destPath, info.size);
+  /** A copy and a delete; the source's size (to choose the kind of copy) from the caller or a HEAD. */
+  async move(sourcePath: string, destPath: string, options: MoveOptions = {}): Promise<void> {
+    let size = sourcePath === destPath ? undefined : options.size;
+    if (size === undefined) {
+      const info = await this.head(sourcePath);
+      if (!info) throw new PathNotFoundError(NAME, sourcePath);
+      if (sourcePath === destPath) return;
+      size = info.size;
+    }
+    try {
+      await this.copy(sourcePath, destPath, size);
+    } catch (err) {
+      // Without a HEAD first, a missing source is the copy's 404.
+      if (isNotFound(err)) throw new PathNotFoundError(NAME, sourcePath);
+      throw err;
+    }
     await this.deleteObject(sourcePath);
   }
 
@@ -518,10 +536,11 @@ export class S3Driver implements StorageDriver {
    * Deletes the object at path and every object below it, and aborts the multipart uploads in
    * progress for those keys (a process killed mid-write leaves them; they are not objects, so
    * deleting objects alone would leave their parts stored). PathNotFoundError when no object was
-   * there, after aborting any such uploads all the same.
+   * there, after aborting any such uploads all the same. With `pendingWrites: false` the caller
+   * left no upload there (its writers all finished), and they are not listed.
    */
-  async delete(path: string): Promise<void> {
-    const [file, below, pending] = await Promise.all([this.head(path), this.allKeysUnder(path), this.uploadsAt(path)]);
+  async delete(path: string, { pendingWrites = true }: DeleteOptions = {}): Promise<void> {
+    const [file, below, pending] = await Promise.all([this.head(path), this.allKeysUnder(path), pendingWrites ? this.uploadsAt(path) : []]);
     const keys = file ? [this.key(path), ...below] : below;
     await Promise.all([this.deleteKeys(keys), this.abortUploads(pending)]);
     if (keys.length === 0) throw new PathNotFoundError(NAME, path);
