@@ -4,6 +4,8 @@
  * (store-outage.test.ts): the cut request and every new one during the outage are answered 503
  * UNAVAILABLE within a bound, never 500 or a hang; service comes back by itself; the cut upload
  * resumes from the Range the registry reports; everything acknowledged before pulls whole.
+ * Slow store: a relay that holds every byte between Berth and azurite stands in for a store that
+ * accepts connections and never answers; requests end at `requesttimeout` with 503.
  */
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
@@ -13,11 +15,12 @@ import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from '../hel
 import { blob, digest, imageConfig, ociManifest, random, repoName } from '../helpers/content.js';
 import { assertError, pushBlob, pushBlobs, pushImage, startUpload } from '../helpers/push.js';
 import { until, within } from './bounded.js';
+import { Relay } from './relay.js';
 import { answeredUnavailable, OCTETS, pullsWhole, resumeUpload, slowPull } from './outage.js';
 
 const MIB = 1024 * 1024;
 
-function azureYaml(url: string, container: string): string {
+function azureYaml(url: string, container: string, requestTimeout?: number): string {
   return [
     'version: 0.1',
     'log:',
@@ -30,6 +33,7 @@ function azureYaml(url: string, container: string): string {
     `    accountkey: ${AZURITE_KEY}`,
     `    container: ${container}`,
     `    serviceurl: ${url}`,
+    ...(requestTimeout === undefined ? [] : [`    requesttimeout: ${requestTimeout}`]),
     '  delete:',
     '    enabled: true',
     // Blob pulls go through Berth (not redirected to the store), the case where a pull is cut mid-body.
@@ -107,5 +111,47 @@ describe('azure outage (azurite killed and started again)', () => {
     const bigAgain = await reg.req('GET', `/v2/${repo}/blobs/${big.digest}`);
     assert.equal(digest(bigAgain.body), big.digest);
     assert.equal((await reg.req('PUT', `/v2/${repo}/manifests/v2`, { body: second.bytes, headers: { 'Content-Type': second.mediaType } })).status, 201);
+  });
+});
+
+describe('slow azure store (a relay that holds every byte)', () => {
+  const REQUEST_TIMEOUT = 1000;
+  let azurite: Azurite;
+  let relay: Relay;
+  let reg: Registry;
+  before(async () => {
+    azurite = await startAzurite();
+    const store = new URL(azurite.url);
+    relay = await Relay.start(Number(store.port));
+    store.port = String(relay.port);
+    reg = await startRegistry({ yaml: azureYaml(store.toString().replace(/\/$/, ''), await azurite.container(), REQUEST_TIMEOUT) });
+  });
+  after(async () => {
+    await reg?.stop();
+    await relay?.close();
+    await azurite?.stop();
+  });
+
+  it('ends requests at requesttimeout with 503, lets go of the store connections, and serves again once the store answers', async () => {
+    const repo = repoName('azure-slow');
+    const image = await pushImage(reg, repo, 'v1', { layerSize: 64 * 1024 });
+
+    relay.mode = 'hold';
+    const started = Date.now();
+    const requests = Array.from({ length: 20 }, (_, i) => (i % 2
+      ? reg.req('POST', `/v2/${repo}/blobs/uploads/`, { allowServerError: true })
+      : reg.req('GET', `/v2/${repo}/blobs/${image.layers[0]!.digest}`, { allowServerError: true })));
+    // One try of REQUEST_TIMEOUT per store call (a request makes a few in a row): a bound of
+    // seconds; 30 s leaves room for a loaded machine and still tells a hang from a timeout.
+    const answers = await within(30_000, Promise.all(requests), 'requests to a silent azure store');
+    const took = Date.now() - started;
+    for (const res of answers) assertError(res, 503, 'UNAVAILABLE', 'a request to a silent azure store');
+    assert.ok(took >= REQUEST_TIMEOUT, `answered after ${took} ms: the store's timeout, not an earlier failure`);
+    assert.match(answers[0]!.text(), /azure.*did not answer/, 'the message says the store did not answer');
+    await until(10_000, 'the connections to the store are let go', () => relay.open === 0);
+
+    relay.mode = 'pass';
+    await until(30_000, 'Berth serves again', async () => (await reg.req('POST', `/v2/${repo}/blobs/uploads/`, { allowServerError: true })).status === 202, 100);
+    await pullsWhole(reg, repo, 'v1', image);
   });
 });

@@ -2,8 +2,10 @@ import { Readable } from 'node:stream';
 import {
   BlobSASPermissions,
   BlobServiceClient,
+  newPipeline,
   StorageSharedKeyCredential,
   type ContainerClient,
+  type RequestPolicyFactory,
 } from '@azure/storage-blob';
 import { ConfigError } from '../../../config/errors.js';
 import { InvalidOffsetError, PathNotFoundError, StorageDriverError, StorageUnavailableError } from '../errors.js';
@@ -36,6 +38,32 @@ const APPEND_BLOCK = 4 * 1024 * 1024;
  */
 const RETRIES = { maxTries: 4, retryDelayInMs: 1000 };
 
+/**
+ * `requesttimeout` for every try of every call. The Azure SDK has no client-side timeout of its
+ * own (its `tryTimeoutInMs` is only a hint sent to the service), so a store that accepts
+ * connections but never answers held each request until the connection failed. Its HTTP client
+ * does honour a request's `timeout` (milliseconds until the answer's head, each try): this
+ * policy sets it on every request, and a try that runs out is aborted. The SDK does not try an
+ * aborted request again, so the call ends there, with an ETIMEDOUT error that storageFault
+ * (../errors.ts) answers 503 UNAVAILABLE: a silent store is answered within `requesttimeout`
+ * (plus any quick failed tries before it). A body that stops flowing after its head is not bounded.
+ */
+function tryTimeout(ms: number): RequestPolicyFactory {
+  return {
+    create: (next) => ({
+      async sendRequest(request) {
+        request.timeout = ms;
+        try {
+          return await next.sendRequest(request);
+        } catch (err) {
+          if ((err as { name?: unknown } | undefined)?.name !== 'AbortError') throw err;
+          throw Object.assign(new Error(`${NAME}: no answer within ${ms} ms`, { cause: err }), { code: 'ETIMEDOUT' });
+        }
+      },
+    }),
+  };
+}
+
 interface AzureParams {
   accountname: string;
   accountkey: string;
@@ -43,6 +71,8 @@ interface AzureParams {
   realm: string;
   rootdirectory: string;
   serviceurl?: string;
+  /** Berth: milliseconds each try of a call may wait for its answer (0: no limit). Default 5 minutes, as s3's. */
+  requesttimeout: number;
 }
 
 function parseParams(p: Record<string, unknown>): AzureParams {
@@ -63,7 +93,13 @@ function parseParams(p: Record<string, unknown>): AzureParams {
     container,
     realm: str('realm') ?? 'core.windows.net',
     rootdirectory: (str('rootdirectory') ?? '').replace(/^\/+|\/+$/g, ''),
+    requesttimeout: 300_000,
   };
+  const timeout = str('requesttimeout');
+  if (timeout !== undefined) {
+    if (!/^\d+$/.test(timeout.trim()) || !Number.isSafeInteger(Number(timeout))) throw new ConfigError(`storage.azure.requesttimeout: expected a whole number of milliseconds, got ${JSON.stringify(p.requesttimeout)}`);
+    params.requesttimeout = Number(timeout);
+  }
   const serviceurl = str('serviceurl');
   if (serviceurl) params.serviceurl = serviceurl.replace(/\/$/, '');
   return params;
@@ -94,7 +130,9 @@ export class AzureDriver implements StorageDriver {
   constructor(readonly params: AzureParams) {
     this.credential = new StorageSharedKeyCredential(params.accountname, params.accountkey);
     const url = params.serviceurl ?? `https://${params.accountname}.blob.${params.realm}`;
-    this.container = new BlobServiceClient(url, this.credential, { retryOptions: RETRIES }).getContainerClient(params.container);
+    const pipeline = newPipeline(this.credential, { retryOptions: RETRIES });
+    if (params.requesttimeout > 0) pipeline.factories.unshift(tryTimeout(params.requesttimeout));
+    this.container = new BlobServiceClient(url, pipeline).getContainerClient(params.container);
   }
 
   /** Creates the container when it does not exist; throws a ConfigError when that cannot be done. */
