@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { WORKER_SEMI_SPACE, workerExecArgv } from '../../src/cluster/primary.js';
 import { workerCount } from '../../src/cluster/workers.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -23,5 +24,17 @@ describe('berth.workers', () => {
     for (const bad of ['0', '-1', '1.5', 'many', '5000']) {
       assert.throws(() => count(bad), (err: unknown) => err instanceof ConfigError && /^berth\.workers: expected auto or a whole number/.test(err.message), bad);
     }
+  });
+});
+
+describe('the workers\' node options', () => {
+  it('size the young generation first, the primary\'s own node options after it', () => {
+    assert.deepEqual(workerExecArgv([]), [WORKER_SEMI_SPACE]);
+    assert.deepEqual(workerExecArgv(['--enable-source-maps']), [WORKER_SEMI_SPACE, '--enable-source-maps']);
+  });
+
+  it('leave the young generation to an operator who sized it, on node\'s command line or in NODE_OPTIONS', () => {
+    assert.deepEqual(workerExecArgv(['--max-semi-space-size=32']), ['--max-semi-space-size=32']);
+    assert.deepEqual(workerExecArgv([], '--require x --max_semi_space_size=4'), []);
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +9,7 @@ import { request } from '../helpers/http.js';
 import { freePort, type Registry } from '../helpers/registry.js';
 import { logLines as workerLog, startWorkers, until } from './helpers.js';
 import { multiInstanceScenarios } from '../scale/multi-instance.scenarios.js';
+import { WORKER_SEMI_SPACE } from '../../src/cluster/primary.js';
 
 /**
  * `berth serve` with berth.workers: 2 on the filesystem, no redis: the workers take connections
@@ -111,6 +113,14 @@ after(async () => {
 
 describe('berth serve with two workers, no redis', () => {
   multiInstanceScenarios({ instances: () => spread });
+
+  it('starts each worker with a young generation of 2 × 8 MiB (the primary\'s node options otherwise)', async () => {
+    await until('both workers ready', () => workerPids().size === 2);
+    for (const pid of workerPids().values()) {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      assert.ok(args.includes(WORKER_SEMI_SPACE), args.join(' '));
+    }
+  });
 
   it('spreads connections over both workers', () => {
     const served = new Set(logLines().filter((l) => l.msg === 'request').map((l) => l.worker));
