@@ -16,7 +16,7 @@ import { blob, digest, imageConfig, ociManifest, random, repoName } from '../hel
 import { assertError, pushBlob, pushBlobs, pushImage, startUpload } from '../helpers/push.js';
 import { until, within } from './bounded.js';
 import { Relay } from './relay.js';
-import { answeredUnavailable, OCTETS, pullsWhole, resumeUpload, slowPull } from './outage.js';
+import { answeredUnavailable, OCTETS, pullsWhole, resumeUpload, silentStoreAnswered, slowPull } from './outage.js';
 
 const MIB = 1024 * 1024;
 
@@ -136,22 +136,6 @@ describe('slow azure store (a relay that holds every byte)', () => {
     const repo = repoName('azure-slow');
     const image = await pushImage(reg, repo, 'v1', { layerSize: 64 * 1024 });
 
-    relay.mode = 'hold';
-    const started = Date.now();
-    const requests = Array.from({ length: 20 }, (_, i) => (i % 2
-      ? reg.req('POST', `/v2/${repo}/blobs/uploads/`, { allowServerError: true })
-      : reg.req('GET', `/v2/${repo}/blobs/${image.layers[0]!.digest}`, { allowServerError: true })));
-    // One try of REQUEST_TIMEOUT per store call (a request makes a few in a row): a bound of
-    // seconds; 30 s leaves room for a loaded machine and still tells a hang from a timeout.
-    const answers = await within(30_000, Promise.all(requests), 'requests to a silent azure store');
-    const took = Date.now() - started;
-    for (const res of answers) assertError(res, 503, 'UNAVAILABLE', 'a request to a silent azure store');
-    assert.ok(took >= REQUEST_TIMEOUT, `answered after ${took} ms: the store's timeout, not an earlier failure`);
-    assert.match(answers[0]!.text(), /azure.*did not answer/, 'the message says the store did not answer');
-    await until(10_000, 'the connections to the store are let go', () => relay.open === 0);
-
-    relay.mode = 'pass';
-    await until(30_000, 'Berth serves again', async () => (await reg.req('POST', `/v2/${repo}/blobs/uploads/`, { allowServerError: true })).status === 202, 100);
-    await pullsWhole(reg, repo, 'v1', image);
+    await silentStoreAnswered(reg, relay, repo, image, REQUEST_TIMEOUT, /azure/);
   });
 });

@@ -2,7 +2,7 @@
  * What the storage outage scenarios share (store-outage.test.ts on Ceph RGW, azure-outage.test.ts
  * on azurite): a request that must be answered 503 UNAVAILABLE within a bound (and one of each
  * kind), a pull checked whole, a pull held open in the middle of a blob while the store goes away,
- * and an upload cut by the outage resumed after it.
+ * an upload cut by the outage resumed after it, and a store gone silent behind a relay.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -10,7 +10,8 @@ import type { Registry } from '../helpers/registry.js';
 import { digest, type Manifest } from '../helpers/content.js';
 import { assertError, getManifest, withQuery, type PushedImage } from '../helpers/push.js';
 import type { Res } from '../helpers/http.js';
-import { within } from './bounded.js';
+import { until, within } from './bounded.js';
+import type { Relay } from './relay.js';
 
 export const OCTETS = { 'Content-Type': 'application/octet-stream' };
 
@@ -93,4 +94,32 @@ export async function resumeUpload(reg: Registry, repo: string, location: string
   const got = await reg.req('GET', `/v2/${repo}/blobs/${digest(data)}`);
   assert.equal(digest(got.body), digest(data), 'the resumed upload pulls whole');
   return have;
+}
+
+/**
+ * The store goes silent (the relay holds every byte) under 20 requests at once (upload starts and
+ * blob GETs): each is answered 503 UNAVAILABLE saying the store did not answer, within 30 s and
+ * not before `timeoutMs` (the driver's requesttimeout), every connection to the store is let go,
+ * and once bytes pass again Berth serves by itself and `image` pulls whole.
+ */
+export async function silentStoreAnswered(reg: Registry, relay: Relay, repo: string, image: PushedImage, timeoutMs: number, names: RegExp): Promise<void> {
+  relay.mode = 'hold';
+  const started = Date.now();
+  const requests = Array.from({ length: 20 }, (_, i) => (i % 2
+    ? reg.req('POST', `/v2/${repo}/blobs/uploads/`, { allowServerError: true })
+    : reg.req('GET', `/v2/${repo}/blobs/${image.layers[0]!.digest}`, { allowServerError: true })));
+  // A few tries of timeoutMs each (the driver's), plus short backoffs: a bound of a few seconds;
+  // 30 s leaves room for a loaded machine and still tells a hang from a timeout.
+  const answers = await within(30_000, Promise.all(requests), 'requests to a silent store');
+  const took = Date.now() - started;
+  for (const res of answers) assertError(res, 503, 'UNAVAILABLE', 'a request to a silent store');
+  assert.ok(took >= timeoutMs, `answered after ${took} ms: the store's timeout, not an earlier failure`);
+  assert.match(answers[0]!.text(), names, 'the message names the store');
+  assert.match(answers[0]!.text(), /did not answer/, 'the message says the store did not answer');
+  // Each timed-out request closed its connection to the store: nothing is left holding one.
+  await until(10_000, 'the connections to the store are let go', () => relay.open === 0);
+
+  relay.mode = 'pass';
+  await until(30_000, 'Berth serves again', async () => (await reg.req('POST', `/v2/${repo}/blobs/uploads/`, { allowServerError: true })).status === 202, 100);
+  await pullsWhole(reg, repo, 'v1', image);
 }
