@@ -60,16 +60,19 @@ export async function handleBlob(ctx: Context, repo: Repository, reference: stri
     return;
   }
   const file = length > 0 ? await repo.blobs.openRead(digest, start) : undefined;
+  const pulled = () => ctx.events?.blobPulled(ctx, repo.name, digest, desc.size);
   if (file) {
     ctx.res.writeHead(range ? 206 : 200, headers);
-    await sendFile(file, ctx.res, start, length);
-  } else {
-    const stream = await repo.blobs.reader(digest, start, length > 0 ? length : 0);
-    ctx.res.writeHead(range ? 206 : 200, headers);
-    await pipeline(stream, ctx.res);
+    // Distribution's listener reports a pull once the blob has been written out, before its file
+    // is closed: events of the client's next requests come after it.
+    await sendFile(file, ctx.res, start, length, pulled);
+    return;
   }
+  const stream = await repo.blobs.reader(digest, start, length > 0 ? length : 0);
+  ctx.res.writeHead(range ? 206 : 200, headers);
+  await pipeline(stream, ctx.res);
   // Distribution's listener reports a pull once the blob has been served (GET and HEAD alike).
-  ctx.events?.blobPulled(ctx, repo.name, digest, desc.size);
+  pulled();
 }
 
 /**

@@ -30,9 +30,9 @@ function releaseWhenIdle(): void {
  * kept ahead of the socket. A read stream allocates a fresh buffer per read instead, and that
  * external memory makes V8 run full collections whose cost grows with the live heap: about a
  * third of the throughput of a long download (docs/performance.md). A buffer is read into again
- * only once the socket has taken what it held.
+ * only once the socket has taken what it held. `sent` is called once the last byte is written out.
  */
-export async function sendFile(file: RandomAccessFile, res: ServerResponse, start: number, length: number): Promise<void> {
+export async function sendFile(file: RandomAccessFile, res: ServerResponse, start: number, length: number, sent?: () => void): Promise<void> {
   active++;
   if (idleTimer) {
     clearTimeout(idleTimer);
@@ -71,6 +71,9 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
       if (!flowing && !res.destroyed) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
     }
     res.end();
+    // Before the buffers and the file are let go: the client may have the whole body and send its
+    // next request by the time that is done.
+    sent?.();
   } finally {
     await Promise.allSettled(reads);
     await Promise.all(written);
