@@ -38,11 +38,9 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
     clearTimeout(idleTimer);
     idleTimer = undefined;
   }
-  // A blob of a few chunks (a config, a small layer) needs no more buffers than it has chunks.
-  const slots = Math.max(1, Math.min(SLOTS, Math.ceil(length / CHUNK)));
-  const buffers = Array.from({ length: slots }, () => pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK));
+  const buffers = Array.from({ length: SLOTS }, () => pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK));
   const written: Promise<void>[] = buffers.map(() => Promise.resolve());
-  const reads: Array<Promise<number> | undefined> = new Array(slots);
+  const reads: Array<Promise<number> | undefined> = new Array(SLOTS);
   const end = start + length;
   let next = start;
   const readInto = (slot: number) => {
@@ -59,8 +57,8 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
     reads[slot] = read;
   };
   try {
-    for (let slot = 0; slot < slots && next < end; slot++) readInto(slot);
-    for (let slot = 0, left = length; left > 0 && !res.destroyed; slot = (slot + 1) % slots) {
+    for (let slot = 0; slot < SLOTS && next < end; slot++) readInto(slot);
+    for (let slot = 0, left = length; left > 0 && !res.destroyed; slot = (slot + 1) % SLOTS) {
       const got = await reads[slot]!;
       left -= got;
       let flowing = true;
@@ -77,7 +75,7 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
   } finally {
     await Promise.allSettled(reads);
     await Promise.all(written);
-    if (pool.length + slots <= POOL_LIMIT) pool.push(...buffers);
+    if (pool.length + SLOTS <= POOL_LIMIT) pool.push(...buffers);
     active--;
     releaseWhenIdle();
     await file.close();
