@@ -14,7 +14,7 @@ import { parseOptions, usage, type Options, type ServerName, type StorageMode } 
 import { markdownTable, rows, summarize, textTable, type ScenarioResult } from './report.js';
 import { errorSample, type Context, type Sample, type Scenario } from './scenario.js';
 import { DISTRIBUTION_BIN, NGINX_BIN, startNginx, startRegistry, type RunningProcess } from './servers.js';
-import { pullScenario, pushChunkedScenario, pushMonolithicScenario } from './scenarios/blobs.js';
+import { pullCurlScenario, pullScenario, pushChunkedScenario, pushMonolithicScenario } from './scenarios/blobs.js';
 import { finishClients, pushDockerScenario, pushSkopeoScenario } from './scenarios/clients.js';
 import { clientCopyScenario } from './scenarios/client-copy.js';
 import { blobHeadScenario, manifestGetScenario } from './scenarios/load.js';
@@ -39,6 +39,7 @@ const SCENARIOS: Scenario[] = [
   pushDockerScenario,
   clientCopyScenario,
   pullScenario,
+  pullCurlScenario,
   manifestGetScenario,
   blobHeadScenario,
   pushConcurrentScenario,
@@ -62,6 +63,7 @@ const S3_SCENARIOS: Scenario[] = [
   onS3(pushChunkedScenario),
   onS3(pushSkopeoScenario),
   onS3(pullScenario),
+  onS3(pullCurlScenario),
   onS3(manifestGetScenario),
 ];
 

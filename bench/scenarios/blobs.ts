@@ -18,6 +18,7 @@ import {
 } from '../client.js';
 import { uniqueSuffix, type DataFile } from '../data.js';
 import { syncDisks, type Context, type Metric, type Sample, type Scenario } from '../scenario.js';
+import { leanGet } from '../pull-client.js';
 import { processCpuSeconds, processSystemCpuSeconds, reapedChildrenCpuSeconds, type RunningProcess } from '../servers.js';
 
 const CURL = '/usr/bin/curl';
@@ -161,18 +162,20 @@ interface PullCheck {
   expectStatus: number;
 }
 
-/**
- * One GET of the whole blob with curl (the issue's pull client: C, no hashing, not the limit),
- * checked; returns the bytes received. The untimed content check hashes with the bench's own client.
- */
-async function pullOnce(check: PullCheck, hash: boolean): Promise<number> {
+/** How a pull is made: `hash` (untimed content check), `lean` (bench/pull-client.ts) or `curl`. */
+type PullClient = 'hash' | 'lean' | 'curl';
+
+/** One GET of the whole blob, checked; returns the bytes received. */
+async function pullOnce(check: PullCheck, client: PullClient): Promise<number> {
   let status: number;
   let bytes: number;
   let headers: IncomingHttpHeaders;
   let sha: string | undefined;
-  if (hash) {
+  if (client === 'hash') {
     const r = await send({ method: 'GET', url: check.url, headers: check.headers, keepBody: false, hashBody: true });
     [status, bytes, headers, sha] = [r.status, r.bytes, r.headers, r.sha256];
+  } else if (client === 'lean') {
+    ({ status, bytes, headers } = await leanGet(check.url, check.headers));
   } else {
     const args = ['-sS', '--http1.1', '-o', '/dev/null', '-D', '-', '-w', '%{http_code} %{size_download}\n'];
     for (const [k, v] of Object.entries(check.headers ?? {})) args.push('-H', `${k}: ${v}`);
@@ -193,7 +196,7 @@ async function pullOnce(check: PullCheck, hash: boolean): Promise<number> {
   if (bytes !== check.size) throw new Error(`GET blob: ${bytes} bytes, expected ${check.size}`);
   if (check.digest) {
     expectDigest(reply, check.digest, 'GET blob');
-    if (hash && sha !== check.digest) throw new Error(`GET blob: body hashes to ${String(sha)}, expected ${check.digest}`);
+    if (client === 'hash' && sha !== check.digest) throw new Error(`GET blob: body hashes to ${String(sha)}, expected ${check.digest}`);
   }
   return bytes;
 }
@@ -206,35 +209,47 @@ function registryPull(server: RunningProcess, ctx: Context): PullCheck {
   return { url: `${server.url}/v2/${PULL_REPO}/blobs/${digest}`, size: ctx.sizes.pullBytes, digest, expectStatus: 200 };
 }
 
-export const pullScenario: Scenario = {
-  name: 'pull',
-  title: 'blob pull',
-  metrics: transferMetrics({ rate: 1 }),
-  tools: [CURL],
-  needsData: true,
-  async prepare(server, ctx) {
-    const data = dataOf(ctx);
-    const size = ctx.sizes.pullBytes;
-    await pushMonolithic(server.url, PULL_REPO, data.digest(size), { kind: 'buffers', parts: [data.bytes.subarray(0, size)] });
-    // Untimed warm-up pull that hashes the whole body: the content check. Timed pulls (curl)
-    // check status, length and Docker-Content-Digest, so client-side hashing (≈1.4 GB/s on one
-    // core here) does not cap the figure.
-    await pullOnce(registryPull(server, ctx), true);
-  },
-  async run(server, ctx): Promise<Sample> {
-    return timedTransfer(server, () => pullOnce(registryPull(server, ctx), false), reapedChildrenCpuSeconds);
-  },
-  async limit(nginx, ctx): Promise<Sample> {
-    const data = dataOf(ctx);
-    const size = ctx.sizes.pullBytes;
-    const partial = size < data.size;
-    const check: PullCheck = {
-      url: `${nginx.url}/blob.bin`,
-      size,
-      digest: undefined,
-      headers: partial ? { Range: `bytes=0-${size - 1}` } : undefined,
-      expectStatus: partial ? 206 : 200,
-    };
-    return timedTransfer(nginx, () => pullOnce(check, false), reapedChildrenCpuSeconds);
-  },
-};
+/**
+ * Scenario 3: pull of the blob by a client that is not the limit (`lean`); `pull-curl` is the same
+ * with curl, which sets the pace of every server here (its CPU shows it).
+ */
+function pullScenarioWith(client: 'lean' | 'curl'): Scenario {
+  const curl = client === 'curl';
+  return {
+    name: curl ? 'pull-curl' : 'pull',
+    title: curl ? 'blob pull (curl)' : 'blob pull',
+    metrics: transferMetrics(curl ? {} : { rate: 1 }),
+    tools: curl ? [CURL] : [],
+    needsData: true,
+    async prepare(server, ctx) {
+      const data = dataOf(ctx);
+      const size = ctx.sizes.pullBytes;
+      const check = registryPull(server, ctx);
+      const present = await send({ method: 'HEAD', url: check.url });
+      if (present.status !== 200) await pushMonolithic(server.url, PULL_REPO, data.digest(size), { kind: 'buffers', parts: [data.bytes.subarray(0, size)] });
+      // Untimed warm-up pull that hashes the whole body: the content check. Timed pulls check
+      // status, length and Docker-Content-Digest, so client-side hashing (≈1.4 GB/s on one core
+      // here) does not cap the figure.
+      await pullOnce(check, 'hash');
+    },
+    async run(server, ctx): Promise<Sample> {
+      return timedTransfer(server, () => pullOnce(registryPull(server, ctx), client), curl ? reapedChildrenCpuSeconds : benchCpuSeconds);
+    },
+    async limit(nginx, ctx): Promise<Sample> {
+      const data = dataOf(ctx);
+      const size = ctx.sizes.pullBytes;
+      const partial = size < data.size;
+      const check: PullCheck = {
+        url: `${nginx.url}/blob.bin`,
+        size,
+        digest: undefined,
+        headers: partial ? { Range: `bytes=0-${size - 1}` } : undefined,
+        expectStatus: partial ? 206 : 200,
+      };
+      return timedTransfer(nginx, () => pullOnce(check, client), curl ? reapedChildrenCpuSeconds : benchCpuSeconds);
+    },
+  };
+}
+
+export const pullScenario = pullScenarioWith('lean');
+export const pullCurlScenario = pullScenarioWith('curl');
