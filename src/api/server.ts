@@ -145,6 +145,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     const usage = config.quotas?.length ? new QuotaUsage(config.quotas, registry.driver, logger) : undefined;
     if (usage) {
       registry.changes.follow((changes) => usage.follow(changes));
+      if (worker) usage.acrossWorkers(worker.quotaPeers(usage));
       await usage.load();
       if (prometheus) stopQuotaMetrics = (await import('../policy/metrics.js')).serveQuotaMetrics(usage);
     }

@@ -62,8 +62,8 @@ export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): s
  * socket to a worker in turn. It starts the workers (the jobs worker, slot 0, first: it creates
  * what must exist once, such as the token issuer's key, before the others read it), replaces one
  * that dies, drains all on stop, and carries between them what is per process: storage changes,
- * failed-login counts, the garbage collector's guard, the mirror's fetch turns (tag locks use them
- * too) and expiry pulls.
+ * failed-login counts, the garbage collector's guard, the mirror's fetch turns (tag locks and
+ * quota checks use them too), quota holds and expiry pulls.
  * It also runs the debug server, answering /debug/health and /metrics for the whole.
  */
 export async function startPrimary(config: Config, logger: Logger, count: number): Promise<Primary> {
@@ -82,6 +82,8 @@ export async function startPrimary(config: Config, logger: Logger, count: number
   let nextAttempt = 1;
   /** Fetch turns (and tag locks) by key: the worker holding it and the answers waiting for it to end. */
   const turns = new Map<string, { holder: Worker; waiting: Array<(granted: boolean) => void> }>();
+  /** Quota holds (pushes in flight, src/policy/usage.ts) by the worker that made them, ended for the others if it dies. */
+  const quotaHolds = new Map<Worker, Set<string>>();
   /** Guard claims by owner and digest: which workers hold the digest for it. */
   const claims = new Map<Worker, Map<string, Member[]>>();
   const crashes = new Map<number, number>();
@@ -159,6 +161,16 @@ export async function startPrimary(config: Config, logger: Logger, count: number
       }
       return new Promise<boolean>((resolve) => turn.waiting.push(resolve));
     });
+    channel.handle('quota-hold', async (hold) => {
+      let held = quotaHolds.get(worker);
+      if (!held) quotaHolds.set(worker, (held = new Set()));
+      held.add((hold as { id: string }).id);
+      await askAll(others(worker), 'quota-hold', hold);
+    });
+    channel.handle('quota-release', (id) => {
+      quotaHolds.get(worker)?.delete(id as string);
+      for (const m of others(worker)) m.channel.notice('quota-release', id);
+    });
     channel.handle('fetch-done', (key) => {
       if (turns.get(key as string)?.holder === worker) endTurn(key as string);
     });
@@ -196,6 +208,8 @@ export async function startPrimary(config: Config, logger: Logger, count: number
         for (const [key, turn] of turns) if (turn.holder === worker) endTurn(key);
         releaseClaims(worker);
         claims.delete(worker);
+        for (const id of quotaHolds.get(worker) ?? []) for (const o of others(worker)) o.channel.notice('quota-release', id);
+        quotaHolds.delete(worker);
         if (!m.ready && initial) {
           reject(new WorkerStartError(slot, code, signal));
           return;

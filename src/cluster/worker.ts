@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { limitedError, type LoginLimits } from '../auth/ratelimit.js';
 import type { HealthChecks } from '../health/registry.js';
 import type { RecordDelta, RecordStore } from '../policy/records/store.js';
+import type { PeerHold, QuotaPeers } from '../policy/usage.js';
 import type { FetchTurn, MirrorPeers } from '../proxy/mirror.js';
 import type { BlobGuard, GuardPeers } from '../storage/blob-guard.js';
 import type { StorageChange } from '../storage/changes.js';
@@ -155,6 +156,23 @@ export class ClusterWorker {
       const key = `tag\0${name}\0${tag}`;
       for (;;) if (await this.channel.call<boolean>('fetch-turn', key)) return { release: () => this.channel.notice('fetch-done', key) };
     });
+  }
+
+  /**
+   * Quota checks across workers (src/policy/usage.ts): one check at a time on the primary's turns,
+   * and each push that passed is counted by every worker (`quota-hold`) until its link is.
+   */
+  quotaPeers(usage: { peerHeld(hold: PeerHold): void; peerReleased(id: string): void }): QuotaPeers {
+    this.channel.handle('quota-hold', (hold) => usage.peerHeld(hold as PeerHold));
+    this.channel.handle('quota-release', (id) => usage.peerReleased(id as string));
+    const key = 'quota';
+    return {
+      turn: async () => {
+        for (;;) if (await this.channel.call<boolean>('fetch-turn', key)) return { release: () => this.channel.notice('fetch-done', key) };
+      },
+      hold: async (hold) => void (await this.channel.call('quota-hold', hold)),
+      release: (id) => this.channel.notice('quota-release', id),
+    };
   }
 
   /** The mirror's one upstream fetch per blob across workers, and its expiry kept by the jobs worker. */

@@ -26,7 +26,7 @@ export class PolicyRules implements StorageRules {
     return coversRepository(this.immutableTags, name);
   }
 
-  reserve(name: string, digest: Digest, size: number): Hold {
+  reserve(name: string, digest: Digest, size: number): Hold | Promise<Hold> {
     return (this.quotas ?? noRules).reserve(name, digest, size);
   }
 

@@ -22,6 +22,24 @@ interface Reservation {
   size: number;
 }
 
+/** A push in flight as the other workers of `berth serve` are told of it. */
+export interface PeerHold extends Reservation {
+  id: string;
+}
+
+/**
+ * The other workers of `berth serve` (src/cluster/worker.ts, `quotaPeers`): checks take turns, and a
+ * push that passed its check is counted by every worker before the next check anywhere.
+ */
+export interface QuotaPeers {
+  /** Waits until no other worker is checking a quota; the check runs until `release`. */
+  turn(): Promise<Hold>;
+  /** Tells every other worker of a push in flight; resolves once they count it. */
+  hold(hold: PeerHold): Promise<void>;
+  /** Its link is written (and announced, so they count that instead) or it failed. */
+  release(id: string): void;
+}
+
 export interface RuleUsage {
   rule: number;
   description: string;
@@ -39,7 +57,9 @@ export interface RuleUsage {
  * other instances' (`follow`): a link written counts, a link deleted (blob or manifest delete,
  * repository delete) stops counting at once, and so does a blob whose data garbage collection
  * removed. A push is counted while it is in flight (`reserve` until the link is written), so
- * concurrent pushes to one instance cannot pass a limit together.
+ * concurrent pushes to one instance cannot pass a limit together; with workers (`acrossWorkers`)
+ * the check takes a turn the primary grants and every worker counts the push until its link,
+ * announced to them before the hold ends, counts instead.
  */
 export class QuotaUsage {
   private readonly repos = new Map<string, Map<string, Linked>>();
@@ -49,6 +69,10 @@ export class QuotaUsage {
   /** Sizes of the digests the rules' repositories link or are pushing (content is immutable), so a link this process writes counts at once. */
   private readonly sizes = new Map<string, number>();
   private readonly inFlight = new Set<Reservation>();
+  /** Pushes in flight in the other workers, by hold id (they are in `inFlight` too). */
+  private readonly peerHolds = new Map<string, Reservation>();
+  private peers: QuotaPeers | undefined;
+  private nextHold = 0;
   /** Links of other instances whose size is being read, by addingKey: a delete meanwhile cancels them. */
   private readonly adding = new Map<string, object>();
 
@@ -211,9 +235,14 @@ export class QuotaUsage {
   }
 
   /** Counts a link about to be written against every rule of its repository, or refuses it (403 DENIED). */
-  reserve(name: string, digest: Digest, size: number): Hold {
+  reserve(name: string, digest: Digest, size: number): Hold | Promise<Hold> {
     const rules = quotaRulesFor(this.rules, name);
     if (rules.length === 0) return { release: () => undefined };
+    if (this.peers) return this.reserveAcross(this.peers, rules, name, digest, size);
+    return this.reserveHere(rules, name, digest, size);
+  }
+
+  private reserveHere(rules: number[], name: string, digest: Digest, size: number): Hold {
     this.sizes.set(digest.value, size);
     for (const i of rules) {
       const check = this.check(i, name, digest.value, size);
@@ -224,6 +253,49 @@ export class QuotaUsage {
     const r: Reservation = { name, digest: digest.value, size };
     this.inFlight.add(r);
     return { release: () => void this.inFlight.delete(r) };
+  }
+
+  private async reserveAcross(peers: QuotaPeers, rules: number[], name: string, digest: Digest, size: number): Promise<Hold> {
+    const turn = await peers.turn();
+    try {
+      const local = this.reserveHere(rules, name, digest, size);
+      const id = `${process.pid}.${++this.nextHold}`;
+      try {
+        await peers.hold({ id, name, digest: digest.value, size });
+      } catch (err) {
+        local.release();
+        peers.release(id);
+        throw err;
+      }
+      return {
+        release: () => {
+          local.release();
+          peers.release(id);
+        },
+      };
+    } finally {
+      turn.release();
+    }
+  }
+
+  /** Checks take turns with the other workers of `berth serve`, and their pushes in flight count here. */
+  acrossWorkers(peers: QuotaPeers): void {
+    this.peers = peers;
+  }
+
+  /** Another worker's push in flight (`QuotaPeers.hold`): its size is known here from now on, so its link counts at once. */
+  peerHeld(hold: PeerHold): void {
+    const r: Reservation = { name: hold.name, digest: hold.digest, size: hold.size };
+    this.sizes.set(hold.digest, hold.size);
+    this.peerHolds.set(hold.id, r);
+    this.inFlight.add(r);
+  }
+
+  peerReleased(id: string): void {
+    const r = this.peerHolds.get(id);
+    if (!r) return;
+    this.peerHolds.delete(id);
+    this.inFlight.delete(r);
   }
 
   /** Every repository a rule covers, with the bytes it links (each distinct digest once). */

@@ -65,7 +65,7 @@ export class LinkedBlobStore implements RepositoryBlobs {
    * (atomically; writing it again is harmless, and refreshes its age for GC's grace).
    */
   async link(digest: Digest, size: number, place?: () => Promise<void>): Promise<void> {
-    const hold = this.rules.reserve(this.name, digest, size);
+    const hold = await this.rules.reserve(this.name, digest, size);
     try {
       await place?.();
       const key = metadataKeys.layerLink(this.name, digest);

@@ -15,9 +15,10 @@ export interface StorageRules {
   /**
    * `size` bytes of `digest` are about to be linked into repository `name` (a blob at upload end or
    * mount, a manifest revision): counted against its quotas until `release`, by when the link is
-   * written (and counted as such) or has failed. Throws RegistryError DENIED when it does not fit.
+   * written (and counted as such) or has failed. Throws RegistryError DENIED when it does not fit
+   * (with workers, the answer comes after a turn the primary grants).
    */
-  reserve(name: string, digest: Digest, size: number): Hold;
+  reserve(name: string, digest: Digest, size: number): Hold | Promise<Hold>;
   /**
    * Whether writes of `tag` of repository `name` must not interleave across requests, workers and
    * instances (TagLocks): an immutable tag (its first push must win alone) or a tag retention may

@@ -1,7 +1,8 @@
 // Policy in `berth serve` with two workers on the filesystem, no Redis: the storage gauges show on
 // the primary's /metrics once, not once per worker (each worker keeps a copy: aggregated by max),
-// and of pushes of a new immutable tag to different manifests at the same moment, spread over
-// both workers, exactly one wins (the tag's lock is held through the primary).
+// of pushes of a new immutable tag to different manifests at the same moment, spread over both
+// workers, exactly one wins (the tag's lock is held through the primary); and pushes landing on
+// both workers at once cannot pass a quota together.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -9,7 +10,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { random } from '../helpers/content.js';
 import { ManualClock } from '../helpers/clock.js';
-import { pushBlob } from '../helpers/push.js';
+import { errorCodes, pushBlob, startUpload, withQuery } from '../helpers/push.js';
+import { blob } from '../helpers/content.js';
 import { defaultYaml, freePort, type Registry } from '../helpers/registry.js';
 import { startWorkers, until } from '../cluster/helpers.js';
 import { byLabel, debugYaml, raceImmutableTags, scrape, startInstance } from './instances.js';
@@ -18,6 +20,8 @@ const POLICY = `berth:
   quotas:
     - repositories: ["team/**"]
       maxbytes: 10000
+    - repositories: ["crowd/**"]
+      maxbytes: 7000
   immutabletags:
     - repositories: ["race/*"]
       tags: ["^v"]
@@ -65,5 +69,25 @@ describe('policy with two workers', () => {
 
   it('of pushes of a new immutable tag to different manifests at the same moment, exactly one wins', async () => {
     await raceImmutableTags([registry], 'race/app', ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'], /berth\.immutabletags\[0\] \(repositories race\/\*, tags \^v\)/, 4);
+  });
+
+  it('counts pushes in flight on every worker: of 8 blobs of 2,000 bytes pushed at once, exactly 3 fit a 7,000-byte quota', async () => {
+    const blobs = Array.from({ length: 8 }, () => blob(random(2000)));
+    // Every upload opened first, then all eight PUTs at once on their own connections (spread
+    // over the workers), so their quota checks meet.
+    const uploads: string[] = [];
+    for (const _ of blobs) uploads.push((await startUpload(registry, 'crowd/app')).location);
+    const puts = await Promise.all(
+      blobs.map((b, i) =>
+        registry.req('PUT', withQuery(uploads[i]!, { digest: b.digest }), { body: b.data, headers: { 'Content-Type': 'application/octet-stream', Connection: 'close' } }),
+      ),
+    );
+    const statuses = puts.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 201).length, 3, `statuses: ${statuses.join(' ')}`);
+    for (const r of puts.filter((r) => r.status !== 201)) {
+      assert.equal(r.status, 403);
+      assert.deepEqual(errorCodes(r), ['DENIED']);
+    }
+    await until('the quota in the metrics', async () => byLabel(await scrape(debugUrl), 'berth_quota_used_bytes')['berth.quotas[1]'] === 6000);
   });
 });

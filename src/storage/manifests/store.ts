@@ -105,7 +105,7 @@ export class ManifestStore implements RepositoryManifests {
     if (!this.policy.skipReferenceChecks) await this.checkReferences(info);
     // Immutable tags and quotas refuse before anything is written.
     if (reference.tag) await this.tags.checkTag(reference.tag, digest);
-    const hold = this.rules.reserve(this.name, digest, content.length);
+    const hold = await this.rules.reserve(this.name, digest, content.length);
     try {
       await this.blobs.putContent(digest, content);
       await writeLink(this.driver, revisionLinkPath(this.name, digest), digest);
