@@ -14,7 +14,8 @@
  * that build's node with the flag (e.g. --max-semi-space-size=32); `--profile DIR` starts every
  * build under --cpu-prof into DIR/NAME. `--storage s3` puts each build on its own bucket of one S3
  * server (a Ceph RGW started here, or S3_ENDPOINT's; as `npm run bench -- --storage s3`, blob
- * redirects off so the bytes go through Berth).
+ * redirects off so the bytes go through Berth), and reports the CPU per GiB of RGW's daemons (radosgw,
+ * ceph-osd, ceph-mon, from /proc) beside each build's when it started RGW itself.
  */
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -157,15 +158,18 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-ab-'));
   const data = Buffer.allocUnsafe(opts.bytes);
   randomFillSync(data);
-  const results = new Map<string, { server: number[]; client: number[]; mbs: number[]; others: number[] }>();
-  const record = (key: string, server: number, client: number, mbs: number, others: number) => {
-    const r = results.get(key) ?? { server: [], client: [], mbs: [], others: [] };
+  const results = new Map<string, { server: number[]; client: number[]; mbs: number[]; others: number[]; store: number[] }>();
+  const record = (key: string, server: number, client: number, mbs: number, others: number, store: number) => {
+    const r = results.get(key) ?? { server: [], client: [], mbs: [], others: [], store: [] };
     r.server.push(server);
     r.client.push(client);
     r.mbs.push(mbs);
     r.others.push(others);
+    r.store.push(store);
     results.set(key, r);
   };
+  /** The S3 store's CPU seconds by daemon (RGW started here), or {} on the filesystem. */
+  const storeCpu = (): Record<string, number> => s3?.storeCpu() ?? {};
   let s3: S3Service | undefined;
   let stopS3 = async (): Promise<void> => undefined;
   try {
@@ -180,6 +184,7 @@ async function main(): Promise<void> {
           const agent = new Agent({ keepAlive: true });
           const suffix = Buffer.from(`${b.name}-${round}-${scenario}-${Date.now()}-${Math.random()}`.padEnd(64, '.'));
           if (scenario !== 'pull') execFileSync('sync');
+          const store0 = storeCpu();
           const cpu0 = processCpuSeconds(server.pid);
           const me0 = process.cpuUsage();
           const m0 = mark();
@@ -198,16 +203,21 @@ async function main(): Promise<void> {
           const clientCpu = (me.user + me.system) / 1e6;
           const serverCpu = processCpuSeconds(server.pid) - cpu0;
           agent.destroy();
+          const store1 = storeCpu();
           const others = foreignCores(m0, m1);
           const perGiB = (serverCpu * GiB) / bytes;
-          record(`${scenario} ${b.name}`, perGiB, scenario === 'pull' ? NaN : (clientCpu * GiB) / bytes, bytes / seconds / 1e6, others);
-          console.log(`[ab] round ${round + 1} ${scenario.padEnd(7)} ${b.name.padEnd(10)} server ${perGiB.toFixed(2)} s/GiB  client ${scenario === 'pull' ? ' -  ' : ((clientCpu * GiB) / bytes).toFixed(2)} s/GiB  ${(bytes / seconds / 1e6).toFixed(0)} MB/s  others ${others.toFixed(2)} cores`);
+          const storeRoles = Object.keys(store1).map((role) => [role, ((store1[role]! - (store0[role] ?? 0)) * GiB) / bytes] as const);
+          const storePerGiB = storeRoles.length ? storeRoles.reduce((n, [, v]) => n + v, 0) : NaN;
+          record(`${scenario} ${b.name}`, perGiB, scenario === 'pull' ? NaN : (clientCpu * GiB) / bytes, bytes / seconds / 1e6, others, storePerGiB);
+          const storeText = storeRoles.length ? `  store ${storePerGiB.toFixed(2)} s/GiB (${storeRoles.map(([r, v]) => `${r} ${v.toFixed(2)}`).join(', ')})` : '';
+          console.log(`[ab] round ${round + 1} ${scenario.padEnd(7)} ${b.name.padEnd(10)} server ${perGiB.toFixed(2)} s/GiB  client ${scenario === 'pull' ? ' -  ' : ((clientCpu * GiB) / bytes).toFixed(2)} s/GiB${storeText}  ${(bytes / seconds / 1e6).toFixed(0)} MB/s  others ${others.toFixed(2)} cores`);
         }
       }
     }
-    console.log('\nscenario / build        server s/GiB (median; samples)            client s/GiB  MB/s  other cores');
+    console.log(`\nscenario / build        server s/GiB (median; samples)            client s/GiB  ${s3 ? 'store s/GiB  ' : ''}MB/s  other cores`);
     for (const [key, r] of results) {
-      console.log(`${key.padEnd(24)} ${median(r.server).toFixed(2).padStart(5)}  (${r.server.map((x) => x.toFixed(2)).join(' ')})  ${Number.isNaN(median(r.client)) ? '  -  ' : median(r.client).toFixed(2)}  ${median(r.mbs).toFixed(0)}  ${median(r.others).toFixed(2)}`);
+      const store = s3 ? `${Number.isNaN(median(r.store)) ? '  -  ' : median(r.store).toFixed(2)}  ` : '';
+      console.log(`${key.padEnd(24)} ${median(r.server).toFixed(2).padStart(5)}  (${r.server.map((x) => x.toFixed(2)).join(' ')})  ${Number.isNaN(median(r.client)) ? '  -  ' : median(r.client).toFixed(2)}  ${store}${median(r.mbs).toFixed(0)}  ${median(r.others).toFixed(2)}`);
     }
     for (const b of opts.builds) console.log(`peak RSS ${b.name}: ${b.server!.peakRssMiB().toFixed(0)} MiB`);
   } catch (err) {

@@ -100,6 +100,7 @@ export function rows(results: ScenarioResult[], rss: Partial<Record<ServerName, 
       const b = r.servers.berth?.summary[m.key];
       const a = r.servers['berth-auto']?.summary[m.key];
       const d = r.servers.distribution?.summary[m.key];
+      if (m.onlyWhenMeasured && ![b, a, d].some((x) => x && Number.isFinite(x.median))) continue;
       out.push({
         scenario: r.title,
         metric: m.unit || m.key,

@@ -11,7 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 import { s3EnvFromProcess, s3EnvFromRgw, type S3Env } from '../scripts/s3/env.js';
 import { canonicalQuery, SigV4, uriEncode } from '../src/storage/driver/s3/sigv4.js';
+import { treeTicks } from './noise.js';
 
 const SCRIPTS = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'scripts', 's3');
 
@@ -43,8 +44,32 @@ export interface S3Service {
   putMany(bucket: string, objects: Array<[string, Buffer]>, concurrency: number, log: (m: string) => void): Promise<void>;
   /** One signed request (path-style `/bucket/key`), for timing the store itself; its status. */
   request(method: string, path: string, query?: Record<string, string>): Promise<number>;
+  /**
+   * CPU seconds the S3 server's daemons have used so far, by role (`rgw`, `osd`, `mon`), for an
+   * RGW started here; undefined for an external server. The store shares the machine's cores
+   * with the registry under test: its CPU per GiB tells how fast a push can go at best.
+   */
+  storeCpu(): Record<string, number> | undefined;
   /** Stop RGW (started here) or empty and delete the buckets made here (external server). */
   stop(keep: boolean): Promise<void>;
+}
+
+/** USER_HZ ticks → seconds. */
+const TICKS = 100;
+
+/** The CPU seconds of the daemons start-rgw.sh recorded in DIR/pids ("role pid" per line), by role. */
+function daemonCpu(dir: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of readFileSync(join(dir, 'pids'), 'utf8').split('\n')) {
+    const [role, pid] = line.trim().split(' ');
+    if (!role || !pid) continue;
+    try {
+      out[role] = (out[role] ?? 0) + treeTicks(Number(pid)) / TICKS;
+    } catch {
+      // a daemon gone: counts nothing
+    }
+  }
+  return out;
 }
 
 interface S3Reply {
@@ -234,6 +259,9 @@ export async function startS3(opts: StartS3Options, onStarted: (stop: () => Prom
     },
     async request(method, path, query) {
       return (await client.send(method, path, query)).status;
+    },
+    storeCpu() {
+      return dir ? daemonCpu(dir) : undefined;
     },
     async stop(keep) {
       try {

@@ -18,6 +18,8 @@ export interface Metric {
   digits: number;
   /** Target for Berth: a ratio Berth/Distribution (`ratio`) or an absolute value (`max`). */
   target?: { ratio?: number; max?: number; min?: number };
+  /** Left out of the table when no server has a value for it (a figure only some runs measure). */
+  onlyWhenMeasured?: boolean;
   /** Berth with berth.workers: auto, where it differs from `target`. */
   autoTarget?: { ratio?: number; max?: number; min?: number };
 }

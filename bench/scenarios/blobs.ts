@@ -47,6 +47,8 @@ export function transferMetrics(targets: { rate?: number; cpu?: number } = {}): 
     // The kernel's share of the server's CPU: docs/performance.md ("System time") shows why it varies here.
     { key: 'sys s/GiB', unit: 's system CPU/GiB, server', better: 'lower', digits: 2 },
     { key: 'client cpu s/GiB', unit: 's CPU/GiB, client', better: 'lower', digits: 2 },
+    // With --storage s3 on an RGW started by the bench: what the store spent on the same bytes.
+    { key: 'store cpu s/GiB', unit: 's CPU/GiB, S3 store (RGW + OSD)', better: 'lower', digits: 2, onlyWhenMeasured: true },
   ];
 }
 
@@ -56,16 +58,26 @@ export function benchCpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
+/** The S3 store's CPU seconds so far (all its daemons), when the bench started it; else undefined. */
+export function storeCpuOf(ctx: Context): () => number | undefined {
+  return () => {
+    const byRole = ctx.s3?.storeCpu();
+    return byRole ? Object.values(byRole).reduce((a, b) => a + b, 0) : undefined;
+  };
+}
+
 /**
  * Times `transfer` of `bytes`, with the server's CPU (its whole process tree) and the client's
- * (`clientCpu`, by default this process) over the same interval. A note says when the client was
- * busy for most of the wall time, i.e. may have set the pace.
+ * (`clientCpu`, by default this process) over the same interval, and the S3 store's when `storeCpu`
+ * tells it. A note says when the client was busy for most of the wall time, i.e. may have set the pace.
  */
 export async function timedTransfer(
   server: RunningProcess,
   transfer: () => Promise<number>,
   clientCpu: () => number = benchCpuSeconds,
+  storeCpu: () => number | undefined = () => undefined,
 ): Promise<Sample> {
+  const store0 = storeCpu();
   const server0 = processCpuSeconds(server.pid);
   const system0 = processSystemCpuSeconds(server.pid);
   const client0 = clientCpu();
@@ -75,6 +87,7 @@ export async function timedTransfer(
   const serverCpu = processCpuSeconds(server.pid) - server0;
   const serverSystem = processSystemCpuSeconds(server.pid) - system0;
   const client = clientCpu() - client0;
+  const store1 = storeCpu();
   const notes = client > 0.8 * seconds ? [`the client was busy ${((client / seconds) * 100).toFixed(0)}% of the time: it may have set the pace`] : [];
   return {
     values: {
@@ -82,6 +95,7 @@ export async function timedTransfer(
       'cpu s/GiB': serverCpu / (bytes / GIB),
       'sys s/GiB': serverSystem / (bytes / GIB),
       'client cpu s/GiB': client / (bytes / GIB),
+      ...(store0 !== undefined && store1 !== undefined ? { 'store cpu s/GiB': (store1 - store0) / (bytes / GIB) } : {}),
     },
     errors: 0,
     notes,
@@ -103,7 +117,7 @@ export const pushMonolithicScenario: Scenario = {
     const sample = await timedTransfer(server, async () => {
       await pushMonolithic(server.url, 'bench/push-monolithic', digest, { kind: 'buffers', parts: [data.bytes.subarray(0, size), suffix] }, agent);
       return size + suffix.length;
-    });
+    }, benchCpuSeconds, storeCpuOf(ctx));
     agent.destroy();
     await headBlob(server, 'bench/push-monolithic', digest, size + suffix.length);
     return sample;
@@ -147,7 +161,7 @@ export const pushChunkedScenario: Scenario = {
       expectStatus(r, 201, 'PUT closing chunked upload');
       expectDigest(r, digest, 'PUT closing chunked upload');
       return size + suffix.length;
-    });
+    }, benchCpuSeconds, storeCpuOf(ctx));
     agent.destroy();
     await headBlob(server, repo, digest, size + suffix.length);
     return sample;
@@ -233,7 +247,7 @@ function pullScenarioWith(client: 'lean' | 'curl'): Scenario {
       await pullOnce(check, 'hash');
     },
     async run(server, ctx): Promise<Sample> {
-      return timedTransfer(server, () => pullOnce(registryPull(server, ctx), client), curl ? reapedChildrenCpuSeconds : benchCpuSeconds);
+      return timedTransfer(server, () => pullOnce(registryPull(server, ctx), client), curl ? reapedChildrenCpuSeconds : benchCpuSeconds, storeCpuOf(ctx));
     },
     async limit(nginx, ctx): Promise<Sample> {
       const data = dataOf(ctx);
