@@ -121,7 +121,7 @@ export function readListPage(xml: string): ListPage | undefined {
 }
 
 /** The text of the first child element `name` of an element's content (no nesting of the same name in a listing). */
-function textOf(content: string, name: string): string | undefined {
+export function textOf(content: string, name: string): string | undefined {
   const start = content.indexOf(`<${name}>`);
   if (start < 0) return content.includes(`<${name}/>`) ? '' : undefined;
   const from = start + name.length + 2;
@@ -131,7 +131,7 @@ function textOf(content: string, name: string): string | undefined {
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
-function unescapeXml(text: string): string {
+export function unescapeXml(text: string): string {
   if (!text.includes('&')) return text;
   return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_, entity: string) => {
     if (entity[0] !== '#') return ENTITIES[entity]!;

@@ -232,10 +232,14 @@ export class PlainHttp {
     return ex;
   }
 
-  /** A connection whose answer was read to its end goes back to the pool; any other is closed. */
+  /**
+   * A connection whose answer was read to its end goes back to the pool; any other is closed, as
+   * is one still sending its request's body (an error answered before the body was read: the
+   * rest of a part would otherwise go ahead of the next request).
+   */
   private release(conn: Connection): void {
     conn.exchange = undefined;
-    if (this.stopped || conn.closed || this.idle.length >= MAX_IDLE) {
+    if (this.stopped || conn.closed || this.idle.length >= MAX_IDLE || conn.socket.writableLength > 0) {
       conn.socket.destroy();
       return;
     }
