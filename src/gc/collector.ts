@@ -262,7 +262,7 @@ class Run {
       }
       if (info.modTime.getTime() >= this.cutoff) return false;
       if (this.options.registry) await this.options.registry.blobs.delete(digest);
-      else await deleteIfExists(this.driver, blobDir(digest));
+      else await deleteIfExists(this.driver, blobDir(digest), { pendingWrites: false }); // as BlobStore.delete
       size = info.size;
       return true;
     });

@@ -15,6 +15,7 @@ const DISTRIBUTION_ACTIONS: Record<string, string> = {
   reader: 'Reader',
   openRead: 'Reader',
   writer: 'Writer',
+  stagedWriter: 'Writer',
   stat: 'Stat',
   statFile: 'Stat',
   list: 'List',

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import { InvalidOffsetError, isPathNotFound } from './driver/errors.js';
-import type { RandomAccessFile, StorageDriver } from './driver/types.js';
+import type { FileWriter, RandomAccessFile, StorageDriver } from './driver/types.js';
 import { LruCache } from './lru.js';
 import { metadataKeys, type MetadataCache } from './metadata-cache.js';
 import { BlobGuard } from './blob-guard.js';
@@ -145,6 +145,34 @@ export class BlobStore {
     return true;
   }
 
+  /**
+   * A writer of the blob's data at its own path that shows nothing there until committed, where
+   * the driver has one (StorageDriver.stagedWriter: object stores, whose moves copy); else undefined.
+   */
+  stagedWriter(digest: Digest): Promise<FileWriter> | undefined {
+    return this.driver.stagedWriter?.(blobDataPath(digest));
+  }
+
+  /** Whether stagedWriter gives writers. */
+  get stagesWrites(): boolean {
+    return this.driver.stagedWriter !== undefined;
+  }
+
+  /**
+   * Stores a verified blob written by stagedWriter: committed, and says so; when the blob already
+   * exists the staged content is discarded instead (false), as adopt leaves its source.
+   */
+  async adoptStaged(digest: Digest, writer: FileWriter): Promise<boolean> {
+    if (await this.stat(digest)) {
+      await writer.cancel();
+      return false;
+    }
+    await writer.commit();
+    this.meta.set(metadataKeys.blobSize(digest), writer.size);
+    await this.shared?.setSize(digest.value, writer.size);
+    return true;
+  }
+
   /** Set once the driver has answered that it gives no URLs (the filesystem): not asked again. */
   private redirectsUnsupported = false;
 
@@ -160,7 +188,9 @@ export class BlobStore {
     this.forget(digest);
     await this.shared?.forget(digest.value);
     try {
-      await this.driver.delete(blobDir(digest));
+      // A staged write of the same blob (a push of it now) is not aborted: its commit stores the
+      // blob again. One a killed process left is the upload purger's (purge.ts).
+      await this.driver.delete(blobDir(digest), { pendingWrites: false });
     } catch (err) {
       if (!isPathNotFound(err)) throw err;
     }

@@ -117,20 +117,7 @@ export function reportingDriver(inner: StorageDriver, report: (changes: StorageC
     getContent: (path: string) => inner.getContent(path),
     putContent: (path: string, content: Uint8Array) => after(inner.putContent(path, content), { op: 'put', path }),
     reader: (path: string, offset?: number, length?: number): Promise<Readable> => inner.reader(path, offset, length),
-    writer: async (path: string, options?: WriterOptions): Promise<FileWriter> => {
-      const w = await inner.writer(path, options);
-      return {
-        get size() {
-          return w.size;
-        },
-        write: (chunk: Uint8Array) => w.write(chunk),
-        ...(w.writeBorrowed ? { writeBorrowed: (chunk: Uint8Array) => w.writeBorrowed!(chunk) } : {}),
-        ...(w.suspend ? { suspend: () => after(w.suspend!(), { op: 'put', path }) } : {}),
-        close: () => after(w.close(), { op: 'put', path }),
-        cancel: () => after(w.cancel(), { op: 'delete', path }),
-        commit: () => after(w.commit(), { op: 'put', path }),
-      };
-    },
+    writer: async (path: string, options?: WriterOptions): Promise<FileWriter> => reported(await inner.writer(path, options), path, false),
     stat: (path: string): Promise<FileInfo> => inner.stat(path),
     list: (path: string) => inner.list(path),
     move: (source: string, dest: string, options?: MoveOptions) => after(inner.move(source, dest, options), { op: 'delete', path: source }, { op: 'put', path: dest }),
@@ -139,7 +126,24 @@ export function reportingDriver(inner: StorageDriver, report: (changes: StorageC
     walk: (path: string, visit: WalkFn, options?: WalkOptions) => inner.walk(path, visit, options),
   };
   forwardOptional(inner, driver);
+  const staged = inner.stagedWriter?.bind(inner);
+  if (staged) driver.stagedWriter = async (path: string) => reported(await staged(path), path, true);
   return driver;
+
+  /** A writer whose ends are reported; a staged one changes path only by its commit. */
+  function reported(w: FileWriter, path: string, staged: boolean): FileWriter {
+    return {
+      get size() {
+        return w.size;
+      },
+      write: (chunk: Uint8Array) => w.write(chunk),
+      ...(w.writeBorrowed ? { writeBorrowed: (chunk: Uint8Array) => w.writeBorrowed!(chunk) } : {}),
+      ...(w.suspend && !staged ? { suspend: () => after(w.suspend!(), { op: 'put', path }) } : {}),
+      close: () => (staged ? w.close() : after(w.close(), { op: 'put', path })),
+      cancel: () => (staged ? w.cancel() : after(w.cancel(), { op: 'delete', path })),
+      commit: () => after(w.commit(), { op: 'put', path }),
+    };
+  }
 }
 
 /**
@@ -148,6 +152,7 @@ export function reportingDriver(inner: StorageDriver, report: (changes: StorageC
  */
 const OPTIONAL_CAPABILITIES = {
   openRead: true,
+  stagedWriter: true,
   statFile: true,
   listPendingWrites: true,
   abortPendingWrite: true,

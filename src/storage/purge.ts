@@ -1,14 +1,15 @@
 import type { PendingWrite, StorageDriver } from './driver/types.js';
 import { isPathNotFound } from './driver/errors.js';
-import { REPOSITORIES_ROOT, repositoryFolderOf, uploadDir } from './paths.js';
+import { BLOBS_ROOT, REPOSITORIES_ROOT, repositoryFolderOf, uploadDir } from './paths.js';
 
 export interface PurgeResult {
   /** Upload directories removed (or, in a dry run, that would be). */
   purged: string[];
   /**
    * Pending writes (S3 multipart uploads) below `_uploads` with no upload directory left to
-   * purge, started before the cutoff, aborted (or, in a dry run, that would be). Always empty for
-   * drivers without pending writes.
+   * purge, and those at blobs' own paths (a staged write of a pushed blob whose process was
+   * killed), started before the cutoff, aborted (or, in a dry run, that would be). Always empty
+   * for drivers without pending writes.
    */
   aborted: PendingWrite[];
 }
@@ -23,6 +24,9 @@ export interface PurgeResult {
  * directory, which the walk above cannot see. Those started before `olderThan` are aborted.
  * A pending write is never older than its upload (it starts after `startedat`), so one under a
  * directory that is not yet stale is not old either; directories seen by the walk are left to it.
+ * Likewise a blob written straight into place (StorageDriver.stagedWriter) by a process killed
+ * before its commit leaves a pending write at the blob's path, invisible to reads and listings;
+ * those started before `olderThan` are aborted too (a push in progress is younger than that).
  */
 export async function purgeUploads(driver: StorageDriver, { olderThan, dryRun }: { olderThan: Date; dryRun: boolean }): Promise<PurgeResult> {
   const stale: string[] = [];
@@ -51,13 +55,19 @@ export async function purgeUploads(driver: StorageDriver, { olderThan, dryRun }:
   return { purged: stale, aborted };
 }
 
-/** Pending writes below some `_uploads/<id>` that the walk did not see, started before `olderThan`. */
+/**
+ * Pending writes below some `_uploads/<id>` that the walk did not see, and below the blobs'
+ * folder, started before `olderThan`.
+ */
 async function abandonedWrites(driver: StorageDriver, olderThan: Date, seen: Set<string>): Promise<PendingWrite[]> {
   if (!driver.listPendingWrites || !driver.abortPendingWrite) return [];
   const found: PendingWrite[] = [];
   for (const write of await driver.listPendingWrites(REPOSITORIES_ROOT)) {
     const dir = uploadDirOf(write.path);
     if (dir !== undefined && !seen.has(dir) && write.started < olderThan) found.push(write);
+  }
+  for (const write of await driver.listPendingWrites(BLOBS_ROOT)) {
+    if (write.started < olderThan) found.push(write);
   }
   return found;
 }

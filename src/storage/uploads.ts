@@ -98,9 +98,12 @@ export class UploadStore implements RepositoryUploads {
    * A whole blob in one request (POST ?digest=): streamed into a fresh upload file, hashed with the
    * digest's own algorithm, verified, moved into place and linked. Half the storage operations of
    * create() + commit(): no startedat file (purging falls back to the folder's time) and no
-   * running-hash session.
+   * running-hash session. Where the driver stages writes (object stores), no upload file either:
+   * the body goes straight to the blob's own path (putStaged).
    */
   async putWhole(digest: Digest, body: UploadSource, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
+    const staged = this.blobs.stagedWriter(digest);
+    if (staged) return this.putStaged(await staged, digest, body, expect);
     const id = randomUUID();
     const data = uploadDataPath(this.name, id);
     const digester = new Digester(digest.algorithm);
@@ -125,6 +128,50 @@ export class UploadStore implements RepositoryUploads {
       return { digest, size: digester.size };
     } finally {
       if (!removed) await deleteIfExists(this.driver, uploadDir(this.name, id));
+    }
+  }
+
+  /**
+   * A blob's whole body written straight at the blob's own path by a staged writer
+   * (StorageDriver.stagedWriter: on object stores, where a move from the upload folder is a copy
+   * and a delete), hashed as it streams, and committed only once its length and digest verify:
+   * nothing shows at the blob's path before that, and a writer that fails or is cancelled leaves
+   * it as it was (a killed process leaves a pending write there, for the upload purger). `upload`
+   * is the upload the body completes (its folder is removed once the blob is stored, or when the
+   * digest is wrong), or none (POST ?digest=).
+   */
+  private async putStaged(writer: FileWriter, digest: Digest, body: UploadSource, expect: ChunkExpectation, upload?: string): Promise<BlobDescriptor> {
+    const digester = new Digester(digest.algorithm);
+    let ended = false;
+    try {
+      await pump(body, writer, digester);
+      if (expect.length !== undefined && digester.size !== expect.length) {
+        throw new RegistryError('SIZE_INVALID', 'body length does not match Content-Length', { expected: expect.length, got: digester.size });
+      }
+      const actual = digester.digest();
+      if (actual.value !== digest.value) {
+        if (upload !== undefined) await this.remove(upload);
+        throw new RegistryError('DIGEST_INVALID', undefined, { digest: digest.value, actual: actual.value });
+      }
+      let removal: Promise<void> | undefined;
+      try {
+        await this.linked.link(digest, digester.size, async () => {
+          await this.blobs.adoptStaged(digest, writer); // a commit that fails aborts what it had staged
+          ended = true;
+          if (upload === undefined) return;
+          removal = this.remove(upload, { finished: true });
+          removal.catch(() => undefined); // awaited below
+        });
+      } catch (err) {
+        await removal?.catch(() => undefined);
+        // A quota refused the blob: the upload is over (nothing was stored or linked).
+        if (upload !== undefined && err instanceof RegistryError && err.code === 'DENIED') await this.remove(upload);
+        throw err;
+      }
+      await removal;
+      return { digest, size: digester.size };
+    } finally {
+      if (!ended) await writer.cancel().catch(() => undefined);
     }
   }
 
@@ -170,6 +217,17 @@ export class UploadStore implements RepositoryUploads {
   /** Completes an upload (PUT ?digest=), with an optional last chunk; the blob is linked into the repository. */
   commit(id: string, digest: Digest, body?: UploadSource, expect: ChunkExpectation = {}): Promise<BlobDescriptor> {
     return this.sessions.exclusive(this.key(id), () => this.endedWhenFull(id, async () => {
+      // A body that is the whole blob (the upload holds nothing yet: a monolithic push) goes
+      // straight into place where the driver offers that, sparing the move's copy.
+      if (body && this.blobs.stagesWrites && (await this.size(id)) === 0) {
+        try {
+          checkPosition(0, expect);
+        } catch (err) {
+          if (!('deliver' in body)) body.resume();
+          throw err;
+        }
+        return this.putStaged(await this.blobs.stagedWriter(digest)!, digest, body, expect, id);
+      }
       let size: number;
       if (body) {
         size = await this.appendLocked(id, body, expect, { last: true });

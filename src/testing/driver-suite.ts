@@ -55,6 +55,8 @@ export interface DriverFeatures {
   writeBorrowed?: boolean;
   /** The driver offers statFile (object stores, where stat of a missing file also looks for a directory). */
   statFile?: boolean;
+  /** The driver offers stagedWriter (object stores, whose moves copy). */
+  stagedWriter?: boolean;
 }
 
 /**
@@ -328,6 +330,39 @@ export function runDriverSuite(name: string, setup: () => Promise<DriverSetup>, 
       assert.equal(sha256(await driver.getContent(`${dir}/up/data`)), sha256(Buffer.concat(pieces)));
       assert.equal((await driver.stat(`${dir}/up/data`)).size, size);
       if (driver.listPendingWrites) assert.deepEqual(await driver.listPendingWrites(`${dir}/up`), [], 'nothing left pending after the commit');
+    });
+
+    it(`${features.stagedWriter ? 'offers' : 'does not offer'} stagedWriter`, () => {
+      assert.equal(typeof driver.stagedWriter, features.stagedWriter ? 'function' : 'undefined');
+    });
+
+    if (features.stagedWriter) it('shows a staged writer\'s content only once committed; cancel and close leave the path as it was', async () => {
+      const MiB = 1024 * 1024;
+      const big = randomBytes(12 * MiB + 7); // parts of a multipart upload on S3
+      const small = randomBytes(3000); // one PutObject at commit
+      const old = randomBytes(1000);
+      const write = async (w: FileWriter, data: Buffer) => {
+        for (let at = 0; at < data.length; at += 512 * 1024) await w.write(data.subarray(at, at + 512 * 1024));
+      };
+      for (const [name, data] of [['big', big], ['small', small]] as const) {
+        const w = await driver.stagedWriter!(`${dir}/st/${name}`);
+        await write(w, data);
+        assert.equal(w.size, data.length);
+        await rejectsWith(driver.stat(`${dir}/st/${name}`), PathNotFoundError, `${name} before its commit`);
+        assert.deepEqual(await listOrEmpty(driver, `${dir}/st`), name === 'big' ? [] : [`${dir}/st/big`]);
+        await w.commit();
+        assert.equal(sha256(await driver.getContent(`${dir}/st/${name}`)), sha256(data), name);
+      }
+      await driver.putContent(`${dir}/st/old`, old);
+      for (const end of ['cancel', 'close'] as const) {
+        const w = await driver.stagedWriter!(`${dir}/st/old`);
+        await write(w, big);
+        assert.ok((await driver.getContent(`${dir}/st/old`)).equals(old), `before ${end}`);
+        await w[end]();
+        assert.ok((await driver.getContent(`${dir}/st/old`)).equals(old), `after ${end}`);
+        await rejectsWith(w.commit(), StorageDriverError, `commit after ${end}`);
+      }
+      if (driver.listPendingWrites) assert.deepEqual(await driver.listPendingWrites(`${dir}/st`), [], 'nothing left pending');
     });
 
     it('runs concurrent writers on different paths', async () => {

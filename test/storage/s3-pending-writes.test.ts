@@ -2,8 +2,9 @@
  * S3 multipart uploads left in progress (a process killed mid-write) are not objects: deleting
  * objects by prefix does not remove them, yet S3 keeps (and bills) their parts. These tests check
  * against a real S3 server (Ceph RGW) that the s3 driver's delete aborts them at or under the
- * deleted path, and that upload purging also aborts those with no upload folder at all, using
- * a real Berth process SIGKILLed in the middle of two uploads.
+ * deleted path, and that upload purging also aborts those with no upload folder at all (a
+ * monolithic push is written straight at its blob's key: killed, it leaves nothing readable there,
+ * only a pending upload), using a real Berth process SIGKILLed in the middle of two uploads.
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
@@ -138,8 +139,9 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
   let uploadsPrefix: string;
   /** The upload folder of the chunked upload (POST + PATCH): startedat and an empty data object. */
   let chunkedDir: string;
-  /** The pending write of the monolithic upload (POST ?digest=): nothing but the multipart upload. */
+  /** The pending write of the monolithic upload (POST ?digest=), at its blob's own key: nothing but the multipart upload. */
   let orphanPath: string;
+  let blobKey: string;
 
   before(async () => {
     bucket = await s3.bucket();
@@ -154,7 +156,7 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
     await driver?.close!();
   });
 
-  it('leaves multipart uploads in S3 when killed: one under an upload folder, one with no folder', async () => {
+  it('leaves multipart uploads in S3 when killed: one under an upload folder, one at a blob\'s key that shows no blob', async () => {
     const r = reg!;
     // A body that sends 6 MiB (more than one 5 MiB part) and then neither ends nor fails.
     const stalled = () => {
@@ -169,14 +171,17 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
       headers: { 'Content-Type': 'application/octet-stream' },
     }).then(() => 'answered', () => 'failed');
     const whole = random(12 * MiB);
+    const hex = digest(whole).slice('sha256:'.length);
+    blobKey = `berth/docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`;
     const monolithic = request(r.url, 'POST', `/v2/${repo}/blobs/uploads/?digest=${digest(whole)}`, {
       body: stalled(),
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': whole.length },
     }).then(() => 'answered', () => 'failed');
 
     // Kill only once both uploads have a part stored in S3.
+    const both = async () => [...(await uploadsIn(bucket, uploadsPrefix)), ...(await uploadsIn(bucket, blobKey))];
     await until('two multipart uploads with a part each', async () => {
-      const found = await uploadsIn(bucket, uploadsPrefix);
+      const found = await both();
       if (found.length !== 2) return false;
       const parts = await Promise.all(found.map((u) => partCount(bucket, u)));
       return parts.every((n) => n >= 1);
@@ -184,17 +189,17 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
     await r.kill!();
     assert.deepEqual([await patch, await monolithic], ['failed', 'failed']);
 
-    const found = await uploadsIn(bucket, uploadsPrefix);
+    const found = await both();
     assert.equal(found.length, 2);
     const objects = await keysIn(bucket, uploadsPrefix);
-    const dirs = found.map((u) => uploadDirOf(u.Key!.slice('berth'.length))!);
-    const withFolder = dirs.filter((d) => objects.some((k) => k.startsWith(`berth${d}/`)));
-    assert.equal(withFolder.length, 1, `exactly one upload has objects in its folder: ${objects.join(', ')}`);
-    chunkedDir = withFolder[0]!;
-    assert.ok(objects.includes(`berth${chunkedDir}/startedat`));
-    const orphan = found.find((u) => !u.Key!.startsWith(`berth${chunkedDir}/`))!;
+    const chunked = found.find((u) => u.Key!.startsWith(uploadsPrefix))!;
+    chunkedDir = uploadDirOf(chunked.Key!.slice('berth'.length))!;
+    assert.ok(objects.includes(`berth${chunkedDir}/startedat`), objects.join(', '));
+    const orphan = found.find((u) => u.Key === blobKey)!;
     orphanPath = orphan.Key!.slice('berth'.length);
-    assert.match(orphanPath, /\/_uploads\/[0-9a-f-]{36}\/data$/);
+    // The blob's key holds no object: nothing reads, lists or serves a blob that was never verified.
+    assert.deepEqual(await keysIn(bucket, 'berth/docker/registry/v2/blobs/'), []);
+    await assert.rejects(driver.stat(orphanPath), PathNotFoundError);
   });
 
   it('keeps them while younger than the purge age, and a dry run only reports them', async () => {
@@ -204,7 +209,7 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
     const dry = await purgeUploads(driver, { olderThan: new Date(), dryRun: true });
     assert.deepEqual(dry.purged, [chunkedDir]);
     assert.deepEqual(dry.aborted.map((w) => w.path), [orphanPath]);
-    assert.equal((await uploadsIn(bucket, uploadsPrefix)).length, 2, 'both multipart uploads are still there');
+    assert.equal((await uploadsIn(bucket, uploadsPrefix)).length + (await uploadsIn(bucket, blobKey)).length, 2, 'both multipart uploads are still there');
     assert.ok((await keysIn(bucket, uploadsPrefix)).includes(`berth${chunkedDir}/startedat`));
   });
 
@@ -213,6 +218,7 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
     assert.deepEqual(result.purged, [chunkedDir]);
     assert.deepEqual(result.aborted.map((w) => w.path), [orphanPath]);
     assert.deepEqual(await uploadsIn(bucket, uploadsPrefix), []);
+    assert.deepEqual(await uploadsIn(bucket, 'berth/'), [], 'none at the blob\'s key either');
     assert.deepEqual(await keysIn(bucket, uploadsPrefix), []);
     // Nothing left for a second run.
     assert.deepEqual(await purgeUploads(driver, { olderThan: new Date(), dryRun: false }), { purged: [], aborted: [] });

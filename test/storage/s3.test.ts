@@ -9,7 +9,8 @@ import { startS3, type S3Server } from '../helpers/s3.js';
 import { readAll, runDriverSuite } from '../../src/testing/index.js';
 import { Readable } from 'node:stream';
 import { digestOf } from '../../src/oci/digest.js';
-import { uploadsDir } from '../../src/storage/paths.js';
+import { BLOBS_ROOT, blobDataPath, uploadsDir } from '../../src/storage/paths.js';
+import { RegistryError } from '../../src/oci/errors.js';
 import { Registry } from '../../src/storage/registry.js';
 
 // One RGW for this file (or the server S3_ENDPOINT names); each part gets its own bucket.
@@ -25,12 +26,12 @@ after(async () => {
 runDriverSuite('s3', async () => {
   const driver = await createDriver('s3', s3.params(await s3.bucket(), { chunksize: 5 * 1024 * 1024 }));
   return { driver, cleanup: () => driver.close!() };
-}, { listFiles: true, writeBorrowed: true, statFile: true });
+}, { listFiles: true, writeBorrowed: true, statFile: true, stagedWriter: true });
 
 runDriverSuite('s3 with rootdirectory', async () => {
   const driver = await createDriver('s3', s3.params(await s3.bucket(), { rootdirectory: '/some/root/' }));
   return { driver, cleanup: () => driver.close!() };
-}, { listFiles: true, writeBorrowed: true, statFile: true });
+}, { listFiles: true, writeBorrowed: true, statFile: true, stagedWriter: true });
 
 describe('s3 driver specifics', () => {
   let driver: StorageDriver;
@@ -205,6 +206,57 @@ describe('s3 driver specifics', () => {
       await repo.uploads.putWhole(digestOf(whole), Readable.from([whole]));
       await assert.rejects(driver.stat(uploadsDir(name)), PathNotFoundError, 'nothing is left under _uploads');
       for (const data of [whole, chunked]) assert.ok((await repo.blobs.stat(digestOf(data)))?.size === data.length);
+    } finally {
+      await counted.close!();
+    }
+  });
+
+  it('writes a monolithic push straight at its blob\'s key, shown only once the digest verifies; a wrong digest or a failed body leaves nothing there', async () => {
+    const operations: string[] = [];
+    const counted = await createDriver('s3', s3.params(bucket, { chunksize: 5 * MiB }), { onOperation: (e) => operations.push(e.operation) });
+    const code = (expected: string) => (err: unknown) => err instanceof RegistryError && err.code === expected;
+    const pendingBlobs = async () => (await driver.listPendingWrites!(BLOBS_ROOT)).map((w) => w.path);
+    try {
+      const registry = new Registry(counted, { policy: { skipReferenceChecks: true, urlsAllow: [], urlsDeny: [] }, metadataTtlMs: 1000 });
+      const name = `staged-${randomBytes(3).toString('hex')}`;
+      const repo = registry.repository(name);
+      const whole = randomBytes(12 * MiB + 3); // three parts
+      const small = randomBytes(70_000); // one PutObject
+      await repo.uploads.putWhole(digestOf(whole), Readable.from([whole.subarray(0, 4 * MiB), whole.subarray(4 * MiB)])); // POST ?digest=
+      const up = await repo.uploads.create(); // POST, then PUT ?digest= with the whole body
+      await repo.uploads.commit(up.id, digestOf(small), Readable.from([small]));
+      assert.deepEqual(operations.filter((op) => op === 'move'), [], 'written in place, not moved');
+      for (const data of [whole, small]) assert.ok((await driver.getContent(blobDataPath(digestOf(data)))).equals(data));
+      await assert.rejects(driver.stat(uploadsDir(name)), PathNotFoundError, 'nothing is left under _uploads');
+
+      // A body that is not the blob it claims: nothing shows at the claimed blob's key, nothing is
+      // left pending, and the upload it completed is gone.
+      const claimed = digestOf(randomBytes(32));
+      const wrong = await repo.uploads.create();
+      await assert.rejects(repo.uploads.commit(wrong.id, claimed, Readable.from([whole])), code('DIGEST_INVALID'));
+      await assert.rejects(repo.uploads.status(wrong.id), code('BLOB_UPLOAD_UNKNOWN'));
+      await assert.rejects(repo.uploads.putWhole(claimed, Readable.from([small])), code('DIGEST_INVALID'));
+      await assert.rejects(driver.stat(blobDataPath(claimed)), PathNotFoundError);
+      assert.equal(await repo.blobs.stat(claimed), undefined);
+
+      // A body that fails after two parts were stored (a client gone): nothing shows, nothing is pending.
+      const cut = randomBytes(11 * MiB);
+      const failing = () => {
+        const body = new Readable({ read() {} });
+        body.push(cut.subarray(0, 10 * MiB));
+        setTimeout(() => body.destroy(new Error('the client went away')), 200);
+        return body;
+      };
+      await assert.rejects(repo.uploads.putWhole(digestOf(cut), failing()));
+      const halfway = await repo.uploads.create();
+      await assert.rejects(repo.uploads.commit(halfway.id, digestOf(cut), failing()));
+      await assert.rejects(driver.stat(blobDataPath(digestOf(cut))), PathNotFoundError);
+      assert.equal((await repo.uploads.status(halfway.id)).size, 0, 'the upload holds what it held before');
+
+      // The same blob again: already stored, so what was staged is dropped and the blob stays whole.
+      await repo.uploads.putWhole(digestOf(whole), Readable.from([whole]));
+      assert.ok((await driver.getContent(blobDataPath(digestOf(whole)))).equals(whole));
+      assert.deepEqual(await pendingBlobs(), [], 'nothing left pending at any blob\'s key');
     } finally {
       await counted.close!();
     }

@@ -76,6 +76,7 @@ const visitorErrors = new WeakSet<object>();
 class BaseDriver implements StorageDriver {
   readonly name: string;
   readonly openRead?: (path: string, from?: number) => Promise<RandomAccessFile>;
+  readonly stagedWriter?: (path: string) => Promise<FileWriter>;
   readonly statFile?: (path: string) => Promise<FileInfo>;
   readonly listPendingWrites?: (path: string) => Promise<PendingWrite[]>;
   readonly abortPendingWrite?: (write: PendingWrite) => Promise<void>;
@@ -94,6 +95,13 @@ class BaseDriver implements StorageDriver {
         const p = this.checkPath(path);
         if (!isCount(from)) throw new InvalidOffsetError(this.name, p, from);
         return this.run('openRead', p, () => openRead(p, from));
+      };
+    }
+    const stagedWriter = inner.stagedWriter?.bind(inner);
+    if (stagedWriter) {
+      this.stagedWriter = async (path) => {
+        const p = this.checkPath(path);
+        return this.run('stagedWriter', p, async () => new BaseWriter(this, p, await stagedWriter(p)));
       };
     }
     const statFile = inner.statFile?.bind(inner);

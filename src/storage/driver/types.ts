@@ -41,6 +41,17 @@ export interface StorageDriver {
    */
   writer(path: string, options?: WriterOptions): Promise<FileWriter>;
 
+  /**
+   * Optional, for stores where a move copies the bytes (object stores): a writer of a new file at
+   * path whose content appears there only when commit() resolves, all at once; until then path
+   * shows what it held before (or nothing). cancel() and close() discard what was written and
+   * leave path as it was. A writer that never ends (its process killed) leaves at most a pending
+   * write at path (listPendingWrites), never a file. For a verified upload written straight into
+   * place (src/storage/uploads.ts), which spares the move's copy. Drivers whose writes show at
+   * path as they go, or whose moves are renames, leave it out.
+   */
+  stagedWriter?(path: string): Promise<FileWriter>;
+
   /** Size, modification time and kind. PathNotFoundError when absent. Directories are implicit. */
   stat(path: string): Promise<FileInfo>;
 
@@ -65,8 +76,9 @@ export interface StorageDriver {
    * Deletes a file or a whole directory tree. PathNotFoundError when no file is there. Drivers
    * with pending writes (below) also abort those at or under path, so nothing stored is left; they
    * do so even when no file is there (and still throw PathNotFoundError then), unless the caller
-   * says it left none (`pendingWrites: false`: every writer it opened there was committed or
-   * cancelled), which spares an object store the listing of its uploads.
+   * says to leave them (`pendingWrites: false`: every writer it opened there was committed or
+   * cancelled, or one there is a write in progress that must go on, as a staged write of a blob
+   * being deleted), which also spares an object store the listing of its uploads.
    */
   delete(path: string, options?: DeleteOptions): Promise<void>;
 
@@ -151,7 +163,7 @@ export interface FileInfo {
 }
 
 export interface DeleteOptions {
-  /** false: no write is pending at or under path that the delete must abort. */
+  /** false: leave writes pending at or under path alone (there are none, or they must go on). */
   pendingWrites?: boolean;
 }
 

@@ -307,6 +307,17 @@ export class S3Driver implements StorageDriver {
     throw get.status >= 500 ? new StorageUnavailableError(NAME, message) : new StorageDriverError(NAME, message);
   }
 
+  /**
+   * A writer whose content shows at path only once committed (StorageDriver.stagedWriter): parts
+   * of a multipart upload at path's own key, completed by commit() (a file under chunksize is one
+   * PutObject at commit instead); cancel() and close() abort the upload and leave path as it
+   * was. A process killed before commit leaves a pending upload at the key, which S3 keeps out of
+   * every read and listing of objects; the upload purger aborts it (src/storage/purge.ts).
+   */
+  async stagedWriter(path: string): Promise<FileWriter> {
+    return new S3Writer(this, path, { from: 'staged' });
+  }
+
   async writer(path: string, { append = false }: WriterOptions = {}): Promise<FileWriter> {
     if (!append) return new S3Writer(this, path, { from: 'new' });
     const info = await this.head(path);
@@ -797,8 +808,11 @@ function givePartBuffer(view: Buffer | undefined, size: number): void {
   partPoolTimer.unref();
 }
 
-/** Where a writer's content begins: nothing, the object at its path, or a kept multipart upload. */
-type WriterStart = { from: 'new' } | { from: 'object'; size: number } | ({ from: 'kept' } & KeptUpload);
+/**
+ * Where a writer's content begins: nothing, the object at its path, or a kept multipart upload;
+ * or nothing, for a staged writer (its content shows at path only through commit).
+ */
+type WriterStart = { from: 'new' } | { from: 'staged' } | { from: 'object'; size: number } | ({ from: 'kept' } & KeptUpload);
 
 /**
  * A writer: buffers up to `chunksize` and sends each full buffer as a part of a multipart upload
@@ -853,13 +867,16 @@ class S3Writer implements FileWriter {
   private readonly ownUpload: boolean;
   /** Bytes at path before this writer. */
   private readonly existing: number;
+  /** A staged writer (stagedWriter): only commit() changes path; close() discards as cancel() does. */
+  private readonly staged: boolean;
 
   constructor(
     private readonly driver: S3Driver,
     private readonly path: string,
     start: WriterStart,
   ) {
-    const size = start.from === 'new' ? 0 : start.size;
+    const size = start.from === 'new' || start.from === 'staged' ? 0 : start.size;
+    this.staged = start.from === 'staged';
     this.existing = size;
     this.total = size;
     this.dirty = start.from !== 'object';
@@ -1024,11 +1041,13 @@ class S3Writer implements FileWriter {
 
   async close(): Promise<void> {
     if (this.state !== 'open') return;
+    if (this.staged) return this.cancel();
     this.state = 'closed';
     await this.endWith(() => this.finish());
   }
 
   async suspend(): Promise<void> {
+    if (this.staged) throw new StorageDriverError(NAME, `${NAME}: a staged writer for ${this.path} cannot be suspended`);
     if (this.state !== 'open') return;
     this.state = 'closed';
     await this.endWith(() => this.keep());
@@ -1060,6 +1079,7 @@ class S3Writer implements FileWriter {
     this.releaseLastSent();
     if (this.uploadId) await d.abort(this.path, this.uploadId);
     this.uploadId = undefined;
-    await d.deleteObject(this.path);
+    // A staged writer showed nothing at path: what is there (the same blob, stored by another) stays.
+    if (!this.staged) await d.deleteObject(this.path);
   }
 }
