@@ -122,6 +122,8 @@ export interface Options {
   berthCli: string;
   /** Extra node options for Berth's processes (e.g. --max-semi-space-size=8), or none. */
   berthNodeArgs: string[];
+  /** Extra storage.s3 keys both registries get with --storage s3 (--s3-param), or none. */
+  s3Params: Record<string, string | number>;
   sizes: Sizes;
 }
 
@@ -148,6 +150,9 @@ const USAGE = `Usage: npm run bench -- [options]
                        consistent while others rebuild dist/)
   --node-arg ARG       start Berth's node with ARG too (repeatable; e.g. --max-semi-space-size=8;
                        its workers get it as well)
+  --s3-param KEY=VALUE with --storage s3, one more storage.s3 key for both registries (repeatable;
+                       e.g. multipartcopythresholdsize=5368709120: a move is one CopyObject, which
+                       Ceph RGW does by reference, where a multipart copy rewrites every byte)
   --profile            start Berth with --cpu-prof, profiles written into OUT/profile
   --keep               keep the temporary server roots
   --list               list the scenarios and exit`;
@@ -174,6 +179,7 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
   let logLevel = 'info';
   let berthCli = 'bin/berth.cjs';
   const berthNodeArgs: string[] = [];
+  const s3Params: Record<string, string | number> = {};
   const overrides: Partial<Sizes> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -242,6 +248,12 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
       case '--node-arg':
         berthNodeArgs.push(next());
         break;
+      case '--s3-param': {
+        const [key, ...value] = next().split('=');
+        const text = value.join('=');
+        s3Params[key!] = /^\d+$/.test(text) ? Number(text) : text;
+        break;
+      }
       case '--profile':
         profile = true;
         break;
@@ -266,6 +278,7 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
     logLevel,
     berthCli,
     berthNodeArgs,
+    s3Params,
     sizes,
   };
 }

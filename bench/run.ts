@@ -289,7 +289,7 @@ async function main(): Promise<number> {
         repoRoot: REPO_ROOT,
         berthCli: resolve(opts.berthCli),
         nodeArgs: opts.berthNodeArgs,
-        s3: bucket && s3 ? s3.params(bucket) : undefined,
+        s3: bucket && s3 ? { ...s3.params(bucket), ...opts.s3Params } : undefined,
       });
       running.push(p);
       servers.push(p);
@@ -306,7 +306,7 @@ async function main(): Promise<number> {
         repoRoot: REPO_ROOT,
         berthCli: resolve(opts.berthCli),
         nodeArgs: opts.berthNodeArgs,
-        s3: s3.params(bucket),
+        s3: { ...s3.params(bucket), ...opts.s3Params },
       });
       running.push(p);
       return {
@@ -347,7 +347,7 @@ async function main(): Promise<number> {
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
       date: new Date().toISOString(),
       machine: { ...machineInfo, loadavgEnd: loadavg() },
-      settings: { ...s, storage: opts.storage, pin: opts.pin ?? null, logLevel: opts.logLevel, servers: serverNames },
+      settings: { ...s, storage: opts.storage, pin: opts.pin ?? null, logLevel: opts.logLevel, servers: serverNames, ...(Object.keys(opts.s3Params).length ? { s3Params: opts.s3Params } : {}) },
       results,
       peakRssMiB: rss,
       peakFootprintMiB: footprint,

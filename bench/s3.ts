@@ -30,6 +30,8 @@ export interface S3DriverParams {
   bucket: string;
   accesskey: string;
   secretkey: string;
+  /** Any other storage.s3 key (npm run bench -- --s3-param). */
+  [key: string]: string | number;
 }
 
 export interface S3Service {
