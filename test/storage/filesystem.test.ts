@@ -3,14 +3,28 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { InvalidPathError, PathNotFoundError } from '../../src/storage/driver/errors.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
 import { parseFilesystemParameters, TEMP_DIR } from '../../src/storage/driver/filesystem.js';
 import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { runDriverSuite } from '../../src/testing/index.js';
 
+const run = promisify(execFile);
+
 runDriverSuite('filesystem', async () => {
   const root = await mkdtemp(path.join(tmpdir(), 'berth-fs-suite-'));
+  return {
+    driver: await createDriver('filesystem', { rootdirectory: root }),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}, { writeBorrowed: true });
+
+// tmpfs refuses O_DIRECT: the same suite with every write through the page cache.
+runDriverSuite('filesystem on tmpfs (direct writes refused)', async () => {
+  const root = await mkdtemp(path.join('/dev/shm', 'berth-fs-suite-'));
   return {
     driver: await createDriver('filesystem', { rootdirectory: root }),
     cleanup: () => rm(root, { recursive: true, force: true }),
@@ -140,7 +154,9 @@ describe('filesystem driver: its own matters', () => {
   });
 
   it('reads its parameters as Distribution does', () => {
-    assert.deepEqual(parseFilesystemParameters({}), { rootDirectory: '/var/lib/registry', maxThreads: 100, fsync: false, confineSymlinks: false });
+    assert.deepEqual(parseFilesystemParameters({}), { rootDirectory: '/var/lib/registry', maxThreads: 100, fsync: false, confineSymlinks: false, directWrites: true });
+    assert.equal(parseFilesystemParameters({ directwrites: 'false' }).directWrites, false);
+    assert.throws(() => parseFilesystemParameters({ directwrites: 'sometimes' }), /directwrites/);
     assert.equal(parseFilesystemParameters({ maxthreads: 5 }).maxThreads, 25);
     assert.equal(parseFilesystemParameters({ maxthreads: '200' }).maxThreads, 200);
     assert.equal(parseFilesystemParameters({ fsync: 'true' }).fsync, true);
@@ -154,5 +170,43 @@ describe('filesystem driver: its own matters', () => {
     await Promise.all(Array.from({ length: 60 }, (_, i) => fast.putContent(`/docker/n/${i}`, Buffer.from(String(i)))));
     assert.equal((await fast.list('/docker/n')).length, 60);
     assert.equal((await fast.getContent('/docker/n/59')).toString(), '59');
+  });
+
+  /** Bytes of `file` in the page cache (util-linux fincore). */
+  async function cached(file: string): Promise<number> {
+    const { stdout } = await run('fincore', ['--bytes', '--noheadings', '--output', 'RES', file]);
+    return Number(stdout.trim());
+  }
+
+  /** 4 MiB and 1,234 bytes in odd pieces, then 3 MiB and 7 bytes more through a writer that appends. */
+  async function writeLarge(d: StorageDriver, p: string): Promise<Buffer> {
+    const first = randomBytes(4 * 1024 * 1024 + 1234);
+    const second = randomBytes(3 * 1024 * 1024 + 7);
+    let w = await d.writer(p);
+    for (let at = 0; at < first.length; at += 300_001) await w.write(first.subarray(at, at + 300_001));
+    await w.close();
+    w = await d.writer(p, { append: true });
+    await w.writeBorrowed!(second.subarray(0, 512 * 1024));
+    await w.write(second.subarray(512 * 1024));
+    await w.commit();
+    return Buffer.concat([first, second]);
+  }
+
+  it('writes large data past the page cache (O_DIRECT), byte for byte, appends at odd sizes included', async () => {
+    const data = await writeLarge(driver, '/docker/big');
+    const file = path.join(root, 'docker/big');
+    const resident = await cached(file);
+    assert.ok((await readFile(file)).equals(data), 'content as written');
+    assert.ok((await driver.getContent('/docker/big')).equals(data));
+    // Only the unaligned edges (at most a page at each) went through the page cache.
+    assert.ok(resident <= 4 * 4096, `${resident} bytes of ${data.length} in the page cache right after the write`);
+  });
+
+  it('with directwrites: false, writes go through the page cache', async () => {
+    const buffered = await createDriver('filesystem', { rootdirectory: root, directwrites: false });
+    const data = await writeLarge(buffered, '/docker/big');
+    const file = path.join(root, 'docker/big');
+    assert.equal(await cached(file), Math.ceil(data.length / 4096) * 4096);
+    assert.ok((await readFile(file)).equals(data));
   });
 });

@@ -40,7 +40,7 @@ async function once(root: string, writeBlockSize: number, readChunkSize: number,
 }
 
 async function timed(root: string, writeBlockSize: number, readChunkSize: number, fsync: boolean): Promise<number[]> {
-  const driver = wrapDriver(new FilesystemDriver({ rootDirectory: root, maxThreads: 100, fsync, confineSymlinks: false, writeBlockSize, readChunkSize }));
+  const driver = wrapDriver(new FilesystemDriver({ rootDirectory: root, maxThreads: 100, fsync, confineSymlinks: false, directWrites: true, writeBlockSize, readChunkSize }));
   const p = `/docker/blob-${writeBlockSize}-${readChunkSize}-${fsync}`;
   let t = performance.now();
   const w = await driver.writer(p);
@@ -80,7 +80,7 @@ async function baselineOnce(root: string): Promise<number[]> {
 }
 
 async function smallFiles(root: string, fsync: boolean): Promise<string> {
-  const driver = wrapDriver(new FilesystemDriver({ rootDirectory: root, maxThreads: 100, fsync, confineSymlinks: false }));
+  const driver = wrapDriver(new FilesystemDriver({ rootDirectory: root, maxThreads: 100, fsync, confineSymlinks: false, directWrites: true }));
   const count = 500;
   const t = performance.now();
   for (let i = 0; i < count; i++) await driver.putContent(`/docker/small/${fsync}/${i % 50}/link`, Buffer.from(`sha256:${i}`));

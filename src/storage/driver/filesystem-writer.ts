@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import { ALIGN, type DirectTarget, type DirectWrites } from './direct-writes.js';
 import { StorageDriverError } from './errors.js';
 import type { FileWriter } from './types.js';
 
@@ -19,7 +20,12 @@ export interface WriterOptions {
   io: <T>(op: () => Promise<T>) => Promise<T>;
   /** Removes the file (for cancel). */
   remove: () => Promise<void>;
+  /** Writes past the page cache where aligned (direct-writes.ts); undefined: every write is buffered. */
+  direct?: { target: DirectTarget; writes: DirectWrites };
 }
+
+/** Direct writes are used only for aligned runs at least this long: a short one waits for the disk for little gain. */
+const DIRECT_MIN = 64 * 1024;
 
 const NAME = 'filesystem';
 
@@ -95,7 +101,10 @@ export class FilesystemWriter implements FileWriter {
     this.state = 'cancelled';
     await this.serial(async () => {
       await this.inflight;
-      if (wasOpen) await this.fh.close().catch(() => undefined);
+      if (wasOpen) {
+        await this.options.direct?.target.close().catch(() => undefined);
+        await this.fh.close().catch(() => undefined);
+      }
     }).catch(() => undefined);
     await this.options.remove();
   }
@@ -119,17 +128,20 @@ export class FilesystemWriter implements FileWriter {
     if (chunk.length === 0) return;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= this.options.blockSize) await this.flush();
+    // With direct writes, bytes past the last aligned offset wait for the next block, so that
+    // writes of any size still reach the disk in aligned runs.
+    if (this.pendingBytes >= this.options.blockSize) await this.flush(this.options.direct ? (this.position + this.pendingBytes) % ALIGN : 0);
   }
 
-  /** Starts writing what is pending once the previous block is written. */
-  private async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const chunks = this.pending;
+  /** Starts writing what is pending, but for its last `keep` bytes, once the previous block is written. */
+  private async flush(keep = 0): Promise<void> {
+    if (this.pendingBytes <= keep) return;
+    const n = this.pendingBytes - keep;
+    const chunks = keep > 0 ? takeBytes(this.pending, n) : this.pending;
+    this.pending = keep > 0 ? skipBytes(this.pending, n) : [];
+    this.pendingBytes = keep;
     const pos = this.position;
-    this.position += this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.position += n;
     await this.inflight;
     this.check();
     this.inflight = this.writeAll(chunks, pos).catch((err: unknown) => {
@@ -137,7 +149,46 @@ export class FilesystemWriter implements FileWriter {
     });
   }
 
+  /**
+   * Writes chunks at position: with direct writes, the part from the first aligned offset to the
+   * last is copied into staging buffers and written past the page cache, what is around it (and
+   * everything when no staging buffer is free) through it.
+   */
   private async writeAll(chunks: Uint8Array[], position: number): Promise<void> {
+    const direct = this.options.direct;
+    if (!direct) return this.writeBuffered(chunks, position);
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    const head = Math.min(total, (ALIGN - (position % ALIGN)) % ALIGN);
+    const end = head + Math.floor((total - head) / ALIGN) * ALIGN;
+    if (end - head < DIRECT_MIN) return this.writeBuffered(chunks, position);
+    let done = 0;
+    if (head > 0) {
+      await this.writeBuffered(takeBytes(chunks, head), position);
+      done = head;
+    }
+    while (done < end) {
+      const stage = direct.writes.take();
+      if (!stage) break;
+      try {
+        const n = Math.min(stage.length, end - done);
+        copyBytes(chunks, done, n, stage);
+        const written = await this.options.io(() => direct.target.write(stage, n, position + done));
+        done += written;
+        if (written !== n) break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+        // Direct I/O refused after all: this and every later write go through the page cache.
+        direct.writes.refuse();
+        this.options.direct = undefined;
+        break;
+      } finally {
+        direct.writes.give(stage);
+      }
+    }
+    if (done < total) await this.writeBuffered(skipBytes(chunks, done), position + done);
+  }
+
+  private async writeBuffered(chunks: Uint8Array[], position: number): Promise<void> {
     let rest = chunks;
     let pos = position;
     while (rest.length > 0) {
@@ -156,8 +207,36 @@ export class FilesystemWriter implements FileWriter {
       if (sync) await this.options.io(() => this.fh.datasync());
     } finally {
       this.pending = [];
+      await this.options.direct?.target.close().catch(() => undefined);
       await this.fh.close();
     }
+  }
+}
+
+/** The first n bytes of chunks. */
+function takeBytes(chunks: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const c of chunks) {
+    if (n <= 0) break;
+    out.push(c.length <= n ? c : c.subarray(0, n));
+    n -= c.length;
+  }
+  return out;
+}
+
+/** Copies n bytes of chunks, from byte `from` on, into target. */
+function copyBytes(chunks: Uint8Array[], from: number, n: number, target: Buffer): void {
+  let at = 0;
+  for (const c of chunks) {
+    if (at >= n) break;
+    if (from >= c.length) {
+      from -= c.length;
+      continue;
+    }
+    const part = c.subarray(from, Math.min(c.length, from + n - at));
+    target.set(part, at);
+    at += part.length;
+    from = 0;
   }
 }
 

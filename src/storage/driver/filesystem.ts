@@ -3,6 +3,7 @@ import { constants as fsc } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import nodePath from 'node:path';
 import { Readable } from 'node:stream';
+import { DirectWrites } from './direct-writes.js';
 import { InvalidOffsetError, InvalidPathError, PathNotFoundError } from './errors.js';
 import { FilesystemWriter } from './filesystem-writer.js';
 import type { FileInfo, FileWriter, RandomAccessFile, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from './types.js';
@@ -17,7 +18,9 @@ import { childPath, walkTree } from './walk.js';
  * that was acknowledged survives a power loss, at the disk's speed) and `confinesymlinks`
  * (default false, as Distribution: symbolic links are followed wherever they lead, e.g. a blobs
  * folder on another disk; when true, links that resolve outside the root are treated as absent,
- * at the cost of a realpath per operation).
+ * at the cost of a realpath per operation); and `directwrites` (default true: a writer's aligned
+ * runs of 64 KiB or more go past the page cache with O_DIRECT, where the filesystem allows it;
+ * direct-writes.ts says why).
  *
  * putContent writes a temporary file under `<root>/.berth-tmp/` (same filesystem, so the rename
  * is atomic) and renames it into place; that folder is hidden from list and walk, its driver
@@ -38,6 +41,8 @@ export interface FilesystemOptions {
   maxThreads: number;
   fsync: boolean;
   confineSymlinks: boolean;
+  /** Writers write large aligned runs with O_DIRECT where the filesystem allows it. */
+  directWrites: boolean;
   /** Bytes per read from a reader stream (its highWaterMark); not a config parameter. */
   readChunkSize?: number;
   /** Bytes per write a writer issues; not a config parameter. */
@@ -57,11 +62,12 @@ export function parseFilesystemParameters(parameters: Record<string, unknown>): 
     maxThreads: Math.max(25, threads),
     fsync: booleanParameter(parameters, 'fsync'),
     confineSymlinks: booleanParameter(parameters, 'confinesymlinks'),
+    directWrites: booleanParameter(parameters, 'directwrites', true),
   };
 }
 
-function booleanParameter(parameters: Record<string, unknown>, name: string): boolean {
-  const raw = parameters[name] ?? false;
+function booleanParameter(parameters: Record<string, unknown>, name: string, fallback = false): boolean {
+  const raw = parameters[name] ?? fallback;
   if (raw === true || raw === 'true') return true;
   if (raw === false || raw === 'false') return false;
   throw new Error(`storage.filesystem.${name} must be true or false, got ${String(raw)}`);
@@ -108,10 +114,12 @@ export class FilesystemDriver implements StorageDriver {
   private realRoot: string | undefined;
   private readonly limiter: Limiter;
   readonly io = <T>(op: () => Promise<T>): Promise<T> => this.limiter.run(op);
+  private readonly direct: DirectWrites | undefined;
 
   constructor(readonly options: FilesystemOptions) {
     this.root = options.rootDirectory;
     this.limiter = new Limiter(options.maxThreads);
+    this.direct = options.directWrites ? new DirectWrites(this.tempDir) : undefined;
   }
 
   get tempDir(): string {
@@ -301,6 +309,7 @@ export class FilesystemDriver implements StorageDriver {
         fh = await this.io(() => fsp.open(real, flags | fsc.O_EXCL, 0o644));
       }
     }
+    const target = await this.direct?.open(real).catch(() => undefined);
     return new FilesystemWriter(fh, path, size, {
       blockSize: this.options.writeBlockSize ?? WRITE_BLOCK,
       sync: this.options.fsync,
@@ -308,6 +317,7 @@ export class FilesystemDriver implements StorageDriver {
       remove: async () => {
         await fsp.rm(real, { force: true });
       },
+      ...(target ? { direct: { target, writes: this.direct! } } : {}),
     });
   }
 
