@@ -26,7 +26,14 @@ export interface UploadBody {
 /** Bytes per block: the size of each storage write of an upload. */
 export const BLOCK_SIZE = 512 * 1024;
 /** Blocks filled and waiting for storage, per upload, before the body's reading pauses. */
-const QUEUED_LIMIT = 3;
+export const QUEUED_LIMIT = 3;
+/**
+ * Blocks out of the pool over all uploads (filling, queued, being stored) beyond which each
+ * upload keeps at most one: it pauses reading as soon as a block waits for storage, and takes its
+ * next block only when it reads on. So 64 uploads at once hold about 64 blocks (32 MiB) instead
+ * of 4 each, while one or a few large uploads still read ahead (docs/performance.md, "Peak RSS").
+ */
+export const SHARED_LIMIT = 32;
 /** Blocks kept for reuse between uploads; beyond this they are left to the garbage collector. */
 const POOL_LIMIT = 64;
 /** Once no upload has used the pool for this long its blocks are let go (they would stay resident). */
@@ -36,13 +43,22 @@ class BlockPool {
   private readonly free: Buffer[] = [];
   private users = 0;
   private idle: NodeJS.Timeout | undefined;
+  /** Blocks taken and not given back yet. */
+  out = 0;
 
   take(): Buffer {
+    this.out++;
     return this.free.pop() ?? Buffer.allocUnsafeSlow(BLOCK_SIZE);
   }
 
   give(block: Buffer): void {
+    this.out--;
     if (this.free.length < POOL_LIMIT) this.free.push(block);
+  }
+
+  /** Past the shared limit uploads keep one block each (see SHARED_LIMIT). */
+  get crowded(): boolean {
+    return this.out > SHARED_LIMIT;
   }
 
   /** An upload starts using blocks. */
@@ -62,9 +78,19 @@ class BlockPool {
     }, POOL_IDLE_MS);
     this.idle.unref();
   }
+
+  /** Blocks kept for reuse. */
+  get kept(): number {
+    return this.free.length;
+  }
 }
 
 const pool = new BlockPool();
+
+/** Blocks held by uploads right now (`out`) and kept for reuse (`free`): tests check that bodies give theirs back. */
+export function blockCounts(): { out: number; free: number } {
+  return { out: pool.out, free: pool.kept };
+}
 
 /** What a body's reader is told by its blocks: read on, hold on, or stop (a block could not be stored). */
 export interface ReadControl {
@@ -76,10 +102,12 @@ export interface ReadControl {
 /**
  * The blocks of one body. Its reader puts bytes in (read in place into `space()`, or copied in),
  * full blocks are stored one after another while the next fills, and the reader is paused while
- * QUEUED_LIMIT blocks wait. Every byte goes to the sink's `data` as it is put in.
+ * QUEUED_LIMIT blocks wait (one, when uploads together hold more than SHARED_LIMIT). A block is
+ * taken from the pool only when bytes are about to go in, so a body that ends on a block boundary,
+ * or one paused for storage, holds no empty block. Every byte goes to the sink's `data` as it is put in.
  */
 export class BodyBlocks {
-  private current: Buffer;
+  private current: Buffer | undefined;
   private filled = 0;
   private bytes = 0;
   private queued = 0;
@@ -94,7 +122,6 @@ export class BodyBlocks {
     private readonly control: ReadControl,
   ) {
     pool.enter();
-    this.current = pool.take();
   }
 
   /** Bytes put in so far. */
@@ -107,18 +134,28 @@ export class BodyBlocks {
     return this.filled;
   }
 
-  /** Where the next bytes may be read into: the rest of the current block. */
+  /** Whether the reader was told to hold on (blocks wait for storage). */
+  get holding(): boolean {
+    return this.paused;
+  }
+
+  /** Where the next bytes may be read into: the rest of the current block (taken from the pool if need be). */
   space(): Buffer {
-    return this.current.subarray(this.filled);
+    return this.block().subarray(this.filled);
+  }
+
+  private block(): Buffer {
+    return (this.current ??= pool.take());
   }
 
   /** `n` bytes were read into the start of space(). */
   placed(n: number): void {
     if (n === 0) return;
-    this.sink.data(this.current.subarray(this.filled, this.filled + n));
+    const block = this.block();
+    this.sink.data(block.subarray(this.filled, this.filled + n));
     this.filled += n;
     this.bytes += n;
-    if (this.filled === this.current.length) this.store();
+    if (this.filled === block.length) this.store();
   }
 
   /**
@@ -126,15 +163,16 @@ export class BodyBlocks {
    * between): moves them down to offset and places them.
    */
   compact(from: number, n: number): void {
-    if (from !== this.filled) this.current.copyWithin(this.filled, from, from + n);
+    if (from !== this.filled) this.block().copyWithin(this.filled, from, from + n);
     this.placed(n);
   }
 
   /** Copies `bytes` in (a reader with buffers of its own). */
   copy(bytes: Uint8Array): void {
     for (let at = 0; at < bytes.length; ) {
-      const n = Math.min(bytes.length - at, this.current.length - this.filled);
-      this.current.set(bytes.subarray(at, at + n), this.filled);
+      const block = this.block();
+      const n = Math.min(bytes.length - at, block.length - this.filled);
+      block.set(bytes.subarray(at, at + n), this.filled);
       this.placed(n);
       at += n;
     }
@@ -159,18 +197,24 @@ export class BodyBlocks {
   private release(): void {
     if (this.released) return;
     this.released = true;
-    pool.give(this.current);
+    if (this.current) pool.give(this.current);
+    this.current = undefined;
     pool.leave();
   }
 
-  /** Hands the current block to storage and starts the next. */
+  /** Reading must wait while this many blocks of this body wait for storage. */
+  private limit(): number {
+    return pool.crowded ? 1 : QUEUED_LIMIT;
+  }
+
+  /** Hands the current block to storage; the next is taken when bytes come. */
   private store(): void {
-    const block = this.current;
+    const block = this.current!;
     const view = block.subarray(0, this.filled);
-    this.current = pool.take();
+    this.current = undefined;
     this.filled = 0;
     this.queued++;
-    if (this.queued >= QUEUED_LIMIT && !this.paused) {
+    if (this.queued >= this.limit() && !this.paused) {
       this.paused = true;
       this.control.pause();
     }
@@ -183,7 +227,7 @@ export class BodyBlocks {
       } finally {
         pool.give(block);
         this.queued--;
-        if (this.paused && this.queued < QUEUED_LIMIT && !this.failure) {
+        if (this.paused && this.queued < this.limit() && !this.failure) {
           this.paused = false;
           this.control.resume();
         }

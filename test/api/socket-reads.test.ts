@@ -1,7 +1,8 @@
 /**
  * The socket reads of upload bodies (src/api/body/socket-reads.ts) against storage slower than
  * the connection: the body's blocks queue up, reading pauses and resumes, and a body that ends
- * while reading is paused still hands the connection back to the parser for the next request.
+ * while reading is paused still hands the connection back to the parser for the next request;
+ * with more bodies at once than the shared block limit, each waits with one block and reads on.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { armBody, requestBody, socketReadCount } from '../../src/api/body/socket-reads.js';
-import { BLOCK_SIZE } from '../../src/storage/upload-body.js';
+import { BLOCK_SIZE, SHARED_LIMIT, blockCounts } from '../../src/storage/upload-body.js';
 import { random } from '../helpers/content.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -65,6 +66,61 @@ for (const waits of [true, false]) test(`bodies of whole blocks into slow storag
     assert.ok(mostQueued >= 1, 'blocks were stored');
   } finally {
     agent.destroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test(`${SHARED_LIMIT + 8} bodies at once into slow storage, past the shared block limit: each arrives whole, and every block is back in the pool after`, async () => {
+  const n = SHARED_LIMIT + 8;
+  let mostOut = 0;
+  // Storage holds every block until each body has filled one, so that all are under way at once.
+  let started = 0;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const server = http.createServer((req, res) => {
+    armBody(req);
+    void (async () => {
+      const hashed = createHash('sha256');
+      const stored: Buffer[] = [];
+      await sleep(5);
+      const length = await requestBody(req).deliver({
+        data: (piece) => hashed.update(piece),
+        block: async (block) => {
+          mostOut = Math.max(mostOut, blockCounts().out);
+          stored.push(Buffer.from(block));
+          if (stored.length === 1 && ++started === n) open();
+          await gate;
+          await sleep(10);
+        },
+      });
+      res.end(`${length} ${hashed.digest('hex')} ${sha(Buffer.concat(stored))}`);
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const before = socketReadCount.bodies;
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const body = random(4 * BLOCK_SIZE + 1000);
+    const answers = await Promise.all(
+      Array.from({ length: n }, () =>
+        new Promise<string>((resolve, reject) => {
+          const req = http.request({ port, host: '127.0.0.1', method: 'PUT', path: '/v2/r/blobs/uploads/x', agent: false, headers: { 'Content-Length': body.length } }, (res) => {
+            let s = '';
+            res.on('data', (d) => (s += d));
+            res.on('end', () => resolve(s));
+          });
+          req.on('error', reject);
+          req.setTimeout(20_000, () => req.destroy(new Error('no answer within 20 s')));
+          req.end(body);
+        }),
+      ),
+    );
+    for (const answer of answers) assert.equal(answer, `${body.length} ${sha(body)} ${sha(body)}`);
+    assert.equal(socketReadCount.bodies - before, n, 'all read from the socket');
+    assert.ok(mostOut >= n, `every body held a block at once (${mostOut} blocks out at most)`);
+    assert.equal(blockCounts().out, 0, 'every block back in the pool');
+  } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   }

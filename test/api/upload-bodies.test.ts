@@ -1,10 +1,10 @@
 /**
  * Upload bodies as they arrive on a real connection: megabytes in pieces of every size, several
  * requests on one kept-alive connection, chunked transfer coding with extensions and trailers, a
- * request pipelined right behind a body, broken framing and clients that go away mid-body. Plain
- * HTTP/1.1 upload bodies that go on past their first read are read from the socket into the
- * upload's blocks (src/api/body/socket-reads.ts); each test checks that this path was taken and
- * that what was stored is exactly what was sent.
+ * request pipelined right behind a body, broken framing and clients that go away mid-body (after
+ * which every block is back in the pool). Plain HTTP/1.1 upload bodies that go on past their
+ * first read are read from the socket into the upload's blocks (src/api/body/socket-reads.ts);
+ * each test checks that this path was taken and that what was stored is exactly what was sent.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { socketReadCount } from '../../src/api/body/socket-reads.js';
+import { blockCounts } from '../../src/storage/upload-body.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { digest, random, repoName } from '../helpers/content.js';
 
@@ -26,6 +27,12 @@ after(async () => {
 });
 
 const MIB = 1024 * 1024;
+
+/** Every upload block is back in the shared pool once the bodies of a test are over (it waits for their storage to settle). */
+async function allBlocksBack(): Promise<void> {
+  for (const stop = Date.now() + 5000; blockCounts().out > 0 && Date.now() < stop; ) await sleep(25);
+  assert.equal(blockCounts().out, 0, 'blocks still held by bodies that are over');
+}
 
 interface Answer {
   status: number;
@@ -219,6 +226,7 @@ test('a monolithic upload under the wrong digest, read from the socket, is refus
     assert.equal((await reg.req('HEAD', `/v2/${repo}/blobs/${wrong}`)).status, 404);
     assert.equal((await reg.req('HEAD', `/v2/${repo}/blobs/${digest(data)}`)).status, 404);
     assert.deepEqual(await uploadFolder(repo), [], 'no upload left behind');
+    await allBlocksBack();
   } finally {
     conn.end();
   }
@@ -245,6 +253,7 @@ test('a chunked body whose framing breaks after a megabyte answers 400 and close
   }
   const after = await reg.req('GET', '/v2/');
   assert.equal(after.status, 200, 'the registry serves on');
+  await allBlocksBack();
 });
 
 test('a client that goes away mid-body: a monolithic upload leaves no upload behind and no blob; a PATCH keeps no more than arrived', async () => {
@@ -278,4 +287,5 @@ test('a client that goes away mid-body: a monolithic upload leaves no upload beh
   assert.ok(end < MIB, `Range ${range}`);
   assert.equal((await reg.req('HEAD', `/v2/${repo}/blobs/${d}`)).status, 404);
   assert.equal(socketReadCount.bodies, before, 'no body counts as read whole');
+  await allBlocksBack();
 });

@@ -233,6 +233,8 @@ class SocketReads {
   startReading(): void {
     const handle = this.handle;
     if (this.switched && handle && !handle.reading && !this.socket._paused && !this.socket.destroyed) {
+      // A body that held no block while it waited (upload-body.ts) reads into one from here on.
+      if (this.space === idleBuffer && this.body?.reading) this.use(this.nextSpace());
       handle.reading = true;
       handle.readStart();
     }
@@ -243,15 +245,19 @@ class SocketReads {
     if (this.body !== body) return;
     this.body = undefined;
     // The socket may still hold a pointer into the body's block, which goes back to the pool.
-    if (this.space !== idleBuffer && !this.socket.destroyed && internals) {
-      this.socket[internals.buffer] = idleBuffer;
-      this.handle?.useUserBuffer(idleBuffer);
-    }
+    if (this.space !== idleBuffer) this.use(idleBuffer);
     this.space = idleBuffer;
   }
 
+  /** Points the socket's next read at `buffer`. */
+  private use(buffer: Buffer): void {
+    if (this.socket.destroyed || !internals) return;
+    this.socket[internals.buffer] = buffer;
+    this.handle?.useUserBuffer(buffer);
+  }
+
   private nextSpace(): Buffer {
-    this.space = this.body?.reading ? this.body.space() : idleBuffer;
+    this.space = (this.body?.reading && this.body.space()) || idleBuffer;
     return this.space;
   }
 
@@ -316,8 +322,10 @@ class SocketBody implements UploadBody {
     private readonly tailSpans: number[],
   ) {}
 
-  space(): Buffer {
-    return this.blocks!.space();
+  /** Where the next read goes, or nothing while the blocks wait for storage (no block is taken for it then). */
+  space(): Buffer | undefined {
+    const blocks = this.blocks!;
+    return blocks.holding ? undefined : blocks.space();
   }
 
   /** The socket could not be switched, or someone else read the body first: it is read through the request stream. */

@@ -1,0 +1,149 @@
+/**
+ * An upload body's blocks (src/storage/upload-body.ts): taken from the shared pool only when bytes
+ * go in, given back when the body ends, fails or is aborted, and bounded over all uploads at once
+ * (past SHARED_LIMIT each body waits with at most one block queued and holds no empty one).
+ * The HTTP side, with socket reads, is test/api/socket-reads.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BLOCK_SIZE, BodyBlocks, QUEUED_LIMIT, SHARED_LIMIT, blockCounts, type BodySink } from '../../src/storage/upload-body.js';
+
+/** A sink whose block stores finish only when the test lets them (or fail, when told to). */
+function heldSink() {
+  const waiting: Array<() => void> = [];
+  let failWith: Error | undefined;
+  const stored: number[] = [];
+  const sink: BodySink = {
+    data: () => undefined,
+    block: (block) =>
+      new Promise<void>((resolve, reject) => {
+        waiting.push(() => {
+          if (failWith) return reject(failWith);
+          stored.push(block.length);
+          resolve();
+        });
+      }),
+  };
+  return {
+    sink,
+    stored,
+    get waiting() {
+      return waiting.length;
+    },
+    /** Finishes the oldest store and lets the promise chains run (the next block's store starts). */
+    async finishOne() {
+      await settled();
+      waiting.shift()?.();
+      await settled();
+    },
+    fail(err: Error) {
+      failWith = err;
+    },
+  };
+}
+
+function control() {
+  const c = { paused: false, pauses: 0, resumes: 0, failed: undefined as unknown };
+  return {
+    state: c,
+    control: {
+      pause: () => {
+        c.paused = true;
+        c.pauses++;
+      },
+      resume: () => {
+        c.paused = false;
+        c.resumes++;
+      },
+      failed: (err: unknown) => (c.failed = err),
+    },
+  };
+}
+
+const bytes = (n: number) => Buffer.alloc(n, 7);
+
+/** Lets pending promise callbacks run: blocks are handed to storage from a promise chain. */
+const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function drain(h: ReturnType<typeof heldSink>): Promise<void> {
+  await settled();
+  while (h.waiting > 0) await h.finishOne();
+}
+
+test('a body takes blocks only as bytes go in: none before the first byte, none empty after a body ending on a block boundary, and all back once it ends', async () => {
+  const start = blockCounts().out;
+  const h = heldSink();
+  const blocks = new BodyBlocks(h.sink, control().control);
+  assert.equal(blockCounts().out - start, 0, 'no block before any byte');
+  blocks.copy(bytes(2 * BLOCK_SIZE));
+  await settled();
+  assert.equal(h.waiting, 1, 'the first full block is being stored, the second waits for it');
+  assert.equal(blockCounts().out - start, 2, 'two full blocks, no empty third one');
+  const ended = blocks.end();
+  await drain(h);
+  assert.equal(await ended, 2 * BLOCK_SIZE);
+  assert.deepEqual(h.stored, [BLOCK_SIZE, BLOCK_SIZE]);
+  assert.equal(blockCounts().out, start, 'every block back in the pool');
+});
+
+test('a body gives its blocks back when it is aborted mid-way and when storage fails', async () => {
+  const start = blockCounts().out;
+  const aborted = heldSink();
+  const a = new BodyBlocks(aborted.sink, control().control);
+  a.copy(bytes(BLOCK_SIZE + 1000)); // one block queued, one partly filled
+  assert.equal(blockCounts().out - start, 2);
+  const gone = a.abort();
+  await drain(aborted);
+  await gone;
+  assert.equal(blockCounts().out, start, 'aborted: blocks back');
+
+  const failing = heldSink();
+  const c = control();
+  const f = new BodyBlocks(failing.sink, c.control);
+  failing.fail(new Error('disk full'));
+  f.copy(bytes(2 * BLOCK_SIZE + 10));
+  const ended = f.end().then(() => undefined, (err: unknown) => err);
+  await drain(failing);
+  assert.match(String(await ended), /disk full/, 'the body fails with the store');
+  assert.match(String(c.state.failed), /disk full/, 'the reader is told');
+  assert.equal(blockCounts().out, start, 'failed: blocks back');
+});
+
+test(`one body reads ahead by ${QUEUED_LIMIT} blocks; past ${SHARED_LIMIT} blocks over all bodies each pauses with one block queued and holds no other`, async () => {
+  const start = blockCounts().out;
+  // One body alone: paused once QUEUED_LIMIT blocks wait for storage.
+  const one = heldSink();
+  const oneControl = control();
+  const alone = new BodyBlocks(one.sink, oneControl.control);
+  alone.copy(bytes(QUEUED_LIMIT * BLOCK_SIZE));
+  assert.equal(oneControl.state.paused, true);
+  assert.equal(blockCounts().out - start, QUEUED_LIMIT, 'the queued blocks, no empty one');
+  await one.finishOne();
+  assert.equal(oneControl.state.paused, false, 'reads on once a block is stored');
+  const aloneEnded = alone.end();
+  await drain(one);
+  await aloneEnded;
+
+  // Many bodies, each one block in: the first SHARED_LIMIT read on, the rest wait.
+  const n = SHARED_LIMIT + 8;
+  const bodies = Array.from({ length: n }, () => {
+    const h = heldSink();
+    const c = control();
+    return { h, c, blocks: new BodyBlocks(h.sink, c.control) };
+  });
+  for (const b of bodies) b.blocks.copy(bytes(BLOCK_SIZE));
+  assert.equal(blockCounts().out - start, n, 'one (queued) block per body, no empty ones');
+  const paused = bodies.filter((b) => b.c.state.paused).length;
+  assert.equal(paused, n - SHARED_LIMIT, 'the bodies past the shared limit wait');
+  // A waiting body reads on as soon as its own block is stored, and takes its next block only then.
+  const last = bodies[n - 1]!;
+  await last.h.finishOne();
+  assert.equal(last.c.state.paused, false);
+  assert.equal(blockCounts().out - start, n - 1);
+  last.blocks.copy(bytes(10));
+  assert.equal(blockCounts().out - start, n);
+  const ends = bodies.map((b) => b.blocks.end());
+  await Promise.all(bodies.map((b) => drain(b.h)));
+  await Promise.all(ends);
+  assert.equal(blockCounts().out, start, 'every block back in the pool');
+});
