@@ -21,6 +21,13 @@ import { ChunkedFraming, FramingError, LengthFraming, type Framing } from './fra
  * body's bytes are itself (framing.ts) and checks that the parser ends the message at the same
  * byte; when they disagree the request fails and the connection is closed.
  *
+ * The read that brought an upload's headers is looked at raw (the body's first bytes are in it):
+ * while the socket is still Node's, the parser copies it for us (getCurrentBuffer); once it is
+ * ours, it is the read being forwarded, and only the bytes after the headers are kept. Either way
+ * the parser's body callback is off for the rest of that read, so the parser does not copy those
+ * bytes a second time into the request stream; if the body ends up read through the stream after
+ * all, they are given to it first (SocketBody.giveTail).
+ *
  * It relies on parts of Node that are not public API (the socket's onread symbols, its handle's
  * useUserBuffer, the parser's callbacks and unconsume), found by name on the first socket;
  * where any is missing, and for TLS, HTTP/2, or a request whose headers did not start its read,
@@ -109,19 +116,22 @@ function arm(req: IncomingMessage): void {
   const connection = (socket[CONNECTION] as SocketReads | undefined) ?? SocketReads.attach(socket, parser);
   if (!connection) return;
   // The read being parsed must start with this request, so that its body's first bytes are the
-  // ones after the header section's blank line.
-  const current = parser.getCurrentBuffer();
+  // ones after the header section's blank line. One we forwarded is at hand; Node's own is copied.
+  const forwarded = connection.forwarding;
+  const current = forwarded ?? parser.getCurrentBuffer();
   const line = Buffer.from(`${method} ${req.url} HTTP/${req.httpVersion}\r\n`, 'latin1');
   if (current.length < line.length || !current.subarray(0, line.length).equals(line)) return;
   const headerEnd = current.indexOf('\r\n\r\n');
   if (headerEnd < 0) return;
-  const tail = current.subarray(headerEnd + 4);
+  let tail = current.subarray(headerEnd + 4);
   const spans: number[] = [];
   try {
     if (framing.scan(tail, spans) >= 0) return; // the whole body came with the headers
   } catch {
     return; // the parser answers malformed framing itself
   }
+  // A forwarded read lies in memory the next reads reuse (the shared idle buffer, a body's block).
+  if (forwarded) tail = Buffer.from(tail);
   const body = new SocketBody(req, connection, framing, tail, spans);
   (req as IncomingMessage & { [ARMED]?: SocketBody })[ARMED] = body;
   connection.arm(body);
@@ -146,11 +156,15 @@ class SocketReads {
   /** The memory the next read goes to (what the generator last handed out). */
   private space: Buffer = idleBuffer;
   private switched = false;
+  /** The read forward() is handing to the parser, while the parser parses it. */
+  forwarding: Buffer | undefined;
 
   private constructor(
     readonly socket: ReadSocket,
     readonly parser: Parser,
     private readonly onBody: number,
+    /** The parser's body callback (Node's parserOnBody: it pushes each piece to the request stream). */
+    private readonly onBodyCallback: (piece: Buffer) => void,
     private readonly serverOnData: (data: Buffer) => void,
   ) {}
 
@@ -158,8 +172,10 @@ class SocketReads {
     const onBody = callbackIndex(parser, 'parserOnBody');
     const serverOnData = listenerNamed(socket, 'data', 'bound socketOnData');
     if (onBody === undefined || !serverOnData) return undefined;
-    const reads = new SocketReads(socket, parser, onBody, serverOnData);
+    const reads = new SocketReads(socket, parser, onBody, parser[onBody] as (piece: Buffer) => void, serverOnData);
     socket[CONNECTION] = reads;
+    // Node reuses parsers across connections: whatever happened, this one leaves with its body callback.
+    socket.once('close', () => reads.restoreOnBody());
     return reads;
   }
 
@@ -172,6 +188,8 @@ class SocketReads {
     this.body = body;
     if (this.switched) {
       this.stopReading();
+      // The rest of the read being forwarded is this body's: forward() turns the callback back on.
+      if (this.forwarding) this.holdFirstRead(body);
       return;
     }
     // Still read by the parser in C++: switch once it has finished with the read it is parsing,
@@ -184,8 +202,10 @@ class SocketReads {
       return;
     }
     const original = parser[onExecute] as (...args: unknown[]) => void;
+    this.holdFirstRead(body);
     parser[onExecute] = (...args: unknown[]) => {
       parser[onExecute] = original;
+      this.restoreOnBody();
       original(...args);
       if (this.socket.destroyed || this.body !== body || !this.switchToOwnReads()) {
         if (this.body === body) this.body = undefined;
@@ -197,6 +217,24 @@ class SocketReads {
       if (body.reading) this.startReading();
       else this.stopReading();
     };
+  }
+
+  /**
+   * The parser passes the rest of the read it is parsing (the body's first bytes) to nobody: the
+   * body has them in its tail, and copying them into the request stream would be a second copy.
+   */
+  private holdFirstRead(body: SocketBody): void {
+    this.parser[this.onBody] = undefined;
+    body.held = true;
+  }
+
+  restoreOnBody(): void {
+    this.parser[this.onBody] = this.onBodyCallback;
+  }
+
+  /** Bytes of the body being parsed to its request stream, as the parser's body callback gives them. */
+  toStream(req: IncomingMessage, piece: Buffer): void {
+    if ((this.parser as Parser & { incoming?: unknown }).incoming === req) this.onBodyCallback.call(this.parser, piece);
   }
 
   /** Moves the socket from the parser's C++ reads to reads into our memory (onread), for good. */
@@ -289,7 +327,13 @@ class SocketReads {
       this.socket.unshift(Buffer.from(view));
       return;
     }
-    this.serverOnData(view);
+    this.forwarding = view;
+    try {
+      this.serverOnData(view);
+    } finally {
+      this.forwarding = undefined;
+      this.restoreOnBody();
+    }
   }
 
   /** The message's bytes to the parser without its body callback (it would copy each piece). */
@@ -312,6 +356,8 @@ class SocketBody implements UploadBody {
   private readonly spans: number[] = [];
   private abandoned = false;
   reading = false;
+  /** The parser passed none of the first read's body bytes to the request stream: they are only in `tail`. */
+  held = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -331,14 +377,24 @@ class SocketBody implements UploadBody {
   /** The socket could not be switched, or someone else read the body first: it is read through the request stream. */
   abandon(): void {
     this.abandoned = true;
+    this.giveTail();
+  }
+
+  /** The first read's body bytes go to the request stream after all, ahead of the rest, as the parser would have given them. */
+  private giveTail(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (this.req.complete || this.req.destroyed) return;
+    const spans = this.tailSpans;
+    for (let i = 0; i < spans.length; i += 2) this.connection.toStream(this.req, Buffer.from(this.tail.subarray(spans[i], spans[i + 1])));
   }
 
   deliver(sink: BodySink): Promise<number> {
     const req = this.req;
-    const early = spanBytes(this.tailSpans);
-    // The parser already passed the first read's body to the request stream: those same bytes
-    // are taken from the raw read, and what the stream holds is dropped, unless it holds other
-    // bytes than expected (then everything goes through the stream).
+    // Unless held, the parser passed the first read's body to the request stream too: those same
+    // bytes are taken from the raw read, and what the stream holds is dropped, unless it holds
+    // other bytes than expected (then everything goes through the stream).
+    const early = this.held ? 0 : spanBytes(this.tailSpans);
     if (this.abandoned || this.reading || req.readableLength !== early || req.complete || req.destroyed) {
       this.connection.release(this);
       return readableBody(req).deliver(sink);
