@@ -296,6 +296,10 @@ describe('s3 parameters', () => {
     assert.equal(p.storageclass, undefined);
     assert.equal(p.forcepathstyle, false);
     assert.equal(parseS3Params({ bucket: 'b', regionendpoint: 'http://x:1' }).forcepathstyle, true);
+    // A move is one CopyObject up to 5 GiB on a store named by regionendpoint; AWS keeps 32 MiB.
+    assert.equal(p.multipartcopythresholdsize, 32 * 1024 * 1024);
+    assert.equal(parseS3Params({ bucket: 'b', regionendpoint: 'http://x:1' }).multipartcopythresholdsize, 5 * 1024 ** 3);
+    assert.equal(parseS3Params({ bucket: 'b', regionendpoint: 'http://x:1', multipartcopythresholdsize: '33554432' }).multipartcopythresholdsize, 32 * 1024 * 1024);
     assert.throws(() => parseS3Params({ region: 'r' }), /storage\.s3\.bucket/);
     assert.throws(() => parseS3Params({ region: 'r', bucket: 'b', chunksize: 1024 }), /storage\.s3\.chunksize/);
     assert.throws(() => parseS3Params({ region: 'r', bucket: 'b', accesskey: 'a' }), /secretkey/);

@@ -104,7 +104,11 @@ export function parseS3Params(p: Record<string, unknown>): S3Params {
     chunksize: int(p, 'chunksize', 10 * MIB, MIN_PART_SIZE, MAX_PART_SIZE),
     multipartcopychunksize: int(p, 'multipartcopychunksize', 32 * MIB, MIN_PART_SIZE, MAX_PART_SIZE),
     multipartcopymaxconcurrency: int(p, 'multipartcopymaxconcurrency', 100, 1, 10_000),
-    multipartcopythresholdsize: int(p, 'multipartcopythresholdsize', 32 * MIB, 0, MAX_PART_SIZE),
+    // A store named by regionendpoint (Ceph RGW, MinIO, GCS, R2…) moves with one CopyObject up to
+    // S3's 5 GiB limit: RGW copies by reference where a multipart copy rewrites every byte (14 s of
+    // its CPU per GiB here), and GCS needs no UploadPartCopy then. AWS keeps Distribution's 32 MiB:
+    // its multipart copy runs the parts in parallel (docs/deployment.md).
+    multipartcopythresholdsize: int(p, 'multipartcopythresholdsize', regionendpoint !== undefined ? MAX_PART_SIZE : 32 * MIB, 0, MAX_PART_SIZE),
     rootdirectory,
     objectacl,
     usedualstack: bool(p, 'usedualstack', false),
