@@ -152,10 +152,12 @@ export class ClusterWorker {
    * turn asked while another worker holds it is answered false once that one ends, and asked again.
    */
   tagLocks(): TagLocks {
-    return acrossProcesses(async (name, tag) => {
-      const key = `tag\0${name}\0${tag}`;
-      for (;;) if (await this.channel.call<boolean>('fetch-turn', key)) return { release: () => this.channel.notice('fetch-done', key) };
-    });
+    return acrossProcesses((name, tag) => this.turn(`tag\0${name}\0${tag}`));
+  }
+
+  /** Waits for the primary's turn `key` (asked again whenever another worker's turn ends) and holds it until released. */
+  private async turn(key: string): Promise<{ release(): void }> {
+    for (;;) if (await this.channel.call<boolean>('fetch-turn', key)) return { release: () => this.channel.notice('fetch-done', key) };
   }
 
   /**
@@ -165,11 +167,8 @@ export class ClusterWorker {
   quotaPeers(usage: { peerHeld(hold: PeerHold): void; peerReleased(id: string): void }): QuotaPeers {
     this.channel.handle('quota-hold', (hold) => usage.peerHeld(hold as PeerHold));
     this.channel.handle('quota-release', (id) => usage.peerReleased(id as string));
-    const key = 'quota';
     return {
-      turn: async () => {
-        for (;;) if (await this.channel.call<boolean>('fetch-turn', key)) return { release: () => this.channel.notice('fetch-done', key) };
-      },
+      turn: () => this.turn('quota'),
       hold: async (hold) => void (await this.channel.call('quota-hold', hold)),
       release: (id) => this.channel.notice('quota-release', id),
     };

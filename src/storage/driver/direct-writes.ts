@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import nodePath from 'node:path';
+import { errnoCode } from './errors.js';
 
 /**
  * Writes of large file data past the page cache (`O_DIRECT`), for the filesystem driver's writers
@@ -54,7 +55,7 @@ export class DirectWrites {
     try {
       fh = await fsp.open(file, fsc.O_WRONLY | fsc.O_DIRECT | fsc.O_NOFOLLOW);
     } catch (err) {
-      if (code(err) === 'EINVAL') this.unsupported = true;
+      if (errnoCode(err) === 'EINVAL') this.unsupported = true;
       return undefined;
     }
     return {
@@ -78,10 +79,10 @@ export class DirectWrites {
   }
 
   private async makeArena(): Promise<Buffer[] | undefined> {
-    await fsp.mkdir(this.tempDir, { recursive: true });
     const probe = nodePath.join(this.tempDir, `direct-probe-${randomBytes(6).toString('hex')}`);
     let fh: fsp.FileHandle | undefined;
     try {
+      await fsp.mkdir(this.tempDir, { recursive: true });
       // Its pages become resident only as staging buffers are used.
       const pages = (STAGES * STAGE_SIZE) / WASM_PAGE;
       const memory = Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer);
@@ -92,7 +93,7 @@ export class DirectWrites {
       return stages;
     } catch {
       // No WebAssembly (node --jitless), the filesystem refuses O_DIRECT (EINVAL at open), or the
-      // probe could not be written.
+      // temp folder or the probe could not be written.
       this.unsupported = true;
       return undefined;
     } finally {
@@ -102,6 +103,3 @@ export class DirectWrites {
   }
 }
 
-function code(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code;
-}

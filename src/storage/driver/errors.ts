@@ -94,6 +94,11 @@ export function storageFault(driver: string, err: unknown): StorageDriverError |
   return undefined;
 }
 
+/** The errno code of a Node system error (ENOENT, EINVAL, …), if it is one. */
+export function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
 export function isPathNotFound(err: unknown): err is PathNotFoundError {
   return err instanceof PathNotFoundError;
 }

@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { ALIGN, type DirectTarget, type DirectWrites } from './direct-writes.js';
-import { StorageDriverError } from './errors.js';
+import { errnoCode, StorageDriverError } from './errors.js';
 import type { FileWriter } from './types.js';
 
 /**
@@ -20,8 +20,11 @@ export interface WriterOptions {
   io: <T>(op: () => Promise<T>) => Promise<T>;
   /** Removes the file (for cancel). */
   remove: () => Promise<void>;
-  /** Writes past the page cache where aligned (direct-writes.ts); undefined: every write is buffered. */
-  direct?: { target: DirectTarget; writes: DirectWrites };
+  /**
+   * Writes past the page cache where aligned (direct-writes.ts): `open` gives the file's direct
+   * handle, asked for at the first run long enough; undefined: every write is buffered.
+   */
+  direct?: { open: () => Promise<DirectTarget | undefined>; writes: DirectWrites };
 }
 
 /** Direct writes are used only for aligned runs at least this long: a short one waits for the disk for little gain. */
@@ -40,6 +43,10 @@ export class FilesystemWriter implements FileWriter {
   private failure: unknown;
   /** Serialises calls, so an unawaited write cannot overtake another. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** The file's direct handle, once a write asked for it (undefined inside: direct I/O cannot be used). */
+  private direct: Promise<DirectTarget | undefined> | undefined;
+  /** Direct writes are off for this writer (none configured, or refused). */
+  private buffered: boolean;
 
   constructor(
     private readonly fh: FileHandle,
@@ -49,6 +56,7 @@ export class FilesystemWriter implements FileWriter {
   ) {
     this.position = existingSize;
     this.written = existingSize;
+    this.buffered = !options.direct;
   }
 
   get size(): number {
@@ -102,7 +110,7 @@ export class FilesystemWriter implements FileWriter {
     await this.serial(async () => {
       await this.inflight;
       if (wasOpen) {
-        await this.options.direct?.target.close().catch(() => undefined);
+        await this.closeDirect();
         await this.fh.close().catch(() => undefined);
       }
     }).catch(() => undefined);
@@ -130,7 +138,7 @@ export class FilesystemWriter implements FileWriter {
     this.pendingBytes += chunk.length;
     // With direct writes, bytes past the last aligned offset wait for the next block, so that
     // writes of any size still reach the disk in aligned runs.
-    if (this.pendingBytes >= this.options.blockSize) await this.flush(this.options.direct ? (this.position + this.pendingBytes) % ALIGN : 0);
+    if (this.pendingBytes >= this.options.blockSize) await this.flush(this.buffered ? 0 : (this.position + this.pendingBytes) % ALIGN);
   }
 
   /** Starts writing what is pending, but for its last `keep` bytes, once the previous block is written. */
@@ -156,11 +164,16 @@ export class FilesystemWriter implements FileWriter {
    */
   private async writeAll(chunks: Uint8Array[], position: number): Promise<void> {
     const direct = this.options.direct;
-    if (!direct) return this.writeBuffered(chunks, position);
+    if (this.buffered || !direct) return this.writeBuffered(chunks, position);
     const total = chunks.reduce((n, c) => n + c.length, 0);
     const head = Math.min(total, (ALIGN - (position % ALIGN)) % ALIGN);
     const end = head + Math.floor((total - head) / ALIGN) * ALIGN;
     if (end - head < DIRECT_MIN) return this.writeBuffered(chunks, position);
+    const target = await (this.direct ??= this.options.io(direct.open));
+    if (!target) {
+      this.buffered = true;
+      return this.writeBuffered(chunks, position);
+    }
     let done = 0;
     if (head > 0) {
       await this.writeBuffered(takeBytes(chunks, head), position);
@@ -172,20 +185,26 @@ export class FilesystemWriter implements FileWriter {
       try {
         const n = Math.min(stage.length, end - done);
         copyBytes(chunks, done, n, stage);
-        const written = await this.options.io(() => direct.target.write(stage, n, position + done));
+        const written = await this.options.io(() => target.write(stage, n, position + done));
         done += written;
         if (written !== n) break;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+        if (errnoCode(err) !== 'EINVAL') throw err;
         // Direct I/O refused after all: this and every later write go through the page cache.
         direct.writes.refuse();
-        this.options.direct = undefined;
+        this.buffered = true;
         break;
       } finally {
         direct.writes.give(stage);
       }
     }
     if (done < total) await this.writeBuffered(skipBytes(chunks, done), position + done);
+  }
+
+  /** Closes the direct handle, if one was opened. */
+  private async closeDirect(): Promise<void> {
+    const target = await this.direct?.catch(() => undefined);
+    await target?.close().catch(() => undefined);
   }
 
   private async writeBuffered(chunks: Uint8Array[], position: number): Promise<void> {
@@ -207,7 +226,7 @@ export class FilesystemWriter implements FileWriter {
       if (sync) await this.options.io(() => this.fh.datasync());
     } finally {
       this.pending = [];
-      await this.options.direct?.target.close().catch(() => undefined);
+      await this.closeDirect();
       await this.fh.close();
     }
   }

@@ -4,7 +4,7 @@ import * as fsp from 'node:fs/promises';
 import nodePath from 'node:path';
 import { Readable } from 'node:stream';
 import { DirectWrites } from './direct-writes.js';
-import { InvalidOffsetError, InvalidPathError, PathNotFoundError } from './errors.js';
+import { errnoCode, InvalidOffsetError, InvalidPathError, PathNotFoundError } from './errors.js';
 import { FilesystemWriter } from './filesystem-writer.js';
 import type { FileInfo, FileWriter, RandomAccessFile, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from './types.js';
 import { childPath, walkTree } from './walk.js';
@@ -98,13 +98,9 @@ class Limiter {
   }
 }
 
-function code(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code;
-}
-
 /** ENOENT and ENOTDIR mean nothing is there (a file in the way of a directory is not one). */
 function isMissing(err: unknown): boolean {
-  const c = code(err);
+  const c = errnoCode(err);
   return c === 'ENOENT' || c === 'ENOTDIR';
 }
 
@@ -211,7 +207,7 @@ export class FilesystemDriver implements StorageDriver {
     try {
       return await this.io(() => fsp.readFile(real));
     } catch (err) {
-      if (isMissing(err) || code(err) === 'EISDIR') throw new PathNotFoundError(NAME, path);
+      if (isMissing(err) || errnoCode(err) === 'EISDIR') throw new PathNotFoundError(NAME, path);
       throw err;
     }
   }
@@ -223,7 +219,7 @@ export class FilesystemDriver implements StorageDriver {
     try {
       fh = await this.io(() => fsp.open(temp, 'wx', 0o644));
     } catch (err) {
-      if (code(err) !== 'ENOENT') throw err;
+      if (errnoCode(err) !== 'ENOENT') throw err;
       await fsp.mkdir(this.tempDir, { recursive: true });
       fh = await this.io(() => fsp.open(temp, 'wx', 0o644));
     }
@@ -293,7 +289,7 @@ export class FilesystemDriver implements StorageDriver {
       try {
         fh = await this.io(() => fsp.open(real, 'r+'));
       } catch (err) {
-        if (isMissing(err) || code(err) === 'EISDIR') throw new PathNotFoundError(NAME, path);
+        if (isMissing(err) || errnoCode(err) === 'EISDIR') throw new PathNotFoundError(NAME, path);
         throw err;
       }
       size = (await fh.stat()).size;
@@ -304,12 +300,11 @@ export class FilesystemDriver implements StorageDriver {
       try {
         fh = await this.io(() => fsp.open(real, flags, 0o644));
       } catch (err) {
-        if (code(err) !== 'ELOOP') throw err;
+        if (errnoCode(err) !== 'ELOOP') throw err;
         await fsp.rm(real, { force: true });
         fh = await this.io(() => fsp.open(real, flags | fsc.O_EXCL, 0o644));
       }
     }
-    const target = await this.direct?.open(real).catch(() => undefined);
     return new FilesystemWriter(fh, path, size, {
       blockSize: this.options.writeBlockSize ?? WRITE_BLOCK,
       sync: this.options.fsync,
@@ -317,7 +312,7 @@ export class FilesystemDriver implements StorageDriver {
       remove: async () => {
         await fsp.rm(real, { force: true });
       },
-      ...(target ? { direct: { target, writes: this.direct! } } : {}),
+      ...(this.direct ? { direct: { open: () => this.direct!.open(real).catch(() => undefined), writes: this.direct } } : {}),
     });
   }
 
@@ -344,7 +339,7 @@ export class FilesystemDriver implements StorageDriver {
     try {
       names = await this.io(() => fsp.readdir(this.full(path)));
     } catch (err) {
-      if (isMissing(err) || code(err) === 'ENOTDIR') throw new PathNotFoundError(NAME, path);
+      if (isMissing(err) || errnoCode(err) === 'ENOTDIR') throw new PathNotFoundError(NAME, path);
       throw err;
     }
     const out: string[] = [];
