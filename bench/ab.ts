@@ -10,7 +10,8 @@
  *     [--mib 256] [--chunk-mib 16] [--scenario mono,chunked,pull] [--node-arg NAME=ARG] [--profile DIR]
  *     [--storage s3]
  *
- * CLI is a Berth entry (bin/berth.cjs, or a private build's). `--node-arg NAME=--flag` starts
+ * CLI is a Berth entry (bin/berth, the command with its node options; bin/berth.cjs or a private
+ * build's entry for plain node). `--node-arg NAME=--flag` starts
  * that build's node with the flag (e.g. --max-semi-space-size=32); `--profile DIR` starts every
  * build under --cpu-prof into DIR/NAME. `--storage s3` puts each build on its own bucket of one S3
  * server (a Ceph RGW started here, or S3_ENDPOINT's; as `npm run bench -- --storage s3`, blob
@@ -90,24 +91,18 @@ function parse(argv: string[]) {
   return { builds, rounds, bytes: mib * 2 ** 20, chunk: chunkMib * 2 ** 20, scenarios, profile, s3 };
 }
 
-/** A Berth server started with extra node flags: startRegistry's own spawn cannot take them, so the flags go through NODE_OPTIONS. */
-async function start(build: Build, dir: string, profile: string | undefined, s3: S3DriverParams | undefined): Promise<RunningProcess> {
-  const saved = process.env.NODE_OPTIONS;
-  if (build.nodeArgs.length) process.env.NODE_OPTIONS = build.nodeArgs.join(' ');
-  try {
-    return await startRegistry({
-      name: 'berth',
-      dir: join(dir, build.name),
-      logLevel: 'error',
-      profileDir: profile ? join(profile, build.name) : undefined,
-      repoRoot: process.cwd(),
-      berthCli: build.cli,
-      s3,
-    });
-  } finally {
-    if (saved === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = saved;
-  }
+/** A Berth server of `build`, with the build's extra node flags. */
+function start(build: Build, dir: string, profile: string | undefined, s3: S3DriverParams | undefined): Promise<RunningProcess> {
+  return startRegistry({
+    name: 'berth',
+    dir: join(dir, build.name),
+    logLevel: 'error',
+    profileDir: profile ? join(profile, build.name) : undefined,
+    repoRoot: process.cwd(),
+    berthCli: build.cli,
+    nodeArgs: build.nodeArgs,
+    s3,
+  });
 }
 
 async function pushMono(base: string, data: Buffer, suffix: Buffer, agent: Agent): Promise<string> {

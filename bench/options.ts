@@ -146,10 +146,11 @@ const USAGE = `Usage: npm run bench -- [options]
   --threads N          wrk threads (default 1)
   --pin CPUS           run wrk/ab under taskset -c CPUS (default: no pinning)
   --log-level LEVEL    log.level in both servers' config (default info, Distribution's default)
-  --berth PATH         Berth's entry (default bin/berth.cjs; a private build keeps a run
+  --berth PATH         Berth's entry (default bin/berth, the command with its node options; a
+                       .js/.cjs entry runs with plain node; a private build keeps a run
                        consistent while others rebuild dist/)
-  --node-arg ARG       start Berth's node with ARG too (repeatable; e.g. --max-semi-space-size=8;
-                       its workers get it as well)
+  --node-arg ARG       start Berth's node with ARG too, on its command line (repeatable; e.g.
+                       --max-semi-space-size=16 instead of the command's 8; workers get it too)
   --s3-param KEY=VALUE with --storage s3, one more storage.s3 key for both registries (repeatable;
                        e.g. multipartcopythresholdsize=5368709120: a move is one CopyObject, which
                        Ceph RGW does by reference, where a multipart copy rewrites every byte)
@@ -177,7 +178,7 @@ export function parseOptions(argv: string[]): Options | 'help' | 'list' {
   let keep = false;
   let pin: string | undefined;
   let logLevel = 'info';
-  let berthCli = 'bin/berth.cjs';
+  let berthCli = 'bin/berth';
   const berthNodeArgs: string[] = [];
   const s3Params: Record<string, string | number> = {};
   const overrides: Partial<Sizes> = {};

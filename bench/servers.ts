@@ -238,12 +238,17 @@ export interface StartRegistryOptions {
   /** Folder for --cpu-prof output (Berth only), or undefined. */
   profileDir: string | undefined;
   repoRoot: string;
-  /** Berth's cli.js. */
+  /** Berth's entry: the `berth` launcher (bin/berth), or a .js/.cjs file run with node. */
   berthCli: string;
-  /** Extra node options for Berth (given as NODE_OPTIONS, so that cluster workers get them too). */
+  /** Extra node options for Berth, on node's command line (cluster workers get them too). */
   nodeArgs?: string[];
   /** The s3 driver on this bucket instead of the filesystem under `dir`. */
   s3?: S3DriverParams;
+}
+
+/** A `berth` launcher script rather than a JavaScript entry for node. */
+export function isLauncher(entry: string): boolean {
+  return !/\.[cm]?js$/.test(entry);
 }
 
 export async function startRegistry(opts: StartRegistryOptions): Promise<RunningProcess> {
@@ -258,27 +263,34 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
   await new Promise((r) => log.once('open', r));
   let cmd: string;
   let args: string[];
-  if (berth) {
-    cmd = process.execPath;
-    const cli = opts.berthCli;
-    if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
-    args = [];
-    if (opts.profileDir) {
-      mkdirSync(opts.profileDir, { recursive: true });
-      args.push('--cpu-prof', '--cpu-prof-dir', opts.profileDir);
-    }
-    args.push(cli, 'serve', configPath);
-  } else {
-    cmd = DISTRIBUTION_BIN;
-    args = ['serve', configPath];
-  }
-  // As bin/berth.cjs does, also for a private build's cli.js given with --berth.
+  // As bin/berth and bin/berth.cjs do, also for a private build's cli.js given with --berth.
   const env: NodeJS.ProcessEnv = berth ? { UV_THREADPOOL_SIZE: '16', ...process.env } : { ...process.env };
   // Distribution's aws-sdk-go v1 panics at start when AWS_CA_BUNDLE is set ("HTTPClient's
   // transport unsupported type"); the RGW the bench starts is plain http on loopback (an https
   // S3_ENDPOINT with a private CA would need it, which Distribution 2.8.2 cannot take this way).
   if (opts.s3 && opts.name === 'distribution') delete env.AWS_CA_BUNDLE;
-  if (berth && opts.nodeArgs?.length) env.NODE_OPTIONS = [env.NODE_OPTIONS, ...opts.nodeArgs].filter(Boolean).join(' ');
+  if (berth) {
+    const cli = opts.berthCli;
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
+    const nodeArgs = [...(opts.nodeArgs ?? [])];
+    if (opts.profileDir) {
+      mkdirSync(opts.profileDir, { recursive: true });
+      nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opts.profileDir);
+    }
+    // On node's command line either way, so that cluster workers get them too (their execArgv).
+    if (isLauncher(cli)) {
+      // The `berth` command itself, with the node options it gives (bin/berth).
+      cmd = '/bin/sh';
+      args = [cli, 'serve', configPath];
+      if (nodeArgs.length) env.BERTH_NODE_ARGS = [env.BERTH_NODE_ARGS, ...nodeArgs].filter(Boolean).join(' ');
+    } else {
+      cmd = process.execPath;
+      args = [...nodeArgs, cli, 'serve', configPath];
+    }
+  } else {
+    cmd = DISTRIBUTION_BIN;
+    args = ['serve', configPath];
+  }
   const child = spawn(cmd, args, { cwd: opts.repoRoot, stdio: ['ignore', log, log], env });
   if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
   const url = `http://127.0.0.1:${port}`;

@@ -1,11 +1,17 @@
 import type { ServerResponse } from 'node:http';
 import type { RandomAccessFile } from '../storage/driver/types.js';
+import { reclaimLetGo } from '../reclaim.js';
 
 const CHUNK = 2 * 1024 * 1024;
 /** Reads kept ahead of the socket per download (so a download holds at most SLOTS × CHUNK). */
 const SLOTS = 4;
-/** Buffers kept between downloads; beyond this they are left to the garbage collector. */
-const POOL_LIMIT = 16;
+/**
+ * Buffers downloads hold and keep together (32 MiB). Past it a download reads ahead with what the
+ * pool has, and with one buffer of its own at least, so none waits for another; a buffer given
+ * back past it is left to the garbage collector. Without it a burst of downloads allocated four
+ * fresh buffers each while the pool was empty, and those stayed resident until V8 collected them.
+ */
+const BUDGET = 16;
 /**
  * Once no download has run for this long the kept buffers are let go too: they are only worth
  * keeping while downloads follow each other, and otherwise stay resident (8–32 MiB) under
@@ -13,14 +19,42 @@ const POOL_LIMIT = 16;
  */
 const POOL_IDLE_MS = 1000;
 const pool: Buffer[] = [];
+/** Buffers held by downloads in progress. */
+let held = 0;
 let active = 0;
 let idleTimer: NodeJS.Timeout | undefined;
+
+/** Up to SLOTS buffers for one download: pooled ones, then fresh ones while within BUDGET (one at least). */
+function take(): Buffer[] {
+  const buffers: Buffer[] = [];
+  while (buffers.length < SLOTS) {
+    const pooled = pool.pop();
+    if (pooled) buffers.push(pooled);
+    else if (buffers.length === 0 || held + buffers.length < BUDGET) buffers.push(Buffer.allocUnsafeSlow(CHUNK));
+    else break;
+  }
+  held += buffers.length;
+  return buffers;
+}
+
+function give(buffers: Buffer[]): void {
+  held -= buffers.length;
+  for (const b of buffers) if (held + pool.length < BUDGET) pool.push(b);
+}
+
+/** Buffers held by downloads and kept for the next ones: tests check the budget. */
+export function downloadBuffers(): { held: number; kept: number } {
+  return { held, kept: pool.length };
+}
 
 function releaseWhenIdle(): void {
   if (active > 0 || idleTimer) return;
   idleTimer = setTimeout(() => {
     idleTimer = undefined;
-    if (active === 0) pool.length = 0;
+    if (active === 0 && pool.length > 0) {
+      pool.length = 0;
+      reclaimLetGo();
+    }
   }, POOL_IDLE_MS);
   idleTimer.unref();
 }
@@ -38,9 +72,10 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
     clearTimeout(idleTimer);
     idleTimer = undefined;
   }
-  const buffers = Array.from({ length: SLOTS }, () => pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK));
+  const buffers = take();
+  const slots = buffers.length;
   const written: Promise<void>[] = buffers.map(() => Promise.resolve());
-  const reads: Array<Promise<number> | undefined> = new Array(SLOTS);
+  const reads: Array<Promise<number> | undefined> = new Array(slots);
   const end = start + length;
   let next = start;
   const readInto = (slot: number) => {
@@ -57,8 +92,8 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
     reads[slot] = read;
   };
   try {
-    for (let slot = 0; slot < SLOTS && next < end; slot++) readInto(slot);
-    for (let slot = 0, left = length; left > 0 && !res.destroyed; slot = (slot + 1) % SLOTS) {
+    for (let slot = 0; slot < slots && next < end; slot++) readInto(slot);
+    for (let slot = 0, left = length; left > 0 && !res.destroyed; slot = (slot + 1) % slots) {
       const got = await reads[slot]!;
       left -= got;
       let flowing = true;
@@ -66,7 +101,7 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
         flowing = res.write(buffers[slot]!.subarray(0, got), () => resolve());
       });
       if (next < end) readInto(slot);
-      if (!flowing && !res.destroyed) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (!flowing && !res.destroyed) await drained(res);
     }
     res.end();
     // Before the buffers and the file are let go: the client may have the whole body and send its
@@ -75,9 +110,20 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
   } finally {
     await Promise.allSettled(reads);
     await Promise.all(written);
-    if (pool.length + SLOTS <= POOL_LIMIT) pool.push(...buffers);
+    give(buffers);
     active--;
     releaseWhenIdle();
     await file.close();
   }
+}
+
+/** Resolves once `res` can take more, or is closed; leaves no listener behind (a slow client drains often). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
 }

@@ -1,4 +1,5 @@
 import { finished, type Readable } from 'node:stream';
+import { reclaimLetGo } from '../reclaim.js';
 
 /**
  * An upload's bytes on their way to storage: hashed as they arrive, gathered into blocks, each
@@ -36,7 +37,14 @@ export const QUEUED_LIMIT = 3;
 export const SHARED_LIMIT = 32;
 /** Blocks kept for reuse between uploads; beyond this they are left to the garbage collector. */
 const POOL_LIMIT = 64;
-/** Once no upload has used the pool for this long its blocks are let go (they would stay resident). */
+/**
+ * Once no upload has used the pool for TRIM_MS it keeps IDLE_RESERVE blocks, enough for the next upload
+ * of a client pushing layers one after another; after POOL_IDLE_MS none (they would stay
+ * resident). Without the first step a burst's 64 kept blocks (32 MiB) stayed under the downloads
+ * that followed it, e.g. a pull right after a push (docs/performance.md, "Peak RSS over the bench").
+ */
+const TRIM_MS = 250;
+export const IDLE_RESERVE = 8;
 const POOL_IDLE_MS = 2000;
 
 class BlockPool {
@@ -74,9 +82,21 @@ class BlockPool {
     if (--this.users > 0 || this.idle) return;
     this.idle = setTimeout(() => {
       this.idle = undefined;
-      if (this.users === 0) this.free.length = 0;
-    }, POOL_IDLE_MS);
+      if (this.users > 0) return;
+      this.letGo(IDLE_RESERVE);
+      this.idle = setTimeout(() => {
+        this.idle = undefined;
+        if (this.users === 0) this.letGo(0);
+      }, POOL_IDLE_MS - TRIM_MS);
+      this.idle.unref();
+    }, TRIM_MS);
     this.idle.unref();
+  }
+
+  private letGo(keep: number): void {
+    if (this.free.length <= keep) return;
+    this.free.length = keep;
+    reclaimLetGo();
   }
 
   /** Blocks kept for reuse. */

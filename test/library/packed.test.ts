@@ -102,7 +102,7 @@ describe('the packed package, installed into an empty project', () => {
 
   it('holds what its entry points need and nothing of the tests', async () => {
     const files = packed.files.map((f) => f.path);
-    for (const required of ['package.json', 'README.md', 'bin/berth.cjs', 'dist/cli.js', 'dist/index.js', 'dist/index.d.ts']) assert.ok(files.includes(required), `${required} is packed`);
+    for (const required of ['package.json', 'README.md', 'bin/berth', 'bin/berth.cjs', 'dist/cli.js', 'dist/index.js', 'dist/index.d.ts']) assert.ok(files.includes(required), `${required} is packed`);
     const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as { exports: Record<string, string | Record<string, string>> };
     for (const [entry, target] of Object.entries(pkg.exports)) {
       const targets = typeof target === 'string' ? [target] : Object.values(target);
@@ -174,7 +174,8 @@ describe('the packed package, installed into an empty project', () => {
       const port = await freePort();
       const file = path.join(project, `config-${port}.yml`);
       await writeFile(file, config.replaceAll('{{addr}}', `127.0.0.1:${port}`));
-      const child = spawn(process.execPath, ['node_modules/berth/bin/berth.cjs', 'serve', file], { cwd: project, env: cleanEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+      // The installed command, as npm links it (node_modules/.bin/berth → the package's bin/berth).
+      const child = spawn('node_modules/.bin/berth', ['serve', file], { cwd: project, env: cleanEnv, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

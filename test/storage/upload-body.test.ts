@@ -1,12 +1,13 @@
 /**
  * An upload body's blocks (src/storage/upload-body.ts): taken from the shared pool only when bytes
  * go in, given back when the body ends, fails or is aborted, and bounded over all uploads at once
- * (past SHARED_LIMIT each body waits with at most one block queued and holds no empty one).
+ * (past SHARED_LIMIT each body waits with at most one block queued and holds no empty one); an
+ * idle pool keeps IDLE_RESERVE blocks for a moment, then none.
  * The HTTP side, with socket reads, is test/api/socket-reads.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BLOCK_SIZE, BodyBlocks, QUEUED_LIMIT, SHARED_LIMIT, blockCounts, type BodySink } from '../../src/storage/upload-body.js';
+import { BLOCK_SIZE, BodyBlocks, IDLE_RESERVE, QUEUED_LIMIT, SHARED_LIMIT, blockCounts, type BodySink } from '../../src/storage/upload-body.js';
 
 /** A sink whose block stores finish only when the test lets them (or fail, when told to). */
 function heldSink() {
@@ -146,4 +147,25 @@ test(`one body reads ahead by ${QUEUED_LIMIT} blocks; past ${SHARED_LIMIT} block
   await Promise.all(bodies.map((b) => drain(b.h)));
   await Promise.all(ends);
   assert.equal(blockCounts().out, start, 'every block back in the pool');
+});
+
+test(`an idle pool soon keeps ${IDLE_RESERVE} blocks, then none`, async () => {
+  const bodies = Array.from({ length: IDLE_RESERVE * 3 }, () => {
+    const h = heldSink();
+    return { h, blocks: new BodyBlocks(h.sink, control().control) };
+  });
+  for (const b of bodies) b.blocks.copy(bytes(BLOCK_SIZE));
+  const ends = bodies.map((b) => b.blocks.end());
+  await Promise.all(bodies.map((b) => drain(b.h)));
+  await Promise.all(ends);
+  assert.ok(blockCounts().free >= IDLE_RESERVE * 3, `kept ${blockCounts().free} right after the bodies ended`);
+  // Safety nets, not timings: the pool trims itself 250 ms after its last body and empties at 2 s.
+  const until = async (free: number) => {
+    for (const deadline = Date.now() + 30_000; blockCounts().free !== free; ) {
+      assert.ok(Date.now() < deadline, `kept ${blockCounts().free}, waiting for ${free}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await until(IDLE_RESERVE);
+  await until(0);
 });
