@@ -247,7 +247,7 @@ export interface StartRegistryOptions {
 }
 
 /** A `berth` launcher script rather than a JavaScript entry for node. */
-export function isLauncher(entry: string): boolean {
+function isLauncher(entry: string): boolean {
   return !/\.[cm]?js$/.test(entry);
 }
 

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { RandomAccessFile } from '../storage/driver/types.js';
+import { drained } from '../drained.js';
 import { reclaimLetGo } from '../reclaim.js';
 
 const CHUNK = 2 * 1024 * 1024;
@@ -115,15 +116,4 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
     releaseWhenIdle();
     await file.close();
   }
-}
-
-/** Resolves once `res` can take more, or is closed; leaves no listener behind (a slow client drains often). */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done).off('close', done);
-      resolve();
-    };
-    res.on('drain', done).on('close', done);
-  });
 }

@@ -2,6 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../oci/digest.js';
 import type { LocalRepository } from '../storage/local-repository.js';
+import { drained } from '../drained.js';
 
 /**
  * One blob on its way from the upstream into storage. Its bytes go through the repository's
@@ -139,19 +140,4 @@ export class BlobFetch {
     this.readers.clear();
     body.destroy();
   }
-}
-
-/** Resolves when the stream can take more, or can take nothing any more (closed, failed). */
-function drained(stream: PassThrough): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      stream.off('error', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-    stream.on('error', done);
-  });
 }
