@@ -12,7 +12,7 @@ import { REPO_ROOT, freePort } from '../helpers/registry.js';
 
 const LAUNCHER = path.join(REPO_ROOT, 'bin', 'berth');
 const YOUNG = '--max-semi-space-size=8';
-const GROWTH = '--heap-growing-percent=50';
+const GROWTH = '--heap-growing-percent=100';
 const GC = '--expose-gc';
 
 interface Served {
