@@ -170,6 +170,9 @@ function cleartext(handler: http.RequestListener, timeouts: Timeouts): Listener 
     };
     socket.on('readable', decide);
   });
+  // h1 never listens itself: it checks its connections' timeouts while the server it is given them by listens.
+  server.on('listening', () => h1.emit('listening'));
+  server.on('close', () => h1.close());
   return {
     server,
     closeIdle: () => {

@@ -1,6 +1,5 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type net from 'node:net';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.js';
 import type { Config, IndexValidation } from '../config/types.js';
@@ -20,6 +19,7 @@ import { RedisRecords } from '../policy/records/redis-records.js';
 import { StorageRecords } from '../policy/records/storage-records.js';
 import { createHandler } from './dispatch.js';
 import { startTracing, tracer } from '../tracing/index.js';
+import { bind, portOf, splitAddr } from './bind.js';
 import { createListener } from './listener.js';
 import type { JobLock } from '../redis/lock.js';
 import type { HealthView } from '../health/debug.js';
@@ -167,9 +167,9 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   const listener = await createListener(config, tracer ? (await import('./traced.js')).tracedHandler(handler, tracer, config.http.prefix) : handler);
   const server = listener.server;
   await withinMs(warm, WARM_UP_WAIT_MS);
-  const url = await listen(server, config);
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  // A worker does not listen: the primary has bound the address and hands it connections.
+  const url = worker ? worker.takeConnections(server) : await bind(server, config);
+  const port = portOf(url);
   let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
   try {
     if (worker) {
@@ -273,30 +273,6 @@ export async function startDebugServer(
         server.closeAllConnections();
       }),
   };
-}
-
-async function listen(server: net.Server, config: Config): Promise<string> {
-  const scheme = config.http.tls ? 'https' : 'http';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    if (config.http.net === 'unix') server.listen(config.http.addr, () => resolve());
-    else {
-      const { host, port } = splitAddr(config.http.addr);
-      server.listen(port, host, () => resolve());
-    }
-  });
-  const address = server.address();
-  if (typeof address === 'string' || address === null) return `unix:${config.http.addr}`;
-  const { address: host, port, family } = address as AddressInfo;
-  const shown = host === '::' || host === '0.0.0.0' ? '127.0.0.1' : family === 'IPv6' ? `[${host}]` : host;
-  return `${scheme}://${shown}:${port}`;
-}
-
-/** ":5000", "127.0.0.1:5000", "[::1]:5000", "localhost:0" → host and port. */
-export function splitAddr(addr: string): { host: string | undefined; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
-  if (!m) throw new Error(`http.addr: expected host:port, got "${addr}"`);
-  return { host: m[1] ?? (m[2] || undefined), port: Number(m[3]) };
 }
 
 function schedulePurging(config: Config, registry: Registry, logger: Logger, lock: JobLock, clock: Clock): () => void {

@@ -75,7 +75,7 @@ export async function serve(file: string | undefined): Promise<void> {
   };
   if (worker) {
     // The primary says when to stop (a terminal's Ctrl-C reaches the workers too: the same drain).
-    worker.ready(server.url, () => stop('told to stop by the primary'));
+    worker.ready(() => stop('told to stop by the primary'));
     logger.debug({ url: server.url }, 'worker listening');
   } else logger.info({ url: server.url }, `listening on ${server.url}`);
   onSignals(logger, (signal) => stop(`${signal} received`));

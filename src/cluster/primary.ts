@@ -3,8 +3,10 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { LoginLimiter } from '../auth/ratelimit.js';
+import { bind } from '../api/bind.js';
+import { Dealer } from './dealer.js';
 import { Channel } from './ipc.js';
-import { SLOT_ENV } from './worker.js';
+import { SLOT_ENV, URL_ENV } from './worker.js';
 
 /** How long the primary waits for a worker's answer when it carries a change or asks for a claim. */
 const ANSWER_MS = 1500;
@@ -31,7 +33,7 @@ export class WorkerStartError extends Error {
 }
 
 export interface Primary {
-  /** The registry's URL (as the first worker reported it). */
+  /** The registry's URL. */
   readonly url: string;
   readonly debugUrl: string | undefined;
   /** The workers' process ids, by slot. */
@@ -58,8 +60,8 @@ export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): s
 
 /**
  * The primary process of `berth serve` with berth.workers above 1 (docs/architecture.md,
- * "Workers"). It serves no registry requests: node:cluster hands each connection on the listening
- * socket to a worker in turn. It starts the workers (the jobs worker, slot 0, first: it creates
+ * "Workers"). It serves no registry requests: it binds http.addr and hands each connection to the
+ * worker with the fewest open (src/cluster/dealer.ts). It starts the workers (the jobs worker, slot 0, first: it creates
  * what must exist once, such as the token issuer's key, before the others read it), replaces one
  * that dies, drains all on stop, and carries between them what is per process: storage changes,
  * failed-login counts, the garbage collector's guard, the mirror's fetch turns (tag locks and
@@ -70,7 +72,10 @@ export async function startPrimary(config: Config, logger: Logger, count: number
   const log = logger.child({ component: 'cluster' });
   cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
   const members = new Map<number, Member>();
-  const env: NodeJS.ProcessEnv = {};
+  // Bound before any worker starts, so that an address in use fails at once and workers know the URL.
+  const dealer = new Dealer();
+  const url = await bind(dealer.server, config);
+  const env: NodeJS.ProcessEnv = { [URL_ENV]: url };
   if (!config.http.secret) {
     log.warn('http.secret is not set: the workers share a random one, so uploads cannot move between instances behind a load balancer');
     env.REGISTRY_HTTP_SECRET = randomBytes(32).toString('base64url');
@@ -109,6 +114,7 @@ export async function startPrimary(config: Config, logger: Logger, count: number
 
   const wire = (m: Member) => {
     const { channel, worker } = m;
+    channel.handle('connections-closed', (count) => dealer.closed(worker, count as number));
     channel.handle('changes', async (changes) => {
       await askAll(others(worker), 'changes', changes);
     });
@@ -188,21 +194,21 @@ export async function startPrimary(config: Config, logger: Logger, count: number
     });
   };
 
-  let firstUrl: string | undefined;
   const fork = (slot: number, initial: boolean): Promise<void> => {
     const worker = cluster.fork({ ...env, [SLOT_ENV]: String(slot) });
     const m: Member = { slot, worker, channel: new Channel(worker), ready: false, startedAt: Date.now() };
     members.set(slot, m);
     wire(m);
     return new Promise<void>((resolve, reject) => {
-      m.channel.handle('ready', (body) => {
+      m.channel.handle('ready', () => {
         m.ready = true;
-        firstUrl ??= (body as { url: string }).url;
+        if (!stopping) dealer.add(worker);
         if (manualDown) m.channel.notice('health-set', true);
         log.info({ slot, workerPid: worker.process.pid }, 'worker ready');
         resolve();
       });
       worker.once('exit', (code, signal) => {
+        dealer.remove(worker);
         m.channel.close();
         if (members.get(slot) === m) members.delete(slot);
         for (const [key, turn] of turns) if (turn.holder === worker) endTurn(key);
@@ -236,6 +242,7 @@ export async function startPrimary(config: Config, logger: Logger, count: number
   } catch (err) {
     stopping = true;
     killAll();
+    await dealer.close();
     throw err;
   }
 
@@ -272,11 +279,13 @@ export async function startPrimary(config: Config, logger: Logger, count: number
   }
 
   return {
-    url: firstUrl!,
+    url,
     debugUrl: debug?.url,
     pids: () => [...members.values()].sort((a, b) => a.slot - b.slot).map((m) => m.worker.process.pid!),
     async stop() {
       stopping = true;
+      // No new connections; each worker drains those it has.
+      const unbound = dealer.close();
       const list = [...members.values()];
       const exits = list.map(
         (m) => new Promise<boolean>((resolve) => {
@@ -289,6 +298,7 @@ export async function startPrimary(config: Config, logger: Logger, count: number
       const jobs = members.get(0);
       void Promise.all(exits.filter((_, i) => list[i] !== jobs)).then(() => jobs?.channel.notice('others-stopped', null));
       const clean = (await Promise.all(exits)).every(Boolean);
+      await unbound;
       await debug?.close();
       return clean;
     },

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import net from 'node:net';
 import { limitedError, type LoginLimits } from '../auth/ratelimit.js';
 import type { HealthChecks } from '../health/registry.js';
 import type { RecordDelta, RecordStore } from '../policy/records/store.js';
@@ -7,10 +8,15 @@ import type { FetchTurn, MirrorPeers } from '../proxy/mirror.js';
 import type { BlobGuard, GuardPeers } from '../storage/blob-guard.js';
 import type { StorageChange } from '../storage/changes.js';
 import { acrossProcesses, type TagLocks } from '../storage/tag-locks.js';
+import { CONNECTION_MESSAGE } from './dealer.js';
 import { Channel, type Port } from './ipc.js';
 
 /** Set by the primary in each worker's environment: its slot (0 runs the once-only jobs). */
 export const SLOT_ENV = 'BERTH_WORKER_SLOT';
+/** Set by the primary in each worker's environment: the URL of the address it has bound. */
+export const URL_ENV = 'BERTH_WORKER_URL';
+/** How long a worker gathers the closes of its connections before it reports them to the primary. */
+const CLOSES_REPORT_MS = 10;
 
 /** How long a worker waits for the others to have applied its change before answering anyway. */
 const CHANGE_WAIT_MS = 2000;
@@ -61,10 +67,47 @@ export class ClusterWorker {
     this.channel.handle('changes', (changes) => apply(changes as StorageChange[]));
   }
 
-  /** Asks the primary to carry this, once the server is listening; `onDrain` when it is told to stop. */
-  ready(url: string, onDrain: () => void): void {
+  /**
+   * Serves on `server` the connections the primary hands this worker (src/cluster/dealer.ts), as
+   * if it had accepted them itself, until the server is closed; returns the primary's URL. The
+   * worker reports the connections that closed, so that the primary gives the next to the worker
+   * with the fewest. http.maxconnections holds per worker, as it does for a process that listens.
+   */
+  takeConnections(server: net.Server): string {
+    let open = 0;
+    let closes = 0;
+    let report: NodeJS.Timeout | undefined;
+    let taking = true;
+    const onClose = () => {
+      open--;
+      closes++;
+      report ??= setTimeout(() => {
+        report = undefined;
+        this.channel.notice('connections-closed', closes);
+        closes = 0;
+      }, CLOSES_REPORT_MS);
+    };
+    process.on('message', (message: unknown, handle: unknown) => {
+      if (message !== CONNECTION_MESSAGE || !(handle instanceof net.Socket)) return;
+      open++;
+      handle.once('close', onClose);
+      if (!taking || (server.maxConnections > 0 && open > server.maxConnections)) handle.destroy();
+      else {
+        // What Node's servers do with a connection they accept (HTTP servers ask for no delay).
+        handle.setNoDelay(true);
+        server.emit('connection', handle);
+      }
+    });
+    server.once('close', () => (taking = false));
+    // What a server does once listening (Node's HTTP servers start checking their connections' timeouts).
+    server.emit('listening');
+    return process.env[URL_ENV] ?? '';
+  }
+
+  /** Asks the primary to hand this worker connections; `onDrain` when it is told to stop. */
+  ready(onDrain: () => void): void {
     this.channel.handle('drain', onDrain);
-    this.channel.notice('ready', { url });
+    this.channel.notice('ready', null);
   }
 
   /** In the jobs worker, while stopping: resolves once every other worker has exited (at once in the others). */

@@ -78,6 +78,35 @@ describe('http.h2c', { skip: target === 'distribution' ? 'Distribution 2.8.2 has
 });
 
 describe('http.h2c connection sniffing', () => {
+  it('closes an HTTP/1.1 connection whose headers never end once the header timeout passes', async () => {
+    const { createListener } = await import('../../src/api/listener.js');
+    const { parseConfig } = await import('../../src/config/load.js');
+    const { config } = parseConfig('version: 0.1\nstorage: { inmemory: {} }\nhttp: { h2c: { enabled: true } }\n', {});
+    const listener = await createListener(config, (_req, res) => res.end('ok'), { requestTimeout: 0, headersTimeout: 200, keepAliveTimeout: 1000, connectionsCheckingInterval: 50 });
+    await new Promise<void>((resolve) => listener.server.listen(0, '127.0.0.1', resolve));
+    const { port } = listener.server.address() as net.AddressInfo;
+    const socket = net.connect(port, '127.0.0.1');
+    // Writes after the server has closed it fail; that is the point.
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // Past the preface check (HTTP/1.1), then headers a line at a time, never ending.
+    const drip = setInterval(() => socket.writable && socket.write(`X-Drip-${Date.now()}: x\r\n`), 50);
+    try {
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+      const [closedBy] = await Promise.race([
+        closed.then(() => ['server'] as const),
+        new Promise<readonly ['nobody']>((resolve) => setTimeout(() => resolve(['nobody']), 30_000).unref()),
+      ]);
+      assert.equal(closedBy, 'server');
+    } finally {
+      clearInterval(drip);
+      socket.destroy();
+      listener.closeAll();
+      await new Promise((resolve) => listener.server.close(resolve));
+    }
+  });
+
   it('closes a connection that sends too few bytes to tell HTTP/2 from HTTP/1.1 once the header timeout passes', async () => {
     const { createListener } = await import('../../src/api/listener.js');
     const { parseConfig } = await import('../../src/config/load.js');

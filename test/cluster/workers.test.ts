@@ -40,6 +40,9 @@ function yaml(debugPort: number): string {
     '    prometheus:',
     '      enabled: true',
     '      path: /metrics',
+    'berth:',
+    '  http:',
+    '    headertimeout: 2s',
     '',
   ].join('\n');
 }
@@ -67,6 +70,30 @@ async function ownerOf(clientPort: number, pids: number[]): Promise<number | und
     }
   }
   return undefined;
+}
+
+/** Established connections to the registry's port whose server end `pid` holds (Linux /proc). */
+async function connectionsOf(pid: number): Promise<number> {
+  const serverPort = Number(new URL(registry.url).port).toString(16).toUpperCase().padStart(4, '0');
+  const held = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+    const m = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''));
+    if (m) held.add(m[1]!);
+  }
+  const rows = (await readFile('/proc/net/tcp', 'utf8')).split('\n').map((l) => l.trim().split(/\s+/));
+  return rows.filter((f) => f[1]?.endsWith(`:${serverPort}`) && f[3] === '01' && held.has(f[9]!)).length;
+}
+
+/** A kept-alive connection that has been answered once (so a worker holds it). */
+async function answeredConnection(): Promise<net.Socket> {
+  const u = new URL(registry.url);
+  const socket = net.connect(Number(u.port), u.hostname);
+  socket.on('error', () => undefined);
+  let received = '';
+  socket.on('data', (c: Buffer) => (received += c.toString('latin1')));
+  socket.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n');
+  await until('an answer', () => /^HTTP\/1\.1 200/.test(received));
+  return socket;
 }
 
 const pathOf = (location: string) => {
@@ -125,6 +152,51 @@ describe('berth serve with two workers, no redis', () => {
   it('spreads connections over both workers', () => {
     const served = new Set(logLines().filter((l) => l.msg === 'request').map((l) => l.worker));
     assert.deepEqual([...served].sort(), [0, 1], 'requests logged by both workers, none by the primary');
+  });
+
+  it('hands each new connection to the worker with the fewest open, also once some have closed', async () => {
+    const [a, b] = [...workerPids().values()] as [number, number];
+    const gap = async () => (await connectionsOf(a)) - (await connectionsOf(b));
+    const start = await gap();
+    // Opened at once: dealt evenly, however fast each worker takes them (Node's own scheduling gave
+    // a worker the next connection as soon as it acknowledged the last, and split bursts unevenly).
+    const first = await Promise.all(Array.from({ length: 12 }, answeredConnection));
+    const more = [...first];
+    try {
+      assert.ok(Math.abs(await gap()) <= 1, `open connections per worker differ by ${await gap()} (before: ${start})`);
+      // Close four of a's: the next four all go to a.
+      const ofA: net.Socket[] = [];
+      for (const s of first) if (ofA.length < 4 && (await ownerOf(s.localPort!, [a, b])) === a) ofA.push(s);
+      assert.equal(ofA.length, 4);
+      const before = await connectionsOf(a);
+      for (const s of ofA) s.destroy();
+      await until('a to have closed them', async () => (await connectionsOf(a)) === before - 4);
+      // A worker reports closes within 10 ms; a margin for the report to reach the primary.
+      await new Promise((r) => setTimeout(r, 300));
+      const next = await Promise.all(Array.from({ length: 4 }, answeredConnection));
+      more.push(...next);
+      assert.deepEqual(await Promise.all(next.map((s) => ownerOf(s.localPort!, [a, b]))), [a, a, a, a]);
+    } finally {
+      for (const s of more) s.destroy();
+    }
+  });
+
+  it('closes a connection whose headers never end after berth.http.headertimeout', async () => {
+    const u = new URL(registry.url);
+    const socket = net.connect(Number(u.port), u.hostname);
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // Workers do not listen themselves: the check of their connections' timeouts must run anyway.
+    const drip = setInterval(() => socket.write(`X-Drip-${Date.now()}: x\r\n`), 100);
+    try {
+      await until('the server to close it', () => socket.destroyed || socket.readableEnded);
+      await closed;
+    } finally {
+      clearInterval(drip);
+      socket.destroy();
+    }
   });
 
   it('sums every worker\'s metrics on the debug server', async () => {
