@@ -23,9 +23,13 @@ export type ChangeOrigin = 'local' | 'remote';
  * (reportingDriver below), other processes' from whatever carries them (src/redis/invalidation.ts
  * subscribes and calls `apply` with origin 'remote').
  *
- * A remote change clears the whole metadata cache, as the message says what changed but not
+ * A remote delete clears the whole metadata cache, as the message says what changed but not
  * what it holds now, and reads already under way may predate it (TtlCache.clear keeps them out).
- * Then, from either origin, each change is read as a place in the layout (paths.ts,
+ * A remote put does not: the cache keeps only what is present (a blob's size, a link, a tag's
+ * target), which a put cannot make wrong except a tag's target, and that entry is dropped by key
+ * as for a local write, loads of it under way kept out (TtlCache.delete). Clearing on every put
+ * had each worker read its metadata again after every blob another worker stored. Then, from
+ * either origin, each change is read as a place in the layout (paths.ts,
  * layoutPathOf) and applied: a put under a repository's `_manifests` lists the repository in the
  * catalog, a tag's `current` link lists the tag; deletes drop the metadata they make wrong and
  * the names they remove. `undefined` (a carrier that may have lost messages) drops every tag list
@@ -45,7 +49,7 @@ export class StorageChanges {
   }
 
   apply(changes: readonly StorageChange[] | undefined, origin: ChangeOrigin): void {
-    if (origin === 'remote') this.meta.clear();
+    if (origin === 'remote' && (!changes || changes.some((c) => c.op !== 'put'))) this.meta.clear();
     if (!changes) this.listings.reloadAll();
     else for (const change of changes) this.applyOne(change, origin);
     for (const follower of this.followers) follower(changes);

@@ -68,6 +68,31 @@ describe('storage changes (one entry point for every carrier)', () => {
     assert.equal((await a.repository('r').tags.resolve('t'))?.value, second.digest.value);
   });
 
+  it('a put elsewhere keeps what is cached here, as puts only add; a delete elsewhere clears it', async () => {
+    const store = await createDriver('inmemory', {});
+    let reads = 0;
+    // B's reads of the store, counted.
+    const counted = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        const fn = value as (...args: unknown[]) => unknown;
+        return ['getContent', 'stat', 'reader', 'list'].includes(String(prop)) ? (...args: unknown[]) => (reads++, fn.apply(target, args)) : fn.bind(target);
+      },
+    });
+    const b = new Registry(counted, { policy, metadataTtlMs: 60_000 });
+    const a = new Registry(store, { policy, metadataTtlMs: 60_000, announce: async (changes) => b.changes.apply(changes, 'remote') });
+    const first = await a.repository('r').manifests.put(manifest(1), undefined, { tag: 't' });
+    assert.equal((await b.repository('r').tags.resolve('t'))?.value, first.digest.value);
+    const cached = reads;
+    await a.repository('r').manifests.put(manifest(2), undefined, { tag: 'u' });
+    assert.equal((await b.repository('r').tags.resolve('t'))?.value, first.digest.value);
+    assert.equal(reads, cached, "another tag's put leaves B's cached target of t");
+    assert.equal(await a.repository('r').tags.untag('u'), true);
+    assert.equal((await b.repository('r').tags.resolve('t'))?.value, first.digest.value);
+    assert.ok(reads > cached, 'a delete elsewhere has B read t again');
+  });
+
   it('a deleted directory holding repositories takes every one below it out of the catalog, and no other', async () => {
     const { b } = await pair();
     for (const name of ['ns/a', 'ns/a/deep', 'ns-b', 'nsx']) await b.repository(name).manifests.put(manifest(name.length), undefined, { tag: 'v' });
