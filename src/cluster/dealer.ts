@@ -18,7 +18,8 @@ export interface Taker {
  * (ties in turn), which serves it as if it had accepted it. Workers report the connections that
  * closed. Node's own cluster scheduling hands a connection to whichever worker acknowledged its
  * previous one first, so a burst of keep-alive clients split 27/37 over two busy workers, and
- * the one with more set everyone's tail latency (docs/performance.md, "Connections dealt").
+ * the one with more set its clients' pace (docs/performance.md, "Heap growth 100, connections
+ * dealt, …").
  */
 export class Dealer {
   readonly server = net.createServer({ pauseOnConnect: true }, (socket) => this.deal(socket));

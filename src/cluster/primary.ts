@@ -61,8 +61,9 @@ export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): s
 /**
  * The primary process of `berth serve` with berth.workers above 1 (docs/architecture.md,
  * "Workers"). It serves no registry requests: it binds http.addr and hands each connection to the
- * worker with the fewest open (src/cluster/dealer.ts). It starts the workers (the jobs worker, slot 0, first: it creates
- * what must exist once, such as the token issuer's key, before the others read it), replaces one
+ * worker with the fewest open (src/cluster/dealer.ts). It starts the workers (the jobs worker,
+ * slot 0, first: it creates what must exist once, such as the token issuer's key, before the
+ * others read it), replaces one
  * that dies, drains all on stop, and carries between them what is per process: storage changes,
  * failed-login counts, the garbage collector's guard, the mirror's fetch turns (tag locks and
  * quota checks use them too), quota holds and expiry pulls.

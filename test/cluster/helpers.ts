@@ -49,7 +49,7 @@ export async function startWorkers(workers: number, opts: RegistryOptions): Prom
 
 /**
  * An agent with one kept-alive connection that worker `slot` serves: connections are handed to
- * the workers in turn, so a few new ones find it. Requests sent with it all reach that worker.
+ * the worker with the fewest open, so a few new ones find it. Requests sent with it all reach that worker.
  */
 export async function pinnedTo(registry: Registry, slot: number): Promise<http.Agent> {
   for (let attempt = 0; attempt < 8; attempt++) {

@@ -12,8 +12,8 @@ import { multiInstanceScenarios } from '../scale/multi-instance.scenarios.js';
 import { WORKER_SEMI_SPACE } from '../../src/cluster/primary.js';
 
 /**
- * `berth serve` with berth.workers: 2 on the filesystem, no redis: the workers take connections
- * in turn and must behave as one registry (src/cluster/, docs/architecture.md "Workers").
+ * `berth serve` with berth.workers: 2 on the filesystem, no redis: the workers take the
+ * connections the primary deals them and must behave as one registry (src/cluster/, docs/architecture.md "Workers").
  */
 let registry: Registry;
 let debugUrl: string;
@@ -287,7 +287,7 @@ describe('berth serve with two workers, no redis', () => {
     for (let i = 0; i < 8; i++) assert.equal((await getManifest(spread[0]!, repo, 'v1')).status, 200);
     const pids = [...workerPids().values()];
     const held: Array<{ r: Awaited<ReturnType<typeof heldRequest>>; pid: number }> = [];
-    // Uploads first, then held requests until one sits on each worker (they take connections in turn).
+    // Uploads first, then held requests until one sits on each worker (each new connection goes to the worker with fewer).
     const locations: string[] = [];
     for (let i = 0; i < 20; i++) locations.push((await registry.req('POST', `/v2/${repo}/blobs/uploads/`, { fresh: true })).header('location')!);
     for (let i = 0; i < 20 && new Set(held.map((h) => h.pid)).size < 2; i++) {
