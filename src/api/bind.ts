@@ -9,20 +9,26 @@ import type { Config } from '../config/types.js';
  * connections out (src/cluster/dealer.ts).
  */
 export async function bind(server: net.Server, config: Config): Promise<string> {
-  const scheme = config.http.tls ? 'https' : 'http';
-  await new Promise<void>((resolve, reject) => {
+  if (config.http.net !== 'unix') return bindTcp(server, config.http.addr, config.http.tls ? 'https' : 'http');
+  await listening(server, () => server.listen(config.http.addr));
+  return `unix:${config.http.addr}`;
+}
+
+/** Listens on a host:port (the registry's, the debug server's) and resolves with its URL. */
+export async function bindTcp(server: net.Server, addr: string, scheme: string): Promise<string> {
+  const { host, port } = splitAddr(addr);
+  await listening(server, () => server.listen(port, host));
+  const { address, port: bound, family } = server.address() as AddressInfo;
+  const shown = address === '::' || address === '0.0.0.0' ? '127.0.0.1' : family === 'IPv6' ? `[${address}]` : address;
+  return `${scheme}://${shown}:${bound}`;
+}
+
+function listening(server: net.Server, listen: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
     server.once('error', reject);
-    if (config.http.net === 'unix') server.listen(config.http.addr, () => resolve());
-    else {
-      const { host, port } = splitAddr(config.http.addr);
-      server.listen(port, host, () => resolve());
-    }
+    server.once('listening', () => resolve());
+    listen();
   });
-  const address = server.address();
-  if (typeof address === 'string' || address === null) return `unix:${config.http.addr}`;
-  const { address: host, port, family } = address as AddressInfo;
-  const shown = host === '::' || host === '0.0.0.0' ? '127.0.0.1' : family === 'IPv6' ? `[${host}]` : host;
-  return `${scheme}://${shown}:${port}`;
 }
 
 /** The TCP port of a URL `bind` returned (0 for a unix socket). */
@@ -31,7 +37,7 @@ export function portOf(url: string): number {
 }
 
 /** ":5000", "127.0.0.1:5000", "[::1]:5000", "localhost:0" → host and port. */
-export function splitAddr(addr: string): { host: string | undefined; port: number } {
+function splitAddr(addr: string): { host: string | undefined; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
   if (!m) throw new Error(`http.addr: expected host:port, got "${addr}"`);
   return { host: m[1] ?? (m[2] || undefined), port: Number(m[3]) };

@@ -1,5 +1,4 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.js';
 import type { Config, IndexValidation } from '../config/types.js';
@@ -19,7 +18,7 @@ import { RedisRecords } from '../policy/records/redis-records.js';
 import { StorageRecords } from '../policy/records/storage-records.js';
 import { createHandler } from './dispatch.js';
 import { startTracing, tracer } from '../tracing/index.js';
-import { bind, portOf, splitAddr } from './bind.js';
+import { bind, bindTcp, portOf } from './bind.js';
 import { createListener } from './listener.js';
 import type { JobLock } from '../redis/lock.js';
 import type { HealthView } from '../health/debug.js';
@@ -257,16 +256,10 @@ export async function startDebugServer(
   const metricsPath = debug.prometheus?.enabled ? debug.prometheus.path : undefined;
   const { debugHandler } = await import('../health/debug.js');
   const server = http.createServer(debugHandler({ health, log: logger, ...(metricsPath ? { metricsPath } : {}), ...(metrics ? { metrics } : {}) }));
-  const { host, port } = splitAddr(debug.addr);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const { address, port: bound, family } = server.address() as AddressInfo;
-  const shown = address === '::' || address === '0.0.0.0' ? '127.0.0.1' : family === 'IPv6' ? `[${address}]` : address;
+  const url = await bindTcp(server, debug.addr, 'http');
   logger.info({ addr: debug.addr, metrics: metricsPath ?? null }, 'debug server listening');
   return {
-    url: `http://${shown}:${bound}`,
+    url,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
