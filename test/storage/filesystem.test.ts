@@ -153,6 +153,27 @@ describe('filesystem driver: its own matters', () => {
     await assert.rejects(driver.delete('/docker/tree'), PathNotFoundError);
   });
 
+  it('deletes a link to a folder as the link, and a path under a file as absent', async () => {
+    await mkdir(path.join(root, 'docker'), { recursive: true });
+    await symlink(outside, path.join(root, 'docker/dir-link'));
+    await driver.delete('/docker/dir-link');
+    assert.deepEqual(await readdir(path.join(root, 'docker')), []);
+    assert.deepEqual(await readdir(outside), ['secret']);
+    await driver.putContent('/docker/file', Buffer.from('1'));
+    await assert.rejects(driver.delete('/docker/file/below'), PathNotFoundError);
+    assert.equal(await readFile(path.join(root, 'docker/file'), 'utf8'), '1');
+  });
+
+  it('puts content under missing folders and beside existing ones, never into a file', async () => {
+    await driver.putContent('/docker/deep/a/b/c', Buffer.from('1'));
+    await driver.putContent('/docker/deep/a/b/d', Buffer.from('2'));
+    await driver.putContent('/docker/deep/a/e', Buffer.from('3'));
+    assert.deepEqual(await readdir(path.join(root, 'docker/deep/a')), ['b', 'e']);
+    await assert.rejects(driver.putContent('/docker/deep/a/e/f', Buffer.from('4')), /ENOTDIR|EEXIST/);
+    assert.equal(await readFile(path.join(root, 'docker/deep/a/e'), 'utf8'), '3');
+    assert.deepEqual(await readdir(path.join(root, TEMP_DIR)), [], 'the failed write left no temp file');
+  });
+
   it('reads its parameters as Distribution does', () => {
     assert.deepEqual(parseFilesystemParameters({}), { rootDirectory: '/var/lib/registry', maxThreads: 100, fsync: false, confineSymlinks: false, directWrites: true });
     assert.equal(parseFilesystemParameters({ directwrites: 'false' }).directWrites, false);

@@ -230,7 +230,7 @@ export class FilesystemDriver implements StorageDriver {
       } finally {
         await fh.close();
       }
-      await this.io(() => fsp.mkdir(nodePath.dirname(dest), { recursive: true }));
+      await this.ensureDir(nodePath.dirname(dest));
       await this.io(() => fsp.rename(temp, dest));
     } catch (err) {
       await fsp.rm(temp, { force: true }).catch(() => undefined);
@@ -294,7 +294,7 @@ export class FilesystemDriver implements StorageDriver {
       }
       size = (await fh.stat()).size;
     } else {
-      await this.io(() => fsp.mkdir(nodePath.dirname(real), { recursive: true }));
+      await this.ensureDir(nodePath.dirname(real));
       // Never write through a symbolic link: a link at path is replaced by the new file.
       const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW;
       try {
@@ -388,19 +388,80 @@ export class FilesystemDriver implements StorageDriver {
     }
     if (sourcePath === destPath) return;
     const dest = await this.resolve(destPath, { last: 'keep' });
-    await this.io(() => fsp.mkdir(nodePath.dirname(dest), { recursive: true }));
+    await this.ensureDir(nodePath.dirname(dest));
     await this.io(() => fsp.rename(source, dest));
   }
 
   async delete(path: string): Promise<void> {
     const real = await this.resolve(path, { last: 'keep' });
+    if (!(await this.remove(real))) throw new PathNotFoundError(NAME, path);
+  }
+
+  /**
+   * `mkdir -p` in one call in the usual cases: the folder exists, or only it is missing. (Node's
+   * recursive mkdir stats a folder that exists; every file operation goes through the thread
+   * pool, and a push makes a dozen of them per blob.) A file in the way fails the operation that
+   * follows.
+   */
+  private async ensureDir(dir: string): Promise<void> {
     try {
-      await this.io(() => fsp.lstat(real));
+      await this.io(() => fsp.mkdir(dir));
     } catch (err) {
-      if (isMissing(err)) throw new PathNotFoundError(NAME, path);
+      const code = errnoCode(err);
+      if (code === 'EEXIST') return;
+      if (code !== 'ENOENT') throw err;
+      await this.io(() => fsp.mkdir(dir, { recursive: true }));
+    }
+  }
+
+  /**
+   * Removes a file, a link (never what it leads to) or a folder and all within; false when nothing
+   * was there. Tries the one call that usually does it before listing: an upload's folder holds one
+   * file by the time it is removed, a tag's folder a few, and fs.rm would lstat each level first.
+   */
+  private async remove(real: string): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.io(() => fsp.rmdir(real));
+        return true;
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code === 'ENOENT') return false;
+        // Not a folder (a file, a link), or a file in the path: unlink tells which.
+        if (code === 'ENOTDIR') return this.unlink(real);
+        // Something was added meanwhile three times over: give up as fs.rm does.
+        if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt === 2) throw err;
+      }
+      let names: string[];
+      try {
+        names = await this.io(() => fsp.readdir(real));
+      } catch (err) {
+        if (isMissing(err)) return false;
+        throw err;
+      }
+      await Promise.all(names.map((name) => this.removeChild(nodePath.join(real, name))));
+    }
+  }
+
+  /** A folder's entry: files are the usual case, so unlink first (EISDIR, or EPERM in POSIX, for a folder). */
+  private async removeChild(real: string): Promise<void> {
+    try {
+      await this.io(() => fsp.unlink(real));
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'EISDIR' || code === 'EPERM') await this.remove(real);
+      else if (!isMissing(err)) throw err;
+    }
+  }
+
+  private async unlink(real: string): Promise<boolean> {
+    try {
+      await this.io(() => fsp.unlink(real));
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
       throw err;
     }
-    await this.io(() => fsp.rm(real, { recursive: true, force: true }));
   }
 
   async redirectURL(_path: string, _options: RedirectOptions): Promise<string | undefined> {
