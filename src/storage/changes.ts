@@ -104,6 +104,17 @@ export class StorageChanges {
 }
 
 /**
+ * Whether other processes need to hear of a change. Not a blob stored: what they keep of blobs is
+ * their presence (a size), which a put cannot make wrong, and what follows changes acts on links
+ * (quota usage, the UI's sizes), never on blob data. A blob push would otherwise make one more
+ * round trip through every carrier for nobody (with workers: to the primary, every other worker
+ * and back, before the push is answered). A blob's delete still goes.
+ */
+export function mattersElsewhere({ op, path }: StorageChange): boolean {
+  return op !== 'put' || layoutPathOf(path).kind !== 'blob';
+}
+
+/**
  * The driver, telling `report` about each write once it has succeeded (and before the caller goes
  * on, so a request is answered only after everyone who must know has been told). Upload data
  * changes on every chunk and is never cached: nothing is reported for it. Reads and every

@@ -59,6 +59,19 @@ describe('storage changes (one entry point for every carrier)', () => {
     }
   });
 
+  it('a stored blob is not announced, and is found elsewhere at once; its delete is announced', async () => {
+    const { a, b, carried } = await pair();
+    const content = Buffer.from('a layer');
+    const digest = digestOf(content);
+    assert.equal(await b.blobs.stat(digest), undefined, 'B looked for it before');
+    await a.blobs.putContent(digest, content);
+    assert.deepEqual(carried, [], 'nothing carried for the blob itself');
+    assert.equal((await b.blobs.stat(digest))?.size, content.length, 'B kept no absence: it reads the blob');
+    await a.blobs.delete(digest);
+    assert.deepEqual(carried.flat().map((c) => c.op), ['delete'], "the blob's delete is carried");
+    assert.equal(await b.blobs.stat(digest), undefined, 'B forgets it');
+  });
+
   it('a moved tag is resolved anew everywhere: the message drops the cached target', async () => {
     const { a, b } = await pair();
     const first = await a.repository('r').manifests.put(manifest(1), undefined, { tag: 't' });
@@ -101,7 +114,7 @@ describe('storage changes (one entry point for every carrier)', () => {
     assert.deepEqual(await b.catalog(), ['ns-b', 'nsx']);
   });
 
-  it('names each write as the path it changed, and nothing for upload data', async () => {
+  it('carries each write that matters elsewhere as the path it changed: the link, not the blob, nothing for upload data', async () => {
     const { a, carried } = await pair();
     const repo = a.repository('r');
     const upload = await repo.uploads.create();
@@ -110,7 +123,7 @@ describe('storage changes (one entry point for every carrier)', () => {
     const { Readable } = await import('node:stream');
     await repo.uploads.commit(upload.id, digestOf(blob), Readable.from([blob]));
     const paths = carried.flat().map((c) => `${c.op} ${c.path.replace('/docker/registry/v2/', '')}`);
-    assert.ok(paths.includes(`put blobs/sha256/${digestOf(blob).hex.slice(0, 2)}/${digestOf(blob).hex}/data`), paths.join('\n'));
+    assert.ok(!paths.includes(`put blobs/sha256/${digestOf(blob).hex.slice(0, 2)}/${digestOf(blob).hex}/data`), paths.join('\n'));
     assert.ok(paths.includes(`put repositories/r/_layers/sha256/${digestOf(blob).hex}/link`), paths.join('\n'));
     assert.ok(paths.every((p) => !p.includes('/_uploads/')), paths.join('\n'));
   });
