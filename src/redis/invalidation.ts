@@ -8,7 +8,7 @@ import type { StorageChange } from '../storage/changes.js';
  * kept listings (catalog, tag lists).
  *
  * Every instance's registry reports its writes (reportingDriver, src/storage/changes.ts): after a
- * write that changes registry metadata (anything but upload data under `_uploads/`) succeeds, and
+ * write that changes registry metadata (not upload data under `_uploads/`, not a blob stored) succeeds, and
  * before the request that made it is answered, it PUBLISHes on CHANNEL what it wrote or deleted.
  * Every other instance applies the message to what it keeps (StorageChanges.apply, origin
  * 'remote'): its whole metadata cache is cleared (TtlCache.clear, which also stops loads already

@@ -104,26 +104,27 @@ export class StorageChanges {
 }
 
 /**
- * Whether other processes need to hear of a change. Not a blob stored: what they keep of blobs is
- * their presence (a size), which a put cannot make wrong, and what follows changes acts on links
- * (quota usage, the UI's sizes), never on blob data. A blob push would otherwise make one more
- * round trip through every carrier for nobody (with workers: to the primary, every other worker
- * and back, before the push is answered). A blob's delete still goes.
+ * Whether a write is reported at all, here or to other processes. Not upload data: it changes on
+ * every chunk and is never cached. Not a blob stored: what any process keeps of blobs is their
+ * presence (a size), which a put cannot make wrong, and what follows changes acts on links (quota
+ * usage, the UI's sizes) and on a blob's delete, never on its data being stored. Reporting it made
+ * each blob push one more round trip through every carrier for nobody (with workers: to the
+ * primary, every other worker and back, before the push is answered).
  */
-export function mattersElsewhere({ op, path }: StorageChange): boolean {
+function worthReporting({ op, path }: StorageChange): boolean {
+  if (path.includes('/_uploads/')) return false;
   return op !== 'put' || layoutPathOf(path).kind !== 'blob';
 }
 
 /**
- * The driver, telling `report` about each write once it has succeeded (and before the caller goes
- * on, so a request is answered only after everyone who must know has been told). Upload data
- * changes on every chunk and is never cached: nothing is reported for it. Reads and every
- * optional capability are the driver's own.
+ * The driver, telling `report` about each write worth it (worthReporting) once it has succeeded
+ * (and before the caller goes on, so a request is answered only after everyone who must know has
+ * been told). Reads and every optional capability are the driver's own.
  */
 export function reportingDriver(inner: StorageDriver, report: (changes: StorageChange[]) => Promise<void>): StorageDriver {
   const after = async <T>(result: Promise<T>, ...changes: StorageChange[]): Promise<T> => {
     const value = await result;
-    const told = changes.filter((c) => !c.path.includes('/_uploads/'));
+    const told = changes.filter(worthReporting);
     if (told.length > 0) await report(told);
     return value;
   };

@@ -1,6 +1,6 @@
 import type { StorageDriver } from './driver/types.js';
 import { BlobStore } from './blobs.js';
-import { StorageChanges, mattersElsewhere, reportingDriver, type StorageChange } from './changes.js';
+import { StorageChanges, reportingDriver, type StorageChange } from './changes.js';
 import { Listings } from './listing/listings.js';
 import type { PageNeed } from './listing/sorted.js';
 import { LocalRepository, type LocalRepositoryOptions, type RegistryParts } from './local-repository.js';
@@ -18,9 +18,9 @@ export interface RegistryOptions {
   /** berth.metadatattl: how long metadata read from storage is trusted (see StorageModes); 0 turns caching off. */
   metadataTtlMs: number;
   /**
-   * Tells other processes about this process's writes that matter to them (mattersElsewhere),
-   * through Redis (src/redis/invalidation.ts) or a cluster's primary, after each write and before
-   * its caller goes on; they apply them with StorageChanges.
+   * Tells other processes about this process's writes (those reported: reportingDriver), through
+   * Redis (src/redis/invalidation.ts) or a cluster's primary, after each write and before its
+   * caller goes on; they apply them with StorageChanges.
    */
   announce?: (changes: StorageChange[]) => Promise<void>;
 }
@@ -57,8 +57,7 @@ export class Registry implements RegistryParts {
     this.meta = new MetadataCache(this.modes.ttlMs, this.modes.staleListingMs);
     this.driver = reportingDriver(driver, async (changes) => {
       this.changes.apply(changes, 'local');
-      const elsewhere = changes.filter(mattersElsewhere);
-      if (elsewhere.length > 0) await options.announce?.(elsewhere);
+      await options.announce?.(changes);
     });
     this.listings = new Listings(this.driver, this.modes);
     this.changes = new StorageChanges(this.meta, this.listings);
