@@ -65,7 +65,7 @@ describe('storage changes (one entry point for every carrier)', () => {
     const digest = digestOf(content);
     assert.equal(await b.blobs.stat(digest), undefined, 'B looked for it before');
     await a.blobs.putContent(digest, content);
-    assert.deepEqual(carried, [], 'nothing carried for the blob itself');
+    assert.equal(carried.length, 0, 'nothing carried for the blob itself');
     assert.equal((await b.blobs.stat(digest))?.size, content.length, 'B kept no absence: it reads the blob');
     await a.blobs.delete(digest);
     assert.deepEqual(carried.flat().map((c) => c.op), ['delete'], "the blob's delete is carried");
