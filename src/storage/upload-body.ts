@@ -1,5 +1,6 @@
 import { finished, type Readable } from 'node:stream';
 import { reclaimLetGo } from '../reclaim.js';
+import { alignedBuffers } from './driver/aligned-memory.js';
 
 /**
  * An upload's bytes on their way to storage: hashed as they arrive, gathered into blocks, each
@@ -47,8 +48,16 @@ const TRIM_MS = 250;
 export const IDLE_RESERVE = 8;
 const POOL_IDLE_MS = 2000;
 
+/**
+ * Blocks are cut from page-aligned memory (aligned-memory.ts), IDLE_RESERVE at a time, so that the
+ * filesystem driver writes them past the page cache from where they are, without a copy into its
+ * staging buffers and without waiting for one (direct-writes.ts). A memory is freed once none of
+ * its blocks is kept or held.
+ */
 class BlockPool {
-  private readonly free: Buffer[] = [];
+  private free: Buffer[] = [];
+  /** Blocks of the newest memory not used yet (not resident). */
+  private fresh: Buffer[] = [];
   private users = 0;
   private idle: NodeJS.Timeout | undefined;
   /** Blocks taken and not given back yet. */
@@ -56,7 +65,10 @@ class BlockPool {
 
   take(): Buffer {
     this.out++;
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(BLOCK_SIZE);
+    const kept = this.free.pop();
+    if (kept) return kept;
+    if (this.fresh.length === 0) this.fresh = alignedBuffers(IDLE_RESERVE, BLOCK_SIZE) ?? [Buffer.allocUnsafeSlow(BLOCK_SIZE)];
+    return this.fresh.pop()!;
   }
 
   give(block: Buffer): void {
@@ -93,9 +105,20 @@ class BlockPool {
     this.idle.unref();
   }
 
+  /** Keeps at most `keep` blocks, from as few memories as may be, so that the others can be freed. */
   private letGo(keep: number): void {
+    this.fresh = [];
     if (this.free.length <= keep) return;
-    this.free.length = keep;
+    const byMemory = new Map<ArrayBufferLike, Buffer[]>();
+    for (const block of this.free) {
+      const same = byMemory.get(block.buffer);
+      if (same) same.push(block);
+      else byMemory.set(block.buffer, [block]);
+    }
+    this.free = [];
+    for (const blocks of [...byMemory.values()].sort((a, b) => b.length - a.length)) {
+      if (this.free.length + blocks.length <= keep) this.free.push(...blocks);
+    }
     reclaimLetGo();
   }
 
@@ -103,13 +126,20 @@ class BlockPool {
   get kept(): number {
     return this.free.length;
   }
+
+  get keptMemories(): number {
+    return new Set(this.free.map((block) => block.buffer)).size;
+  }
 }
 
 const pool = new BlockPool();
 
-/** Blocks held by uploads right now (`out`) and kept for reuse (`free`): tests check that bodies give theirs back. */
-export function blockCounts(): { out: number; free: number } {
-  return { out: pool.out, free: pool.kept };
+/**
+ * Blocks held by uploads right now (`out`), kept for reuse (`free`), and the memories those kept
+ * are cut from: tests check that bodies give theirs back and that an idle pool lets memories go.
+ */
+export function blockCounts(): { out: number; free: number; memories: number } {
+  return { out: pool.out, free: pool.kept, memories: pool.keptMemories };
 }
 
 /** What a body's reader is told by its blocks: read on, hold on, or stop (a block could not be stored). */

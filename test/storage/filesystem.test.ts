@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { promisify } from 'node:util';
+import { alignedBuffers } from '../../src/storage/driver/aligned-memory.js';
 import { InvalidPathError, PathNotFoundError } from '../../src/storage/driver/errors.js';
 import { createDriver } from '../../src/storage/driver/factory.js';
 import { parseFilesystemParameters, TEMP_DIR } from '../../src/storage/driver/filesystem.js';
@@ -221,6 +222,22 @@ describe('filesystem driver: its own matters', () => {
     assert.ok((await driver.getContent('/docker/big')).equals(data));
     // Only the unaligned edges (at most a page at each) went through the page cache.
     assert.ok(resident <= 4 * 4096, `${resident} bytes of ${data.length} in the page cache right after the write`);
+  });
+
+  it('writes page-aligned blocks (an upload\'s) past the page cache from where they are, more at once than it has staging buffers', async () => {
+    const files = 12;
+    const blocks = alignedBuffers(files * 2, 512 * 1024)!;
+    for (const block of blocks) randomFillSync(block);
+    const writers = await Promise.all(Array.from({ length: files }, (_, i) => driver.writer(`/docker/many/${i}`)));
+    await Promise.all(writers.map((w, i) => w.writeBorrowed!(blocks[2 * i]!)));
+    await Promise.all(writers.map((w, i) => w.writeBorrowed!(blocks[2 * i + 1]!.subarray(0, 300_000))));
+    await Promise.all(writers.map((w) => w.commit()));
+    for (let i = 0; i < files; i++) {
+      const file = path.join(root, `docker/many/${i}`);
+      const resident = await cached(file);
+      assert.ok(resident <= 4096, `${resident} bytes of file ${i} in the page cache`);
+      assert.ok((await readFile(file)).equals(Buffer.concat([blocks[2 * i]!, blocks[2 * i + 1]!.subarray(0, 300_000)])));
+    }
   });
 
   it('with directwrites: false, writes go through the page cache', async () => {

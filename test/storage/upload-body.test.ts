@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { pageAligned } from '../../src/storage/driver/aligned-memory.js';
 import { BLOCK_SIZE, BodyBlocks, IDLE_RESERVE, QUEUED_LIMIT, SHARED_LIMIT, blockCounts, type BodySink } from '../../src/storage/upload-body.js';
 
 /** A sink whose block stores finish only when the test lets them (or fail, when told to). */
@@ -166,6 +167,20 @@ test(`an idle pool soon keeps ${IDLE_RESERVE} blocks, then none`, async () => {
       await new Promise((r) => setTimeout(r, 10));
     }
   };
+  assert.ok(blockCounts().memories >= 3, `the blocks came from ${blockCounts().memories} memories`);
   await until(IDLE_RESERVE);
+  assert.equal(blockCounts().memories, 1, 'the blocks kept are those of one memory, so that the others are freed');
   await until(0);
+});
+
+test('blocks are page-aligned, so the filesystem driver writes them past the page cache from where they are', async () => {
+  const h = heldSink();
+  const seen: Uint8Array[] = [];
+  const blocks = new BodyBlocks({ data: () => undefined, block: (block) => (seen.push(block), h.sink.block(block)) }, control().control);
+  blocks.copy(bytes(BLOCK_SIZE * 2 + 100));
+  const end = blocks.end();
+  await drain(h);
+  assert.equal(await end, BLOCK_SIZE * 2 + 100);
+  assert.equal(seen.length, 3);
+  for (const block of seen) assert.ok(pageAligned(block), `a block at offset ${block.byteOffset} of its memory`);
 });

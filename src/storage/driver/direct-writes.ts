@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import nodePath from 'node:path';
+import { alignedBuffers, PAGE } from './aligned-memory.js';
 import { errnoCode } from './errors.js';
 
 /**
@@ -16,25 +17,23 @@ import { errnoCode } from './errors.js';
  *
  * `O_DIRECT` wants the memory, the file offset and the length aligned to the device's block size,
  * and runs at disk speed only from page-aligned memory (here 640–1,060 MiB/s against 68–246 from
- * memory aligned to 512 or 2,048 bytes). Node gives no addresses; a WebAssembly memory is
- * page-aligned, so one such memory is the arena, cut into a few staging buffers that writers copy
- * into and write from. A probe write when the arena is made tells whether the filesystem takes
- * direct I/O at all; when it does not (tmpfs, some overlay filesystems), or no staging buffer is
- * free, data goes through the page cache as before.
+ * memory aligned to 512 or 2,048 bytes). Data already in page-aligned memory (aligned-memory.ts:
+ * an upload's blocks) is written from where it is; other data is copied into one of a few staging
+ * buffers cut from such memory (the arena) and written from there. A probe write when the arena is
+ * made tells whether the filesystem takes direct I/O at all; when it does not (tmpfs, some overlay
+ * filesystems), or data needing a stage finds none free, it goes through the page cache as before.
  */
 
-/** File offsets and lengths of direct writes are multiples of this (a page: right for 512e and 4Kn disks). */
-export const ALIGN = 4096;
-/** Bytes per staging buffer, and so per direct write. */
+/** File offsets and lengths of direct writes are multiples of this. */
+export const ALIGN = PAGE;
+/** Bytes per staging buffer, and so per staged direct write. */
 export const STAGE_SIZE = 512 * 1024;
-/** Staging buffers in the arena: the most direct writes in flight at once. */
+/** Staging buffers in the arena: the most staged direct writes in flight at once. */
 const STAGES = 4;
-/** WebAssembly's page: 64 KiB. */
-const WASM_PAGE = 64 * 1024;
 
 export interface DirectTarget {
-  /** Writes `length` bytes of `stage` at `position` (both aligned); resolves to the bytes written. */
-  write(stage: Buffer, length: number, position: number): Promise<number>;
+  /** Writes `length` bytes of `source` (page-aligned memory) at `position` (aligned); resolves to the bytes written. */
+  write(source: Uint8Array, length: number, position: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -59,7 +58,7 @@ export class DirectWrites {
       return undefined;
     }
     return {
-      write: async (stage, length, position) => (await fh.write(stage, 0, length, position)).bytesWritten,
+      write: async (source, length, position) => (await fh.write(source, 0, length, position)).bytesWritten,
       close: () => fh.close(),
     };
   }
@@ -84,11 +83,10 @@ export class DirectWrites {
     try {
       await fsp.mkdir(this.tempDir, { recursive: true });
       // Its pages become resident only as staging buffers are used.
-      const pages = (STAGES * STAGE_SIZE) / WASM_PAGE;
-      const memory = Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer);
+      const stages = alignedBuffers(STAGES, STAGE_SIZE);
+      if (!stages) throw new Error('no page-aligned memory');
       fh = await fsp.open(probe, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_DIRECT, 0o600);
-      await fh.write(memory, 0, ALIGN, 0);
-      const stages = Array.from({ length: STAGES }, (_, i) => memory.subarray(i * STAGE_SIZE, (i + 1) * STAGE_SIZE));
+      await fh.write(stages[0]!, 0, ALIGN, 0);
       this.free.push(...stages);
       return stages;
     } catch {

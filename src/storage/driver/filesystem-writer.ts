@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import { pageAligned } from './aligned-memory.js';
 import { ALIGN, type DirectTarget, type DirectWrites } from './direct-writes.js';
 import { errnoCode, StorageDriverError } from './errors.js';
 import type { FileWriter } from './types.js';
@@ -159,8 +160,9 @@ export class FilesystemWriter implements FileWriter {
 
   /**
    * Writes chunks at position: with direct writes, the part from the first aligned offset to the
-   * last is copied into staging buffers and written past the page cache, what is around it (and
-   * everything when no staging buffer is free) through it.
+   * last is written past the page cache (from the chunk itself when it is one chunk in page-aligned
+   * memory starting there, else copied into staging buffers), what is around it (and everything
+   * when no staging buffer is free) through it.
    */
   private async writeAll(chunks: Uint8Array[], position: number): Promise<void> {
     const direct = this.options.direct;
@@ -179,13 +181,16 @@ export class FilesystemWriter implements FileWriter {
       await this.writeBuffered(takeBytes(chunks, head), position);
       done = head;
     }
+    // An upload's block (page-aligned, at an aligned offset): written from where it is, whole.
+    const own = head === 0 && chunks.length === 1 && pageAligned(chunks[0]!) ? chunks[0]! : undefined;
     while (done < end) {
-      const stage = direct.writes.take();
-      if (!stage) break;
+      const stage = own ? undefined : direct.writes.take();
+      if (!own && !stage) break;
       try {
-        const n = Math.min(stage.length, end - done);
-        copyBytes(chunks, done, n, stage);
-        const written = await this.options.io(() => target.write(stage, n, position + done));
+        const n = stage ? Math.min(stage.length, end - done) : end - done;
+        if (stage) copyBytes(chunks, done, n, stage);
+        const source = stage ?? own!.subarray(done);
+        const written = await this.options.io(() => target.write(source, n, position + done));
         done += written;
         if (written !== n) break;
       } catch (err) {
@@ -195,7 +200,7 @@ export class FilesystemWriter implements FileWriter {
         this.buffered = true;
         break;
       } finally {
-        direct.writes.give(stage);
+        if (stage) direct.writes.give(stage);
       }
     }
     if (done < total) await this.writeBuffered(skipBytes(chunks, done), position + done);
