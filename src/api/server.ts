@@ -102,6 +102,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   const registry = new Registry(base, {
     metadataTtlMs: metadataTtl(config),
     ...(announce ? { announce } : {}),
+    quotas: Boolean(config.quotas?.length),
     policy: {
       skipReferenceChecks: config.validation.disabled,
       urlsAllow: config.validation.manifests.urls.allow.map(compileGoRegExp),

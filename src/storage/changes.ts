@@ -117,6 +117,17 @@ function worthReporting({ op, path }: StorageChange): boolean {
 }
 
 /**
+ * Whether a reported write is announced to other processes (workers, instances) too. A layer link
+ * written changes nothing another process keeps (the cache keeps presence only, listings follow
+ * manifests and tags) except quota usage, which counts links: announced only where quotas are
+ * configured (the same on every instance), as every other change is. Otherwise announcing it was
+ * one round trip per blob pushed through the primary (or Redis) before the push was answered.
+ */
+export function announcedWhere(quotas: boolean): (change: StorageChange) => boolean {
+  return quotas ? () => true : ({ op, path }) => op !== 'put' || layoutPathOf(path).kind !== 'layer-link';
+}
+
+/**
  * The driver, telling `report` about each write worth it (worthReporting) once it has succeeded
  * (and before the caller goes on, so a request is answered only after everyone who must know has
  * been told). Reads and every optional capability are the driver's own.

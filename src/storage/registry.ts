@@ -1,6 +1,6 @@
 import type { StorageDriver } from './driver/types.js';
 import { BlobStore } from './blobs.js';
-import { StorageChanges, reportingDriver, type StorageChange } from './changes.js';
+import { StorageChanges, announcedWhere, reportingDriver, type StorageChange } from './changes.js';
 import { Listings } from './listing/listings.js';
 import type { PageNeed } from './listing/sorted.js';
 import { LocalRepository, type LocalRepositoryOptions, type RegistryParts } from './local-repository.js';
@@ -23,6 +23,8 @@ export interface RegistryOptions {
    * caller goes on; they apply them with StorageChanges.
    */
   announce?: (changes: StorageChange[]) => Promise<void>;
+  /** Whether quota usage counts links here and in the other processes (default true): layer links written are announced only then (changes.ts, announcedWhere). */
+  quotas?: boolean;
 }
 
 /**
@@ -55,9 +57,11 @@ export class Registry implements RegistryParts {
     this.modes = storageModes(driver, options.metadataTtlMs);
     this.policy = options.policy;
     this.meta = new MetadataCache(this.modes.ttlMs, this.modes.staleListingMs);
+    const announced = announcedWhere(options.quotas ?? true);
     this.driver = reportingDriver(driver, async (changes) => {
       this.changes.apply(changes, 'local');
-      await options.announce?.(changes);
+      const told = options.announce ? changes.filter(announced) : [];
+      if (told.length > 0) await options.announce!(told);
     });
     this.listings = new Listings(this.driver, this.modes);
     this.changes = new StorageChanges(this.meta, this.listings);

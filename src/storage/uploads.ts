@@ -189,7 +189,7 @@ export class UploadStore implements RepositoryUploads {
       await this.linked.link(digest, size, async () => {
         const moved = await this.blobs.adopt(digest, uploadDataPath(this.name, id), size);
         if (moved && onlyData && this.implicitDirectories) return;
-        removal = this.remove(id, { finished: true });
+        removal = this.remove(id, { finished: true, onlyData });
         // Awaited below; handled now so that a failure while the link is written is not "unhandled".
         removal.catch(() => undefined);
       });
@@ -348,10 +348,15 @@ export class UploadStore implements RepositoryUploads {
   /**
    * Removes what is left of an upload. `finished`: its data's writers all committed (a blob now
    * stored), so no write of it is pending, and the store is not asked for any (S3: no listing of
-   * multipart uploads); one a killed process left is aborted by upload purging.
+   * multipart uploads); one a killed process left is aborted by upload purging. `onlyData`: it
+   * stored nothing else (no startedat).
    */
-  private async remove(id: string, { finished = false } = {}): Promise<void> {
+  private async remove(id: string, { finished = false, onlyData = false } = {}): Promise<void> {
     this.sessions.forget(this.key(id));
+    // A finished upload's folder holds only its startedat (none with `onlyData`) here: with it gone
+    // first, the folder goes in one call rather than a failed one, a listing and two more (object
+    // stores list the prefix and delete what is there in one batch either way).
+    if (finished && !onlyData && !this.implicitDirectories) await deleteIfExists(this.driver, uploadStartedAtPath(this.name, id));
     await deleteIfExists(this.driver, uploadDir(this.name, id), finished ? { pendingWrites: false } : undefined);
   }
 

@@ -72,6 +72,26 @@ describe('storage changes (one entry point for every carrier)', () => {
     assert.equal(await b.blobs.stat(digest), undefined, 'B forgets it');
   });
 
+  for (const quotas of [false, true]) {
+    it(`a layer link written is ${quotas ? '' : 'not '}announced ${quotas ? 'with' : 'without'} quotas, and is found elsewhere at once; its delete is announced`, async () => {
+      const store = await createDriver('inmemory', {});
+      const carried: StorageChange[] = [];
+      const b = new Registry(store, { policy, metadataTtlMs: 60_000 });
+      const a = new Registry(store, { policy, metadataTtlMs: 60_000, quotas, announce: async (changes) => (carried.push(...changes), b.changes.apply(changes, 'remote')) });
+      const content = Buffer.from('a layer');
+      const digest = digestOf(content);
+      assert.equal(await b.repository('r').blobs.stat(digest), undefined, 'B looked for it before');
+      await a.blobs.putContent(digest, content);
+      await a.repository('r').blobs.link(digest, content.length);
+      const linkPuts = carried.filter((c) => c.op === 'put' && c.path.includes('/_layers/'));
+      assert.equal(linkPuts.length, quotas ? 1 : 0);
+      assert.equal((await b.repository('r').blobs.stat(digest))?.size, content.length, 'B kept no absence: it reads the link');
+      assert.equal(await a.repository('r').blobs.unlink(digest), true);
+      assert.ok(carried.some((c) => c.op === 'delete' && c.path.includes('/_layers/')), "the link's delete is carried");
+      assert.equal(await b.repository('r').blobs.stat(digest), undefined, 'B forgets it');
+    });
+  }
+
   it('a moved tag is resolved anew everywhere: the message drops the cached target', async () => {
     const { a, b } = await pair();
     const first = await a.repository('r').manifests.put(manifest(1), undefined, { tag: 't' });
