@@ -57,11 +57,13 @@ export class Registry implements RegistryParts {
     this.modes = storageModes(driver, options.metadataTtlMs);
     this.policy = options.policy;
     this.meta = new MetadataCache(this.modes.ttlMs, this.modes.staleListingMs);
+    const { announce } = options;
     const announced = announcedWhere(options.quotas ?? true);
     this.driver = reportingDriver(driver, async (changes) => {
       this.changes.apply(changes, 'local');
-      const told = options.announce ? changes.filter(announced) : [];
-      if (told.length > 0) await options.announce!(told);
+      if (!announce) return;
+      const told = changes.filter(announced);
+      if (told.length > 0) await announce(told);
     });
     this.listings = new Listings(this.driver, this.modes);
     this.changes = new StorageChanges(this.meta, this.listings);

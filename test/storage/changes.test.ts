@@ -82,7 +82,7 @@ describe('storage changes (one entry point for every carrier)', () => {
       const digest = digestOf(content);
       assert.equal(await b.repository('r').blobs.stat(digest), undefined, 'B looked for it before');
       await a.blobs.putContent(digest, content);
-      await a.repository('r').blobs.link(digest, content.length);
+      await a.localRepository('r').blobs.link(digest, content.length);
       const linkPuts = carried.filter((c) => c.op === 'put' && c.path.includes('/_layers/'));
       assert.equal(linkPuts.length, quotas ? 1 : 0);
       assert.equal((await b.repository('r').blobs.stat(digest))?.size, content.length, 'B kept no absence: it reads the link');
