@@ -4,6 +4,8 @@
 // (e.g. `npm test -- test/api/blobs.test.ts` runs only that file).
 // First it checks the system packages the tests need (the list is scripts/ci-setup.sh's): as root
 // it installs what is missing through that script; otherwise it stops, naming the command to run.
+// The whole suite starts with `npm run typecheck`: tsx strips types without checking them, so a
+// type error in a test or the UI would otherwise pass CI.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -45,6 +47,13 @@ const args = process.argv.slice(2);
 const files = args.filter((a) => !a.startsWith('-'));
 const flags = args.filter((a) => a.startsWith('-'));
 const selected = files.length ? files : find('test');
+if (!files.length) {
+  const typecheck = spawnSync('npm', ['run', '--silent', 'typecheck'], { stdio: 'inherit' });
+  if (typecheck.status !== 0) {
+    console.error('run-tests: npm run typecheck failed');
+    process.exit(typecheck.status ?? 1);
+  }
+}
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...flags, ...selected],
