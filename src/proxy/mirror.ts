@@ -15,7 +15,7 @@ import { Upstream } from './upstream.js';
  * registry a proxying repository for mirrored names, shares in-flight fetches between requests,
  * and expires cached content (scheduler.ts).
  */
-/** A turn to fetch a blob from the upstream (release it once the fetch has ended), or word that another worker fetched it meanwhile. */
+/** A turn to fetch a blob or manifest from the upstream (release it once the fetch has ended), or word that another worker fetched it meanwhile. */
 export type FetchTurn = { release(): void } | 'fetched-elsewhere';
 
 export interface ExpiryEntry {
@@ -26,8 +26,8 @@ export interface ExpiryEntry {
 }
 
 /**
- * The other workers of `berth serve` (src/cluster/worker.ts): a blob is fetched from the upstream
- * by one worker at a time, and expiry is kept by the worker that runs the once-only jobs, which
+ * The other workers of `berth serve` (src/cluster/worker.ts): a blob or a manifest is fetched from
+ * the upstream by one worker at a time, and expiry is kept by the worker that runs the once-only jobs, which
  * the others tell of their pulls.
  */
 export interface MirrorPeers {

@@ -199,16 +199,31 @@ class MirroredManifests implements RepositoryManifests {
       this.route.touch(digest, ENTRY_MANIFEST);
       return true;
     }
-    return mirror.once(this.route.key(digest), async () => {
-      metrics.miss('manifest');
-      const res = await upstream.request('GET', `/v2/${remote}/manifests/${digest.value}`, this.route.scope, MANIFEST_ACCEPT);
-      if (res.status === 404) {
-        res.discard();
-        return false;
+    const key = this.route.key(digest);
+    return mirror.once(key, async () => {
+      // As for blobs: with workers one fetches it, the others find it stored. The turn's key is
+      // apart from the blob's with the same digest, which is checked for in other storage.
+      let turn: FetchTurn;
+      while ((turn = await mirror.fetchTurn(`${key} manifest`)) === 'fetched-elsewhere') {
+        if (await local.manifests.has(digest)) {
+          metrics.hit('manifest');
+          this.route.touch(digest, ENTRY_MANIFEST);
+          return true;
+        }
       }
-      if (res.status !== 200) throw upstream.unexpected(res, `manifest ${remote}@${digest.value}`);
-      await this.store(await res.bytes(MAX_MANIFEST_BYTES), res.headers.get('content-type'), digest);
-      return true;
+      try {
+        metrics.miss('manifest');
+        const res = await upstream.request('GET', `/v2/${remote}/manifests/${digest.value}`, this.route.scope, MANIFEST_ACCEPT);
+        if (res.status === 404) {
+          res.discard();
+          return false;
+        }
+        if (res.status !== 200) throw upstream.unexpected(res, `manifest ${remote}@${digest.value}`);
+        await this.store(await res.bytes(MAX_MANIFEST_BYTES), res.headers.get('content-type'), digest);
+        return true;
+      } finally {
+        turn.release();
+      }
     });
   }
 

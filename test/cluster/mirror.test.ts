@@ -6,8 +6,8 @@ import { startWorkers, workersThatServed, workersYaml } from './helpers.js';
 import { Front, pushImage, sha256, startBerth, tempDir, type Berth } from '../proxy/helpers.js';
 
 /**
- * A pull-through mirror served by two workers: concurrent pulls of one blob reaching both
- * workers make one upstream fetch (src/cluster/, MirrorPeers.fetchTurn).
+ * A pull-through mirror served by two workers: concurrent pulls of one blob, or of one manifest
+ * by digest, reaching both workers make one upstream fetch (src/cluster/, MirrorPeers.fetchTurn).
  */
 const tmp = tempDir('workers');
 let upstream: Berth;
@@ -42,6 +42,27 @@ describe('a mirror with two workers', () => {
       assert.equal(sha256(p.body), layer.digest);
     }
     assert.equal(front.count('GET', `/blobs/${layer.digest}`), 1, 'one upstream fetch');
+    const servedBy = await workersThatServed(mirror, (l) => l.url === path, 2);
+    assert.deepEqual([...servedBy].sort(), [0, 1], 'the pulls reached both workers');
+  });
+
+  it('fetches a manifest from the upstream once for six concurrent pulls by digest spread over the workers', async () => {
+    const image = await pushImage(upstream.url, 'library/small', 'v1');
+    const path = `/v2/library/small/manifests/${image.manifestDigest}`;
+    // Each upstream request waits, so that every pull arrives while the first fetch is running.
+    front.delayMs = 300;
+    try {
+      const pulls = await Promise.all(
+        Array.from({ length: 6 }, () => request(mirror.url, 'GET', path, { fresh: true, headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } })),
+      );
+      for (const p of pulls) {
+        assert.equal(p.status, 200);
+        assert.equal(sha256(p.body), image.manifestDigest);
+      }
+    } finally {
+      front.delayMs = 0;
+    }
+    assert.equal(front.count('GET', `/manifests/${image.manifestDigest}`), 1, 'one upstream fetch');
     const servedBy = await workersThatServed(mirror, (l) => l.url === path, 2);
     assert.deepEqual([...servedBy].sort(), [0, 1], 'the pulls reached both workers');
   });

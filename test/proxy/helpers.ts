@@ -151,6 +151,8 @@ export type FrontMode = 'forward' | 'fail' | 'hang' | 'down' | 'stall' | 'corrup
 export class Front {
   readonly requests: Recorded[] = [];
   mode: FrontMode = 'forward';
+  /** Each request waits this long before it is forwarded: widens the window of concurrent fetches. */
+  delayMs = 0;
   private server: http.Server;
   private port = 0;
   private readonly hung = new Set<http.ServerResponse>();
@@ -173,37 +175,42 @@ export class Front {
         this.hung.add(res);
         return;
       }
-      const target = new URL(req.url ?? '/', this.target);
-      // The Host header is kept: an upstream that builds URLs from it (token realm, Location)
-      // sends clients back through the front.
-      const mode = req.url?.includes('/blobs/sha256:') ? this.mode : 'forward';
-      const out = http.request(target, { method: req.method, headers: req.headers }, (up) => {
-        // A client (the mirror) that goes away mid-body must not leave the upstream's response
-        // unread: the upstream would count it in flight forever and never finish closing.
-        res.once('close', () => up.destroy());
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        if (mode === 'stall' || mode === 'corrupt') {
-          up.once('data', (chunk: Buffer) => {
-            if (mode === 'corrupt') {
-              const copy = Buffer.from(chunk);
-              copy[0] = copy[0]! ^ 0xff;
-              res.write(copy);
-              up.pipe(res);
-            } else {
-              res.write(chunk);
-              up.destroy();
-              this.hung.add(res);
-            }
-          });
-          return;
-        }
-        up.pipe(res);
-      });
-      out.on('error', () => {
-        res.destroy();
-      });
-      req.pipe(out);
+      if (this.delayMs > 0) setTimeout(() => this.forward(req, res), this.delayMs);
+      else this.forward(req, res);
     });
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const target = new URL(req.url ?? '/', this.target);
+    // The Host header is kept: an upstream that builds URLs from it (token realm, Location)
+    // sends clients back through the front.
+    const mode = req.url?.includes('/blobs/sha256:') ? this.mode : 'forward';
+    const out = http.request(target, { method: req.method, headers: req.headers }, (up) => {
+      // A client (the mirror) that goes away mid-body must not leave the upstream's response
+      // unread: the upstream would count it in flight forever and never finish closing.
+      res.once('close', () => up.destroy());
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      if (mode === 'stall' || mode === 'corrupt') {
+        up.once('data', (chunk: Buffer) => {
+          if (mode === 'corrupt') {
+            const copy = Buffer.from(chunk);
+            copy[0] = copy[0]! ^ 0xff;
+            res.write(copy);
+            up.pipe(res);
+          } else {
+            res.write(chunk);
+            up.destroy();
+            this.hung.add(res);
+          }
+        });
+        return;
+      }
+      up.pipe(res);
+    });
+    out.on('error', () => {
+      res.destroy();
+    });
+    req.pipe(out);
   }
 
   get url(): string {
