@@ -48,17 +48,24 @@ export async function startWorkers(workers: number, opts: RegistryOptions): Prom
 }
 
 /**
- * An agent with one kept-alive connection that worker `slot` serves: connections are handed to
- * the worker with the fewest open, so a few new ones find it. Requests sent with it all reach that worker.
+ * An agent with one kept-alive connection that worker `slot` serves. Connections are handed to the
+ * worker with the fewest open, so the agents that reached another worker stay open until one
+ * reaches `slot`: the next connection then goes elsewhere whenever the closes of earlier ones
+ * are counted. Requests sent with the agent returned all reach that worker.
  */
 export async function pinnedTo(registry: Registry, slot: number): Promise<http.Agent> {
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const marker = randomUUID();
-    await request(registry.url, 'GET', `/v2/?pin=${marker}`, { agent });
-    const served = await workersThatServed(registry, (l) => l.url?.includes(marker) === true, 1);
-    if (served.has(slot)) return agent;
-    agent.destroy();
+  const others: http.Agent[] = [];
+  try {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const marker = randomUUID();
+      await request(registry.url, 'GET', `/v2/?pin=${marker}`, { agent });
+      const served = await workersThatServed(registry, (l) => l.url?.includes(marker) === true, 1);
+      if (served.has(slot)) return agent;
+      others.push(agent);
+    }
+  } finally {
+    for (const agent of others) agent.destroy();
   }
   throw new Error(`no connection reached worker ${slot}`);
 }
