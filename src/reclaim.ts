@@ -11,3 +11,56 @@ type Gc = (options: { type: 'major'; execution: 'async' }) => void;
 export function reclaimLetGo(): void {
   (globalThis as { gc?: Gc }).gc?.({ type: 'major', execution: 'async' });
 }
+
+/** One step of letting a pool go: `run` once the pool has been unused for `afterMs`. */
+export interface IdleStep {
+  afterMs: number;
+  run(): void;
+}
+
+/**
+ * When a buffer pool lets its buffers go: each step runs once nothing has used the pool for its
+ * `afterMs` (counted from the last use's end, the steps in order), and a use starting in between
+ * cancels the steps still to come. The timers do not keep the process alive.
+ */
+export class IdleRelease {
+  private users = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly steps: readonly IdleStep[]) {}
+
+  /** A use starts: nothing is let go while it runs. */
+  enter(): void {
+    this.users++;
+    this.cancel();
+  }
+
+  /** A use ends: with none left, the steps start over. */
+  leave(): void {
+    if (--this.users > 0) return;
+    this.cancel();
+    this.schedule(0, 0);
+  }
+
+  /** The pool was used in passing (no use in progress to count): the steps start over. */
+  touch(): void {
+    this.enter();
+    this.leave();
+  }
+
+  private cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(index: number, elapsedMs: number): void {
+    const step = this.steps[index];
+    if (!step) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      step.run();
+      this.schedule(index + 1, step.afterMs);
+    }, step.afterMs - elapsedMs);
+    this.timer.unref();
+  }
+}

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { RandomAccessFile } from '../storage/driver/types.js';
 import { drained } from '../drained.js';
-import { reclaimLetGo } from '../reclaim.js';
+import { IdleRelease, reclaimLetGo } from '../reclaim.js';
 
 const CHUNK = 2 * 1024 * 1024;
 /** Reads kept ahead of the socket per download (so a download holds at most SLOTS × CHUNK). */
@@ -22,8 +22,16 @@ const POOL_IDLE_MS = 1000;
 const pool: Buffer[] = [];
 /** Buffers held by downloads in progress. */
 let held = 0;
-let active = 0;
-let idleTimer: NodeJS.Timeout | undefined;
+const downloads = new IdleRelease([
+  {
+    afterMs: POOL_IDLE_MS,
+    run: () => {
+      if (pool.length === 0) return;
+      pool.length = 0;
+      reclaimLetGo();
+    },
+  },
+]);
 
 /** Up to SLOTS buffers for one download: pooled ones, then fresh ones while within BUDGET (one at least). */
 function take(): Buffer[] {
@@ -48,18 +56,6 @@ export function downloadBuffers(): { held: number; kept: number } {
   return { held, kept: pool.length };
 }
 
-function releaseWhenIdle(): void {
-  if (active > 0 || idleTimer) return;
-  idleTimer = setTimeout(() => {
-    idleTimer = undefined;
-    if (active === 0 && pool.length > 0) {
-      pool.length = 0;
-      reclaimLetGo();
-    }
-  }, POOL_IDLE_MS);
-  idleTimer.unref();
-}
-
 /**
  * Sends `length` bytes of `file` from `start` on `res`, through a few reused buffers with reads
  * kept ahead of the socket. A read stream allocates a fresh buffer per read instead, and that
@@ -68,11 +64,7 @@ function releaseWhenIdle(): void {
  * only once the socket has taken what it held. `sent` is called once the last byte is written out.
  */
 export async function sendFile(file: RandomAccessFile, res: ServerResponse, start: number, length: number, sent?: () => void): Promise<void> {
-  active++;
-  if (idleTimer) {
-    clearTimeout(idleTimer);
-    idleTimer = undefined;
-  }
+  downloads.enter();
   const buffers = take();
   const slots = buffers.length;
   const written: Promise<void>[] = buffers.map(() => Promise.resolve());
@@ -112,8 +104,7 @@ export async function sendFile(file: RandomAccessFile, res: ServerResponse, star
     await Promise.allSettled(reads);
     await Promise.all(written);
     give(buffers);
-    active--;
-    releaseWhenIdle();
+    downloads.leave();
     await file.close();
   }
 }

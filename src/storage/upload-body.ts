@@ -1,5 +1,5 @@
 import { finished, type Readable } from 'node:stream';
-import { reclaimLetGo } from '../reclaim.js';
+import { IdleRelease, reclaimLetGo } from '../reclaim.js';
 import { alignedBuffers } from './driver/aligned-memory.js';
 
 /**
@@ -58,8 +58,10 @@ class BlockPool {
   private free: Buffer[] = [];
   /** Blocks of the newest memory not used yet (not resident). */
   private fresh: Buffer[] = [];
-  private users = 0;
-  private idle: NodeJS.Timeout | undefined;
+  private readonly idle = new IdleRelease([
+    { afterMs: TRIM_MS, run: () => this.letGo(IDLE_RESERVE) },
+    { afterMs: POOL_IDLE_MS, run: () => this.letGo(0) },
+  ]);
   /** Blocks taken and not given back yet. */
   out = 0;
 
@@ -83,26 +85,11 @@ class BlockPool {
 
   /** An upload starts using blocks. */
   enter(): void {
-    this.users++;
-    if (this.idle) {
-      clearTimeout(this.idle);
-      this.idle = undefined;
-    }
+    this.idle.enter();
   }
 
   leave(): void {
-    if (--this.users > 0 || this.idle) return;
-    this.idle = setTimeout(() => {
-      this.idle = undefined;
-      if (this.users > 0) return;
-      this.letGo(IDLE_RESERVE);
-      this.idle = setTimeout(() => {
-        this.idle = undefined;
-        if (this.users === 0) this.letGo(0);
-      }, POOL_IDLE_MS - TRIM_MS);
-      this.idle.unref();
-    }, TRIM_MS);
-    this.idle.unref();
+    this.idle.leave();
   }
 
   /** Keeps at most `keep` blocks, from as few memories as may be, so that the others can be freed. */

@@ -24,6 +24,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { IdleRelease } from '../../../reclaim.js';
 import { isValidPath } from '../base.js';
 import { InvalidOffsetError, PathNotFoundError, StorageDriverError, StorageUnavailableError } from '../errors.js';
 import type { DeleteOptions, FileInfo, FileWriter, MoveOptions, PendingWrite, RandomAccessFile, RedirectOptions, StorageDriver, WalkFn, WalkOptions, WriterOptions } from '../types.js';
@@ -790,7 +791,7 @@ interface KeptUpload {
 const partPool = new Map<number, Buffer[]>();
 const PART_POOL_LIMIT = 4;
 const PART_POOL_IDLE_MS = 2000;
-let partPoolTimer: NodeJS.Timeout | undefined;
+const partPoolIdle = new IdleRelease([{ afterMs: PART_POOL_IDLE_MS, run: () => partPool.clear() }]);
 
 function takePartBuffer(size: number): Buffer {
   return partPool.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size);
@@ -803,9 +804,7 @@ function givePartBuffer(view: Buffer | undefined, size: number): void {
   if (kept.length >= PART_POOL_LIMIT) return;
   kept.push(Buffer.from(view.buffer));
   partPool.set(size, kept);
-  if (partPoolTimer) clearTimeout(partPoolTimer);
-  partPoolTimer = setTimeout(() => partPool.clear(), PART_POOL_IDLE_MS);
-  partPoolTimer.unref();
+  partPoolIdle.touch();
 }
 
 /**
