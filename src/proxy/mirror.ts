@@ -27,8 +27,8 @@ export interface ExpiryEntry {
 
 /**
  * The other workers of `berth serve` (src/cluster/worker.ts): a blob or a manifest is fetched from
- * the upstream by one worker at a time, and expiry is kept by the worker that runs the once-only jobs, which
- * the others tell of their pulls.
+ * the upstream by one worker at a time, and expiry is kept by the worker that runs the once-only
+ * jobs, which the others tell of their pulls.
  */
 export interface MirrorPeers {
   /** Resolves when this worker may fetch `key`, or once another worker's fetch of it has ended. */

@@ -201,8 +201,8 @@ class MirroredManifests implements RepositoryManifests {
     }
     const key = this.route.key(digest);
     return mirror.once(key, async () => {
-      // As for blobs: with workers one fetches it, the others find it stored. The turn's key is
-      // apart from the blob's with the same digest, which is checked for in other storage.
+      // As for blobs: with workers one fetches it, the others find it stored. The turn has a key
+      // of its own, as a blob with the same digest is fetched and stored apart.
       let turn: FetchTurn;
       while ((turn = await mirror.fetchTurn(`${key} manifest`)) === 'fetched-elsewhere') {
         if (await local.manifests.has(digest)) {
