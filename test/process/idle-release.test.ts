@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { IdleRelease } from '../../src/reclaim.js';
+import { until as untilWithin } from '../faults/bounded.js';
 
 /**
  * The buffer pools' let-go (src/reclaim.ts): steps run in order once the pool is unused, never
@@ -17,9 +18,8 @@ function recorder(): { ran: string[]; idle: IdleRelease } {
   return { ran, idle };
 }
 
-async function until(what: string, ok: () => boolean): Promise<void> {
-  for (const stop = Date.now() + 5000; !ok(); await sleep(5)) assert.ok(Date.now() < stop, `timed out waiting: ${what}`);
-}
+/** Polls every 5 ms; 5 s is a safety net, not a timing. */
+const until = (what: string, ok: () => boolean) => untilWithin(5000, what, ok, 5);
 
 describe('IdleRelease', () => {
   it('runs its steps in order once the last use has ended', async () => {
