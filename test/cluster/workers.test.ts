@@ -253,6 +253,10 @@ describe('berth serve with two workers, no redis', () => {
       held.push({ r, pid, kind });
     }
     assert.ok(doomed && survivor, 'held requests on both workers');
+    // The killed worker has stored the first half (a whole block) by then: with nothing stored
+    // the Range would be "0-0", which cannot tell 0 bytes from 1 (as Distribution's).
+    await until('the first half of the doomed chunk stored', async () =>
+      (await registry.req('GET', pathOf(location), { fresh: true })).header('range') === `0-${cut / 2 - 1}`);
     const victim = held[0]!.pid!;
     process.kill(victim, 'SIGKILL');
     await doomed.closed;
