@@ -31,10 +31,11 @@ function loadOptions(ctx: Context, url: string, headers?: Record<string, string>
  * answers its first seconds of load with its code not yet optimised and its young generation
  * still growing (p99 in the hundreds of ms for about three seconds, then ~10 ms), and the first
  * set of connections after the one it was warmed on deoptimises the code that served that one
- * (V8 meets new object maps as sockets close and open: 36 deoptimisations and 130 recompilations
- * per worker), which put 12–23 ms on the p99 of the first timed run. A registry in service is past
- * both, so the warm-up is four runs of a second, each opening and closing its connections
- * (docs/performance.md, "The first timed round"). Distribution (Go) gets the same runs.
+ * (V8 meets new object maps as sockets close and open: 36 deoptimisations and 127 recompilations
+ * over two workers), which put 12–23 ms on the p99 of the first timed run. A registry in service
+ * is past both, so the warm-up is four runs of a second, each opening and closing its connections
+ * (docs/performance.md, "The first timed round after the warm-up"). Distribution (Go) gets the
+ * same runs.
  */
 async function warmUp(ctx: Context, o: LoadOptions, load: (o: LoadOptions) => Promise<LoadResult>): Promise<void> {
   const runs = Math.min(WARM_UP_RUNS, ctx.sizes.loadSeconds);
