@@ -18,7 +18,7 @@ export async function handleBlob(ctx: Context, repo: Repository, reference: stri
     return;
   }
 
-  const desc = await repo.blobs.stat(digest);
+  const desc = repo.blobs.cachedStat?.(digest) ?? (await repo.blobs.stat(digest));
   if (!desc) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: digest.value });
   const etag = `"${digest.value}"`;
   const headers: Record<string, string | number> = {

@@ -4,6 +4,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { DEFAULT_HTTP_LIMITS, type Config, type HttpLimits } from '../config/types.js';
 import { armBody } from './body/socket-reads.js';
+import { hasBody } from './context.js';
 
 /** The listening server, with the two ways of ending its connections that a graceful close needs. */
 export interface Listener {
@@ -46,7 +47,7 @@ export function timeoutsOf(limits: HttpLimits): Timeouts {
 function withBodyTimeout(handler: http.RequestListener, ms: number): http.RequestListener {
   if (ms <= 0) return handler;
   return (req, res) => {
-    if (!req.complete) {
+    if (bodyMayCome(req)) {
       const onTimeout = () => {
         if (req.complete) return;
         // The server is behind (backpressure), not the client: it stopped reading the socket
@@ -125,6 +126,16 @@ function readingBodies(handler: http.RequestListener): http.RequestListener {
 
 function http1(server: http.Server): Listener {
   return { server, closeIdle: () => server.closeIdleConnections(), closeAll: () => server.closeAllConnections() };
+}
+
+/**
+ * Whether the request's body may still be on its way. An HTTP/1.1 request without Content-Length
+ * or Transfer-Encoding has none (RFC 9112, 6.3): most requests (pulls), which then arm no timer.
+ * An HTTP/2 request's body ends when its stream does.
+ */
+function bodyMayCome(req: http.IncomingMessage): boolean {
+  if (req.complete) return false;
+  return req.httpVersionMajor !== 1 || hasBody(req);
 }
 
 function serverStoppedReading(req: http.IncomingMessage): boolean {

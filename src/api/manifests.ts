@@ -43,6 +43,12 @@ export async function handleManifest(ctx: Context, repo: Repository, rawReferenc
   }
 }
 
+/** The digest `ref` names when that needs no read: a digest, or a tag whose target is cached. */
+function known(repo: Repository, ref: Reference): Digest | undefined {
+  if (ref.digest) return ref.digest;
+  return repo.tags.cachedTarget?.(ref.tag);
+}
+
 async function resolve(repo: Repository, ref: Reference): Promise<Digest> {
   if (ref.digest) return ref.digest;
   const digest = await repo.tags.resolve(ref.tag);
@@ -51,19 +57,20 @@ async function resolve(repo: Repository, ref: Reference): Promise<Digest> {
 }
 
 async function getManifest(ctx: Context, repo: Repository, ref: Reference): Promise<void> {
-  const digest = await resolve(repo, ref);
+  // The cached reads first (src/storage/repository.ts): a pull of a cached manifest awaits nothing.
+  const digest = known(repo, ref) ?? (await resolve(repo, ref));
   const unknown = () => new RegistryError('MANIFEST_UNKNOWN', undefined, ref.tag ? { tag: ref.tag } : { digest: digest.value });
   // Stored bytes are returned as they are, with their own media type, whatever Accept says:
   // Berth never rewrites a manifest (as Distribution does for OCI content).
   if (ctx.method === 'HEAD') {
-    const info = await repo.manifests.stat(digest);
+    const info = repo.manifests.cachedStat?.(digest) ?? (await repo.manifests.stat(digest));
     if (!info) throw unknown();
     ctx.res.writeHead(200, headers(digest, info.mediaType, info.size));
     ctx.res.end();
     ctx.events?.manifestPulled(ctx, repo.name, digest, info, ref.tag);
     return;
   }
-  const manifest = await repo.manifests.get(digest);
+  const manifest = repo.manifests.cached?.(digest) ?? (await repo.manifests.get(digest));
   if (!manifest) throw unknown();
   // A GET is a pull (a HEAD is not), a conditional one answered 304 too: noted in memory only.
   ctx.registry.records?.pulled(repo.name, digest);

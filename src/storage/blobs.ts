@@ -54,6 +54,20 @@ export class BlobStore {
     return this.guard.use(digest.value);
   }
 
+  /** `stat` answered from the metadata cache alone (RepositoryBlobs.cachedStat); records the use as `stat` does. */
+  cachedStat(digest: Digest): BlobDescriptor | undefined {
+    if (this.use(digest)) return undefined;
+    const size = this.meta.get(metadataKeys.blobSize(digest));
+    if (size === undefined) return undefined;
+    this.cacheCounters?.hit();
+    return { digest, size };
+  }
+
+  /** A small blob's content when it is kept in memory (getContent's cache); reads nothing. */
+  cachedContent(digest: Digest): Buffer | undefined {
+    return this.contents.get(digest.value);
+  }
+
   async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
     const deleting = this.use(digest);
     if (deleting) await deleting;

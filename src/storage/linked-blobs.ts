@@ -41,6 +41,10 @@ export class LinkedBlobStore implements RepositoryBlobs {
     return link?.value === digest.value;
   }
 
+  cachedStat(digest: Digest): BlobDescriptor | undefined {
+    return this.meta.get(metadataKeys.layerLink(this.name, digest)) === true ? this.blobs.cachedStat(digest) : undefined;
+  }
+
   async stat(digest: Digest): Promise<BlobDescriptor | undefined> {
     if (!(await this.isLinked(digest))) return undefined;
     return this.blobs.stat(digest);

@@ -34,9 +34,20 @@ export interface Repository {
   delete(): Promise<boolean>;
 }
 
+/*
+ * Cached reads (`cachedStat`, `cachedTarget`, `cached`): what the matching read would answer, given
+ * without awaiting anything, when this process's caches hold all of it fresh and nothing it
+ * depends on is being deleted; undefined otherwise, and the caller then awaits the read itself.
+ * They never answer what the read would not (a write drops what it changes from the caches first).
+ * The hot pull path (manifest GET and HEAD, blob HEAD) answers from them without a promise per
+ * layer of the stores. Optional: a repository that keeps nothing (a mirror) leaves them out.
+ */
+
 /** The blobs a repository links (a blob is reachable through a repository only while it holds a link). */
 export interface RepositoryBlobs {
   stat(digest: Digest): Promise<BlobDescriptor | undefined>;
+  /** `stat`'s answer for a blob it would find, when the metadata cache holds all of it (see "Cached reads" above). */
+  cachedStat?(digest: Digest): BlobDescriptor | undefined;
   reader(digest: Digest, offset?: number, length?: number): Promise<Readable>;
   /** The blob opened for positioned reads, when storage offers that (see StorageDriver.openRead). */
   openRead(digest: Digest, from?: number): Promise<RandomAccessFile | undefined>;
@@ -49,6 +60,8 @@ export interface RepositoryBlobs {
 
 export interface RepositoryTags {
   resolve(tag: string): Promise<Digest | undefined>;
+  /** `resolve`'s answer for a tag that exists, when the metadata cache holds it (see "Cached reads" above). */
+  cachedTarget?(tag: string): Digest | undefined;
   /**
    * The tag's target as this process last read or wrote it, without reading anything: `fresh`
    * within berth.metadatattl, else (stale) for the listings' stale window past it; undefined when
@@ -68,7 +81,11 @@ export interface RepositoryManifests {
   has(digest: Digest): Promise<boolean>;
   /** Size and format of a revision (for HEAD). */
   stat(digest: Digest): Promise<CachedInfo | undefined>;
+  /** `stat`'s answer for a revision it would find, when the caches hold all of it (see "Cached reads" above). */
+  cachedStat?(digest: Digest): CachedInfo | undefined;
   get(digest: Digest): Promise<StoredManifest | undefined>;
+  /** `get`'s answer for a revision it would find, when the caches hold all of it (see "Cached reads" above). */
+  cached?(digest: Digest): StoredManifest | undefined;
   put(content: Buffer, contentType: string | undefined, reference: { tag?: string; digest?: Digest }): Promise<StoredManifest>;
   /** Removes the revision and every tag that points at it; false when there is no such revision. */
   delete(digest: Digest): Promise<boolean>;

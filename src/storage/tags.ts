@@ -45,6 +45,11 @@ export class TagStore implements RepositoryTags {
     return value !== undefined ? tryParseDigest(value) : undefined;
   }
 
+  cachedTarget(tag: string): Digest | undefined {
+    const value = this.meta.get(metadataKeys.tag(this.name, tag));
+    return value !== undefined ? tryParseDigest(value) : undefined;
+  }
+
   recent(tag: string): { digest: Digest; fresh: boolean } | undefined {
     const kept = this.meta.peek(metadataKeys.tag(this.name, tag));
     const digest = kept ? tryParseDigest(kept.value) : undefined;

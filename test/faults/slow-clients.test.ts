@@ -2,7 +2,8 @@
  * Slow and hostile clients. With short limits (berth.http): endless headers and a silent
  * connection are closed after the header timeout, a body that stalls after the body timeout (the
  * upload resumes from the Range it reports), a body that trickles but never stalls is taken whole,
- * and connections past maxconnections are closed as they arrive. With the defaults: 1,000 idle
+ * and connections past maxconnections are closed as they arrive; a request without a body is
+ * answered however long the answer takes (a mirror's slow upstream). With the defaults: 1,000 idle
  * connections, an upload at 1 KiB/s and a client sending headers forever, while the p50/p99 of
  * manifest GETs from another client are measured before and during (printed: a benchmark, not
  * an assertion; docs/operations.md, "Client limits").
@@ -15,6 +16,7 @@ import { defaultYaml, startChildRegistry, startRegistry, type Registry } from '.
 import { digest, random, repoName } from '../helpers/content.js';
 import { getManifest, pushImage, startUpload, withQuery } from '../helpers/push.js';
 import { percentile, until, within } from './bounded.js';
+import { Front, getManifest as getManifestFrom, pushImage as pushMirrored, startBerth, tempDir } from '../proxy/helpers.js';
 
 const limits = (o: Record<string, string | number>) =>
   ['berth:', '  http:', ...Object.entries(o).map(([k, v]) => `    ${k}: ${v}`)].join('\n');
@@ -104,6 +106,32 @@ describe('client limits (berth.http set short)', () => {
     res.resume();
     assert.equal(res.statusCode, 202);
     assert.equal(res.headers.range, `0-${data.length - 1}`);
+  });
+});
+
+describe('a slow answer to a request without a body (berth.http.bodytimeout set short)', () => {
+  it('is answered however long it takes: the body timeout does not apply to it', async () => {
+    const upstreamDir = tempDir('slow-answer-upstream');
+    const mirrorDir = tempDir('slow-answer-mirror');
+    const upstream = await startBerth(upstreamDir.dir);
+    const front = await new Front(upstream.url).start();
+    const mirror = await startBerth(mirrorDir.dir, ['proxy:', `  remoteurl: ${front.url}`, limits({ bodytimeout: '1s' })].join('\n'));
+    try {
+      const image = await pushMirrored(upstream.url, repoName('slow'), 'v1');
+      // The mirror's manifest GET waits on an upstream that answers after 2.5 s, with nothing sent meanwhile.
+      front.delayMs = 2500;
+      const started = Date.now();
+      const got = await getManifestFrom(mirror.url, image.repo, image.tag);
+      assert.equal(got.status, 200);
+      assert.equal(got.digest, image.manifestDigest);
+      assert.ok(Date.now() - started >= 2500, 'the answer came through the slow upstream');
+    } finally {
+      await mirror.close();
+      await front.stop();
+      await upstream.close();
+      mirrorDir.cleanup();
+      upstreamDir.cleanup();
+    }
   });
 });
 

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Readable } from 'node:stream';
+import { digestOf } from '../../src/oci/digest.js';
 import { BlobGuard, type GuardPeers } from '../../src/storage/blob-guard.js';
+import { createDriver } from '../../src/storage/driver/factory.js';
+import type { LocalRepository } from '../../src/storage/local-repository.js';
+import { Registry } from '../../src/storage/registry.js';
 
 /** Two workers' guards joined as the primary joins them (src/cluster/primary.ts), here without the IPC in between. */
 function pair(): { collector: BlobGuard; server: BlobGuard } {
@@ -52,5 +57,34 @@ describe('BlobGuard across workers', () => {
     void server.use('sha256:c');
     assert.equal(await collector.deleting('sha256:c', Date.now() - 1000, async () => true), false);
     assert.equal(collector.use('sha256:c'), undefined, 'nothing left held here');
+  });
+});
+
+describe('the cached reads and a deletion in progress', () => {
+  it('answer nothing while the digest is being deleted, so the pull waits it out; as before once it is not', async () => {
+    const registry = new Registry(await createDriver('inmemory', {}), { policy: { skipReferenceChecks: false, urlsAllow: [], urlsDeny: [] }, metadataTtlMs: 60_000 });
+    const repo = registry.repository('team/app') as LocalRepository;
+    const layer = Buffer.from('a layer');
+    const layerDigest = digestOf(layer);
+    await repo.uploads.putWhole(layerDigest, Readable.from([layer]));
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: layerDigest.value, size: layer.length }, layers: [] }));
+    const { digest } = await repo.manifests.put(manifest, 'application/vnd.oci.image.manifest.v1+json', { tag: 'v1' });
+    // The pull's reads fill the caches.
+    await repo.manifests.get(digest);
+    await repo.blobs.stat(layerDigest);
+    assert.ok(repo.manifests.cached(digest)?.content.equals(manifest));
+    assert.equal(repo.blobs.cachedStat(layerDigest)?.size, layer.length);
+
+    const finishes: Array<() => void> = [];
+    const guard = registry.blobs.guard;
+    // Deletions that remove nothing in the end, held open until `finish`.
+    const deletions = [digest, layerDigest].map((d) => guard.deleting(d.value, Date.now() + 1000, () => new Promise<boolean>((resolve) => finishes.push(() => resolve(false)))));
+    assert.equal(repo.manifests.cached(digest), undefined);
+    assert.equal(repo.manifests.cachedStat(digest), undefined);
+    assert.equal(repo.blobs.cachedStat(layerDigest), undefined);
+    for (const finish of finishes) finish();
+    await Promise.all(deletions);
+    assert.ok(repo.manifests.cached(digest)?.content.equals(manifest));
+    assert.equal(repo.blobs.cachedStat(layerDigest)?.size, layer.length);
   });
 });

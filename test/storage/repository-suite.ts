@@ -67,6 +67,10 @@ const READS = {
   'blobs.stat': async (repo, { layer }) => {
     assert.deepEqual(await repo.blobs.stat(d(layer.digest)), { digest: d(layer.digest), size: layer.data.length });
     assert.equal(await repo.blobs.stat(UNKNOWN), undefined);
+    if (repo.blobs.cachedStat) {
+      assert.deepEqual(repo.blobs.cachedStat(d(layer.digest)), { digest: d(layer.digest), size: layer.data.length }, 'cached');
+      assert.equal(repo.blobs.cachedStat(UNKNOWN), undefined, 'cached, unknown');
+    }
   },
   'blobs.reader': async (repo, { layer }) => {
     assert.ok((await readAll(await repo.blobs.reader(d(layer.digest)))).equals(layer.data), 'whole');
@@ -92,6 +96,10 @@ const READS = {
   'tags.resolve': async (repo, { manifest, tag }) => {
     assert.equal((await repo.tags.resolve(tag))?.value, manifest.digest);
     assert.equal(await repo.tags.resolve('not-a-tag'), undefined);
+    if (repo.tags.cachedTarget) {
+      assert.equal(repo.tags.cachedTarget(tag)?.value, manifest.digest, 'cached');
+      assert.equal(repo.tags.cachedTarget('not-a-tag'), undefined, 'cached, unknown');
+    }
   },
   'tags.recent': async (repo, { manifest, tag }) => {
     await repo.tags.resolve(tag);
@@ -115,12 +123,20 @@ const READS = {
     assert.equal(info?.size, manifest.bytes.length);
     assert.equal(info?.mediaType, manifest.mediaType);
     assert.equal(await repo.manifests.stat(UNKNOWN), undefined);
+    if (repo.manifests.cachedStat) {
+      assert.deepEqual(repo.manifests.cachedStat(d(manifest.digest)), info, 'cached');
+      assert.equal(repo.manifests.cachedStat(UNKNOWN), undefined, 'cached, unknown');
+    }
   },
   'manifests.get': async (repo, { manifest }) => {
     const got = await repo.manifests.get(d(manifest.digest));
     assert.ok(got?.content.equals(manifest.bytes));
     assert.equal(got?.digest.value, manifest.digest);
     assert.equal(await repo.manifests.get(UNKNOWN), undefined);
+    if (repo.manifests.cached) {
+      assert.ok(repo.manifests.cached(d(manifest.digest))?.content.equals(manifest.bytes), 'cached');
+      assert.equal(repo.manifests.cached(UNKNOWN), undefined, 'cached, unknown');
+    }
   },
   'manifests.revisions': async (repo, { manifest }) => {
     await repo.manifests.has(d(manifest.digest));
@@ -132,6 +148,22 @@ const READS = {
     assert.deepEqual(info?.blobs.map((b) => b.digest.value), [manifest.json.config.digest, layer.digest]);
   },
 } satisfies Partial<Record<Operation, Read>>;
+
+/** The reads of a pull, which fill whatever caches the repository keeps. */
+async function readThrough(repo: Repository, { manifest, layer, tag }: TestImage): Promise<void> {
+  await repo.tags.resolve(tag);
+  await repo.manifests.stat(d(manifest.digest));
+  await repo.manifests.get(d(manifest.digest));
+  await repo.blobs.stat(d(layer.digest));
+}
+
+/** After a write that removed the image (the layer's link too, when given), no cached read answers it. */
+function assertNothingCached(repo: Repository, { manifest, layer, tag }: Omit<TestImage, 'layer'> & { layer: Blob | undefined }): void {
+  assert.equal(repo.tags.cachedTarget?.(tag), undefined, 'cached tag');
+  assert.equal(repo.manifests.cachedStat?.(d(manifest.digest)), undefined, 'cached manifest stat');
+  assert.equal(repo.manifests.cached?.(d(manifest.digest)), undefined, 'cached manifest');
+  if (layer) assert.equal(repo.blobs.cachedStat?.(d(layer.digest)), undefined, 'cached blob');
+}
 
 interface Write {
   /** Performs the write on a repository holding `image`; `upload` starts an upload on a repository that takes writes, else names one. */
@@ -146,9 +178,14 @@ const body = (data: Buffer) => Readable.from([data]);
 /** Each write (an upload's status counts: it is part of writing), with what it must have changed where writes are taken. */
 const WRITES = {
   delete: {
-    run: (repo) => repo.delete(),
-    check: async (repo, { tag }, result) => {
+    run: async (repo, image) => {
+      await readThrough(repo, image);
+      return repo.delete();
+    },
+    check: async (repo, image, result) => {
+      const { tag } = image;
       assert.equal(result, true);
+      assertNothingCached(repo, image);
       assert.equal(await repo.hasManifests(), false);
       assert.equal(await repo.tags.resolve(tag), undefined);
     },
@@ -167,16 +204,24 @@ const WRITES = {
     },
   },
   'blobs.unlink': {
-    run: (repo, { layer }) => repo.blobs.unlink(d(layer.digest)),
+    run: async (repo, image) => {
+      await readThrough(repo, image);
+      return repo.blobs.unlink(d(image.layer.digest));
+    },
     check: async (repo, { layer }, result) => {
       assert.equal(result, true);
+      assert.equal(repo.blobs.cachedStat?.(d(layer.digest)), undefined, 'cached');
       assert.equal(await repo.blobs.stat(d(layer.digest)), undefined);
     },
   },
   'tags.untag': {
-    run: (repo, { tag }) => repo.tags.untag(tag),
+    run: async (repo, image) => {
+      await readThrough(repo, image);
+      return repo.tags.untag(image.tag);
+    },
     check: async (repo, { tag, manifest }, result) => {
       assert.equal(result, true);
+      assert.equal(repo.tags.cachedTarget?.(tag), undefined, 'cached');
       assert.equal(await repo.tags.resolve(tag), undefined);
       assert.deepEqual(await repo.tags.list(), []);
       assert.equal(await repo.manifests.has(d(manifest.digest)), true, 'the revision stays');
@@ -194,9 +239,14 @@ const WRITES = {
     },
   },
   'manifests.delete': {
-    run: (repo, { manifest }) => repo.manifests.delete(d(manifest.digest)),
-    check: async (repo, { manifest, tag }, result) => {
+    run: async (repo, image) => {
+      await readThrough(repo, image);
+      return repo.manifests.delete(d(image.manifest.digest));
+    },
+    check: async (repo, image, result) => {
+      const { manifest, tag } = image;
       assert.equal(result, true);
+      assertNothingCached(repo, { ...image, layer: undefined });
       assert.equal(await repo.manifests.has(d(manifest.digest)), false);
       assert.equal(await repo.tags.resolve(tag), undefined, 'its tags go with it');
     },

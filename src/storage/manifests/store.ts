@@ -73,6 +73,22 @@ export class ManifestStore implements RepositoryManifests {
     return metadataKeys.revision(this.name, digest);
   }
 
+  /** Whether the revision's presence is cached and no deletion of it is under way (recording the use, as `has` does). */
+  private cachedPresent(digest: Digest): boolean {
+    return !this.blobs.use(digest) && this.meta.get(this.key(digest)) === true;
+  }
+
+  cachedStat(digest: Digest): CachedInfo | undefined {
+    return this.cachedPresent(digest) ? this.infoCache.get(digest.value) : undefined;
+  }
+
+  cached(digest: Digest): StoredManifest | undefined {
+    if (!this.cachedPresent(digest)) return undefined;
+    const content = this.blobs.cachedContent(digest);
+    const info = this.infoCache.get(digest.value);
+    return content && info ? { digest, content, info } : undefined;
+  }
+
   /** Size and format of a revision, read from the cache when possible (for HEAD). */
   async stat(digest: Digest): Promise<CachedInfo | undefined> {
     if (!(await this.has(digest))) return undefined;
