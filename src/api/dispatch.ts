@@ -19,6 +19,7 @@ import { escapedFromRequest, withinRequest } from './guard.js';
 import { handleCatalog, handleTags } from './listing.js';
 import { handleManifest } from './manifests.js';
 import { handleReferrers } from './referrers.js';
+import { commonHeader, setCommonHeaders } from './response.js';
 import { handleRepositoryDelete } from './repositories.js';
 import { matchRoute, parseTarget, type Route } from './router.js';
 import { handleUpload, handleUploadStart } from './uploads.js';
@@ -33,6 +34,7 @@ export interface HandlerOptions {
 }
 
 const REQUEST_ID_HEADER = 'X-Request-Id';
+const API_VERSION = commonHeader(API_VERSION_HEADER, 'registry/2.0');
 /** A client's X-Request-Id is kept when it looks like an id; anything else gets a fresh UUID. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:+=@/-]{1,128}$/;
 const BYTES_READ = Symbol('berth.bytesRead');
@@ -140,7 +142,7 @@ export function createHandler(config: Config, registry: Registry, logger: Logger
   const { auth, metrics, health } = options;
   const notifier = options.notifier?.active ? options.notifier : undefined;
   const shared: Shared = { active: 0, logger, access: config.log.accesslog.disabled ? undefined : enabledOnly(accessLogger(logger)), metrics };
-  const extraHeaders = Object.entries(config.http.headers);
+  const extraHeaders = Object.entries(config.http.headers).map(([name, values]) => commonHeader(name, values));
   const prefix = config.http.prefix;
   const ui = new Ui(config, registry, auth);
 
@@ -154,9 +156,7 @@ export function createHandler(config: Config, registry: Registry, logger: Logger
     res.once('close', finished);
     withinRequest(ctx, () => {
       try {
-        res.setHeader(API_VERSION_HEADER, 'registry/2.0');
-        res.setHeader(REQUEST_ID_HEADER, id);
-        for (const [name, values] of extraHeaders) res.setHeader(name, values);
+        setCommonHeaders(res, [API_VERSION, commonHeader(REQUEST_ID_HEADER, id), ...extraHeaders]);
         if (health && !health.healthy && req.url !== '/') {
           // As Distribution: every request but "/" answers 503 while a health check fails.
           sendError(ctx, ctx.log, new RegistryError('UNAVAILABLE', 'service unavailable', 'health check failed: please see /debug/health'));

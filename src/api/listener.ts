@@ -5,6 +5,7 @@ import net from 'node:net';
 import { DEFAULT_HTTP_LIMITS, type Config, type HttpLimits } from '../config/types.js';
 import { armBody } from './body/socket-reads.js';
 import { hasBody } from './context.js';
+import { RegistryResponse } from './response.js';
 
 /** The listening server, with the two ways of ending its connections that a graceful close needs. */
 export interface Listener {
@@ -82,10 +83,10 @@ export async function createListener(config: Config, handler: http.RequestListen
 async function listen(config: Config, handler: http.RequestListener, timeouts: Timeouts): Promise<Listener> {
   const tls = config.http.tls;
   if (!tls && config.http.h2c?.enabled) return cleartext(handler, timeouts);
-  if (!tls) return http1(http.createServer(timeouts, readingBodies(handler)));
+  if (!tls) return http1(http.createServer({ ...timeouts, ServerResponse: RegistryResponse }, readingBodies(handler)));
   const { enforceClientAuth, tlsServerOptions } = await import('../auth/tls.js');
   if (config.http.http2?.disabled) {
-    const server = https.createServer({ ...timeouts, ...tlsServerOptions(tls) }, handler);
+    const server = https.createServer({ ...timeouts, ...tlsServerOptions(tls), ServerResponse: RegistryResponse }, handler);
     enforceClientAuth(server, tls);
     return http1(server);
   }
@@ -155,7 +156,7 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
  * no server side for it), so such a client simply goes on with HTTP/1.1.
  */
 function cleartext(handler: http.RequestListener, timeouts: Timeouts): Listener {
-  const h1 = http.createServer(timeouts, readingBodies(handler));
+  const h1 = http.createServer({ ...timeouts, ServerResponse: RegistryResponse }, readingBodies(handler));
   const h2 = http2.createServer({}, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
