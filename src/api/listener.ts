@@ -42,8 +42,9 @@ export function timeoutsOf(limits: HttpLimits): Timeouts {
  * Ends a request whose body makes no progress for `ms` while the server is waiting for it (a
  * client that stalls mid-upload would otherwise hold its connection and upload lock forever).
  * A pause the server causes itself (it stopped reading: storage slower than the client) does not
- * count. The request is destroyed, which the handlers take as a client gone away: the upload
- * keeps what was written before, and the client resumes from the Range it is told.
+ * count, nor does the time the answer takes once the body is in. The request is destroyed,
+ * which the handlers take as a client gone away: the upload keeps what was written before, and
+ * the client resumes from the Range it is told.
  */
 function withBodyTimeout(handler: http.RequestListener, ms: number): http.RequestListener {
   if (ms <= 0) return handler;
@@ -57,9 +58,12 @@ function withBodyTimeout(handler: http.RequestListener, ms: number): http.Reques
         else req.destroy(new Error(`request body idle for ${ms} ms`));
       };
       req.setTimeout(ms, onTimeout);
-      // Once the body is in, the connection's own timeouts apply again (keep-alive is set when the response ends).
-      req.once('end', () => {
-        if (!res.writableFinished) req.setTimeout(0);
+      // Once the body is in, the answer takes as long as it takes (keep-alive is set when it ends).
+      // A timeout firing then is not the request's (it is complete) and Node would end the
+      // connection unless the response takes it; nothing else marks the end of a body read
+      // from the socket (body/), so the response takes it and clears the timeout.
+      res.on('timeout', () => {
+        if (req.complete) req.setTimeout(0);
       });
     }
     handler(req, res);

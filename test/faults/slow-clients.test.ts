@@ -2,8 +2,8 @@
  * Slow and hostile clients. With short limits (berth.http): endless headers and a silent
  * connection are closed after the header timeout, a body that stalls after the body timeout (the
  * upload resumes from the Range it reports), a body that trickles but never stalls is taken whole,
- * and connections past maxconnections are closed as they arrive; a request without a body is
- * answered however long the answer takes (a mirror's slow upstream). With the defaults: 1,000 idle
+ * and connections past maxconnections are closed as they arrive; an answer is given however long
+ * it takes once the body is in, or when there is none. With the defaults: 1,000 idle
  * connections, an upload at 1 KiB/s and a client sending headers forever, while the p50/p99 of
  * manifest GETs from another client are measured before and during (printed: a benchmark, not
  * an assertion; docs/operations.md, "Client limits").
@@ -16,6 +16,8 @@ import { defaultYaml, startChildRegistry, startRegistry, type Registry } from '.
 import { digest, random, repoName } from '../helpers/content.js';
 import { getManifest, pushImage, startUpload, withQuery } from '../helpers/push.js';
 import { percentile, until, within } from './bounded.js';
+import { registerStorageMiddleware } from '../../src/storage/middleware/index.js';
+import type { StorageDriver } from '../../src/storage/driver/types.js';
 import { Front, getManifest as getManifestFrom, pushImage as pushMirrored, startBerth, tempDir } from '../proxy/helpers.js';
 
 const limits = (o: Record<string, string | number>) =>
@@ -109,8 +111,30 @@ describe('client limits (berth.http set short)', () => {
   });
 });
 
-describe('a slow answer to a request without a body (berth.http.bodytimeout set short)', () => {
-  it('is answered however long it takes: the body timeout does not apply to it', async () => {
+describe('slow answers (berth.http.bodytimeout set short)', () => {
+  it('to an upload whose body is in are given however long they take', async () => {
+    // Storage middleware (the plugins' extension point) that makes each move take 2.5 s: an
+    // upload's commit moves its data into place after the whole body has been read.
+    registerStorageMiddleware('test-slow-moves', (driver) => slowMoves(driver, 2500));
+    const reg = await startRegistry({ extraYaml: [limits({ bodytimeout: '1s' }), 'middleware:', '  storage:', '    - name: test-slow-moves'].join('\n') });
+    try {
+      const repo = repoName('slow-commit');
+      // Bodies past the first read of the socket: the 4 MiB one is read from the socket (body/).
+      for (const size of [64 * 1024, 4 * 1024 * 1024]) {
+        const data = random(size);
+        const { location } = await startUpload(reg, repo);
+        const started = Date.now();
+        const res = await reg.req('PUT', withQuery(location, { digest: digest(data) }), { body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+        assert.equal(res.status, 201, `${size} bytes: ${res.status} ${res.text()}`);
+        assert.ok(Date.now() - started >= 2500, 'the answer waited for the slow move');
+        assert.equal((await reg.req('HEAD', `/v2/${repo}/blobs/${digest(data)}`)).status, 200);
+      }
+    } finally {
+      await reg.stop();
+    }
+  });
+
+  it('to a request without a body are given however long they take (a mirror with a slow upstream)', async () => {
     const upstreamDir = tempDir('slow-answer-upstream');
     const mirrorDir = tempDir('slow-answer-mirror');
     const upstream = await startBerth(upstreamDir.dir);
@@ -134,6 +158,20 @@ describe('a slow answer to a request without a body (berth.http.bodytimeout set 
     }
   });
 });
+
+/** `driver` with every move taking `ms` longer. */
+function slowMoves(driver: StorageDriver, ms: number): StorageDriver {
+  return new Proxy(driver, {
+    get(target, key, receiver) {
+      if (key === 'move') return async (...args: Parameters<StorageDriver['move']>) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return target.move(...args);
+      };
+      const value: unknown = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 
 describe('connection limit (berth.http.maxconnections)', () => {
   let reg: Registry;
