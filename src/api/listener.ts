@@ -94,7 +94,7 @@ async function listen(config: Config, handler: http.RequestListener, timeouts: T
     enforceClientAuth(server, tls);
     return http1(server);
   }
-  const server = http2.createSecureServer({ ...tlsServerOptions(tls), allowHTTP1: true }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const server = http2.createSecureServer({ ...tlsServerOptions(tls), allowHTTP1: true, Http1ServerResponse: RegistryResponse }, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   enforceClientAuth(server as unknown as https.Server, tls);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import http2 from 'node:http2';
 import { createHash } from 'node:crypto';
@@ -159,8 +160,14 @@ describe('TLS', () => {
     } finally {
       session.close();
     }
-    // HTTP/1.1 clients are still served by the same listener.
+    // HTTP/1.1 clients are still served by the same listener, with the headers every answer carries.
     assert.equal(await get(tls13.url, { ca: file('ca.crt') }), 200);
+    const h1 = await new Promise<IncomingMessage>((resolve, reject) => {
+      https.get(`${tls13.url}/v2/`, { ca: file('ca.crt'), agent: false, headers: { 'X-Request-Id': 'over-h1' } }, (res) => resolve(res.resume())).on('error', reject);
+    });
+    assert.equal(h1.httpVersion, '1.1');
+    assert.equal(h1.headers['docker-distribution-api-version'], 'registry/2.0');
+    assert.equal(h1.headers['x-request-id'], 'over-h1');
   });
 
   it('offers only HTTP/1.1 when http.http2.disabled', async () => {
