@@ -1,4 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+
+type SonicBoom = ReturnType<typeof pino.destination>;
 import type { LogConfig } from './config/types.js';
 
 export type { Logger } from 'pino';
@@ -86,32 +88,51 @@ function quoteValue(value: unknown): string {
   return /^[A-Za-z0-9._:/@+-]+$/.test(text) ? text : JSON.stringify(text);
 }
 
-/**
- * stderr through a buffer: one write per few KiB of log instead of one per line (a line per
- * request is the registry's hottest I/O after the response itself). Flushed every 200 ms and at
- * exit, so lines are late by at most that. One per process, however many loggers write to it
- * (each startRegistry with logs on makes one).
- */
+/** stderr through a buffer (bufferedDestination), one per process, however many loggers write to it (each startRegistry with logs on makes one). */
 let stderrBuffer: DestinationStream | undefined;
 function bufferedStderr(): DestinationStream {
-  return (stderrBuffer ??= newBufferedStderr());
+  return (stderrBuffer ??= bufferedDestination(2));
 }
 
-function newBufferedStderr(): DestinationStream {
+/**
+ * `fd` through a buffer: one write per few KiB of log instead of one per line (a line per
+ * request is the registry's hottest I/O after the response itself). Flushed `flushMs` after the
+ * first line it holds, so lines are late by at most that, and at exit. An idle process is not
+ * woken for it: a timer that flushed every interval woke the event loop five times a second for a
+ * write call of 0 bytes.
+ */
+export function bufferedDestination(fd: number, flushMs = 200): DestinationStream & { readonly buffer: SonicBoom; stop(): void } {
   // Given buffers: given strings, sonic-boom appends each line to the string it holds and measures
   // that whole string again (a copy of up to minLength bytes per line, a fifth of what a manifest
   // GET allocated); with buffers it keeps their lengths.
-  const stream = pino.destination({ fd: 2, sync: false, minLength: 8192, contentMode: 'buffer' });
-  const timer = setInterval(() => stream.flush(), 200);
-  timer.unref();
-  process.once('exit', () => {
+  const buffer = pino.destination({ fd, sync: false, minLength: 8192, contentMode: 'buffer' });
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    timer = undefined;
+    buffer.flush();
+  };
+  const atExit = (): void => {
     try {
-      stream.flushSync();
+      buffer.flushSync();
     } catch {
-      // stderr already closed: nothing left to save
+      // the file already closed: nothing left to save
     }
-  });
-  return { write: (line: string) => stream.write(Buffer.from(line) as unknown as string) };
+  };
+  process.once('exit', atExit);
+  return {
+    buffer,
+    write: (line: string) => {
+      buffer.write(Buffer.from(line) as unknown as string);
+      if (timer) return;
+      timer = setTimeout(flush, flushMs);
+      timer.unref();
+    },
+    stop: () => {
+      clearTimeout(timer);
+      process.off('exit', atExit);
+      atExit();
+    },
+  };
 }
 
 /**

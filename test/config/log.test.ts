@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import type { LogConfig } from '../../src/config/types.js';
-import { accessLogger, createLogger } from '../../src/log.js';
+import { accessLogger, bufferedDestination, createLogger } from '../../src/log.js';
 
 function sink(): { stream: Writable & { write(chunk: string): boolean }; lines: () => string[] } {
   const chunks: string[] = [];
@@ -63,4 +67,25 @@ test('access lines: the same fields in either format, and nothing when info is o
   accessLogger(createLogger({ ...base, formatter: 'text' }, text.stream)).write(fields);
   assert.match(text.lines()[0]!, /^time="[\d-]+T[\d:.]+Z" level=info msg=request service=registry reqId=r-1 method=GET url="\/v2\/a b\/manifests\/v1" status=200 ms=0.4 remote=127.0.0.1$/);
   assert.equal(accessLogger(createLogger({ ...base, level: 'warn' }, sink().stream)).enabled, false);
+});
+
+test('the buffered log file is written within its flush interval, and never while nothing waits', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
+  const fd = openSync(join(dir, 'log'), 'w');
+  const out = bufferedDestination(fd, 50);
+  const writes: number[] = []; // bytes of each write call the buffer made
+  out.buffer.on('write', (n: number) => writes.push(n));
+  try {
+    await sleep(300); // six intervals with nothing written
+    assert.deepEqual(writes, [], 'an idle buffer made write calls');
+    createLogger(base, out).info('pushed');
+    await sleep(300);
+    assert.equal(writes.length, 1, `one write for the one line, then none: ${writes.join(', ')}`);
+    assert.ok(writes[0]! > 0);
+    assert.match(readFileSync(join(dir, 'log'), 'utf8'), /"msg":"pushed"/);
+  } finally {
+    out.stop();
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
