@@ -1,9 +1,9 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-
-type SonicBoom = ReturnType<typeof pino.destination>;
 import type { LogConfig } from './config/types.js';
 
 export type { Logger } from 'pino';
+
+type SonicBoom = ReturnType<typeof pino.destination>;
 
 /**
  * Paths never written to the log: the HTTP secret, passwords and keys wherever they appear in a
@@ -88,7 +88,10 @@ function quoteValue(value: unknown): string {
   return /^[A-Za-z0-9._:/@+-]+$/.test(text) ? text : JSON.stringify(text);
 }
 
-/** stderr through a buffer (bufferedDestination), one per process, however many loggers write to it (each startRegistry with logs on makes one). */
+/**
+ * stderr through a buffer (bufferedDestination): one per process, however many loggers write to
+ * it (each startRegistry with logs on makes one).
+ */
 let stderrBuffer: DestinationStream | undefined;
 function bufferedStderr(): DestinationStream {
   return (stderrBuffer ??= bufferedDestination(2));
