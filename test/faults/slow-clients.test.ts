@@ -159,18 +159,13 @@ describe('slow answers (berth.http.bodytimeout set short)', () => {
   });
 });
 
-/** `driver` with every move taking `ms` longer. */
+/** `driver` with every move taking `ms` longer (one method replaced, as withRedirectURL does). */
 function slowMoves(driver: StorageDriver, ms: number): StorageDriver {
-  return new Proxy(driver, {
-    get(target, key, receiver) {
-      if (key === 'move') return async (...args: Parameters<StorageDriver['move']>) => {
-        await new Promise((resolve) => setTimeout(resolve, ms));
-        return target.move(...args);
-      };
-      const value: unknown = Reflect.get(target, key, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  const move: StorageDriver['move'] = async (...args) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return driver.move(...args);
+  };
+  return Object.create(driver, { move: { value: move } }) as StorageDriver;
 }
 
 describe('connection limit (berth.http.maxconnections)', () => {
