@@ -109,11 +109,22 @@ export function bufferedDestination(fd: number, flushMs = 200): DestinationStrea
   // that whole string again (a copy of up to minLength bytes per line, a fifth of what a manifest
   // GET allocated); with buffers it keeps their lengths.
   const buffer = pino.destination({ fd, sync: false, minLength: 8192, contentMode: 'buffer' });
+  let held = 0; // bytes given to the buffer and not yet written out
   let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    if (timer || held === 0) return;
+    timer = setTimeout(flush, flushMs);
+    timer.unref();
+  };
   const flush = (): void => {
     timer = undefined;
     buffer.flush();
   };
+  buffer.on('write', (n: number) => (held -= n));
+  // A flush while a write is in flight does nothing (a log write can wait long in the pool behind
+  // bcrypt hashes), and sonic-boom keeps what is left under minLength when that write ends: arm
+  // again then, or the lines wait for the next one logged.
+  buffer.on('drain', arm);
   const atExit = (): void => {
     try {
       buffer.flushSync();
@@ -125,10 +136,10 @@ export function bufferedDestination(fd: number, flushMs = 200): DestinationStrea
   return {
     buffer,
     write: (line: string) => {
-      buffer.write(Buffer.from(line) as unknown as string);
-      if (timer) return;
-      timer = setTimeout(flush, flushMs);
-      timer.unref();
+      const bytes = Buffer.from(line);
+      held += bytes.length;
+      buffer.write(bytes as unknown as string);
+      arm();
     },
     stop: () => {
       clearTimeout(timer);

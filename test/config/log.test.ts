@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -86,6 +87,51 @@ test('the buffered log file is written within its flush interval, and never whil
   } finally {
     out.stop();
     closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a line held while an earlier write is still in flight is written once that write ends', async () => {
+  // The destination is a pipe nobody reads yet: a write bigger than the pipe blocks in the pool
+  // (as a log write queued behind bcrypt hashes does), and the flush timer fires meanwhile.
+  const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
+  const fifo = join(dir, 'pipe');
+  execFileSync('mkfifo', [fifo]);
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openSync(fifo, 'w');
+  const out = bufferedDestination(fd, 20);
+  let received = '';
+  const readAll = (): void => {
+    const chunk = Buffer.alloc(1 << 16);
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(reader, chunk);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return;
+        throw err;
+      }
+      if (n === 0) return;
+      received += chunk.toString('utf8', 0, n);
+    }
+  };
+  try {
+    const logger = createLogger(base, out);
+    logger.info({ filler: 'x'.repeat(200_000) }, 'bulk'); // past minLength: written at once, and stuck
+    await sleep(20);
+    logger.info('held'); // in the buffer while that write is in flight
+    await sleep(100); // five flush intervals pass with the write still blocked
+    for (let i = 0; i < 50 && !received.includes('"msg":"held"'); i++) {
+      readAll();
+      await sleep(20);
+    }
+    assert.ok(received.includes('"msg":"bulk"'), 'the bulk line arrived');
+    assert.ok(received.includes('"msg":"held"'), 'the held line never arrived');
+  } finally {
+    readAll();
+    out.stop();
+    closeSync(fd);
+    closeSync(reader);
     rmSync(dir, { recursive: true, force: true });
   }
 });
