@@ -68,7 +68,7 @@ export function assertCleanLog(reg: Registry): void {
   assert.deepEqual(fivexx, [], 'requests answered with a server error');
 }
 
-/** Waits (the child's log is flushed every 200 ms) until its stderr matches, or fails. */
+/** Waits (the child flushes its log 200 ms after a line) until its stderr matches, or fails. */
 export async function waitForLog(reg: Registry, re: RegExp, ms = 5000): Promise<string> {
   const deadline = Date.now() + ms;
   for (;;) {
