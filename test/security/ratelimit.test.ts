@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { until } from '../faults/bounded.js';
 import type { Registry } from '../helpers/registry.js';
 import { assertStillServing, type Level } from './harness.js';
 import { attempt, parallelLogins, startLimited, tallyOf, type Endpoint, type Route } from './parallel-logins.js';
@@ -26,8 +27,7 @@ function failedLines(reg: Registry, user: string): number {
  * that any extra line would show too.
  */
 async function settledFailedLines(reg: Registry, user: string, expected: number): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  while (failedLines(reg, user) < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await until(10_000, `${expected} "login failed" lines for ${user} in the log`, () => failedLines(reg, user) >= expected);
   await new Promise((r) => setTimeout(r, 400));
   return failedLines(reg, user);
 }
