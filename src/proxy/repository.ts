@@ -89,6 +89,20 @@ class Route {
   }
 }
 
+/**
+ * This process's turn to fetch `key` from the upstream, or what `stored` finds once another has
+ * fetched it: with workers one fetches, the others wait for it and read what it stored (a turn
+ * that ends without it stored, the fetch having failed, makes the next waiter fetch).
+ */
+async function turnOrStored<T>(mirror: Pick<Mirror, 'fetchTurn'>, key: string, stored: () => Promise<T | undefined>): Promise<{ release(): void } | { stored: T }> {
+  let turn: FetchTurn;
+  while ((turn = await mirror.fetchTurn(key)) === 'fetched-elsewhere') {
+    const found = await stored();
+    if (found !== undefined) return { stored: found };
+  }
+  return turn;
+}
+
 class MirroredBlobs implements RepositoryBlobs {
   constructor(private readonly route: Route) {}
 
@@ -97,14 +111,10 @@ class MirroredBlobs implements RepositoryBlobs {
     const { mirror, upstream, remote, local, metrics } = this.route;
     const key = this.route.key(digest);
     return mirror.blobFetch(key, async () => {
-      // With workers, one fetches from the upstream; the others wait for it and read what it stored.
-      let turn: FetchTurn;
-      while ((turn = await mirror.fetchTurn(key)) === 'fetched-elsewhere') {
-        const stored = await local.blobs.stat(digest);
-        if (stored) {
-          metrics.hit('blob');
-          return BlobFetch.landed(local, digest, stored.size);
-        }
+      const turn = await turnOrStored(mirror, key, async () => (await local.blobs.stat(digest)) ?? undefined);
+      if ('stored' in turn) {
+        metrics.hit('blob');
+        return BlobFetch.landed(local, digest, turn.stored.size);
       }
       const { release } = turn;
       let fetch: BlobFetch;
@@ -201,15 +211,12 @@ class MirroredManifests implements RepositoryManifests {
     }
     const key = this.route.key(digest);
     return mirror.once(key, async () => {
-      // As for blobs: with workers one fetches it, the others find it stored. The turn has a key
-      // of its own, as a blob with the same digest is fetched and stored apart.
-      let turn: FetchTurn;
-      while ((turn = await mirror.fetchTurn(`${key} manifest`)) === 'fetched-elsewhere') {
-        if (await local.manifests.has(digest)) {
-          metrics.hit('manifest');
-          this.route.touch(digest, ENTRY_MANIFEST);
-          return true;
-        }
+      // The turn has a key of its own, as a blob with the same digest is fetched and stored apart.
+      const turn = await turnOrStored(mirror, `${key} manifest`, async () => ((await local.manifests.has(digest)) ? true : undefined));
+      if ('stored' in turn) {
+        metrics.hit('manifest');
+        this.route.touch(digest, ENTRY_MANIFEST);
+        return true;
       }
       try {
         metrics.miss('manifest');
