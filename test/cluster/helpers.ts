@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { request } from '../helpers/http.js';
 import { startChildRegistry, type Registry, type RegistryOptions } from '../helpers/registry.js';
+import { until as untilWithin } from '../helpers/wait.js';
 
 /** A JSON log line of `berth serve` with workers: `worker` on the workers' lines, `slot`/`workerPid` on the primary's. */
 export interface LogLine { msg: string; worker?: number; slot?: number; workerPid?: number; url?: string }
@@ -11,13 +12,7 @@ export function logLines(registry: Registry): LogLine[] {
 }
 
 /** Waits until `ok` holds; a safety net of 60 s, not a timing. */
-export async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export const until = (what: string, ok: () => boolean | Promise<boolean>) => untilWithin(60_000, what, ok);
 
 /**
  * The workers whose access-log lines match `served`, once `count` of them have shown up (a

@@ -1,5 +1,7 @@
 /** Bounded waits for the fault suite: an outcome within a deadline, or a failure naming what hung. */
 
+export { until } from '../helpers/wait.js';
+
 /** `work`, or a rejection naming `what` once `ms` have passed (a hang is a failure, not a stuck test). */
 export async function within<T>(ms: number, work: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -12,16 +14,6 @@ export async function within<T>(ms: number, work: Promise<T>, what: string): Pro
     ]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Polls `check` until it returns true; fails naming `what` after `ms`. */
-export async function until(ms: number, what: string, check: () => boolean | Promise<boolean>, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not so within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

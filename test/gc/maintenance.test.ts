@@ -14,14 +14,10 @@ import { assertPullable } from './pull.js';
 import { blob, random } from '../helpers/content.js';
 import { assertError, pushBlob, pushImage, startUpload } from '../helpers/push.js';
 import { ManualClock } from '../helpers/clock.js';
+import { until as untilWithin } from '../helpers/wait.js';
 
-const until = async (what: string, check: () => Promise<boolean>): Promise<void> => {
-  const deadline = Date.now() + 15_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+/** A safety net of 15 s, not a timing. */
+const until = (what: string, check: () => Promise<boolean>) => untilWithin(15_000, what, check);
 
 describe('repository delete', () => {
   it('removes tags, revisions, links and uploads; the catalog drops it; GC reclaims its own blobs only', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { IdleRelease } from '../../src/reclaim.js';
-import { until as untilWithin } from '../faults/bounded.js';
+import { until as untilWithin } from '../helpers/wait.js';
 
 /**
  * The buffer pools' let-go (src/reclaim.ts): steps run in order once the pool is unused, never

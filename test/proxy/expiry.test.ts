@@ -7,6 +7,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../helpers/clock.js';
 import { type Berth, Front, type Image, getBlob, pullImage, pushImage, startBerth, tempDir } from './helpers.js';
+import { until as untilWithin } from '../helpers/wait.js';
 
 const V2 = 'docker/registry/v2';
 const MINUTE = 60_000;
@@ -22,13 +23,8 @@ function blobData(root: string, digest: string): string {
   return `${root}/${V2}/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`;
 }
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Polls every 100 ms; 15 s is a safety net, not a timing. */
+const waitFor = (what: string, cond: () => boolean) => untilWithin(15_000, what, cond, 100);
 
 describe('mirror expiry', () => {
   const tmp = tempDir('expiry');

@@ -9,6 +9,7 @@ import { CATALOG_SNAPSHOT, REPOSITORIES_ROOT, savedTagsPath } from '../../src/st
 import { Registry as Storage } from '../../src/storage/registry.js';
 import { SavedTagIndex } from '../../src/storage/listing/saved-list.js';
 import { compareBytes } from '../../src/storage/listing/sorted.js';
+import { until as untilWithin } from '../helpers/wait.js';
 
 /**
  * The catalog on an object store: the first catalog request of a process is answered from the
@@ -59,13 +60,8 @@ async function savedList(): Promise<unknown> {
   return JSON.parse(Buffer.from(await driver.getContent(CATALOG_SNAPSHOT)).toString()).repositories;
 }
 
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting until ${what}`);
-}
+/** A safety net of 10 s, not a timing. */
+const until = (what: string, check: () => Promise<boolean>) => untilWithin(10_000, what, check);
 
 before(async () => {
   s3 = await startS3();

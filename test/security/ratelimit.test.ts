@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { until } from '../faults/bounded.js';
+import { until } from '../helpers/wait.js';
 import type { Registry } from '../helpers/registry.js';
 import { assertStillServing, type Level } from './harness.js';
 import { attempt, parallelLogins, startLimited, tallyOf, type Endpoint, type Route } from './parallel-logins.js';

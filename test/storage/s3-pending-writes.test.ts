@@ -18,6 +18,7 @@ import { s3RegistryYaml, startS3, type S3Server } from '../helpers/s3.js';
 import { startChildRegistry, type Registry } from '../helpers/registry.js';
 import { request } from '../helpers/http.js';
 import { digest, random, repoName } from '../helpers/content.js';
+import { until as untilWithin } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 let s3: S3Server;
@@ -48,17 +49,8 @@ async function partCount(bucket: string, u: MultipartUpload): Promise<number> {
   return r.Parts?.length ?? 0;
 }
 
-/**
- * Waits until `check` holds, re-checking every 50 ms: the condition is what the test waits for;
- * the deadline only turns a hang into a failure.
- */
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits until `check` holds, re-checking every 50 ms; 60 s is a safety net, not a timing. */
+const until = (what: string, check: () => Promise<boolean>) => untilWithin(60_000, what, check);
 
 describe('s3 delete aborts multipart uploads in progress', () => {
   let bucket: string;
