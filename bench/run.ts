@@ -14,7 +14,7 @@ import { parseOptions, usage, type Options, type ServerName, type StorageMode } 
 import { markdownTable, rows, summarize, textTable, type ScenarioResult } from './report.js';
 import { errorSample, type Context, type Sample, type Scenario } from './scenario.js';
 import { DISTRIBUTION_BIN, NGINX_BIN, startNginx, startRegistry, type RunningProcess } from './servers.js';
-import { pullCurlScenario, pullScenario, pushChunkedScenario, pushMonolithicScenario } from './scenarios/blobs.js';
+import { pullCurlScenario, pullScenario, pushChunkedScenario, pushMonolithicScenario, warmUpBytes } from './scenarios/blobs.js';
 import { finishClients, pushDockerScenario, pushSkopeoScenario } from './scenarios/clients.js';
 import { clientCopyScenario } from './scenarios/client-copy.js';
 import { blobHeadScenario, manifestGetScenario } from './scenarios/load.js';
@@ -261,6 +261,7 @@ async function main(): Promise<number> {
     if (scenarios.some((x) => x.needsData)) {
       const sizes = [s.monolithicBytes, s.chunkedBytes, s.pullBytes, s.clientImageBytes];
       const size = Math.max(...sizes);
+      sizes.push(warmUpBytes(s.monolithicBytes), warmUpBytes(s.chunkedBytes));
       log(`generating ${(size / 2 ** 20).toFixed(0)} MiB of random data`);
       mkdirSync(join(work, 'www'), { recursive: true });
       data = generateDataFile(join(work, 'www', 'blob.bin'), size, sizes);
