@@ -105,8 +105,8 @@ export async function timedTransfer(
 
 /**
  * Untimed pushes before a push scenario's timed rounds, the same for every server: a Node
- * server's first pushes of a size run code not yet optimised (Berth's CPU per GiB fell from 1.88–2.12
- * in the first round to 1.32–1.60 by the fifth, `--scenario push-monolithic --reps 6`), and with
+ * server's first pushes of a size run code not yet optimised (Berth's CPU per GiB fell from 1.88 and
+ * 2.12 s in the first round to 1.32–1.60 in the fifth and sixth, `--scenario push-monolithic --reps 6`), and with
  * `workers: auto` each worker warms up on the connections dealt to it. Two per core, so each worker
  * of `auto` has had its share; the other scenarios warm up likewise (docs/performance.md, "What is
  * measured"). A warm-up push is the timed one's kind and chunk size, at most WARM_UP_BYTES long.
@@ -117,37 +117,52 @@ const WARM_UP_BYTES = 256 * 2 ** 20;
 /** The length of a warm-up push before timed pushes of `size` (the data file keeps its hash state). */
 export const warmUpBytes = (size: number): number => Math.min(size, WARM_UP_BYTES);
 
-/** One monolithic push (POST, then PUT ?digest= with the body) of `size` bytes plus a unique suffix, checked by a HEAD. */
-async function pushWhole(server: RunningProcess, ctx: Context, size: number, label: string): Promise<Sample> {
-  const data = dataOf(ctx);
+/**
+ * One push of `size` bytes of the generated data plus a unique suffix to `repo`, timed, on its own
+ * keep-alive connection, then checked by a HEAD; `requests` makes the requests, given that connection,
+ * the blob's digest and the suffix.
+ */
+async function timedPush(
+  server: RunningProcess,
+  ctx: Context,
+  repo: string,
+  size: number,
+  label: string,
+  requests: (agent: Agent, digest: string, suffix: Buffer) => Promise<void>,
+): Promise<Sample> {
   const suffix = uniqueSuffix(label);
-  const digest = data.digest(size, suffix);
+  const digest = dataOf(ctx).digest(size, suffix);
   syncDisks();
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const sample = await timedTransfer(server, async () => {
-    await pushMonolithic(server.url, 'bench/push-monolithic', digest, { kind: 'buffers', parts: [data.bytes.subarray(0, size), suffix] }, agent);
+    await requests(agent, digest, suffix);
     return size + suffix.length;
   }, benchCpuSeconds, storeCpuOf(ctx));
   agent.destroy();
-  await headBlob(server, 'bench/push-monolithic', digest, size + suffix.length);
+  await headBlob(server, repo, digest, size + suffix.length);
   return sample;
 }
 
-/** One chunked push (POST, PATCHes of the chunk size, PUT ?digest=) of `size` bytes plus a unique suffix, checked by a HEAD. */
-async function pushInChunks(server: RunningProcess, ctx: Context, size: number, label: string): Promise<Sample> {
-  const data = dataOf(ctx);
-  const chunk = ctx.sizes.chunkBytes;
-  const suffix = uniqueSuffix(label);
-  const digest = data.digest(size, suffix);
+/** One monolithic push: POST, then PUT ?digest= with the body. */
+function pushWhole(server: RunningProcess, ctx: Context, size: number, label: string): Promise<Sample> {
+  const repo = 'bench/push-monolithic';
+  const bytes = dataOf(ctx).bytes.subarray(0, size);
+  return timedPush(server, ctx, repo, size, label, async (agent, digest, suffix) => {
+    await pushMonolithic(server.url, repo, digest, { kind: 'buffers', parts: [bytes, suffix] }, agent);
+  });
+}
+
+/** One chunked push: POST, PATCHes of the chunk size with Content-Range, PUT ?digest= without a body. */
+function pushInChunks(server: RunningProcess, ctx: Context, size: number, label: string): Promise<Sample> {
   const repo = 'bench/push-chunked';
-  syncDisks();
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const sample = await timedTransfer(server, async () => {
+  const { bytes } = dataOf(ctx);
+  const chunk = ctx.sizes.chunkBytes;
+  return timedPush(server, ctx, repo, size, label, async (agent, digest, suffix) => {
     let url = await startUpload(server.url, repo, agent);
     for (let start = 0; start < size; start += chunk) {
       const end = Math.min(start + chunk, size);
       const last = end === size;
-      const parts = [data.bytes.subarray(start, end), ...(last ? [suffix] : [])];
+      const parts = [bytes.subarray(start, end), ...(last ? [suffix] : [])];
       const length = end - start + (last ? suffix.length : 0);
       const r = await send({
         method: 'PATCH',
@@ -164,11 +179,7 @@ async function pushInChunks(server: RunningProcess, ctx: Context, size: number, 
     const r = await send({ method: 'PUT', url: withQuery(url, { digest }), agent });
     expectStatus(r, 201, 'PUT closing chunked upload');
     expectDigest(r, digest, 'PUT closing chunked upload');
-    return size + suffix.length;
-  }, benchCpuSeconds, storeCpuOf(ctx));
-  agent.destroy();
-  await headBlob(server, repo, digest, size + suffix.length);
-  return sample;
+  });
 }
 
 type Push = (server: RunningProcess, ctx: Context, size: number, label: string) => Promise<Sample>;
