@@ -1,7 +1,7 @@
 // The `berth` launcher (bin/berth): it starts node with Berth's memory options unless the operator
 // chose them, and `berth serve` behind it (the built dist/, as the package's bin runs it) serves.
-// The options are read where the kernel records them, /proc/PID/cmdline, for the server and for
-// its cluster workers.
+// The options are read where the kernel records them, /proc/PID/cmdline and /proc/PID/environ, for
+// the server and for its cluster workers.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -20,10 +20,18 @@ interface Served {
   argv: string[];
   /** The same for each cluster worker. */
   workers: string[][];
+  /** glibc's malloc settings in the server's environment. */
+  malloc: Record<string, string>;
 }
 
 async function cmdline(pid: number): Promise<string[]> {
   return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+}
+
+/** The MALLOC_* variables of a process's environment. */
+async function mallocEnv(pid: number): Promise<Record<string, string>> {
+  const vars = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter((v) => v.startsWith('MALLOC_'));
+  return Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
 }
 
 async function childPids(pid: number): Promise<number[]> {
@@ -44,6 +52,7 @@ describe('the berth launcher', () => {
     const base = { ...process.env };
     delete base.NODE_OPTIONS;
     delete base.BERTH_NODE_ARGS;
+    for (const name of Object.keys(base)) if (name.startsWith('MALLOC_')) delete base[name];
     const child = spawn('/bin/sh', [LAUNCHER, 'serve', config], { env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -59,7 +68,7 @@ describe('the berth launcher', () => {
       }
       const argv = (await cmdline(child.pid!)).slice(1);
       const pids = await childPids(child.pid!);
-      return { argv, workers: await Promise.all(pids.map(async (pid) => (await cmdline(pid)).slice(1))) };
+      return { argv, workers: await Promise.all(pids.map(async (pid) => (await cmdline(pid)).slice(1))), malloc: await mallocEnv(child.pid!) };
     } finally {
       child.kill('SIGTERM');
       await exited;
@@ -72,6 +81,12 @@ describe('the berth launcher', () => {
     assert.ok(entry > 0, `node runs bin/berth.cjs: ${argv.join(' ')}`);
     assert.deepEqual(argv.slice(0, entry), [YOUNG, GROWTH, GC]);
     assert.deepEqual(argv.slice(entry + 1, entry + 2), ['serve']);
+  });
+
+  it("sets glibc's malloc as Berth is measured with, and keeps what the operator's environment sets", async () => {
+    assert.deepEqual((await serve({})).malloc, { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '2097152', MALLOC_ARENA_MAX: '2' });
+    const chosen = { MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_ARENA_MAX: '8' };
+    assert.deepEqual((await serve(chosen)).malloc, chosen);
   });
 
   it('gives the cluster workers the same options', async () => {
