@@ -200,3 +200,43 @@ describe('disk full, saved listings (a filesystem that lists like an object stor
     await until(30_000, 'the catalog is saved once space is freed', () => savedHas([r0, r1, r2, r3]));
   });
 });
+
+describe('disk full, no inode left (folders cannot be made, as on a full ext4 disk)', () => {
+  let small: SmallDisk;
+  let full: Registry;
+
+  before(async () => {
+    small = await mountSmallDisk(16, { inodes: 400 });
+    full = await startRegistry({ base: small.dir });
+  });
+  after(async () => {
+    await full?.stop({ keep: true });
+    await small?.remove();
+  });
+
+  it('refuses the writes that need a new folder with 503 (Node reports the parent as missing), and takes them once inodes are freed', async () => {
+    const repo = repoName('inodes');
+    const data = random(4096);
+    const d = digest(data);
+    const { location: started } = await startUpload(full, repo);
+    const patched = await full.req('PATCH', started, { body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+    assert.equal(patched.status, 202);
+    const location = new URL(patched.header('location')!, full.url).toString();
+    const up = await full.req('POST', `/v2/${repo}/blobs/uploads/`);
+    assert.equal(up.status, 202);
+    await small.fillInodes();
+
+    // Ending the upload moves its data into a blob folder that does not exist yet.
+    const end = await within(60_000, full.req('PUT', withQuery(new URL(up.header('location')!, full.url).toString(), { digest: d }), { body: data, headers: { 'Content-Type': 'application/octet-stream' }, allowServerError: true }), 'PUT ending an upload');
+    assertError(end, 503, 'UNAVAILABLE', 'PUT ending an upload');
+    assert.match(end.text(), NO_SPACE);
+    // An upload in a repository that has no folder yet.
+    const fresh = await within(60_000, full.req('POST', `/v2/${repoName('inodes-new')}/blobs/uploads/`, { allowServerError: true }), 'POST in a new repository');
+    assertError(fresh, 503, 'UNAVAILABLE', 'POST in a new repository');
+    assert.equal((await full.req('HEAD', `/v2/${repo}/blobs/${d}`)).status, 404, 'no blob under the digest');
+
+    await small.release();
+    assert.equal((await full.req('PUT', withQuery(location, { digest: d }))).status, 201, 'the first upload ends once inodes are free');
+    assert.equal((await full.req('HEAD', `/v2/${repo}/blobs/${d}`)).status, 200);
+  });
+});

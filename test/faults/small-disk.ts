@@ -2,7 +2,9 @@
  * A small filesystem for the disk-full scenarios: a tmpfs of a few MiB mounted by the test (as
  * root) under the OS tmpdir, and a filler file that takes its free space away and gives it back.
  * tmpfs counts space in pages: every non-empty file takes at least one (4 KiB), directories and
- * empty files none, so what a write needs is known to the page.
+ * empty files none, so what a write needs is known to the page. With `inodes` it also holds at most
+ * that many files and folders, and `fillInodes` takes the rest: then no folder can be made, as on a
+ * full ext4 disk, where a new folder needs a block.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, open, rm, rmdir, statfs } from 'node:fs/promises';
@@ -19,22 +21,25 @@ export interface SmallDisk {
   free(): Promise<number>;
   /** Grows the filler until at most `leave` bytes are free (0: the disk is full). */
   fill(leave?: number): Promise<void>;
-  /** Removes the filler: the space it took is free again. */
+  /** Makes empty files until no inode is left. */
+  fillInodes(): Promise<void>;
+  /** Removes the fillers: the space and inodes they took are free again. */
   release(): Promise<void>;
   /** Unmounts and removes the mount point. */
   remove(): Promise<void>;
 }
 
-export async function mountSmallDisk(mib: number): Promise<SmallDisk> {
+export async function mountSmallDisk(mib: number, { inodes }: { inodes?: number } = {}): Promise<SmallDisk> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-small-disk-'));
   try {
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${mib}m,mode=0755`, 'tmpfs', dir]);
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${mib}m,mode=0755${inodes ? `,nr_inodes=${inodes}` : ''}`, 'tmpfs', dir]);
   } catch (err) {
     await rmdir(dir).catch(() => undefined);
     throw new Error(`mounting a ${mib} MiB tmpfs needs root (the fault suite runs as root, as CI does): ${(err as Error).message}`);
   }
   const filler = path.join(dir, 'filler');
   let fillers = 0;
+  let empties = 0;
   const free = async () => {
     const s = await statfs(dir);
     return s.bavail * s.bsize;
@@ -59,9 +64,22 @@ export async function mountSmallDisk(mib: number): Promise<SmallDisk> {
         await fh.close();
       }
     },
+    async fillInodes() {
+      for (;;) {
+        try {
+          await (await open(`${filler}-empty-${empties}`, 'wx')).close();
+          empties++;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return;
+          throw err;
+        }
+      }
+    },
     async release() {
       for (let i = 0; i < fillers; i++) await rm(`${filler}-${i}`, { force: true });
+      for (let i = 0; i < empties; i++) await rm(`${filler}-empty-${i}`, { force: true });
       fillers = 0;
+      empties = 0;
     },
     async remove() {
       await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));

@@ -220,7 +220,7 @@ export class FilesystemDriver implements StorageDriver {
       fh = await this.io(() => fsp.open(temp, 'wx', 0o644));
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
-      await fsp.mkdir(this.tempDir, { recursive: true });
+      await this.ensureDir(this.tempDir);
       fh = await this.io(() => fsp.open(temp, 'wx', 0o644));
     }
     try {
@@ -400,8 +400,10 @@ export class FilesystemDriver implements StorageDriver {
   /**
    * `mkdir -p` in one call in the usual cases: the folder exists, or only it is missing. (Node's
    * recursive mkdir stats a folder that exists; every file operation goes through the thread
-   * pool, and a push makes a dozen of them per blob.) A file in the way fails the operation that
-   * follows.
+   * pool, and a push makes a dozen of them per blob.) Missing parents are made one at a time, from
+   * the nearest that exists: Node's recursive mkdir reports ENOENT where a parent could not be
+   * made, hiding why (ENOSPC on a full disk, which must be answered 503, not 500). A file in the
+   * way fails the operation that follows.
    */
   private async ensureDir(dir: string): Promise<void> {
     try {
@@ -409,8 +411,14 @@ export class FilesystemDriver implements StorageDriver {
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'EEXIST') return;
-      if (code !== 'ENOENT') throw err;
-      await this.io(() => fsp.mkdir(dir, { recursive: true }));
+      const parent = nodePath.dirname(dir);
+      if (code !== 'ENOENT' || parent === dir) throw err;
+      await this.ensureDir(parent);
+      try {
+        await this.io(() => fsp.mkdir(dir));
+      } catch (again) {
+        if (errnoCode(again) !== 'EEXIST') throw again;
+      }
     }
   }
 
