@@ -222,12 +222,11 @@ describe('disk full, no inode left (folders cannot be made, as on a full ext4 di
     const patched = await full.req('PATCH', started, { body: data, headers: { 'Content-Type': 'application/octet-stream' } });
     assert.equal(patched.status, 202);
     const location = new URL(patched.header('location')!, full.url).toString();
-    const up = await full.req('POST', `/v2/${repo}/blobs/uploads/`);
-    assert.equal(up.status, 202);
+    const { location: second } = await startUpload(full, repo);
     await small.fillInodes();
 
     // Ending the upload moves its data into a blob folder that does not exist yet.
-    const end = await within(60_000, full.req('PUT', withQuery(new URL(up.header('location')!, full.url).toString(), { digest: d }), { body: data, headers: { 'Content-Type': 'application/octet-stream' }, allowServerError: true }), 'PUT ending an upload');
+    const end = await within(60_000, full.req('PUT', withQuery(second, { digest: d }), { body: data, headers: { 'Content-Type': 'application/octet-stream' }, allowServerError: true }), 'PUT ending an upload');
     assertError(end, 503, 'UNAVAILABLE', 'PUT ending an upload');
     assert.match(end.text(), NO_SPACE);
     // An upload in a repository that has no folder yet.
