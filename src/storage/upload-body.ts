@@ -30,12 +30,18 @@ export const BLOCK_SIZE = 512 * 1024;
 /** Blocks filled and waiting for storage, per upload, before the body's reading pauses. */
 export const QUEUED_LIMIT = 3;
 /**
- * Blocks out of the pool over all uploads (filling, queued, being stored) beyond which each
- * upload keeps at most one: it pauses reading as soon as a block waits for storage, and takes its
- * next block only when it reads on. So 64 uploads at once hold about 64 blocks (32 MiB) instead
- * of 4 each, while one or a few large uploads still read ahead (docs/performance.md, "Peak RSS").
+ * Blocks out of the pool over all uploads (filling, queued, being stored) at which a body that
+ * needs its next block waits in line for one to come back, its reading paused and its bytes left
+ * in the kernel's socket buffer, rather than take fresh memory. 64 uploads at once held 64-72
+ * blocks (32-36 MiB) when each could take one whatever the others held; the disk writes only a
+ * few at a time anyway (docs/performance.md, "Upload blocks in line").
  */
-export const SHARED_LIMIT = 32;
+export const BLOCK_LIMIT = 32;
+/**
+ * A body that waited this long takes a block past BLOCK_LIMIT: blocks held by slow clients (a
+ * block fills only as fast as its client sends) delay the others at most this long per block.
+ */
+export const BLOCK_WAIT_MS = 200;
 /** Blocks kept for reuse between uploads; beyond this they are left to the garbage collector. */
 const POOL_LIMIT = 64;
 /**
@@ -64,8 +70,17 @@ class BlockPool {
   ]);
   /** Blocks taken and not given back yet. */
   out = 0;
+  /** Bodies waiting for a block, in turn, with when each began to wait. */
+  private readonly waiters: Array<{ body: BodyBlocks; since: number }> = [];
+  /** Bodies let through that have not taken their block yet: it is theirs. */
+  private passes = 0;
+  private overdue: NodeJS.Timeout | undefined;
+  /** Bodies let through past BLOCK_LIMIT after waiting BLOCK_WAIT_MS, since the start. */
+  overdueGrants = 0;
 
-  take(): Buffer {
+  /** A block for a body; `passed`: one the pool let through (its pass is used up). */
+  take(passed = false): Buffer {
+    if (passed) this.passes--;
     this.out++;
     const kept = this.free.pop();
     if (kept) return kept;
@@ -76,11 +91,58 @@ class BlockPool {
   give(block: Buffer): void {
     this.out--;
     if (this.free.length < POOL_LIMIT) this.free.push(block);
+    this.letThrough();
   }
 
-  /** Past the shared limit uploads keep one block each (see SHARED_LIMIT). */
-  get crowded(): boolean {
-    return this.out > SHARED_LIMIT;
+  /** Whether a body that needs a block must wait for one (see BLOCK_LIMIT); those waiting go first. */
+  get exhausted(): boolean {
+    return this.out + this.passes >= BLOCK_LIMIT || this.waiters.length > 0;
+  }
+
+  /** Lets bodies in line through, in turn, while blocks are to spare; each takes one as it reads on. */
+  private letThrough(): void {
+    while (this.waiters.length > 0 && this.out + this.passes < BLOCK_LIMIT) this.pass(this.waiters.shift()!.body);
+  }
+
+  private pass(body: BodyBlocks): void {
+    this.passes++;
+    body.granted();
+  }
+
+  /** A body let through ended without taking its block. */
+  unused(): void {
+    this.passes--;
+    this.letThrough();
+  }
+
+  /** `body` waits for a block: granted() is called once one is to spare, or once it waited BLOCK_WAIT_MS. */
+  wait(body: BodyBlocks): void {
+    this.waiters.push({ body, since: Date.now() });
+    if (!this.overdue) this.check(BLOCK_WAIT_MS);
+  }
+
+  /** Bodies in line for a block. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /** `body` no longer waits (it ended or failed). */
+  forget(body: BodyBlocks): void {
+    const at = this.waiters.findIndex((w) => w.body === body);
+    if (at >= 0) this.waiters.splice(at, 1);
+  }
+
+  /** In `ms`, lets every body that has waited BLOCK_WAIT_MS by then go on. */
+  private check(ms: number): void {
+    this.overdue = setTimeout(() => {
+      this.overdue = undefined;
+      const due = Date.now() - BLOCK_WAIT_MS;
+      while (this.waiters.length > 0 && this.waiters[0]!.since <= due) {
+        this.overdueGrants++;
+        this.pass(this.waiters.shift()!.body);
+      }
+      if (this.waiters.length > 0) this.check(this.waiters[0]!.since - due);
+    }, ms).unref();
   }
 
   /** An upload starts using blocks. */
@@ -122,11 +184,13 @@ class BlockPool {
 const pool = new BlockPool();
 
 /**
- * Blocks held by uploads right now (`out`), kept for reuse (`free`), and the memories those kept
- * are cut from: tests check that bodies give theirs back and that an idle pool lets memories go.
+ * Blocks held by uploads right now (`out`), kept for reuse (`free`), the memories those kept are
+ * cut from, bodies in line for a block (`waiting`) and those let through past BLOCK_LIMIT so far
+ * (`overdue`): tests check that bodies give theirs back, that an idle pool lets memories go, and
+ * that a crowd of bodies stays within the limit.
  */
-export function blockCounts(): { out: number; free: number; memories: number } {
-  return { out: pool.out, free: pool.kept, memories: pool.keptMemories };
+export function blockCounts(): { out: number; free: number; memories: number; waiting: number; overdue: number } {
+  return { out: pool.out, free: pool.kept, memories: pool.keptMemories, waiting: pool.waiting, overdue: pool.overdueGrants };
 }
 
 /** What a body's reader is told by its blocks: read on, hold on, or stop (a block could not be stored). */
@@ -139,9 +203,9 @@ export interface ReadControl {
 /**
  * The blocks of one body. Its reader puts bytes in (read in place into `space()`, or copied in),
  * full blocks are stored one after another while the next fills, and the reader is paused while
- * QUEUED_LIMIT blocks wait (one, when uploads together hold more than SHARED_LIMIT). A block is
- * taken from the pool only when bytes are about to go in, so a body that ends on a block boundary,
- * or one paused for storage, holds no empty block. Every byte goes to the sink's `data` as it is put in.
+ * QUEUED_LIMIT blocks wait for storage, and while it waits for a block (BLOCK_LIMIT). A block is taken from the pool only when bytes are about to go
+ * in, so a body that ends on a block boundary, or one paused, holds no empty block. Every byte
+ * goes to the sink's `data` as it is put in.
  */
 export class BodyBlocks {
   private current: Buffer | undefined;
@@ -149,8 +213,14 @@ export class BodyBlocks {
   private bytes = 0;
   private queued = 0;
   private paused = false;
+  /** In the pool's line for a block (it had none to spare). */
+  private waiting = false;
+  /** Let through by the pool: takes its next block whether or not the pool has one to spare. */
+  private passed = false;
   private failure: { err: unknown } | undefined;
   private released = false;
+  /** end() or abort() was called: no more bytes come. */
+  private over = false;
   /** The blocks handed to storage, one after another. */
   private chain: Promise<void> = Promise.resolve();
 
@@ -159,6 +229,7 @@ export class BodyBlocks {
     private readonly control: ReadControl,
   ) {
     pool.enter();
+    this.steer();
   }
 
   /** Bytes put in so far. */
@@ -171,7 +242,7 @@ export class BodyBlocks {
     return this.filled;
   }
 
-  /** Whether the reader was told to hold on (blocks wait for storage). */
+  /** Whether the reader was told to hold on (blocks wait for storage, or the body for a block). */
   get holding(): boolean {
     return this.paused;
   }
@@ -182,7 +253,10 @@ export class BodyBlocks {
   }
 
   private block(): Buffer {
-    return (this.current ??= pool.take());
+    if (this.current) return this.current;
+    const passed = this.passed;
+    this.passed = false;
+    return (this.current = pool.take(passed));
   }
 
   /** `n` bytes were read into the start of space(). */
@@ -217,6 +291,7 @@ export class BodyBlocks {
 
   /** The body is complete: stores the rest; resolves with the body's length once all of it is stored. */
   async end(): Promise<number> {
+    this.over = true;
     if (this.filled > 0 && !this.failure) this.store();
     await this.chain;
     this.release();
@@ -226,6 +301,7 @@ export class BodyBlocks {
 
   /** The body failed: nothing more is stored; resolves once no block is being stored. */
   async abort(): Promise<void> {
+    this.over = true;
     this.failure ??= { err: new Error('upload body aborted') };
     await this.chain;
     this.release();
@@ -234,14 +310,39 @@ export class BodyBlocks {
   private release(): void {
     if (this.released) return;
     this.released = true;
+    if (this.waiting) pool.forget(this);
+    if (this.passed) pool.unused();
+    this.waiting = this.passed = false;
     if (this.current) pool.give(this.current);
     this.current = undefined;
     pool.leave();
   }
 
-  /** Reading must wait while this many blocks of this body wait for storage. */
-  private limit(): number {
-    return pool.crowded ? 1 : QUEUED_LIMIT;
+  /** The pool has a block for this body (or it waited long enough): it reads on unless storage holds it. */
+  granted(): void {
+    this.waiting = false;
+    this.passed = true;
+    this.steer();
+  }
+
+  /**
+   * Tells the reader to hold on or read on. It holds on while this body's blocks wait for storage,
+   * and, when it is about to need a block, while the pool has none to spare (it joins the line).
+   */
+  private steer(): void {
+    const storing = this.queued >= QUEUED_LIMIT;
+    if (!storing && !this.waiting && !this.passed && !this.current && !this.over && pool.exhausted) {
+      this.waiting = true;
+      pool.wait(this);
+    }
+    const hold = storing || this.waiting;
+    if (hold && !this.paused) {
+      this.paused = true;
+      this.control.pause();
+    } else if (!hold && this.paused && !this.failure) {
+      this.paused = false;
+      this.control.resume();
+    }
   }
 
   /** Hands the current block to storage; the next is taken when bytes come. */
@@ -251,10 +352,7 @@ export class BodyBlocks {
     this.current = undefined;
     this.filled = 0;
     this.queued++;
-    if (this.queued >= this.limit() && !this.paused) {
-      this.paused = true;
-      this.control.pause();
-    }
+    this.steer();
     this.chain = this.chain.then(async () => {
       try {
         if (!this.failure) await this.sink.block(view);
@@ -262,12 +360,9 @@ export class BodyBlocks {
         this.failure = { err };
         this.control.failed(err);
       } finally {
-        pool.give(block);
         this.queued--;
-        if (this.paused && this.queued < this.limit() && !this.failure) {
-          this.paused = false;
-          this.control.resume();
-        }
+        pool.give(block);
+        this.steer();
       }
     });
   }

@@ -2,7 +2,7 @@
  * The socket reads of upload bodies (src/api/body/socket-reads.ts) against storage slower than
  * the connection: the body's blocks queue up, reading pauses and resumes, and a body that ends
  * while reading is paused still hands the connection back to the parser for the next request;
- * with more bodies at once than the shared block limit, each waits with one block and reads on.
+ * with more bodies at once than the pool's block limit, the rest wait in line for a block.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { armBody, requestBody, socketReadCount } from '../../src/api/body/socket-reads.js';
-import { BLOCK_SIZE, SHARED_LIMIT, blockCounts } from '../../src/storage/upload-body.js';
+import { BLOCK_LIMIT, BLOCK_SIZE, blockCounts } from '../../src/storage/upload-body.js';
 import { random } from '../helpers/content.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -71,11 +71,18 @@ for (const waits of [true, false]) test(`bodies of whole blocks into slow storag
   }
 });
 
-test(`${SHARED_LIMIT + 8} bodies at once into slow storage, past the shared block limit: each arrives whole, and every block is back in the pool after`, async () => {
-  const n = SHARED_LIMIT + 8;
+test(`${BLOCK_LIMIT + 24} bodies at once: past ${BLOCK_LIMIT} blocks out the rest wait in line for one, their first read's bytes kept for them, and each arrives whole`, async () => {
+  const n = BLOCK_LIMIT + 24;
   let mostOut = 0;
-  // Storage holds every block until each body has filled one, so that all are under way at once.
-  let started = 0;
+  let mostWaiting = 0;
+  const sample = (): void => {
+    const counts = blockCounts();
+    mostOut = Math.max(mostOut, counts.out);
+    mostWaiting = Math.max(mostWaiting, counts.waiting);
+  };
+  const overdueBefore = blockCounts().overdue;
+  // Storage holds every block until all bodies have arrived and had a moment to read, so that all want blocks at once.
+  let arrived = 0;
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
   const server = http.createServer((req, res) => {
@@ -83,25 +90,25 @@ test(`${SHARED_LIMIT + 8} bodies at once into slow storage, past the shared bloc
     void (async () => {
       const hashed = createHash('sha256');
       const stored: Buffer[] = [];
-      await sleep(5);
+      if (++arrived === n) setTimeout(() => (sample(), open()), 100);
       const length = await requestBody(req).deliver({
-        data: (piece) => hashed.update(piece),
+        data: (piece) => {
+          sample();
+          hashed.update(piece);
+        },
         block: async (block) => {
-          mostOut = Math.max(mostOut, blockCounts().out);
           stored.push(Buffer.from(block));
-          if (stored.length === 1 && ++started === n) open();
           await gate;
-          await sleep(10);
+          await sleep(2);
         },
       });
       res.end(`${length} ${hashed.digest('hex')} ${sha(Buffer.concat(stored))}`);
     })();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const before = socketReadCount.bodies;
   try {
     const port = (server.address() as AddressInfo).port;
-    const body = random(4 * BLOCK_SIZE + 1000);
+    const body = random(2 * BLOCK_SIZE + 1000);
     const answers = await Promise.all(
       Array.from({ length: n }, () =>
         new Promise<string>((resolve, reject) => {
@@ -117,9 +124,11 @@ test(`${SHARED_LIMIT + 8} bodies at once into slow storage, past the shared bloc
       ),
     );
     for (const answer of answers) assert.equal(answer, `${body.length} ${sha(body)} ${sha(body)}`);
-    assert.equal(socketReadCount.bodies - before, n, 'all read from the socket');
-    assert.ok(mostOut >= n, `every body held a block at once (${mostOut} blocks out at most)`);
+    const overdue = blockCounts().overdue - overdueBefore;
+    assert.ok(mostWaiting > 0, 'bodies waited in line for a block');
+    assert.ok(mostOut <= BLOCK_LIMIT + overdue, `${mostOut} blocks out at most, ${overdue} bodies let through past the limit after waiting`);
     assert.equal(blockCounts().out, 0, 'every block back in the pool');
+    assert.equal(blockCounts().waiting, 0, 'nobody left in line');
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));

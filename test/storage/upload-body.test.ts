@@ -1,14 +1,14 @@
 /**
  * An upload body's blocks (src/storage/upload-body.ts): taken from the shared pool only when bytes
  * go in, given back when the body ends, fails or is aborted, and bounded over all uploads at once
- * (past SHARED_LIMIT each body waits with at most one block queued and holds no empty one); an
- * idle pool keeps IDLE_RESERVE blocks for a moment, then none.
+ * (at BLOCK_LIMIT a body that needs a block waits in line for one, holding none); an idle pool
+ * keeps IDLE_RESERVE blocks for a moment, then none.
  * The HTTP side, with socket reads, is test/api/socket-reads.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pageAligned } from '../../src/storage/driver/aligned-memory.js';
-import { BLOCK_SIZE, BodyBlocks, IDLE_RESERVE, QUEUED_LIMIT, SHARED_LIMIT, blockCounts, type BodySink } from '../../src/storage/upload-body.js';
+import { BLOCK_LIMIT, BLOCK_SIZE, BLOCK_WAIT_MS, BodyBlocks, IDLE_RESERVE, QUEUED_LIMIT, blockCounts, type BodySink } from '../../src/storage/upload-body.js';
 
 /** A sink whose block stores finish only when the test lets them (or fail, when told to). */
 function heldSink() {
@@ -111,9 +111,8 @@ test('a body gives its blocks back when it is aborted mid-way and when storage f
   assert.equal(blockCounts().out, start, 'failed: blocks back');
 });
 
-test(`one body reads ahead by ${QUEUED_LIMIT} blocks; past ${SHARED_LIMIT} blocks over all bodies each pauses with one block queued and holds no other`, async () => {
+test(`a body reads ahead by ${QUEUED_LIMIT} blocks: paused while they wait for storage, holding no empty one, and reads on once one is stored`, async () => {
   const start = blockCounts().out;
-  // One body alone: paused once QUEUED_LIMIT blocks wait for storage.
   const one = heldSink();
   const oneControl = control();
   const alone = new BodyBlocks(one.sink, oneControl.control);
@@ -125,28 +124,6 @@ test(`one body reads ahead by ${QUEUED_LIMIT} blocks; past ${SHARED_LIMIT} block
   const aloneEnded = alone.end();
   await drain(one);
   await aloneEnded;
-
-  // Many bodies, each one block in: the first SHARED_LIMIT read on, the rest wait.
-  const n = SHARED_LIMIT + 8;
-  const bodies = Array.from({ length: n }, () => {
-    const h = heldSink();
-    const c = control();
-    return { h, c, blocks: new BodyBlocks(h.sink, c.control) };
-  });
-  for (const b of bodies) b.blocks.copy(bytes(BLOCK_SIZE));
-  assert.equal(blockCounts().out - start, n, 'one (queued) block per body, no empty ones');
-  const paused = bodies.filter((b) => b.c.state.paused).length;
-  assert.equal(paused, n - SHARED_LIMIT, 'the bodies past the shared limit wait');
-  // A waiting body reads on as soon as its own block is stored, and takes its next block only then.
-  const last = bodies[n - 1]!;
-  await last.h.finishOne();
-  assert.equal(last.c.state.paused, false);
-  assert.equal(blockCounts().out - start, n - 1);
-  last.blocks.copy(bytes(10));
-  assert.equal(blockCounts().out - start, n);
-  const ends = bodies.map((b) => b.blocks.end());
-  await Promise.all(bodies.map((b) => drain(b.h)));
-  await Promise.all(ends);
   assert.equal(blockCounts().out, start, 'every block back in the pool');
 });
 
@@ -186,4 +163,47 @@ test('blocks are page-aligned, so the filesystem driver writes them past the pag
   assert.equal(await end, BLOCK_SIZE * 2 + 100);
   assert.equal(seen.length, 3);
   for (const block of seen) assert.ok(pageAligned(block), `a block at offset ${block.byteOffset} of its memory`);
+});
+
+test(`at ${BLOCK_LIMIT} blocks out, a body that needs one waits in line, paused and holding none, and reads on in turn as blocks come back; one that waited ${BLOCK_WAIT_MS} ms takes one anyway`, async () => {
+  const start = blockCounts().out;
+  const body = () => {
+    const h = heldSink();
+    const c = control();
+    return { h, c, blocks: new BodyBlocks(h.sink, c.control) };
+  };
+  // Bodies part-way through a block each, up to the limit: none of them waits.
+  const holders = Array.from({ length: BLOCK_LIMIT - start }, body);
+  for (const b of holders) b.blocks.copy(bytes(1000));
+  assert.equal(blockCounts().out, BLOCK_LIMIT);
+  assert.equal(holders.filter((b) => b.c.state.paused).length, 0);
+
+  // Three more bodies: each is told to hold on before it takes anything.
+  const [first, second, third] = [body(), body(), body()];
+  for (const b of [first, second, third]) assert.equal(b.c.state.paused, true, 'waits for a block');
+  assert.equal(blockCounts().out, BLOCK_LIMIT, 'no block taken by a waiting body');
+  // One that gives up while it waits leaves the line.
+  await second.blocks.abort();
+
+  // A holder ends: its block comes back and the first in line reads on, the next one still waits.
+  const ended = holders[0]!.blocks.end();
+  await drain(holders[0]!.h);
+  await ended;
+  assert.equal(first.c.state.paused, false, 'first in line reads on once a block is back');
+  assert.equal(third.c.state.paused, true, 'the next waits on');
+  first.blocks.copy(bytes(10));
+  assert.equal(blockCounts().out, BLOCK_LIMIT, 'it took the block that came back');
+
+  // No block comes back now: the next body in line takes one anyway once it has waited long enough.
+  for (const deadline = Date.now() + 30_000; third.c.state.paused; await new Promise((r) => setTimeout(r, 10))) {
+    assert.ok(Date.now() < deadline, 'still waiting after 30 s');
+  }
+  third.blocks.copy(bytes(10));
+  assert.equal(blockCounts().out, BLOCK_LIMIT + 1);
+
+  const rest = [...holders.slice(1), first, third];
+  const ends = rest.map((b) => b.blocks.end());
+  await Promise.all(rest.map((b) => drain(b.h)));
+  await Promise.all(ends);
+  assert.equal(blockCounts().out, start, 'every block back in the pool');
 });

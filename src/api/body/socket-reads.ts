@@ -270,6 +270,8 @@ class SocketReads {
   /** Reads on, once the socket is ours (until then Node's parser reads it, and the switch starts our reads). */
   startReading(): void {
     const handle = this.handle;
+    // A body that holds on (waiting for storage or for a block) is read on by its resume().
+    if (this.body?.reading && this.body.holding) return;
     if (this.switched && handle && !handle.reading && !this.socket._paused && !this.socket.destroyed) {
       // A body that held no block while it waited (upload-body.ts) reads into one from here on.
       if (this.space === idleBuffer && this.body?.reading) this.use(this.nextSpace());
@@ -368,10 +370,14 @@ class SocketBody implements UploadBody {
     private readonly tailSpans: number[],
   ) {}
 
-  /** Where the next read goes, or nothing while the blocks wait for storage (no block is taken for it then). */
+  /** Where the next read goes, or nothing while the blocks hold on (no block is taken for it then). */
   space(): Buffer | undefined {
-    const blocks = this.blocks!;
-    return blocks.holding ? undefined : blocks.space();
+    return this.holding ? undefined : this.blocks!.space();
+  }
+
+  /** Reading waits: for storage, or for a block from the pool (upload-body.ts). */
+  get holding(): boolean {
+    return this.blocks?.holding ?? false;
   }
 
   /** The socket could not be switched, or someone else read the body first: it is read through the request stream. */
@@ -405,12 +411,21 @@ class SocketBody implements UploadBody {
       while (req.read() !== null) {
         // dropped: the same bytes come from the raw read below
       }
+      // The first read's body bytes go in first, once the body may take a block (it may have to
+      // wait for one): only then does the socket read on.
+      let begun = false;
+      const begin = (): void => {
+        begun = true;
+        for (let i = 0; i < this.tailSpans.length; i += 2) blocks.copy(this.tail.subarray(this.tailSpans[i], this.tailSpans[i + 1]));
+      };
       const blocks = new BodyBlocks(sink, {
         pause: () => {
           if (this.reading) connection.stopReading();
         },
         resume: () => {
-          if (this.reading) connection.startReading();
+          if (!this.reading) return;
+          if (!begun) begin();
+          connection.startReading();
         },
         failed: (err) => this.fail(err),
       });
@@ -436,9 +451,11 @@ class SocketBody implements UploadBody {
       };
       const onClose = (): void => this.fail(req.errored ?? prematureClose());
       connection.socket.on('close', onClose);
-      for (let i = 0; i < this.tailSpans.length; i += 2) blocks.copy(this.tail.subarray(this.tailSpans[i], this.tailSpans[i + 1]));
       if (connection.socket.destroyed) return this.fail(req.errored ?? prematureClose());
-      connection.startReading();
+      if (!blocks.holding) {
+        begin();
+        connection.startReading();
+      }
     });
   }
 
