@@ -203,9 +203,10 @@ export interface ReadControl {
 /**
  * The blocks of one body. Its reader puts bytes in (read in place into `space()`, or copied in),
  * full blocks are stored one after another while the next fills, and the reader is paused while
- * QUEUED_LIMIT blocks wait for storage, and while it waits for a block (BLOCK_LIMIT). A block is taken from the pool only when bytes are about to go
- * in, so a body that ends on a block boundary, or one paused, holds no empty block. Every byte
- * goes to the sink's `data` as it is put in.
+ * QUEUED_LIMIT blocks wait for storage, or while the body waits in line for a block (BLOCK_LIMIT).
+ * A block is taken from the pool only when bytes are about to go in, so a body that ends on a
+ * block boundary, or one paused, holds no empty block. Every byte goes to the sink's `data` as it
+ * is put in.
  */
 export class BodyBlocks {
   private current: Buffer | undefined;

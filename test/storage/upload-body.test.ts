@@ -5,10 +5,11 @@
  * keeps IDLE_RESERVE blocks for a moment, then none.
  * The HTTP side, with socket reads, is test/api/socket-reads.test.ts.
  */
+import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pageAligned } from '../../src/storage/driver/aligned-memory.js';
-import { BLOCK_LIMIT, BLOCK_SIZE, BLOCK_WAIT_MS, BodyBlocks, IDLE_RESERVE, QUEUED_LIMIT, blockCounts, type BodySink } from '../../src/storage/upload-body.js';
+import { BLOCK_LIMIT, BLOCK_SIZE, BLOCK_WAIT_MS, BodyBlocks, IDLE_RESERVE, QUEUED_LIMIT, blockCounts, readableBody, type BodySink } from '../../src/storage/upload-body.js';
 
 /** A sink whose block stores finish only when the test lets them (or fail, when told to). */
 function heldSink() {
@@ -205,5 +206,28 @@ test(`at ${BLOCK_LIMIT} blocks out, a body that needs one waits in line, paused 
   const ends = rest.map((b) => b.blocks.end());
   await Promise.all(rest.map((b) => drain(b.h)));
   await Promise.all(ends);
+  assert.equal(blockCounts().out, start, 'every block back in the pool');
+});
+
+test('a body read from a stream (TLS, HTTP/2) waits in line too: its stream stays paused until a block is to spare, then it arrives whole', async () => {
+  const start = blockCounts().out;
+  const holders = Array.from({ length: BLOCK_LIMIT - start }, () => {
+    const h = heldSink();
+    return { h, blocks: new BodyBlocks(h.sink, control().control) };
+  });
+  for (const b of holders) b.blocks.copy(bytes(1000));
+
+  const stream = new PassThrough();
+  const hashed: number[] = [];
+  const delivered = readableBody(stream).deliver({ data: (piece) => void hashed.push(piece.length), block: async () => undefined });
+  stream.end(bytes(BLOCK_SIZE + 10));
+  await settled();
+  assert.equal(hashed.length, 0, 'nothing read while it waits');
+  assert.equal(blockCounts().waiting, 1);
+
+  const ended = holders.map((b) => b.blocks.end());
+  await Promise.all(holders.map((b) => drain(b.h)));
+  await Promise.all(ended);
+  assert.equal(await delivered, BLOCK_SIZE + 10);
   assert.equal(blockCounts().out, start, 'every block back in the pool');
 });
