@@ -96,12 +96,17 @@ class BlockPool {
 
   /** Whether a body that needs a block must wait for one (see BLOCK_LIMIT); those waiting go first. */
   get exhausted(): boolean {
-    return this.out + this.passes >= BLOCK_LIMIT || this.waiters.length > 0;
+    return !this.spare || this.waiters.length > 0;
+  }
+
+  /** Blocks out and reserved for bodies let through are below BLOCK_LIMIT. */
+  private get spare(): boolean {
+    return this.out + this.passes < BLOCK_LIMIT;
   }
 
   /** Lets bodies in line through, in turn, while blocks are to spare; each takes one as it reads on. */
   private letThrough(): void {
-    while (this.waiters.length > 0 && this.out + this.passes < BLOCK_LIMIT) this.pass(this.waiters.shift()!.body);
+    while (this.waiters.length > 0 && this.spare) this.pass(this.waiters.shift()!.body);
   }
 
   private pass(body: BodyBlocks): void {

@@ -73,6 +73,27 @@ async function drain(h: ReturnType<typeof heldSink>): Promise<void> {
   while (h.waiting > 0) await h.finishOne();
 }
 
+/** A body whose stores wait for the test, and what its reader was told. */
+function heldBody() {
+  const h = heldSink();
+  const c = control();
+  return { h, c, blocks: new BodyBlocks(h.sink, c.control) };
+}
+
+/** Bodies part-way through a block each, until BLOCK_LIMIT blocks are out: none of them waits. */
+function holdToLimit() {
+  const holders = Array.from({ length: BLOCK_LIMIT - blockCounts().out }, heldBody);
+  for (const b of holders) b.blocks.copy(bytes(1000));
+  return holders;
+}
+
+/** Ends the bodies and lets each store its blocks. */
+async function endAll(bodies: Array<ReturnType<typeof heldBody>>): Promise<void> {
+  const ends = bodies.map((b) => b.blocks.end());
+  await Promise.all(bodies.map((b) => drain(b.h)));
+  await Promise.all(ends);
+}
+
 test('a body takes blocks only as bytes go in: none before the first byte, none empty after a body ending on a block boundary, and all back once it ends', async () => {
   const start = blockCounts().out;
   const h = heldSink();
@@ -138,10 +159,7 @@ test(`an idle pool soon keeps ${IDLE_RESERVE} blocks, then none`, async () => {
   };
   // What earlier tests left is let go first, so these bodies' blocks come from fresh memories.
   await until(0);
-  const bodies = Array.from({ length: IDLE_RESERVE * 3 }, () => {
-    const h = heldSink();
-    return { h, blocks: new BodyBlocks(h.sink, control().control) };
-  });
+  const bodies = Array.from({ length: IDLE_RESERVE * 3 }, heldBody);
   for (const b of bodies) b.blocks.copy(bytes(BLOCK_SIZE));
   const ends = bodies.map((b) => b.blocks.end());
   // Blocks come back one from each memory in turn, so keeping any IDLE_RESERVE of them would keep all three memories.
@@ -168,19 +186,12 @@ test('blocks are page-aligned, so the filesystem driver writes them past the pag
 
 test(`at ${BLOCK_LIMIT} blocks out, a body that needs one waits in line, paused and holding none, and reads on in turn as blocks come back; one that waited ${BLOCK_WAIT_MS} ms takes one anyway`, async () => {
   const start = blockCounts().out;
-  const body = () => {
-    const h = heldSink();
-    const c = control();
-    return { h, c, blocks: new BodyBlocks(h.sink, c.control) };
-  };
-  // Bodies part-way through a block each, up to the limit: none of them waits.
-  const holders = Array.from({ length: BLOCK_LIMIT - start }, body);
-  for (const b of holders) b.blocks.copy(bytes(1000));
+  const holders = holdToLimit();
   assert.equal(blockCounts().out, BLOCK_LIMIT);
   assert.equal(holders.filter((b) => b.c.state.paused).length, 0);
 
   // Three more bodies: each is told to hold on before it takes anything.
-  const [first, second, third] = [body(), body(), body()];
+  const [first, second, third] = [heldBody(), heldBody(), heldBody()];
   for (const b of [first, second, third]) assert.equal(b.c.state.paused, true, 'waits for a block');
   assert.equal(blockCounts().out, BLOCK_LIMIT, 'no block taken by a waiting body');
   // One that gives up while it waits leaves the line.
@@ -202,20 +213,13 @@ test(`at ${BLOCK_LIMIT} blocks out, a body that needs one waits in line, paused 
   third.blocks.copy(bytes(10));
   assert.equal(blockCounts().out, BLOCK_LIMIT + 1);
 
-  const rest = [...holders.slice(1), first, third];
-  const ends = rest.map((b) => b.blocks.end());
-  await Promise.all(rest.map((b) => drain(b.h)));
-  await Promise.all(ends);
+  await endAll([...holders.slice(1), first, third]);
   assert.equal(blockCounts().out, start, 'every block back in the pool');
 });
 
 test('a body read from a stream (TLS, HTTP/2) waits in line too: its stream stays paused until a block is to spare, then it arrives whole', async () => {
   const start = blockCounts().out;
-  const holders = Array.from({ length: BLOCK_LIMIT - start }, () => {
-    const h = heldSink();
-    return { h, blocks: new BodyBlocks(h.sink, control().control) };
-  });
-  for (const b of holders) b.blocks.copy(bytes(1000));
+  const holders = holdToLimit();
 
   const stream = new PassThrough();
   const hashed: number[] = [];
@@ -225,9 +229,7 @@ test('a body read from a stream (TLS, HTTP/2) waits in line too: its stream stay
   assert.equal(hashed.length, 0, 'nothing read while it waits');
   assert.equal(blockCounts().waiting, 1);
 
-  const ended = holders.map((b) => b.blocks.end());
-  await Promise.all(holders.map((b) => drain(b.h)));
-  await Promise.all(ended);
+  await endAll(holders);
   assert.equal(await delivered, BLOCK_SIZE + 10);
   assert.equal(blockCounts().out, start, 'every block back in the pool');
 });
