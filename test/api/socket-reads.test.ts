@@ -2,7 +2,8 @@
  * The socket reads of upload bodies (src/api/body/socket-reads.ts) against storage slower than
  * the connection: the body's blocks queue up, reading pauses and resumes, and a body that ends
  * while reading is paused still hands the connection back to the parser for the next request;
- * with more bodies at once than the pool's block limit, the rest wait in line for a block.
+ * with more bodies at once than the pool's block limit, the rest wait in line for a block; a body
+ * with a large block or more to come is read into large blocks.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { armBody, requestBody, socketReadCount } from '../../src/api/body/socket-reads.js';
-import { BLOCK_LIMIT, BLOCK_SIZE, blockCounts } from '../../src/storage/upload-body.js';
+import { BLOCK_LIMIT, BLOCK_SIZE, LARGE_BLOCK_SIZE, blockCounts } from '../../src/storage/upload-body.js';
 import { random } from '../helpers/content.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -129,6 +130,49 @@ test(`${BLOCK_LIMIT + 24} bodies at once: past ${BLOCK_LIMIT} blocks out the res
     assert.ok(mostOut <= BLOCK_LIMIT + overdue, `${mostOut} blocks out at most, ${overdue} bodies let through past the limit after waiting`);
     assert.equal(blockCounts().out, 0, 'every block back in the pool');
     assert.equal(blockCounts().waiting, 0, 'nobody left in line');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('a body with a large block or more to come is read from the socket into large blocks: at once with Content-Length, once that much has come when chunked', async () => {
+  const server = http.createServer((req, res) => {
+    armBody(req);
+    void (async () => {
+      const hashed = createHash('sha256');
+      const sizes: number[] = [];
+      const n = await requestBody(req).deliver({ data: (piece) => hashed.update(piece), block: async (block) => void sizes.push(block.length) });
+      res.end(`${n} ${hashed.digest('hex')} ${sizes.join(',')}`);
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const before = socketReadCount.bodies;
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const L = LARGE_BLOCK_SIZE;
+    const body = random(2 * L + 17);
+    const smalls = Array<number>(L / BLOCK_SIZE).fill(BLOCK_SIZE);
+    for (const [headers, sizes] of [
+      [{ 'Content-Length': body.length }, [L, L, 17]],
+      [{ 'Transfer-Encoding': 'chunked' }, [...smalls, L, 17]],
+    ] as const) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ port, host: '127.0.0.1', method: 'PATCH', path: '/v2/r/blobs/uploads/x', agent: false, headers }, (res) => {
+          let s = '';
+          res.on('data', (d) => (s += d));
+          res.on('end', () => resolve(s));
+        });
+        req.on('error', reject);
+        req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
+        // Several chunks, so that a chunked body has framing between its parts.
+        for (let at = 0; at < body.length; at += 3 * 2 ** 20) req.write(body.subarray(at, at + 3 * 2 ** 20));
+        req.end();
+      });
+      assert.equal(answer, `${body.length} ${sha(body)} ${sizes.join(',')}`, JSON.stringify(headers));
+    }
+    assert.equal(socketReadCount.bodies - before, 2, 'both read from the socket');
+    assert.equal(blockCounts().largeOut, 0, 'every large block back in the pool');
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));

@@ -2,14 +2,15 @@
  * An upload body's blocks (src/storage/upload-body.ts): taken from the shared pool only when bytes
  * go in, given back when the body ends, fails or is aborted, and bounded over all uploads at once
  * (at BLOCK_LIMIT a body that needs a block waits in line for one, holding none); an idle pool
- * keeps IDLE_RESERVE blocks for a moment, then none.
+ * keeps IDLE_RESERVE blocks for a moment, then none. A body with a large block or more to come takes
+ * large blocks while fewer than LARGE_LIMIT are out.
  * The HTTP side, with socket reads, is test/api/socket-reads.test.ts.
  */
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pageAligned } from '../../src/storage/driver/aligned-memory.js';
-import { BLOCK_LIMIT, BLOCK_SIZE, BLOCK_WAIT_MS, BodyBlocks, IDLE_RESERVE, QUEUED_LIMIT, blockCounts, readableBody, type BodySink } from '../../src/storage/upload-body.js';
+import { BLOCK_LIMIT, BLOCK_SIZE, BLOCK_WAIT_MS, BodyBlocks, IDLE_RESERVE, LARGE_BLOCK_SIZE, LARGE_LIMIT, QUEUED_LIMIT, blockCounts, readableBody, type BodySink } from '../../src/storage/upload-body.js';
 
 /** A sink whose block stores finish only when the test lets them (or fail, when told to). */
 function heldSink() {
@@ -74,15 +75,15 @@ async function drain(h: ReturnType<typeof heldSink>): Promise<void> {
 }
 
 /** A body whose stores wait for the test, and what its reader was told. */
-function heldBody() {
+function heldBody(length?: number) {
   const h = heldSink();
   const c = control();
-  return { h, c, blocks: new BodyBlocks(h.sink, c.control) };
+  return { h, c, blocks: new BodyBlocks(h.sink, c.control, length) };
 }
 
 /** Bodies part-way through a block each, until BLOCK_LIMIT blocks are out: none of them waits. */
 function holdToLimit() {
-  const holders = Array.from({ length: BLOCK_LIMIT - blockCounts().out }, heldBody);
+  const holders = Array.from({ length: BLOCK_LIMIT - blockCounts().out }, () => heldBody());
   for (const b of holders) b.blocks.copy(bytes(1000));
   return holders;
 }
@@ -159,7 +160,7 @@ test(`an idle pool soon keeps ${IDLE_RESERVE} blocks, then none`, async () => {
   };
   // What earlier tests left is let go first, so these bodies' blocks come from fresh memories.
   await until(0);
-  const bodies = Array.from({ length: IDLE_RESERVE * 3 }, heldBody);
+  const bodies = Array.from({ length: IDLE_RESERVE * 3 }, () => heldBody());
   for (const b of bodies) b.blocks.copy(bytes(BLOCK_SIZE));
   const ends = bodies.map((b) => b.blocks.end());
   // Blocks come back one from each memory in turn, so keeping any IDLE_RESERVE of them would keep all three memories.
@@ -232,4 +233,59 @@ test('a body read from a stream (TLS, HTTP/2) waits in line too: its stream stay
   await endAll(holders);
   assert.equal(await delivered, BLOCK_SIZE + 10);
   assert.equal(blockCounts().out, start, 'every block back in the pool');
+});
+
+test('a body with a large block or more still to come stores large blocks, page-aligned, and small ones for its rest; one of unknown length takes large ones once that much has come', async () => {
+  const L = LARGE_BLOCK_SIZE;
+  const start = blockCounts();
+  const cases = [
+    { length: 2 * L + 1000, stored: [L, L, 1000] },
+    { length: undefined, stored: [...Array<number>(L / BLOCK_SIZE).fill(BLOCK_SIZE), L, 1000] },
+    { length: L - 1, stored: [...Array<number>(L / BLOCK_SIZE - 1).fill(BLOCK_SIZE), BLOCK_SIZE - 1] },
+  ];
+  for (const { length, stored } of cases) {
+    const seen: Uint8Array[] = [];
+    const h = heldSink();
+    const blocks = new BodyBlocks({ data: () => undefined, block: (block) => (seen.push(block), h.sink.block(block)) }, control().control, length);
+    const total = stored.reduce((a, b) => a + b, 0);
+    blocks.copy(bytes(total));
+    const end = blocks.end();
+    await drain(h);
+    assert.equal(await end, total);
+    assert.deepEqual(h.stored, stored, `declared length ${length}`);
+    for (const block of seen) assert.ok(pageAligned(block), `a block of ${block.length} bytes at offset ${block.byteOffset} of its memory`);
+  }
+  assert.equal(blockCounts().out, start.out, 'every small block back in the pool');
+  assert.equal(blockCounts().largeOut, start.largeOut, 'every large block back in the pool');
+});
+
+test(`at ${LARGE_LIMIT} large blocks out, a body with a large block to come takes small ones instead, and large ones again once they are back`, async () => {
+  const L = LARGE_BLOCK_SIZE;
+  const start = blockCounts();
+  const big = heldBody(LARGE_LIMIT * L);
+  big.blocks.copy(bytes(LARGE_LIMIT * L)); // all large, all waiting for storage
+  assert.equal(blockCounts().largeOut, LARGE_LIMIT);
+  const next = heldBody(2 * L);
+  next.blocks.copy(bytes(1000));
+  assert.equal(blockCounts().largeOut, LARGE_LIMIT, 'no large block past the limit');
+  assert.equal(blockCounts().out - start.out, 1, 'a small block instead');
+  await drain(big.h);
+  await big.blocks.end();
+  next.blocks.copy(bytes(BLOCK_SIZE - 1000 + 10)); // fills the small block, the rest goes into a large one
+  assert.equal(blockCounts().largeOut, 1, 'a large block again once they came back');
+  const ended = next.blocks.end();
+  await drain(next.h);
+  assert.equal(await ended, BLOCK_SIZE + 10);
+  assert.deepEqual(next.h.stored, [BLOCK_SIZE, 10]);
+  assert.equal(blockCounts().out, start.out);
+  assert.equal(blockCounts().largeOut, start.largeOut);
+});
+
+test('a body read from a stream with its length declared takes large blocks too', async () => {
+  const stream = new PassThrough();
+  const stored: number[] = [];
+  const delivered = readableBody(stream, LARGE_BLOCK_SIZE + 10).deliver({ data: () => undefined, block: async (block) => void stored.push(block.length) });
+  stream.end(bytes(LARGE_BLOCK_SIZE + 10));
+  assert.equal(await delivered, LARGE_BLOCK_SIZE + 10);
+  assert.deepEqual(stored, [LARGE_BLOCK_SIZE, 10]);
 });

@@ -139,14 +139,21 @@ function arm(req: IncomingMessage): void {
 
 /** The request's body for an upload: read from the socket when armBody prepared that, else through the request stream. */
 export function requestBody(req: IncomingMessage): UploadBody {
-  return (req as IncomingMessage & { [ARMED]?: SocketBody })[ARMED] ?? readableBody(req);
+  return (req as IncomingMessage & { [ARMED]?: SocketBody })[ARMED] ?? readableBody(req, declaredLength(req));
 }
 
 function framingOf(req: IncomingMessage): Framing | undefined {
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) return te.trim().toLowerCase() === 'chunked' ? new ChunkedFraming() : undefined;
+  const length = declaredLength(req);
+  return length !== undefined && length > 0 ? new LengthFraming(length) : undefined;
+}
+
+/** The body's length from Content-Length, unless the body is framed otherwise (or the header is bad). */
+function declaredLength(req: IncomingMessage): number | undefined {
+  if (req.headers['transfer-encoding'] !== undefined) return undefined;
   const length = Number(req.headers['content-length']);
-  return Number.isSafeInteger(length) && length > 0 ? new LengthFraming(length) : undefined;
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
 }
 
 /** One connection read by Berth: between bodies every read goes to the server's parser as it came. */
@@ -403,7 +410,7 @@ class SocketBody implements UploadBody {
     const early = this.held ? 0 : spanBytes(this.tailSpans);
     if (this.abandoned || this.reading || req.readableLength !== early || req.complete || req.destroyed) {
       this.connection.release(this);
-      return readableBody(req).deliver(sink);
+      return readableBody(req, declaredLength(req)).deliver(sink);
     }
     return new Promise<number>((resolve, reject) => {
       const connection = this.connection;
@@ -428,7 +435,7 @@ class SocketBody implements UploadBody {
           connection.startReading();
         },
         failed: (err) => this.fail(err),
-      });
+      }, declaredLength(req));
       this.blocks = blocks;
       let done = false;
       this.settle = (err?: unknown, dropRest = true) => {
