@@ -72,7 +72,8 @@ describe('object store outage (Ceph RGW gateway killed and started again)', () =
     const abandoned = await startUpload(reg, repo);
     const abandonedId = new URL(abandoned.location).pathname.split('/').at(-1)!;
     const body2 = new PassThrough();
-    body2.write(random(11 * MIB));
+    // More than one 10 MiB part reaches the store, with the block still filling (up to 4 MiB) held back.
+    body2.write(random(15 * MIB));
     const cut2 = reg.req('PATCH', abandoned.location, { body: body2, headers: OCTETS, allowServerError: true });
     const s3 = gw.client();
     await until(30_000, 'a multipart upload is begun', async () => {

@@ -150,10 +150,11 @@ describe('upload purging after a Berth process was SIGKILLed mid-upload', () => 
 
   it('leaves multipart uploads in S3 when killed: one under an upload folder, one at a blob\'s key that shows no blob', async () => {
     const r = reg!;
-    // A body that sends 6 MiB (more than one 5 MiB part) and then neither ends nor fails.
+    // A body that sends 9 MiB and then neither ends nor fails: more than one 5 MiB part reaches the
+    // store even with the block still filling held back (up to 4 MiB, src/storage/upload-body.ts).
     const stalled = () => {
       const body = new Readable({ read() {} });
-      body.push(random(6 * MiB));
+      body.push(random(9 * MiB));
       return body;
     };
     const post = await r.req('POST', `/v2/${repo}/blobs/uploads/`);
