@@ -9,7 +9,7 @@ import type { FileWriter } from './types.js';
  * worth is pending, then written with one writev while the next block collects; so a writer holds
  * at most about two blocks of its caller's buffers, and write() takes ownership of the chunk
  * (as a Node Writable does): the caller must not change it afterwards. writeBorrowed() writes
- * its chunk whole, at once, and gives it back when written: uploads pass blocks of 512 KiB.
+ * its chunk whole, at once, and gives it back when written: uploads pass blocks of 512 KiB or 4 MiB.
  */
 
 export interface WriterOptions {
