@@ -2,7 +2,7 @@
  * An upload body's blocks (src/storage/upload-body.ts): taken from the shared pool only when bytes
  * go in, given back when the body ends, fails or is aborted, and bounded over all uploads at once
  * (at BLOCK_LIMIT a body that needs a block waits in line for one, holding none); an idle pool
- * keeps IDLE_RESERVE blocks for a moment, then none. A body with a large block or more to come takes
+ * keeps IDLE_RESERVE small blocks (no large one) for a moment, then none. A body with a large block or more to come takes
  * large blocks while fewer than LARGE_LIMIT are out.
  * The HTTP side, with socket reads, is test/api/socket-reads.test.ts.
  */
@@ -150,7 +150,7 @@ test(`a body reads ahead by ${QUEUED_LIMIT} blocks: paused while they wait for s
   assert.equal(blockCounts().out, start, 'every block back in the pool');
 });
 
-test(`an idle pool soon keeps ${IDLE_RESERVE} blocks, then none`, async () => {
+test(`an idle pool soon keeps ${IDLE_RESERVE} small blocks and no large one, then none`, async () => {
   // Safety nets, not timings: the pool trims itself 250 ms after its last body and empties at 2 s.
   const until = async (free: number) => {
     for (const deadline = Date.now() + 30_000; blockCounts().free !== free; ) {
@@ -163,13 +163,19 @@ test(`an idle pool soon keeps ${IDLE_RESERVE} blocks, then none`, async () => {
   const bodies = Array.from({ length: IDLE_RESERVE * 3 }, () => heldBody());
   for (const b of bodies) b.blocks.copy(bytes(BLOCK_SIZE));
   const ends = bodies.map((b) => b.blocks.end());
+  const large = heldBody(LARGE_BLOCK_SIZE);
+  large.blocks.copy(bytes(LARGE_BLOCK_SIZE));
+  ends.push(large.blocks.end());
+  await drain(large.h);
   // Blocks come back one from each memory in turn, so keeping any IDLE_RESERVE of them would keep all three memories.
   for (let i = 0; i < bodies.length; i++) await drain(bodies[(i % 3) * IDLE_RESERVE + Math.floor(i / 3)]!.h);
   await Promise.all(ends);
   assert.ok(blockCounts().free >= IDLE_RESERVE * 3, `kept ${blockCounts().free} right after the bodies ended`);
   assert.equal(blockCounts().memories, 3, `the blocks came from ${blockCounts().memories} memories, ${IDLE_RESERVE} blocks to each`);
+  assert.equal(blockCounts().largeFree, 1, 'the large block kept right after its body ended');
   await until(IDLE_RESERVE);
   assert.equal(blockCounts().memories, 1, 'the blocks kept are those of one memory, so that the others are freed');
+  assert.equal(blockCounts().largeFree, 0, 'no large block kept once small ones are trimmed');
   await until(0);
 });
 
