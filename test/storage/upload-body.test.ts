@@ -2,8 +2,8 @@
  * An upload body's blocks (src/storage/upload-body.ts): taken from the shared pool only when bytes
  * go in, given back when the body ends, fails or is aborted, and bounded over all uploads at once
  * (at BLOCK_LIMIT a body that needs a block waits in line for one, holding none); an idle pool
- * keeps IDLE_RESERVE small blocks (no large one) for a moment, then none. A body with a large block or more to come takes
- * large blocks while fewer than LARGE_LIMIT are out.
+ * keeps IDLE_RESERVE small blocks (no large one) for a moment, then none. A body with a large
+ * block or more to come takes large blocks while fewer than LARGE_LIMIT are out.
  * The HTTP side, with socket reads, is test/api/socket-reads.test.ts.
  */
 import { PassThrough } from 'node:stream';
